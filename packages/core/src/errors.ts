@@ -1,0 +1,90 @@
+/** Stable error codes of Reprise. */
+export type RepriseErrorCode =
+  | 'ERR_REPRISE_OPTION'
+  | 'ERR_REPRISE_HOOK'
+  | 'ERR_REPRISE_HOOK_TIMEOUT'
+  | 'ERR_REPRISE_DISPOSE'
+  | 'ERR_REPRISE_CODEC'
+  | 'ERR_REPRISE_SNAPSHOT_TOO_LARGE'
+  | 'ERR_REPRISE_SNAPSHOT_CORRUPT'
+  | 'ERR_REPRISE_PERSIST'
+  | 'ERR_REPRISE_RESTORE'
+  | 'ERR_REPRISE_PERSIST_KEY'
+  | 'ERR_REPRISE_SESSION_CLOSED'
+  | 'ERR_REPRISE_ADAPTER';
+
+/** Base class of every error Reprise throws or reports. `code` is stable across releases. */
+export class RepriseError extends Error {
+  readonly code: RepriseErrorCode;
+  constructor(code: RepriseErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** An option had a wrong type or value (thrown by the constructor and `setOption`). */
+export class OptionError extends RepriseError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REPRISE_OPTION', message, options);
+  }
+}
+
+/** A closing or restore hook threw, or passed `hookTimeout` (`code` says which). Reported, never thrown. */
+export class HookError extends RepriseError {
+  /** The id of the session whose hook failed. */
+  readonly sessionId: string;
+  constructor(code: 'ERR_REPRISE_HOOK' | 'ERR_REPRISE_HOOK_TIMEOUT' | 'ERR_REPRISE_DISPOSE', sessionId: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.sessionId = sessionId;
+  }
+}
+
+/**
+ * The snapshot codec met something it cannot write or read: a value it cannot represent (dropped,
+ * `path` names it), a reserved key (`__proto__`, `constructor`, `prototype`), a corrupt or refused
+ * snapshot (`ERR_REPRISE_SNAPSHOT_CORRUPT`) or one over `maxSnapshotBytes` (`ERR_REPRISE_SNAPSHOT_TOO_LARGE`).
+ */
+export class CodecError extends RepriseError {
+  /** Where in the session data the problem is, like `data.cart[2].handle`; empty when it concerns the whole snapshot. */
+  readonly path: string;
+  constructor(code: 'ERR_REPRISE_CODEC' | 'ERR_REPRISE_SNAPSHOT_TOO_LARGE' | 'ERR_REPRISE_SNAPSHOT_CORRUPT', path: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.path = path;
+  }
+}
+
+/** The adapter failed to write a snapshot (reported; the snapshot is retried or handed to `'persistFailed'`). */
+export class PersistError extends RepriseError {
+  /** The adapter key of the snapshot. */
+  readonly key: string;
+  constructor(key: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_REPRISE_PERSIST', message, options);
+    this.key = key;
+  }
+}
+
+/** A restore failed (adapter error, corrupt or refused snapshot). Reported; the visitor gets a fresh session. */
+export class RestoreError extends RepriseError {
+  readonly key: string;
+  constructor(key: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_REPRISE_RESTORE', message, options);
+    this.key = key;
+  }
+}
+
+/** A `persistKey` that is empty, not a string, or shaped like a session id. Thrown by the setter. */
+export class PersistKeyError extends RepriseError {
+  constructor(message: string) {
+    super('ERR_REPRISE_PERSIST_KEY', message);
+  }
+}
+
+/** A write to a session after its close: ignored and reported. */
+export class SessionClosedError extends RepriseError {
+  readonly sessionId: string;
+  constructor(sessionId: string, message: string) {
+    super('ERR_REPRISE_SESSION_CLOSED', message);
+    this.sessionId = sessionId;
+  }
+}

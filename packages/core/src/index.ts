@@ -1,0 +1,33 @@
+export type {
+  CloseReason,
+  InvoluntaryReason,
+  SessionState,
+  SessionData,
+  Snapshot,
+  CloseHook,
+  RestoreHook,
+  LiveSessionView,
+  SessionAdapter,
+} from './types.js';
+export {
+  RepriseError,
+  OptionError,
+  HookError,
+  CodecError,
+  PersistError,
+  RestoreError,
+  PersistKeyError,
+  SessionClosedError,
+} from './errors.js';
+export type { RepriseErrorCode } from './errors.js';
+export { DeadlineHeap } from './deadline-heap.js';
+export { newSessionId, isSessionId } from './session-id.js';
+export { SessionManager } from './session-manager.js';
+export type { ManagerEvents } from './session-manager.js';
+export { LiveSession, MAX_PERSIST_KEY_LENGTH } from './live-session.js';
+export { DEFAULTS } from './options.js';
+export type { SessionManagerOptions, RuntimeOptionName, Settings } from './options.js';
+export type { ManagerStats } from './stats.js';
+export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';
+export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';
+export { MAX_TIMER_DELAY } from './expiry-timer.js';

@@ -1,0 +1,51 @@
+import type { CloseReason } from './types.js';
+
+/** Counters and gauges of a `SessionManager`. Counters count since the manager was built. */
+export interface ManagerStats {
+  /** Live sessions now (closing ones excluded). */
+  live: number;
+  /** Live sessions with a request in flight. */
+  busy: number;
+  /** Sessions whose close is running (hooks, snapshot, disposal). */
+  closing: number;
+  /** Live sessions beyond `maxSessions` (admitted because every session was busy). */
+  overCap: number;
+  /** Sessions created (restores excluded). */
+  created: number;
+  /** Snapshots restored, from a cookie or by `restore(key)`. */
+  restored: number;
+  /** Restores that failed (adapter error, corrupt or refused snapshot). */
+  restoreFailures: number;
+  /** Closes by reason. */
+  closed: Record<CloseReason, number>;
+  /** Closing and restore hooks (and disposals) that threw or timed out. */
+  hookErrors: number;
+  /** Snapshots the adapter accepted. */
+  persisted: number;
+  /** Failed write attempts, and snapshots that could not be encoded. */
+  persistFailures: number;
+  /** Snapshots given up and handed to `'persistFailed'`. */
+  persistGivenUp: number;
+  /** Writes waiting in the retry queue now. */
+  pendingPersists: number;
+  /** Writes to sessions after their close (ignored). */
+  writesAfterClose: number;
+}
+
+/** The counters a manager keeps itself (the gauges are read when `stats()` is called). */
+export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'pendingPersists'>;
+
+/** Fresh, zeroed counters. */
+export function newCounters(): Counters {
+  return {
+    created: 0,
+    restored: 0,
+    restoreFailures: 0,
+    closed: { evicted: 0, expired: 0, closed: 0, shutdown: 0 },
+    hookErrors: 0,
+    persisted: 0,
+    persistFailures: 0,
+    persistGivenUp: 0,
+    writesAfterClose: 0,
+  };
+}

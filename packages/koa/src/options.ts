@@ -1,0 +1,97 @@
+import { OptionError, SessionManager, type SessionData, type SessionManagerOptions } from '@reprise/core';
+import { MemoryAdapter } from '@reprise/memory';
+
+/** Cookie settings of the session cookie. Durations in ms. */
+export interface CookieOptions {
+  /** Cookie name (4D "Web session cookie name"). Default `'reprise.sid'`. */
+  name?: string;
+  /** ms the cookie lives, sliding with activity, or `'session'` for a browser-session cookie. Default 7 days (outlives the live context so a returning visitor is restored). */
+  maxAge?: number | 'session';
+  /** Default `true`. */
+  httpOnly?: boolean;
+  /** Default `'lax'`. */
+  sameSite?: 'lax' | 'strict' | 'none' | false;
+  /** `'auto'` (default): Secure when the request is HTTPS (`app.proxy` honoured); `true`: always (behind a TLS proxy); `false`: never. */
+  secure?: boolean | 'auto';
+  /** Default unset (host-only). */
+  domain?: string;
+  /** Default `'/'`. */
+  path?: string;
+}
+
+/** Options of `session()` besides the manager's. */
+export interface KoaOptions {
+  /** The session cookie. */
+  cookie?: CookieOptions;
+  /** When `true`, a cookie presented from another IP than the one that created the session is no cookie (4D "Web session enable IP address validation"). Default `false`. */
+  ipBinding?: boolean;
+}
+
+/** `session()` options: the manager's options (adapter defaults to a `MemoryAdapter`), or a ready `manager`. */
+export type SessionOptions<TData extends SessionData = SessionData> = KoaOptions &
+  (
+    | (Omit<SessionManagerOptions<TData>, 'adapter'> & { adapter?: SessionManagerOptions<TData>['adapter']; manager?: undefined })
+    | { manager: SessionManager<TData> }
+  );
+
+/** Normalized cookie settings. */
+export interface CookieSettings {
+  readonly name: string;
+  readonly maxAge: number | 'session';
+  readonly httpOnly: boolean;
+  readonly sameSite: 'lax' | 'strict' | 'none' | false;
+  readonly secure: boolean | 'auto';
+  readonly domain: string | undefined;
+  readonly path: string;
+}
+
+/** Cookie defaults (DESIGN.md "Defaults and 4D names"). */
+export const COOKIE_DEFAULTS: CookieSettings = Object.freeze({
+  name: 'reprise.sid',
+  maxAge: 7 * 24 * 3_600_000,
+  httpOnly: true,
+  sameSite: 'lax',
+  secure: 'auto',
+  domain: undefined,
+  path: '/',
+});
+
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const SAME_SITE = new Set<unknown>(['lax', 'strict', 'none', false]);
+
+/** Normalizes and validates the cookie options. */
+export function normalizeCookie(options: CookieOptions | undefined): CookieSettings {
+  const cookie = { ...COOKIE_DEFAULTS, ...stripUndefined(options ?? {}) };
+  if (typeof cookie.name !== 'string' || !COOKIE_NAME.test(cookie.name)) {
+    throw new OptionError(`cookie.name must be a cookie token, got ${JSON.stringify(cookie.name)}`);
+  }
+  validateMaxAge('cookie.maxAge', cookie.maxAge);
+  if (typeof cookie.httpOnly !== 'boolean') throw new OptionError('cookie.httpOnly must be a boolean');
+  if (!SAME_SITE.has(cookie.sameSite)) throw new OptionError(`cookie.sameSite must be 'lax', 'strict', 'none' or false, got ${String(cookie.sameSite)}`);
+  if (cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') throw new OptionError("cookie.secure must be true, false or 'auto'");
+  if (cookie.domain !== undefined && typeof cookie.domain !== 'string') throw new OptionError('cookie.domain must be a string');
+  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/')) throw new OptionError("cookie.path must be a string starting with '/'");
+  return Object.freeze(cookie);
+}
+
+/** Validates a cookie lifetime: a positive number of ms or `'session'`. */
+export function validateMaxAge(name: string, value: unknown): asserts value is number | 'session' {
+  if (value === 'session') return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new OptionError(`${name} must be a positive number of ms or 'session', got ${String(value)}`);
+  }
+}
+
+/** The manager `session()` uses: the one given, or one built from the options on a `MemoryAdapter` by default. */
+export function managerFrom<TData extends SessionData>(options: SessionOptions<TData>): SessionManager<TData> {
+  if (options.manager !== undefined) {
+    if (!(options.manager instanceof SessionManager)) throw new OptionError('manager must be a SessionManager');
+    return options.manager;
+  }
+  const { cookie: _cookie, ipBinding: _ipBinding, manager: _manager, adapter, ...rest } = options;
+  return new SessionManager<TData>({ ...rest, adapter: adapter ?? new MemoryAdapter() });
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
