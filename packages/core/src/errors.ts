@@ -11,7 +11,8 @@ export type RepriseErrorCode =
   | 'ERR_REPRISE_RESTORE'
   | 'ERR_REPRISE_PERSIST_KEY'
   | 'ERR_REPRISE_SESSION_CLOSED'
-  | 'ERR_REPRISE_ADAPTER';
+  | 'ERR_REPRISE_ADAPTER'
+  | 'ERR_REPRISE_LISTENER';
 
 /** Base class of every error Reprise throws or reports. `code` is stable across releases. */
 export class RepriseError extends Error {
@@ -86,5 +87,15 @@ export class SessionClosedError extends RepriseError {
   constructor(sessionId: string, message: string) {
     super('ERR_REPRISE_SESSION_CLOSED', message);
     this.sessionId = sessionId;
+  }
+}
+
+/** An event listener of the manager threw; reported so that it never breaks a close or a restore. */
+export class ListenerError extends RepriseError {
+  /** The event whose listener threw. */
+  readonly event: string;
+  constructor(event: string, cause: unknown) {
+    super('ERR_REPRISE_LISTENER', `a ${JSON.stringify(event)} listener threw`, { cause });
+    this.event = event;
   }
 }

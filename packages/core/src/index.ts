@@ -18,6 +18,7 @@ export {
   RestoreError,
   PersistKeyError,
   SessionClosedError,
+  ListenerError,
 } from './errors.js';
 export type { RepriseErrorCode } from './errors.js';
 export { DeadlineHeap } from './deadline-heap.js';

@@ -21,8 +21,15 @@ export interface SessionInternals {
   busy: number;
   /** True until the request that created the session ends. */
   isNew: boolean;
+  /**
+   * True from a restore until a request first acquires the session: its new id has not reached its
+   * visitor yet, so it is kept out of the eviction order (it still expires).
+   */
+  unclaimed: boolean;
   /** Why it closed, once a close has started. */
   closeReason: CloseReason | undefined;
+  /** True once the closing hooks have run: the snapshot is taken, writes to data are ignored and reported. */
+  sealed: boolean;
 }
 
 /** Longest accepted `persistKey`, in characters. */
@@ -33,7 +40,8 @@ let internals: <T extends SessionData>(session: LiveSession<T>) => SessionIntern
 /**
  * One live session context: its data (persisted at close), its live resources (never persisted),
  * its times (ms since the epoch) and its state. Created by `SessionManager`, never directly.
- * Top-level writes to `data` after the session closed are ignored and reported (an `'error'` event).
+ * Top-level writes to `data` once its closing hooks have run (the snapshot is taken then) are ignored
+ * and reported (an `'error'` event).
  */
 export class LiveSession<TData extends SessionData = SessionData> implements LiveSessionView<TData> {
   readonly live = new Map<string, unknown>();
@@ -54,7 +62,7 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
   constructor(owner: SessionOwner<TData>, id: string, data: TData, createdAt: number, now: number) {
     this.#owner = owner;
     this.createdAt = createdAt;
-    this.#s = { id, state: 'live', lastActiveAt: now, expiresAt: Infinity, busy: 0, isNew: true, closeReason: undefined };
+    this.#s = { id, state: 'live', lastActiveAt: now, expiresAt: Infinity, busy: 0, isNew: true, unclaimed: false, closeReason: undefined, sealed: false };
     this.data = data;
   }
 
@@ -96,7 +104,7 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
   }
 
   set data(value: TData) {
-    if (this.#s.state === 'closed') {
+    if (this.#s.sealed) {
       this.#owner.reportWriteAfterClose(this, 'data');
       return;
     }
@@ -162,7 +170,7 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
 
   #guard(target: TData): TData {
     const report = (property: PropertyKey): boolean => {
-      if (this.#s.state !== 'closed') return false;
+      if (!this.#s.sealed) return false;
       this.#owner.reportWriteAfterClose(this, property);
       return true;
     };

@@ -105,14 +105,27 @@ export class PersistQueue<TPayload> {
   }
 
   /**
-   * Retries every waiting write now and waits until the queue is empty or `deadline` (ms since the
-   * epoch) passes; whatever is still queued then is given up.
+   * Retries every waiting write now and keeps retrying until the queue is empty or `timeoutMs` ms
+   * have passed (a timer, not the clock, so an injected clock that stands still cannot hold it up);
+   * whatever is still queued then is given up.
    */
-  async flush(deadline: number): Promise<void> {
-    while (this.#jobs.size > 0 && this.#now() < deadline) {
-      const attempts = [...this.#jobs.values()].map((job) => job.attempt ?? this.#attempt(job));
-      await raceDeadline(Promise.all(attempts), deadline - this.#now());
-      if (this.#jobs.size > 0) await raceDeadline(undefined, Math.min(FLUSH_PAUSE, deadline - this.#now()));
+  async flush(timeoutMs: number): Promise<void> {
+    let expired = false;
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    const stop = new Promise<void>((resolve) => {
+      deadline = setTimeout(() => {
+        expired = true;
+        resolve();
+      }, timeoutMs);
+    });
+    try {
+      while (this.#jobs.size > 0 && !expired) {
+        const attempts = [...this.#jobs.values()].map((job) => job.attempt ?? this.#attempt(job));
+        await Promise.race([Promise.all(attempts), stop]);
+        if (this.#jobs.size > 0 && !expired) await Promise.race([pause(FLUSH_PAUSE), stop]);
+      }
+    } finally {
+      clearTimeout(deadline);
     }
     for (const job of [...this.#jobs.values()]) {
       this.#giveUp(job, `not written before the shutdown deadline after ${job.attempts} attempt(s)`);
@@ -185,12 +198,7 @@ export class PersistQueue<TPayload> {
   }
 }
 
-/** Waits for `promise` (or nothing) but at most `ms` ms. */
-async function raceDeadline(promise: Promise<unknown> | undefined, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, ms));
-  });
-  await (promise === undefined ? limit : Promise.race([promise, limit]));
-  clearTimeout(timer);
+/** Resolves after `ms` ms. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { encodePointer, encodeSnapshot } from './codec.js';
-import { CodecError, PersistError, RestoreError, SessionClosedError, type RepriseError, OptionError } from './errors.js';
+import { CodecError, ListenerError, PersistError, RestoreError, SessionClosedError, type RepriseError, OptionError } from './errors.js';
 import { ExpiryTimer } from './expiry-timer.js';
 import { disposeLive, runHooks } from './hooks.js';
 import { LiveSession, internalsOf, type SessionOwner } from './live-session.js';
@@ -57,6 +57,8 @@ export class SessionManager<TData extends SessionData = SessionData>
   readonly #timer: ExpiryTimer<LiveSession<TData>>;
   readonly #closing = new Map<string, Promise<CloseReason>>();
   readonly #resuming = new Map<string, Promise<LiveSession<TData> | undefined>>();
+  /** Restores in flight (`restore()` and `resume()` calls): `shutdown()` waits for them. */
+  readonly #restoring = new Set<Promise<unknown>>();
   /** Closed id -> the session restored from it, until the client is known to hold the new id. */
   readonly #forwards = new Map<string, LiveSession<TData>>();
   readonly #forwardOf = new WeakMap<LiveSession<TData>, string>();
@@ -85,6 +87,11 @@ export class SessionManager<TData extends SessionData = SessionData>
       },
     });
     this.#reader = new SnapshotReader(this.adapter, this.#queue as PersistQueue<Snapshot | undefined>, (closedAt) => closedAt + this.#settings.snapshotTtl);
+  }
+
+  /** Whether `shutdown()` has begun. */
+  get shuttingDown(): boolean {
+    return this.#shuttingDown;
   }
 
   /** Live sessions (closing ones excluded). */
@@ -125,9 +132,10 @@ export class SessionManager<TData extends SessionData = SessionData>
    * session is evicted first; when every session is busy, the new one is admitted over the cap.
    */
   create(data?: TData): LiveSession<TData> {
-    this.#makeRoom();
     const now = this.#now();
+    // Built (and its data checked) before making room, so refused data evicts nobody.
     const session = new LiveSession<TData>(this, newSessionId(), data ?? ({} as TData), now, now);
+    this.#makeRoom();
     this.#register(session);
     this.#counters.created += 1;
     return session;
@@ -198,8 +206,8 @@ export class SessionManager<TData extends SessionData = SessionData>
    */
   async restore(key: string): Promise<LiveSession<TData> | undefined> {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('restore: key must be a non-empty string');
-    const snapshot = await this.#take(key, () => true);
-    return snapshot === undefined ? undefined : this.#revive(snapshot);
+    const withinAbsolute: SnapshotFilter = (snapshot) => this.#withinAbsolute(snapshot);
+    return this.#track(this.#take(key, withinAbsolute).then((snapshot) => (snapshot === undefined ? undefined : this.#revive(snapshot))));
   }
 
   /**
@@ -207,11 +215,16 @@ export class SessionManager<TData extends SessionData = SessionData>
    * (evicted, expired, shutdown), its snapshot restored into a new session with a new id; or
    * `undefined` (unknown id, explicit close, absolute timeout passed, store error). Waits for a close
    * in progress. Concurrent calls for one id share one restore. Does not acquire the session.
+   * Once `shutdown()` has begun it restores nothing: the snapshot stays for the next process.
    */
   async resume(id: string): Promise<LiveSession<TData> | undefined> {
     if (!isSessionId(id)) return undefined;
     const live = this.#live.get(id) ?? this.#forwards.get(id);
-    if (live !== undefined) return live;
+    if (live !== undefined || this.#shuttingDown) return live;
+    return this.#track(this.#resume(id));
+  }
+
+  async #resume(id: string): Promise<LiveSession<TData> | undefined> {
     const closing = this.#closing.get(id);
     if (closing !== undefined && !isInvoluntary(await closing)) return undefined;
     let resuming = this.#resuming.get(id);
@@ -239,6 +252,9 @@ export class SessionManager<TData extends SessionData = SessionData>
   regenerate(session: LiveSession<TData>): string {
     const state = internalsOf(session);
     if (state.state !== 'live') throw new SessionClosedError(state.id, `cannot regenerate session ${state.id}: it is ${state.state}`);
+    // A closed id this session was restored from is an old id too: it stops leading here.
+    const forwardedFrom = this.#forwardOf.get(session);
+    if (forwardedFrom !== undefined) this.confirmResume(forwardedFrom);
     this.#live.delete(state.id);
     state.id = newSessionId();
     this.#live.set(state.id, session);
@@ -252,7 +268,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     const snapshot = await this.#take(key, () => true);
     if (snapshot === undefined) return false;
     if (session.state !== 'live') {
-      this.#gaveUp(snapshot, new RestoreError(key, `session ${session.id} closed while restoring ${JSON.stringify(key)}`));
+      await this.#putBack(snapshot);
       return false;
     }
     Object.assign(session.data, snapshot.data);
@@ -295,10 +311,24 @@ export class SessionManager<TData extends SessionData = SessionData>
   async #runShutdown(): Promise<void> {
     this.#shuttingDown = true;
     await this.#waitForIdle(this.#settings.shutdownTimeout);
-    await Promise.all([...this.#live.values()].map((session) => this.#close(session, 'shutdown')));
-    await Promise.all(this.#closing.values());
-    await this.#queue.flush(this.#now() + this.#settings.shutdownTimeout);
+    // Until nothing is left: a restore in flight brings a live session back, which must close too.
+    do {
+      await Promise.allSettled(this.#restoring);
+      await Promise.all([...this.#live.values()].map((session) => this.#close(session, 'shutdown')));
+      await Promise.all(this.#closing.values());
+    } while (this.#restoring.size > 0 || this.#live.size > 0 || this.#closing.size > 0);
+    await this.#queue.flush(this.#settings.shutdownTimeout);
     this.#timer.stop();
+  }
+
+  /** Registers a restore in flight until it settles. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#restoring.add(work);
+    const forget = (): void => {
+      this.#restoring.delete(work);
+    };
+    work.then(forget, forget);
+    return work;
   }
 
   async #waitForIdle(timeoutMs: number): Promise<void> {
@@ -320,21 +350,30 @@ export class SessionManager<TData extends SessionData = SessionData>
   #hold(session: LiveSession<TData>): void {
     const state = internalsOf(session);
     state.busy += 1;
+    state.unclaimed = false;
     if (state.busy === 1) {
       this.#busy += 1;
       this.#idle.delete(session);
     }
     state.lastActiveAt = this.#now();
+    // The heap keeps the older, earlier deadline: it fires, finds the session busy and drops it;
+    // release() schedules the new one. So a request costs no heap operation here.
+    state.expiresAt = this.#expiryFrom(session, state.lastActiveAt);
   }
 
   #markActive(session: LiveSession<TData>): void {
     const state = internalsOf(session);
     state.lastActiveAt = this.#now();
+    state.expiresAt = this.#expiryFrom(session, state.lastActiveAt);
+    this.#timer.schedule(session, state.expiresAt);
+    if (state.busy === 0 && !state.unclaimed) this.#idle.touch(session);
+  }
+
+  /** When a session active at `activeAt` expires: idle timeout, capped by the absolute timeout. */
+  #expiryFrom(session: LiveSession<TData>, activeAt: number): number {
     const { idleTimeout, absoluteTimeout } = this.#settings;
     const absolute = absoluteTimeout === undefined ? Infinity : session.createdAt + absoluteTimeout;
-    state.expiresAt = Math.min(state.lastActiveAt + idleTimeout, absolute);
-    this.#timer.schedule(session, state.expiresAt);
-    if (state.busy === 0) this.#idle.touch(session);
+    return Math.min(activeAt + idleTimeout, absolute);
   }
 
   #onDue(session: LiveSession<TData>): void {
@@ -386,10 +425,12 @@ export class SessionManager<TData extends SessionData = SessionData>
     const id = session.id;
     const report = (error: RepriseError): void => this.#hookFailed(error);
     await runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report);
+    // The snapshot is taken now: later writes to data would be lost, so they are ignored and reported.
+    internalsOf(session).sealed = true;
     if (session.persist) await this.#persist(session, reason);
     await disposeLive(session.live, id, this.#settings.hookTimeout, report);
     internalsOf(session).state = 'closed';
-    this.emit('close', session, reason);
+    this.#emitSafely('close', session, reason);
   }
 
   async #persist(session: LiveSession<TData>, reason: CloseReason): Promise<void> {
@@ -421,12 +462,25 @@ export class SessionManager<TData extends SessionData = SessionData>
     await Promise.all(writes);
   }
 
-  async #resumeClosed(id: string): Promise<LiveSession<TData> | undefined> {
+  /** Whether a session created at the snapshot's `createdAt` is still within the absolute timeout. */
+  #withinAbsolute(snapshot: Snapshot): boolean {
     const { absoluteTimeout } = this.#settings;
+    return absoluteTimeout === undefined || snapshot.createdAt + absoluteTimeout > this.#now();
+  }
+
+  /** Writes a taken snapshot back where it was (a restore that could not use it). */
+  async #putBack(snapshot: Snapshot<TData>): Promise<void> {
+    try {
+      const { text } = encodeSnapshot(snapshot, Infinity);
+      await this.#queue.write(snapshot.key, text, snapshot.closedAt + this.#settings.snapshotTtl, snapshot);
+    } catch (error) {
+      this.#gaveUp(snapshot, error as RepriseError);
+    }
+  }
+
+  async #resumeClosed(id: string): Promise<LiveSession<TData> | undefined> {
     const fromCookie: SnapshotFilter = (snapshot) =>
-      snapshot.sessionId === id &&
-      isInvoluntary(snapshot.reason) &&
-      (absoluteTimeout === undefined || snapshot.createdAt + absoluteTimeout > this.#now());
+      snapshot.sessionId === id && isInvoluntary(snapshot.reason) && this.#withinAbsolute(snapshot);
     const snapshot = await this.#take(id, fromCookie);
     if (snapshot === undefined) return undefined;
     const session = await this.#revive(snapshot);
@@ -448,7 +502,11 @@ export class SessionManager<TData extends SessionData = SessionData>
     }
   }
 
-  /** A restored snapshot becomes a new live session with a new id, held busy while the restore hooks run. */
+  /**
+   * A restored snapshot becomes a new live session with a new id, held busy while the restore hooks
+   * run, then kept out of the eviction order until a request acquires it (its caller has to deliver
+   * the new id first, as for a created session); it still expires.
+   */
   async #revive(snapshot: Snapshot<TData>): Promise<LiveSession<TData>> {
     this.#makeRoom();
     const session = new LiveSession<TData>(this, newSessionId(), snapshot.data, snapshot.createdAt, this.#now());
@@ -459,6 +517,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     try {
       await this.#afterRestore(session, snapshot);
     } finally {
+      internalsOf(session).unclaimed = true;
       this.release(session);
     }
     return session;
@@ -467,7 +526,7 @@ export class SessionManager<TData extends SessionData = SessionData>
   async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>): Promise<void> {
     await runHooks('restore', this.#restoreHooks, [session, snapshot], session.id, this.#settings.hookTimeout, (error) => this.#hookFailed(error));
     this.#counters.restored += 1;
-    this.emit('restore', session, snapshot);
+    this.#emitSafely('restore', session, snapshot);
   }
 
   #hookFailed(error: RepriseError): void {
@@ -486,12 +545,28 @@ export class SessionManager<TData extends SessionData = SessionData>
       return;
     }
     this.#counters.persistGivenUp += 1;
-    if (this.listenerCount('persistFailed') > 0) this.emit('persistFailed', snapshot, error);
+    if (this.listenerCount('persistFailed') > 0) this.#emitSafely('persistFailed', snapshot, error);
     else this.#report(new PersistError(snapshot.key, `snapshot of session ${snapshot.sessionId} lost (no 'persistFailed' listener): ${error.message}`, { cause: error }));
   }
 
   #report(error: RepriseError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
-    else process.emitWarning(error);
+    if (this.listenerCount('error') === 0) {
+      process.emitWarning(error);
+      return;
+    }
+    try {
+      this.emit('error', error);
+    } catch (thrown) {
+      process.emitWarning(new ListenerError('error', thrown));
+    }
+  }
+
+  /** Emits an event; a listener that throws is reported, never allowed to break a close or a restore. */
+  #emitSafely<K extends 'close' | 'restore' | 'persistFailed'>(event: K, ...args: ManagerEvents<TData>[K]): void {
+    try {
+      (this.emit as (name: K, ...rest: ManagerEvents<TData>[K]) => boolean)(event, ...args);
+    } catch (thrown) {
+      this.#report(new ListenerError(event, thrown));
+    }
   }
 }

@@ -44,7 +44,9 @@ export class SnapshotReader {
     if (snapshot.sessionId !== pointer.sessionId || !isInvoluntary(snapshot.reason)) return undefined;
     if (!accept(snapshot, pointer)) return undefined;
     const taken = await this.#takeMatching(pointer.key, pointer.sessionId);
-    if (taken !== undefined) await this.#discard(key);
+    // The snapshot is ours now: a failure to delete the pointer must not lose it. A pointer left
+    // behind is harmless (the snapshot it names is gone, and its session id is never reused).
+    if (taken !== undefined) await this.#discard(key).catch(() => undefined);
     return taken;
   }
 

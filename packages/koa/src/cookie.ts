@@ -12,28 +12,53 @@ export interface PresentedCookie {
 
 interface Signer {
   index(data: string, digest: string): number;
+  sign(data: string): string;
+}
+
+function signerOf(ctx: Context): Signer | undefined {
+  return (ctx.cookies as unknown as { keys?: Signer }).keys;
+}
+
+/**
+ * What the signature of a session cookie covers: `name=id` (what the cookies module signs), plus the
+ * client IP when the session is IP-bound, so that the binding survives the session's close: a
+ * cookie presented from another IP fails its signature whether its session is live, closing or
+ * closed, in this process or after a restart.
+ */
+function signedText(name: string, id: string, ip: string | undefined): string {
+  return ip === undefined ? `${name}=${id}` : `${name}=${id}; ip=${ip}`;
 }
 
 /**
  * The request's session cookie, or `undefined` when it is missing, malformed, oversized, unsigned
  * while `app.keys` is set, or tampered: all of these are no cookie. The signature is checked with
  * the cookies module's Keygrip (constant-time), so a cookie signed with an older key is accepted and
- * flagged for re-issue.
+ * flagged for re-issue. `ip`: the client IP when `ipBinding` is on (part of what is signed).
  */
-export function readCookie(ctx: Context, settings: CookieSettings): PresentedCookie | undefined {
+export function readCookie(ctx: Context, settings: CookieSettings, ip?: string): PresentedCookie | undefined {
   const id = ctx.cookies.get(settings.name, { signed: false });
   if (!isSessionId(id)) return undefined;
-  const keys = (ctx.cookies as unknown as { keys?: Signer }).keys;
+  const keys = signerOf(ctx);
   if (keys === undefined) return { id, rotated: false };
   const signature = ctx.cookies.get(`${settings.name}.sig`, { signed: false });
   if (signature === undefined || signature.length > 128) return undefined;
-  const index = keys.index(`${settings.name}=${id}`, signature);
+  const index = keys.index(signedText(settings.name, id, ip), signature);
   return index < 0 ? undefined : { id, rotated: index > 0 };
 }
 
-/** Sets the session cookie (signed whenever `app.keys` is set). `maxAge` in ms or `'session'`. */
-export function writeCookie(ctx: Context, settings: CookieSettings, id: string, maxAge: number | 'session'): void {
-  ctx.cookies.set(settings.name, id, attributes(ctx, settings, maxAge));
+/**
+ * Sets the session cookie, signed whenever `app.keys` is set (both cookies get every attribute).
+ * `maxAge` in ms or `'session'`; `ip`: the client IP when `ipBinding` is on.
+ */
+export function writeCookie(ctx: Context, settings: CookieSettings, id: string, maxAge: number | 'session', ip?: string): void {
+  const options = attributes(ctx, settings, maxAge);
+  const keys = signerOf(ctx);
+  if (keys === undefined || ip === undefined) {
+    ctx.cookies.set(settings.name, id, options);
+    return;
+  }
+  ctx.cookies.set(settings.name, id, { ...options, signed: false });
+  ctx.cookies.set(`${settings.name}.sig`, keys.sign(signedText(settings.name, id, ip)), { ...options, signed: false });
 }
 
 /** Clears the session cookie (and its signature). */
@@ -53,7 +78,7 @@ export function carriesCookie(ctx: Context, settings: CookieSettings, id: string
 function attributes(ctx: Context, settings: CookieSettings, maxAge: number | 'session') {
   const secure = settings.secure === 'auto' ? ctx.secure : settings.secure;
   if (secure && !ctx.secure) ctx.cookies.secure = true;
-  const signed = (ctx.cookies as unknown as { keys?: Signer }).keys !== undefined;
+  const signed = signerOf(ctx) !== undefined;
   return {
     signed,
     secure,

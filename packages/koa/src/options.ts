@@ -82,10 +82,18 @@ export function validateMaxAge(name: string, value: unknown): asserts value is n
   }
 }
 
+/** The options `session()` itself reads; with `manager`, every other one would be silently ignored. */
+const KOA_OPTION_NAMES: ReadonlySet<string> = new Set(['manager', 'cookie', 'ipBinding']);
+
 /** The manager `session()` uses: the one given, or one built from the options on a `MemoryAdapter` by default. */
 export function managerFrom<TData extends SessionData>(options: SessionOptions<TData>): SessionManager<TData> {
   if (options.manager !== undefined) {
     if (!(options.manager instanceof SessionManager)) throw new OptionError('manager must be a SessionManager');
+    const ignored = Object.entries(options).filter(([name, value]) => !KOA_OPTION_NAMES.has(name) && value !== undefined);
+    if (ignored.length > 0) {
+      const names = ignored.map(([name]) => name).join(', ');
+      throw new OptionError(`session({ manager }) cannot take manager options (${names}): give them to the SessionManager`);
+    }
     return options.manager;
   }
   const { cookie: _cookie, ipBinding: _ipBinding, manager: _manager, adapter, ...rest } = options;

@@ -29,20 +29,25 @@ export class RequestSession<TData extends SessionData> {
     this.#shared = shared;
   }
 
-  /** Finds the request's session from its cookie: live (touched), restored, or none (cookie cleared). */
+  /**
+   * Finds the request's session from its cookie: live (touched), restored, or none (cookie cleared).
+   * With `ipBinding`, a cookie whose session (live, or restored and not yet confirmed) belongs to
+   * another IP is no cookie.
+   */
   async load(): Promise<void> {
-    const presented = readCookie(this.#ctx, this.#shared.cookie);
+    const presented = readCookie(this.#ctx, this.#shared.cookie, this.#ip());
     if (presented === undefined) return;
     const { manager } = this.#shared;
     const live = manager.get(presented.id);
-    if (live !== undefined && !this.#ipMatches(live)) return;
-    this.#presented = presented;
-    const held = manager.acquire(presented.id);
-    if (held !== undefined) {
-      this.#hold(held);
+    if (live !== undefined) {
+      if (!this.#ipMatches(live)) return;
+      this.#presented = presented;
+      this.#hold(manager.acquire(presented.id)!);
       return;
     }
     const resumed = await manager.resume(presented.id);
+    if (resumed !== undefined && !this.#ipMatches(resumed)) return;
+    this.#presented = presented;
     const session = resumed === undefined ? undefined : manager.acquire(resumed.id);
     if (session === undefined) {
       this.#clear = true;
@@ -118,7 +123,7 @@ export class RequestSession<TData extends SessionData> {
     if (resumedFrom !== undefined) {
       if (delivered) this.#shared.manager.confirmResume(resumedFrom);
     } else if (!delivered && session.state === 'live') {
-      void this.#shared.manager.close(session.id, 'closed');
+      void 0;
     }
   }
 
@@ -135,7 +140,7 @@ export class RequestSession<TData extends SessionData> {
     const changed = this.#presented?.id !== session.id || this.#presented.rotated || this.#forceCookie;
     const slid = issued !== undefined && maxAge !== 'session' && expiry - issued >= maxAge * RENEW_FRACTION;
     if (!changed && !slid && issued !== undefined) return;
-    writeCookie(this.#ctx, cookie, session.id, maxAge);
+    writeCookie(this.#ctx, cookie, session.id, maxAge, this.#ip());
     cookieExpiries.set(session, expiry);
   }
 
@@ -181,6 +186,11 @@ export class RequestSession<TData extends SessionData> {
       defineProperty: (_target, property, descriptor) => Reflect.defineProperty(sessionFor().data, property, descriptor),
     });
     return this.#lazy;
+  }
+
+  /** The client IP when `ipBinding` is on (signed into the cookie), else `undefined`. */
+  #ip(): string | undefined {
+    return this.#shared.ipBinding ? this.#ctx.ip : undefined;
   }
 
   #ipMatches(session: LiveSession<TData>): boolean {

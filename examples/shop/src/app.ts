@@ -1,0 +1,114 @@
+import Koa, { type Context, type Next } from 'koa';
+import type Router from '@koa/router';
+import { session, type CloseReason, type SessionAdapter, type SessionMiddleware, type Snapshot } from '@reprise/koa';
+import type { LiveSessionView } from '@reprise/core';
+import { MemoryAdapter } from '@reprise/memory';
+import { activityOf } from './activity.js';
+import { accountRouter } from './routes/account.js';
+import { adminRouter } from './routes/admin.js';
+import { cartRouter } from './routes/cart.js';
+import { cartSize, plural, short, type ShopData, type ShopEnv } from './session-data.js';
+
+export type { ShopData, Prefs, ShopEnv } from './session-data.js';
+export { short, userKey } from './session-data.js';
+export { ActivityLog } from './activity.js';
+
+/** Options of {@link createApp}. Unset options take Reprise's defaults. */
+export interface ShopOptions {
+  /** Cap on live sessions (4D "Web max sessions"). */
+  maxSessions?: number;
+  /** ms of inactivity before a session expires (4D "Web inactive process timeout"). */
+  idleTimeout?: number;
+  /** Where snapshots go; default a `MemoryAdapter` on the same clock. */
+  adapter?: SessionAdapter;
+  /** Clock in ms since the epoch (inject one in tests); default `Date.now`. */
+  now?: () => number;
+  /** Where the closing and restore hooks log; default `console.log`. */
+  log?: (line: string) => void;
+  /** `app.keys` (the session cookie is signed with them); default a development key. */
+  keys?: string[];
+}
+
+/** The shop, built but not listening. */
+export interface Shop {
+  readonly app: Koa;
+  /** The session middleware; `middleware.manager` is its `SessionManager` (stats, close, shutdown). */
+  readonly middleware: SessionMiddleware<ShopData>;
+}
+
+/** Builds the shop: a Koa app with Reprise sessions, a cart, login/logout with preferences, and an admin view. */
+export function createApp(options: ShopOptions = {}): Shop {
+  const now = options.now ?? (() => Date.now());
+  const log = options.log ?? ((line: string) => console.log(line));
+  const adapter = options.adapter ?? new MemoryAdapter({ now });
+  const env: ShopEnv = { log, now, inProcessSnapshots: adapter.name === 'memory' };
+
+  const middleware = session<ShopData>({
+    adapter,
+    maxSessions: options.maxSessions,
+    idleTimeout: options.idleTimeout,
+    now,
+    // "On Web Legacy Close Session": runs at every close with the context intact. The snapshot
+    // itself is written by Reprise after the hooks; this hook decides what a logout keeps and says
+    // what is saved.
+    onClose: (closing, reason) => onSessionClose(closing, reason, env),
+    // Live resources are never persisted: rebuild them when a snapshot comes back.
+    onRestore: (restored, snapshot) => onSessionRestore(restored, snapshot, env),
+  });
+  const { manager } = middleware;
+  manager.on('error', (error) => log(`[reprise] ${error.code}: ${error.message}`));
+  manager.on('persistFailed', (snapshot, error) => log(`[reprise] snapshot "${snapshot.key}" not saved: ${error.message}`));
+
+  const app = new Koa();
+  app.keys = options.keys ?? ['reprise-shop-development-key'];
+  app.use(jsonErrors);
+  app.use(middleware);
+  const routers: Router[] = [cartRouter(env), accountRouter(env), adminRouter(env, manager)];
+  for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
+  return { app, middleware };
+}
+
+/**
+ * The closing hook. A logout (an explicit close whose `persistKey` was set to the user's key) keeps
+ * only the user's preferences: they follow the user to any browser, the cart stays with the
+ * browser's session and ends with it. Every other close saves the whole context (cart included)
+ * under the session id, restored when the visitor's cookie comes back (unless the close was explicit).
+ */
+export function onSessionClose(closing: LiveSessionView<ShopData>, reason: CloseReason, env: ShopEnv): void {
+  const logout = reason === 'closed' && closing.persistKey.startsWith('user:');
+  if (logout) closing.data = { prefs: closing.data.prefs ?? {} };
+  const { lines, units } = cartSize(closing.data.cart);
+  const parts = [`cart=${plural(lines, 'item')} (${plural(units, 'unit')})`];
+  if (closing.data.user !== undefined) parts.push(`user=${closing.data.user}`);
+  if (closing.data.prefs !== undefined) parts.push(`prefs=${JSON.stringify(closing.data.prefs)}`);
+  const key = closing.persistKey === closing.id ? short(closing.id) : `"${closing.persistKey}"`;
+  const next = logout
+    ? 'restored at its next login'
+    : reason === 'closed'
+      ? 'explicit close: its cookie will not bring it back'
+      : reason === 'shutdown' && env.inProcessSnapshots
+        ? 'lost at exit: the memory adapter does not outlive the process'
+        : 'restored when its cookie comes back';
+  env.log(`[reprise] closing ${short(closing.id)} reason=${reason}: saving ${parts.join(' ')} under ${key} (${next})`);
+}
+
+/** The restore hook: a restored context gets a fresh live activity log, which records where it came from. */
+export function onSessionRestore(restored: LiveSessionView<ShopData>, snapshot: Snapshot<ShopData>, env: ShopEnv): void {
+  const from = snapshot.key === snapshot.sessionId ? short(snapshot.sessionId) : `"${snapshot.key}"`;
+  activityOf(restored, env).add(`restored ${from} (closed: ${snapshot.reason})`);
+  const { lines } = cartSize(restored.data.cart);
+  env.log(`[reprise] restored ${from} (closed: ${snapshot.reason}) into ${short(restored.id)}: cart=${plural(lines, 'item')}`);
+}
+
+/** Errors as JSON: `{ error }` with the status; 500s are also reported to the app. */
+async function jsonErrors(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) ctx.body = { error: 'not found' };
+  } catch (error) {
+    const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
+    ctx.status = status;
+    ctx.body = { error: status < 500 ? (error as Error).message : 'internal error' };
+    if (status >= 500) ctx.app.emit('error', error, ctx);
+  }
+}

@@ -1,0 +1,98 @@
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+
+/** A non-negative integer from the environment, or `fallback` when unset. */
+function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    console.error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const port = envInt('PORT', 3000, 0); // 0: any free port (the listening line says which)
+const maxSessions = envInt('REPRISE_MAX_SESSIONS', 3, 1);
+const idleTimeout = envInt('REPRISE_IDLE_TIMEOUT_MS', 60_000, 1);
+
+// Comma-separated cookie signing keys, newest first (a development key otherwise).
+const keys = process.env.REPRISE_KEYS?.split(',').filter((key) => key !== '');
+
+const { app, middleware } = createApp({ maxSessions, idleTimeout, keys: keys?.length ? keys : undefined });
+const { manager } = middleware;
+
+const server = app.listen(port);
+server.on('error', (error) => {
+  console.error(`cannot listen on port ${port}: ${error.message}`);
+  process.exit(1);
+});
+server.on('listening', () => {
+  const { port: bound } = server.address() as AddressInfo;
+  console.log(
+    `Reprise shop listening on http://localhost:${bound} ` +
+      `(memory adapter, maxSessions=${maxSessions}, idleTimeout=${idleTimeout} ms; Ctrl-C to stop)`,
+  );
+  console.log(instructions(`http://localhost:${bound}`));
+});
+
+let stopping = false;
+async function stop(signal: NodeJS.Signals): Promise<void> {
+  if (stopping) {
+    console.log(`${signal} again: exiting without waiting`);
+    process.exit(1);
+  }
+  stopping = true;
+  console.log(`${signal}: stopping; every live session closes with reason 'shutdown' (its closing hook runs)`);
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  try {
+    await manager.shutdown(); // waits for requests in flight, runs the closing hooks, writes the snapshots
+    server.closeAllConnections();
+    await closed;
+    await manager.adapter.close?.(); // the manager never closes the adapter: its owner does
+  } catch (error) {
+    console.error('shutdown failed:', error);
+    process.exit(1);
+  }
+  const { closed: byReason, persisted } = manager.stats();
+  console.log(`shutdown complete: closed ${JSON.stringify(byReason)}; snapshots written: ${persisted}`);
+  process.exit(0);
+}
+process.on('SIGINT', (signal) => void stop(signal));
+process.on('SIGTERM', (signal) => void stop(signal));
+
+function instructions(base: string): string {
+  const c = (jar: string, rest: string): string => `  curl -s -c ${jar}.jar -b ${jar}.jar ${rest}`;
+  // v2 .. v(maxSessions + 1): enough visitors to push v1 out.
+  const others = maxSessions <= 10 ? Array.from({ length: maxSessions }, (_, i) => `v${i + 2}`).join(' ') : `$(seq -f v%g 2 ${maxSessions + 1})`;
+  return [
+    '',
+    `Try it (in another terminal; each cookie jar file is one browser; watch this log):`,
+    '',
+    `# 1. Visitor v1 fills a cart (the first write creates the session and its cookie)`,
+    c('v1', `-X POST '${base}/cart/apple?qty=2'`),
+    c('v1', `-X POST ${base}/cart/pear`),
+    `# 2. ${maxSessions} more visitors; with maxSessions=${maxSessions} the last one evicts the oldest idle session (v1): its closing hook logs what it saved`,
+    `  for v in ${others}; do curl -s -c $v.jar -b $v.jar -X POST ${base}/cart/milk; echo; done`,
+    `# 3. v1 comes back with its old cookie: the cart is restored into a new session (new id, new cookie)`,
+    c('v1', `${base}/cart`),
+    c('v1', `${base}/me                      # the live activity log starts again at the restore`),
+    `# 4. The stats: closes by reason, restores; and v1's id and expiry`,
+    c('v1', `${base}/admin/sessions`),
+    `# 5. Close v1 by hand: an involuntary reason is restored from the cookie, 'closed' is not`,
+    c('v1', `-X POST '${base}/admin/close?reason=expired'`),
+    c('v1', `${base}/cart                    # restored`),
+    c('v1', `-X POST '${base}/admin/close?reason=closed'`),
+    c('v1', `${base}/cart                    # empty: an explicit close is final`),
+    `# 6. Preferences follow the user: log in, set them, log out in browser a1 ...`,
+    c('a1', `-X POST '${base}/login?user=alice'`),
+    c('a1', `-X POST '${base}/prefs?theme=dark&lang=fr'`),
+    c('a1', `-X POST ${base}/logout`),
+    `#    ... and log in from another browser a2: the preferences come back`,
+    c('a2', `-X POST '${base}/login?user=alice'`),
+    `# 7. Stop the server (Ctrl-C): every live session's closing hook runs with reason 'shutdown'`,
+    `#    (rm -f v*.jar a?.jar to start over)`,
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import type { Harness, TrackedAdapter } from './harness.js';
+import { excessAfterSettling, settledBaseline } from './resources.js';
+
+/**
+ * Uses every method, a few calls at a time, so that lazy connections, pools and TTL machinery are
+ * all started before the adapter is closed.
+ */
+async function exercise(adapter: TrackedAdapter, key: (suffix: string) => string): Promise<void> {
+  const [plain, withTtl] = [key('plain'), key('ttl')];
+  await Promise.all([adapter.save(plain, 'value'), adapter.save(withTtl, 'value', 3_600_000)]);
+  await Promise.all(Array.from({ length: 5 }, () => adapter.load(plain)));
+  await Promise.all([adapter.take(plain), adapter.delete(withTtl), adapter.load(key('missing'))]);
+}
+
+/**
+ * `close()` resolves, and afterwards nothing the adapter opened (sockets, timers, other handles)
+ * is still active. Each check makes its own adapter with the factory. See resources.ts for how
+ * the resources are counted and why the count is robust.
+ */
+export function closeTests(harness: Harness): void {
+  const { checkResources, closeSettleMs } = harness.options;
+  const noLeak = 'after close() resolves, no socket, timer or other handle of the adapter stays open';
+
+  harness.group('close', (g) => {
+    g.check('close() resolves', (context) =>
+      g.withOwnAdapter(async (adapter) => {
+        if (typeof adapter.raw.close !== 'function') context.skip('the adapter has no close()');
+        await exercise(adapter, (suffix) => g.key(suffix));
+        await adapter.close();
+      }),
+    );
+
+    if (!checkResources) {
+      g.skip(noLeak, 'options.checkResources is false');
+      return;
+    }
+    g.check(noLeak, async () => {
+      const baseline = await settledBaseline(closeSettleMs);
+      await g.withOwnAdapter(async (adapter) => {
+        await exercise(adapter, (suffix) => g.key(suffix));
+        const hasClose = typeof adapter.raw.close === 'function';
+        if (hasClose) await adapter.close();
+        const excess = await excessAfterSettling(baseline, closeSettleMs);
+        const when = hasClose ? `${closeSettleMs} ms after close() resolved` : `${closeSettleMs} ms after its calls settled (it has no close())`;
+        assert.deepEqual(excess, [], `the adapter still holds, ${when}: ${excess.join(', ')} (counts of process.getActiveResourcesInfo() over those before the factory ran)`);
+      });
+    }, 2 * closeSettleMs);
+  }, { plannedWaitMs: 2 * closeSettleMs, shared: false });
+}

@@ -1,0 +1,64 @@
+/**
+ * `@reprise/adapter-tests`: the conformance suite every Reprise persistence adapter runs.
+ *
+ * ```ts
+ * import { runAdapterTests } from '@reprise/adapter-tests';
+ * runAdapterTests('my adapter', () => new MyAdapter(), { describe, it, before, after });
+ * ```
+ * @packageDocumentation
+ */
+import type { SessionAdapter } from '@reprise/core';
+import { closeTests } from './close.js';
+import { deleteTests } from './delete.js';
+import { Harness } from './harness.js';
+import { interfaceTests } from './interface.js';
+import { missingTests } from './missing.js';
+import { resolveOptions, resolveTestFunctions } from './options.js';
+import { roundTripTests } from './round-trip.js';
+import { takeTests } from './take.js';
+import { ttlTests } from './ttl.js';
+import type { AdapterFactory, AdapterTestOptions, TestFunctions } from './types.js';
+import { upsertTests } from './upsert.js';
+
+export type { AdapterFactory, AdapterTestOptions, ItFunction, TestBody, TestFunctions } from './types.js';
+export { DEFAULT_OPTIONS } from './options.js';
+
+/**
+ * Registers the conformance suite of {@link SessionAdapter}: one group (`describe`) named `name`,
+ * holding one group per concern: interface, round trip, missing keys, upsert, TTL, take, delete,
+ * close. It only registers; the runner runs the checks.
+ *
+ * The factory is called once per group, in the group's `before` hook (the checks of a group share
+ * that adapter, each with its own random keys), and once per `close()` check; after each group the
+ * suite deletes the keys it wrote and closes the adapter. Keys start with `options.keyPrefix` and a
+ * random UUID per call, so runs on a shared store cannot collide.
+ *
+ * @param name the name of the outer group, for reports (for example the adapter's class).
+ * @param factory returns a new adapter, or a promise of one; see {@link AdapterFactory}.
+ * @param functions `describe`, `it`, `before` and `after` to register with; default mocha's
+ *   globals (`globalThis.describe`, ...). `node:test`'s exports fit as they are.
+ * @param options what the store can and cannot do, and the suite's timing; see {@link AdapterTestOptions}.
+ * @throws TypeError when `name`, `factory` or a test function is missing or of the wrong type.
+ * @throws OptionError (`RepriseError` code `ERR_REPRISE_OPTION`) on an unknown or wrong option.
+ */
+export function runAdapterTests(
+  name: string,
+  factory: AdapterFactory,
+  functions?: TestFunctions,
+  options?: AdapterTestOptions,
+): void {
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError('runAdapterTests: name must be a non-empty string');
+  if (typeof factory !== 'function') throw new TypeError('runAdapterTests: factory must be a function returning an adapter');
+  const fns = resolveTestFunctions(functions);
+  const harness = new Harness(fns, factory, resolveOptions(options));
+  harness.root(name, () => {
+    interfaceTests(harness);
+    roundTripTests(harness);
+    missingTests(harness);
+    upsertTests(harness);
+    ttlTests(harness);
+    takeTests(harness);
+    deleteTests(harness);
+    closeTests(harness);
+  });
+}

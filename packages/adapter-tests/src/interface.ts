@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import type { Harness } from './harness.js';
+import { preview } from './strings.js';
+
+/** Whether `value` is a promise or any thenable. */
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * The shape of the adapter: `name` a non-empty string, the four methods present and returning
+ * promises, `close` a method or absent, `atomic` a boolean or absent.
+ */
+export function interfaceTests(harness: Harness): void {
+  harness.group('interface', (g) => {
+    g.check('name is a non-empty string', () => {
+      const { name } = g.adapter.raw;
+      assert.ok(typeof name === 'string' && name.length > 0, `name must be a non-empty string, got ${preview(name)}`);
+    });
+
+    g.check('save, load, take and delete are methods', () => {
+      const raw = g.adapter.raw as unknown as Record<string, unknown>;
+      const missing = ['save', 'load', 'take', 'delete'].filter((method) => typeof raw[method] !== 'function');
+      assert.deepEqual(missing, [], `missing methods: ${missing.join(', ')}`);
+    });
+
+    g.check('close is a method or absent', () => {
+      const { close } = g.adapter.raw as { close?: unknown };
+      assert.ok(close === undefined || typeof close === 'function', `close must be a method or undefined, got ${preview(close)}`);
+    });
+
+    g.check('atomic is a boolean or absent', () => {
+      const { atomic } = g.adapter.raw as { atomic?: unknown };
+      assert.ok(atomic === undefined || typeof atomic === 'boolean', `atomic must be a boolean or undefined, got ${preview(atomic)}`);
+    });
+
+    g.check('save, load, take and delete return promises', async () => {
+      const key = g.key('promises');
+      const { raw } = g.adapter;
+      g.adapter.written.add(key);
+      const calls: Array<[string, () => unknown]> = [
+        ['save', () => raw.save(key, 'value')],
+        ['load', () => raw.load(key)],
+        ['take', () => raw.take(key)],
+        ['delete', () => raw.delete(key)],
+      ];
+      for (const [method, call] of calls) {
+        const result = call();
+        assert.ok(isThenable(result), `${method}() must return a promise, got ${preview(result)}`);
+        await result;
+      }
+    });
+  });
+}

@@ -1,0 +1,1 @@
+export { KeyvAdapter } from './keyv-adapter.js';

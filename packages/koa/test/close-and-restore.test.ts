@@ -1,0 +1,323 @@
+import FakeTimers from '@sinonjs/fake-timers';
+import { expect } from 'chai';
+import type { Context, Middleware } from 'koa';
+import type { CloseReason, LiveSessionView, Snapshot } from '@reprise/core';
+import { MemoryAdapter } from '@reprise/memory';
+import { buildApp, cookieIn, deferred, isClearing, setCookies, sign, SID, until, type Browser } from './support/app.js';
+
+const MINUTE = 60_000;
+
+interface Recorded {
+  closes: Array<{ id: string; reason: CloseReason; data: Record<string, unknown> }>;
+  restores: Array<{ id: string; from: string; data: Record<string, unknown> }>;
+}
+
+/** Hooks that record what they saw (data copied at the time of the call). */
+function recordingHooks() {
+  const seen: Recorded = { closes: [], restores: [] };
+  return {
+    seen,
+    onClose: (session: LiveSessionView, reason: CloseReason) => {
+      seen.closes.push({ id: session.id, reason, data: { ...session.data } });
+    },
+    onRestore: (session: LiveSessionView, snapshot: Snapshot) => {
+      seen.restores.push({ id: session.id, from: snapshot.sessionId, data: { ...session.data } });
+    },
+  };
+}
+
+/** Counts requests as they arrive (before `session()` runs). */
+function arrivals() {
+  let count = 0;
+  const probe: Middleware = async (_ctx, next) => {
+    count += 1;
+    await next();
+  };
+  return { probe, count: () => count };
+}
+
+/** With a cap of one, a second visitor's first write evicts the first visitor's session. */
+async function evictBySecondVisitor(other: Browser): Promise<void> {
+  await other.get('/inc');
+}
+
+describe('close and restore', () => {
+  describe('restore on return after an involuntary close', () => {
+    it('evicted: the returning cookie gets the data back under a new id, with a new cookie', async () => {
+      const hooks = recordingHooks();
+      const t = buildApp({ keys: ['k1'], session: { maxSessions: 1, onClose: hooks.onClose, onRestore: hooks.onRestore } });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
+      await evictBySecondVisitor(t.browser());
+      const res = await alice.get('/id');
+      expect(res.body.data).to.deep.equal({ cart: 'apple' });
+      expect(res.body.isNew).to.equal(false);
+      const newId = res.body.id as string;
+      expect(newId).to.not.equal(oldId);
+      expect(cookieIn(res)!.value).to.equal(newId);
+      expect(cookieIn(res, `${SID}.sig`)!.value).to.equal(sign(SID, newId, 'k1'));
+      expect(hooks.seen.closes.find((close) => close.id === oldId)).to.deep.equal({ id: oldId, reason: 'evicted', data: { cart: 'apple' } });
+      expect(hooks.seen.restores).to.deep.equal([{ id: newId, from: oldId, data: { cart: 'apple' } }]);
+      // The new cookie works on its own, and is not re-issued.
+      const next = await alice.get('/inc');
+      expect(next.body).to.include({ id: newId, views: 1 });
+      expect(setCookies(next)).to.deep.equal([]);
+    });
+
+    it('a read-only request restores too (restoring is not creating)', async () => {
+      const t = buildApp({ session: { maxSessions: 1 } });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
+      await evictBySecondVisitor(t.browser());
+      const res = await alice.get('/read');
+      expect(res.body.data).to.deep.equal({ cart: 'apple' });
+      const cookie = cookieIn(res)!;
+      expect(cookie.value).to.not.equal(oldId);
+      expect(t.manager.get(cookie.value)?.data).to.deep.equal({ cart: 'apple' });
+      expect(t.manager.stats().created, 'restores are not creations').to.equal(2);
+    });
+
+    it('once the client holds the new cookie, the old one no longer works (and is cleared)', async () => {
+      const t = buildApp({ session: { maxSessions: 1 } });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const stolen = alice.clone();
+      await evictBySecondVisitor(t.browser());
+      await alice.get('/read');
+      const replay = await stolen.get('/read');
+      expect(replay.body.data).to.deep.equal({});
+      expect(isClearing(cookieIn(replay))).to.equal(true);
+      expect(t.manager.stats().restored).to.equal(1);
+    });
+
+    it('expired by the idle timer (no request needed): the returning cookie is restored', async () => {
+      const clock = FakeTimers.install({ now: Date.UTC(2030, 0, 1), toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      try {
+        const hooks = recordingHooks();
+        const t = buildApp({ session: { idleTimeout: 10 * MINUTE, onClose: hooks.onClose } });
+        const alice = t.browser();
+        await alice.get('/set?cart=apple');
+        const oldId = alice.sid!;
+        await clock.tickAsync(10 * MINUTE - 1);
+        expect(t.manager.get(oldId)?.state, 'still live just before its idle timeout').to.equal('live');
+        await clock.tickAsync(1);
+        expect(t.manager.get(oldId), 'closed by the timer').to.equal(undefined);
+        expect(hooks.seen.closes).to.deep.equal([{ id: oldId, reason: 'expired', data: { cart: 'apple' } }]);
+        const res = await alice.get('/read');
+        expect(res.body.data).to.deep.equal({ cart: 'apple' });
+        expect(cookieIn(res)!.value).to.not.equal(oldId);
+      } finally {
+        clock.uninstall();
+      }
+    });
+
+    it('shutdown: after a restart on the same adapter (same keys), the returning cookie is restored', async () => {
+      const adapter = new MemoryAdapter();
+      const before = buildApp({ keys: ['k1'], session: { adapter } });
+      const alice = before.browser();
+      await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
+      await before.manager.shutdown();
+      expect(before.manager.stats().closed.shutdown).to.equal(1);
+      const after = buildApp({ keys: ['k1'], session: { adapter } });
+      const res = await alice.clone(undefined, after.app).get('/id');
+      expect(res.body.data).to.deep.equal({ cart: 'apple' });
+      expect(res.body.id).to.not.equal(oldId);
+      expect(cookieIn(res)!.value).to.equal(res.body.id);
+    });
+
+    it('the restored session keeps its first createdAt', async () => {
+      let clock = 1_000_000;
+      const t = buildApp({
+        session: { maxSessions: 1, now: () => clock },
+        routes: { '/created': (ctx: Context) => void (ctx.body = { createdAt: ctx.liveSession.createdAt }) },
+      });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      clock += 5 * MINUTE;
+      await evictBySecondVisitor(t.browser());
+      clock += 5 * MINUTE;
+      const res = await alice.get('/created');
+      expect(res.body.createdAt).to.equal(1_000_000);
+    });
+
+    it('a cookie whose snapshot has expired (snapshotTtl) is cleared and gets nothing', async () => {
+      let clock = 1_000_000;
+      const now = () => clock;
+      const t = buildApp({ session: { maxSessions: 1, snapshotTtl: 60 * MINUTE, now, adapter: new MemoryAdapter({ now }) } });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      await evictBySecondVisitor(t.browser());
+      clock += 61 * MINUTE;
+      const res = await alice.get('/read');
+      expect(res.body.data).to.deep.equal({});
+      expect(isClearing(cookieIn(res))).to.equal(true);
+      expect(t.manager.stats().restored).to.equal(0);
+    });
+  });
+
+  describe('explicit close', () => {
+    it('ctx.session = null closes with reason closed (hooks see the data) and clears the cookie and its signature', async () => {
+      const hooks = recordingHooks();
+      const t = buildApp({ keys: ['k1'], session: { onClose: hooks.onClose } });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const id = alice.sid!;
+      const res = await alice.get('/logout');
+      expect(isClearing(cookieIn(res)), 'cookie cleared').to.equal(true);
+      expect(isClearing(cookieIn(res, `${SID}.sig`)), 'signature cleared').to.equal(true);
+      expect(cookieIn(res)!.attributes.path).to.equal('/');
+      expect(hooks.seen.closes).to.deep.equal([{ id, reason: 'closed', data: { cart: 'apple' } }]);
+      expect(t.manager.size).to.equal(0);
+      expect((await t.snapshot(id))?.reason).to.equal('closed');
+    });
+
+    it('a replayed cookie of a closed session gets nothing, is cleared, and never revives it', async () => {
+      const t = buildApp({ keys: ['k1'] });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const id = alice.sid!;
+      const replayed = alice.clone();
+      await alice.get('/logout');
+      const read = await replayed.clone().get('/read');
+      expect(read.body.data).to.deep.equal({});
+      expect(isClearing(cookieIn(read))).to.equal(true);
+      const write = await replayed.clone().get('/id');
+      expect(write.body.data).to.deep.equal({});
+      expect(write.body.id).to.not.equal(id);
+      expect(write.body.isNew).to.equal(true);
+      expect(t.manager.stats().restored).to.equal(0);
+      expect((await t.snapshot(id))?.data, 'the snapshot stays for restore(key), not for the cookie').to.deep.equal({ cart: 'apple' });
+    });
+
+    it('manager.close(id) by the application: the next request with that cookie gets nothing and a cleared cookie', async () => {
+      const t = buildApp();
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      expect(await t.middleware.manager.close(alice.sid!)).to.equal(true);
+      const res = await alice.get('/read');
+      expect(res.body.data).to.deep.equal({});
+      expect(isClearing(cookieIn(res))).to.equal(true);
+      expect(alice.sid).to.equal(undefined);
+    });
+
+    it('after ctx.session = null, a write in the same request starts a new, empty session with a new cookie', async () => {
+      const t = buildApp({
+        routes: {
+          '/switch': (ctx: Context) => {
+            ctx.session = null;
+            ctx.session.fresh = true;
+            ctx.body = { id: ctx.liveSession.id, data: ctx.session };
+          },
+        },
+      });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
+      const res = await alice.get('/switch');
+      expect(res.body.data).to.deep.equal({ fresh: true });
+      expect(res.body.id).to.not.equal(oldId);
+      expect(cookieIn(res)!.value).to.equal(res.body.id);
+      expect(t.manager.get(oldId)).to.equal(undefined);
+      expect(t.manager.stats().closed.closed).to.equal(1);
+    });
+  });
+
+  describe('during a close', () => {
+    it('a request for a session being evicted waits for the close, then is restored with what the hook left', async () => {
+      const gate = deferred();
+      const entered = deferred();
+      const { probe, count } = arrivals();
+      const t = buildApp({
+        outer: [probe],
+        session: {
+          maxSessions: 1,
+          onClose: async (session, reason) => {
+            if (reason !== 'evicted') return;
+            entered.resolve();
+            await gate.promise;
+            session.data.savedByHook = true;
+          },
+        },
+      });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      await evictBySecondVisitor(t.browser());
+      await entered.promise;
+      const pending = alice.get('/read');
+      await until(() => count() === 3, 'the returning request');
+      expect(t.manager.stats().closing).to.equal(1);
+      gate.resolve();
+      const res = await pending;
+      expect(res.body.data).to.deep.equal({ cart: 'apple', savedByHook: true });
+      expect(cookieIn(res)!.value).to.not.equal(undefined);
+    });
+
+    it('a request for a session being closed explicitly waits, then gets no session and a cleared cookie', async () => {
+      const gate = deferred();
+      const entered = deferred();
+      const { probe, count } = arrivals();
+      const t = buildApp({
+        outer: [probe],
+        session: {
+          onClose: async (_session, reason) => {
+            if (reason !== 'closed') return;
+            entered.resolve();
+            await gate.promise;
+          },
+        },
+      });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const id = alice.sid!;
+      const tab = alice.clone();
+      const logout = alice.get('/logout');
+      await entered.promise;
+      const during = tab.get('/id');
+      await until(() => count() === 3, 'the concurrent request');
+      gate.resolve();
+      const [loggedOut, other] = await Promise.all([logout, during]);
+      expect(isClearing(cookieIn(loggedOut))).to.equal(true);
+      expect(other.body.data, 'nothing of the closed session').to.deep.equal({});
+      expect(other.body.id).to.not.equal(id);
+      expect(other.body.isNew).to.equal(true);
+      expect(t.manager.stats().restored).to.equal(0);
+    });
+  });
+
+  describe('concurrent returns', () => {
+    it('requests carrying the same closed cookie share one restore and all get the same new id', async () => {
+      const gate = deferred();
+      const { probe, count } = arrivals();
+      let restoreHooks = 0;
+      const t = buildApp({
+        keys: ['k1'],
+        outer: [probe],
+        session: {
+          maxSessions: 1,
+          onRestore: async () => {
+            restoreHooks += 1;
+            await gate.promise;
+          },
+        },
+      });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
+      await evictBySecondVisitor(t.browser());
+      const tabs = [alice.clone(), alice.clone(), alice.clone()];
+      const pending = tabs.map((tab) => tab.get('/read'));
+      await until(() => count() === 2 + tabs.length, 'the three requests');
+      gate.resolve();
+      const responses = await Promise.all(pending);
+      const ids = responses.map((res) => cookieIn(res)?.value);
+      expect(new Set(ids).size, `one new id for all: ${ids.join(', ')}`).to.equal(1);
+      expect(ids[0]).to.not.equal(oldId);
+      for (const res of responses) expect(res.body.data).to.deep.equal({ cart: 'apple' });
+      expect(restoreHooks).to.equal(1);
+      expect(t.manager.stats().restored).to.equal(1);
+    });
+  });
+});

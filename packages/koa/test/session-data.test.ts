@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import type { Context } from 'koa';
+import { buildApp, cookieIn, setCookies } from './support/app.js';
+
+const routes = {
+  '/push': (ctx: Context) => {
+    const cart = (ctx.session.cart ??= []) as string[];
+    cart.push(String(ctx.query.item));
+    ctx.body = { cart };
+  },
+  '/bad-assign': (ctx: Context) => {
+    const results: string[] = [];
+    for (const value of ['text', 42, ['array']]) {
+      try {
+        ctx.session = value as unknown as Record<string, unknown>;
+        results.push('accepted');
+      } catch (error) {
+        results.push((error as Error).name);
+      }
+    }
+    ctx.body = { results, data: ctx.session };
+  },
+  '/live': (ctx: Context) => {
+    const counter = (ctx.liveSession.live.get('counter') as { n: number } | undefined) ?? { n: 0 };
+    counter.n += 1;
+    ctx.liveSession.live.set('counter', counter);
+    ctx.body = { n: counter.n, data: ctx.session };
+  },
+};
+
+describe('ctx.session, koa-session style', () => {
+  it('assigning an object replaces the data of the session (same id, no new cookie)', async () => {
+    const t = buildApp();
+    const browser = t.browser();
+    await browser.get('/set?a=1&b=2');
+    const id = browser.sid!;
+    const res = await browser.get(`/replace?json=${encodeURIComponent(JSON.stringify({ c: 3 }))}`);
+    expect(res.body).to.deep.equal({ id, data: { c: 3 } });
+    expect(setCookies(res)).to.deep.equal([]);
+    expect((await browser.get('/read')).body.data).to.deep.equal({ c: 3 });
+  });
+
+  it('assigning an object on a request without a session creates one with that data', async () => {
+    const t = buildApp();
+    const res = await t.browser().get(`/replace?json=${encodeURIComponent(JSON.stringify({ user: 'ada' }))}`);
+    expect(res.body.data).to.deep.equal({ user: 'ada' });
+    expect(cookieIn(res)!.value).to.equal(res.body.id);
+  });
+
+  it('anything but an object or null is refused', async () => {
+    const t = buildApp({ routes });
+    const res = await t.browser().get('/bad-assign');
+    expect(res.body.results).to.deep.equal(['TypeError', 'TypeError', 'TypeError']);
+    expect(res.body.data).to.deep.equal({});
+    expect(setCookies(res)).to.deep.equal([]);
+  });
+
+  it('the data is live: nested objects changed in place are there on the next request', async () => {
+    const t = buildApp({ routes });
+    const browser = t.browser();
+    await browser.get('/push?item=apple');
+    const res = await browser.get('/push?item=pear');
+    expect(res.body.cart).to.deep.equal(['apple', 'pear']);
+  });
+
+  it('ctx.liveSession.live keeps live resources across requests, never persisted: a restore starts without them', async () => {
+    const t = buildApp({ routes, session: { maxSessions: 1 } });
+    const browser = t.browser();
+    await browser.get('/live');
+    expect((await browser.get('/live')).body.n).to.equal(2);
+    await t.browser().get('/inc');
+    const restored = await browser.get('/live');
+    expect(restored.body.n, 'live resources are not in the snapshot').to.equal(1);
+  });
+
+  it('ctx.liveSession.isNew: true in the creating request only, false once restored', async () => {
+    const t = buildApp({ session: { maxSessions: 1 } });
+    const browser = t.browser();
+    expect((await browser.get('/id')).body.isNew).to.equal(true);
+    expect((await browser.get('/id')).body.isNew).to.equal(false);
+    await t.browser().get('/inc');
+    const restored = await browser.get('/id');
+    expect(cookieIn(restored), 'restored under a new id').to.not.equal(undefined);
+    expect(restored.body.isNew).to.equal(false);
+  });
+});

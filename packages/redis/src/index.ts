@@ -1,0 +1,9 @@
+export { RedisAdapter } from './redis-adapter.js';
+export { DEFAULTS } from './options.js';
+export type {
+  RedisAdapterOptions,
+  RedisAdapterUrlOptions,
+  RedisAdapterClientOptions,
+  RedisAdapterCommonOptions,
+  RedisClient,
+} from './options.js';

@@ -1,0 +1,287 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import FakeTimers from '@sinonjs/fake-timers';
+import { expect } from 'chai';
+import request from 'supertest';
+import { createApp, short, type ShopOptions, type Shop } from '@reprise-examples/shop';
+import { Browser, issuedSid } from './helpers/browser.js';
+import { Lines } from './helpers/lines.js';
+
+const MAIN = fileURLToPath(new URL('../examples/shop/dist/main.js', import.meta.url));
+const MINUTE = 60_000;
+
+/** The example app on an ephemeral port, with its hook log captured. */
+interface Running extends Shop {
+  readonly server: Server;
+  readonly log: Lines;
+  browser(): Browser;
+}
+
+describe('example shop (examples/shop)', function () {
+  const started: Running[] = [];
+
+  async function start(options: ShopOptions = {}): Promise<Running> {
+    const log = new Lines();
+    const shop = createApp({ log: log.log, ...options });
+    const server = createServer(shop.app.callback());
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const running: Running = { ...shop, server, log, browser: () => new Browser(server) };
+    started.push(running);
+    return running;
+  }
+
+  afterEach(async function () {
+    for (const { server, middleware } of started.splice(0)) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await middleware.manager.shutdown();
+    }
+  });
+
+  describe('createApp() over HTTP', function () {
+    it('an anonymous read creates no session and sets no cookie', async function () {
+      const shop = await start({ maxSessions: 3 });
+      const visitor = shop.browser();
+      const cart = await visitor.get('/cart', 200);
+      expect(cart.body).to.deep.equal({ items: [], units: 0, sessionId: null });
+      expect(issuedSid(cart)).to.equal(undefined);
+      const admin = await visitor.get('/admin/sessions', 200);
+      expect(admin.body.live).to.equal(0);
+      expect(admin.body.stats.created).to.equal(0);
+      expect(admin.body.current).to.equal(null);
+    });
+
+    it('the cart survives eviction: the first visitor\'s old cookie gets it back under a new cookie', async function () {
+      const shop = await start({ maxSessions: 3 });
+      const v1 = shop.browser();
+      await v1.post('/cart/apple?qty=2', 200);
+      const filled = await v1.post('/cart/pear', 200);
+      expect(filled.body.items).to.deep.equal([{ sku: 'apple', qty: 2 }, { sku: 'pear', qty: 1 }]);
+      const oldSid = v1.sid!;
+      expect(oldSid).to.be.a('string').and.equal(filled.body.sessionId);
+      const oldCookie = v1.clone();
+
+      // Three more visitors: the fourth session goes over the cap of 3 and evicts v1 (least recently active).
+      for (const sku of ['milk', 'eggs', 'bread']) {
+        const visitor = shop.browser();
+        await visitor.post(`/cart/${sku}`, 200);
+        expect(visitor.sid).to.be.a('string');
+      }
+      const closing = await shop.log.waitFor(new RegExp(`closing ${escape(short(oldSid))} reason=evicted: saving (cart=\\S+ items?)`));
+      expect(closing[1]).to.equal('cart=2 items');
+      await shop.log.waitFor(new RegExp(`disposed live activity log of ${escape(short(oldSid))} \\(2 entries`));
+      expect(shop.middleware.manager.size).to.equal(3);
+      expect(shop.middleware.manager.get(oldSid)).to.equal(undefined);
+
+      // v1 returns with its old cookie: restored into a new session, with a new cookie.
+      const back = await v1.get('/cart', 200);
+      expect(back.body.items).to.deep.equal([{ sku: 'apple', qty: 2 }, { sku: 'pear', qty: 1 }]);
+      const newSid = issuedSid(back);
+      expect(newSid).to.be.a('string').and.not.equal(oldSid);
+      expect(back.body.sessionId).to.equal(newSid);
+      expect(v1.sid).to.equal(newSid);
+
+      // The live activity log was not persisted: the restored session starts a new one.
+      const me = await v1.get('/me', 200);
+      expect(me.body.activity[0]).to.match(new RegExp(`restored ${escape(short(oldSid))} \\(closed: evicted\\)$`));
+      expect(me.body.activity.join('\n')).not.to.include('added');
+
+      // Making room for the restore evicted the next least recently active visitor (milk).
+      const stats = (await v1.get('/admin/sessions', 200)).body.stats;
+      expect(stats.closed).to.deep.equal({ evicted: 2, expired: 0, closed: 0, shutdown: 0 });
+      expect(stats.restored).to.equal(1);
+      expect(stats.live).to.equal(3);
+
+      // The snapshot was consumed: replaying the old cookie now restores nothing and clears it.
+      const replay = await oldCookie.get('/cart', 200);
+      expect(replay.body).to.deep.equal({ items: [], units: 0, sessionId: null });
+      expect(issuedSid(replay)).to.equal('');
+    });
+
+    it('the cart survives expiry (fake timers, no sleeps)', async function () {
+      const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'], now: Date.parse('2030-01-01T00:00:00Z') });
+      try {
+        const shop = await start({ maxSessions: 3, idleTimeout: MINUTE, now: () => clock.now });
+        const visitor = shop.browser();
+        await visitor.post('/cart/apple', 200);
+        const sid = visitor.sid!;
+        const t0 = clock.now;
+        const admin = await visitor.get('/admin/sessions', 200);
+        expect(admin.body.current.id).to.equal(sid);
+        expect(admin.body.current.expiresAt).to.equal(new Date(t0 + MINUTE).toISOString());
+        const oldCookie = visitor.clone();
+
+        await clock.tickAsync(MINUTE - 1);
+        expect(shop.middleware.manager.get(sid), 'still live 1 ms before its expiry').not.to.equal(undefined);
+        const closed = once(shop.middleware.manager, 'close');
+        await clock.tickAsync(1);
+        const [session, reason] = await closed;
+        expect(session.id).to.equal(sid);
+        expect(reason).to.equal('expired');
+        await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=expired: saving cart=1 item \\(1 unit\\)`));
+        expect(shop.middleware.manager.size).to.equal(0);
+
+        const back = await oldCookie.get('/cart', 200);
+        expect(back.body.items).to.deep.equal([{ sku: 'apple', qty: 1 }]);
+        const newSid = issuedSid(back);
+        expect(newSid).to.be.a('string').and.not.equal(sid);
+        expect(back.body.sessionId).to.equal(newSid);
+        expect(shop.middleware.manager.stats().closed.expired).to.equal(1);
+      } finally {
+        clock.uninstall();
+      }
+    });
+
+    it('preferences travel with the user: logout in one browser, login from another; the cart stays behind', async function () {
+      const shop = await start({ maxSessions: 10 });
+      const a = shop.browser();
+      await a.post('/cart/apple', 200);
+      const anonymousSid = a.sid!;
+
+      const login = await a.post('/login?user=alice', 200);
+      expect(login.body).to.include({ user: 'alice', prefsRestored: false });
+      expect(a.sid, 'login regenerates the session id').to.be.a('string').and.not.equal(anonymousSid);
+      expect((await a.get('/cart')).body.items, 'the anonymous cart is kept at login').to.deep.equal([{ sku: 'apple', qty: 1 }]);
+      const prefs = await a.post('/prefs?theme=dark&lang=fr', 200);
+      expect(prefs.body.prefs).to.deep.equal({ theme: 'dark', lang: 'fr' });
+      const beforeLogout = a.clone();
+
+      const logout = await a.post('/logout', 200);
+      expect(logout.body).to.deep.equal({ loggedOut: 'alice' });
+      expect(issuedSid(logout), 'logout clears the cookie').to.equal('');
+      expect(a.sid).to.equal(undefined);
+      const saved = await shop.log.waitFor(/reason=closed: saving (.*) under "user:alice"/);
+      expect(saved[1]).to.equal('cart=0 items (0 units) prefs={"theme":"dark","lang":"fr"}');
+
+      // A replayed cookie never revives a session the application closed.
+      const replay = await beforeLogout.get('/me', 200);
+      expect(replay.body.sessionId).to.equal(null);
+      expect(issuedSid(replay)).to.equal('');
+
+      // Another browser: the preferences come back at login, the cart does not.
+      const b = shop.browser();
+      const again = await b.post('/login?user=alice', 200);
+      expect(again.body).to.deep.include({ user: 'alice', prefsRestored: true, prefs: { theme: 'dark', lang: 'fr' } });
+      const me = await b.get('/me', 200);
+      expect(me.body).to.deep.include({ user: 'alice', prefs: { theme: 'dark', lang: 'fr' }, cart: 0 });
+      expect((await b.get('/cart')).body.items).to.deep.equal([]);
+
+      // The user snapshot was consumed by that login: a third browser gets default preferences.
+      const c = shop.browser();
+      const third = await c.post('/login?user=alice', 200);
+      expect(third.body).to.deep.include({ prefsRestored: false, prefs: {} });
+      // And logging in as someone else on a logged-in browser is refused.
+      await c.post('/login?user=bob', 409);
+    });
+
+    it('/admin/sessions reports stats and the current session; /admin/close restores involuntary reasons only', async function () {
+      let now = Date.parse('2030-01-01T00:00:00Z'); // a hand-driven clock: expiries are exact
+      const shop = await start({ maxSessions: 5, idleTimeout: 10 * MINUTE, now: () => now });
+      const v1 = shop.browser();
+      const v2 = shop.browser();
+      await v1.post('/cart/apple', 200);
+      const lastActive = now;
+      now += 1_000;
+      await v2.post('/cart/pear', 200);
+
+      const before = (await v1.get('/admin/sessions', 200)).body;
+      expect(before).to.deep.include({ live: 2, maxSessions: 5, idleTimeoutMs: 10 * MINUTE });
+      expect(before.stats).to.deep.include({ created: 2, restored: 0 });
+      expect(before.current.id).to.equal(v1.sid);
+      expect(before.current.persistKey).to.equal(v1.sid);
+      expect(before.current.expiresAt).to.equal(new Date(lastActive + 10 * MINUTE).toISOString());
+      expect(before.now).to.equal(new Date(now).toISOString());
+      expect(shop.middleware.manager.getExpiration(v1.sid!), 'the expiry slides when the request ends').to.equal(now + 10 * MINUTE);
+
+      await shop.browser().post('/admin/close?reason=oops', 400);
+      await shop.browser().post('/admin/close', 404);
+
+      // An involuntary reason: the cookie brings the session back.
+      const v1Sid = v1.sid!;
+      const expired = await v1.post('/admin/close?reason=expired', 200);
+      expect(expired.body).to.deep.equal({ closed: true, reason: 'expired', restorableFromCookie: true });
+      expect(shop.log.matching(new RegExp(`closing ${escape(short(v1Sid))} reason=expired`))).to.have.length(1);
+      const restored = await v1.get('/cart', 200);
+      expect(restored.body.items).to.deep.equal([{ sku: 'apple', qty: 1 }]);
+      expect(v1.sid).to.be.a('string').and.not.equal(v1Sid);
+
+      // 'closed': final, the cookie is cleared and the old cookie finds nothing.
+      const v2Old = v2.clone();
+      const closed = await v2.post('/admin/close?reason=closed', 200);
+      expect(closed.body).to.deep.include({ closed: true, reason: 'closed' });
+      expect(issuedSid(closed)).to.equal('');
+      expect((await v2Old.get('/cart', 200)).body.items).to.deep.equal([]);
+
+      const after = (await v1.get('/admin/sessions', 200)).body;
+      expect(after.live).to.equal(1);
+      expect(after.stats.closed).to.deep.equal({ evicted: 0, expired: 1, closed: 1, shutdown: 0 });
+      expect(after.stats.restored).to.equal(1);
+      expect(after.current.id).to.equal(v1.sid);
+
+      // Lowering the cap at run time evicts at once (through the closing hook).
+      const v3 = shop.browser();
+      await v3.post('/cart/milk', 200);
+      const options = await v3.post('/admin/options?maxSessions=1', 200);
+      expect(options.body.changed).to.deep.equal({ maxSessions: 1 });
+      await shop.log.waitFor(new RegExp(`closing ${escape(short(v1.sid!))} reason=evicted`));
+      expect(shop.middleware.manager.getOption('maxSessions')).to.equal(1);
+    });
+
+    it('rejects bad input with JSON errors and creates no session for it', async function () {
+      const shop = await start({ maxSessions: 3 });
+      const visitor = shop.browser();
+      expect((await visitor.post('/cart/apple?qty=0', 400)).body.error).to.match(/qty/);
+      expect((await visitor.post('/cart/no%20spaces', 400)).body.error).to.match(/sku/);
+      expect((await visitor.delete('/cart/apple', 404)).body.error).to.match(/not in the cart/);
+      expect((await visitor.post('/prefs?theme=dark', 401)).body.error).to.match(/log in/);
+      await visitor.post('/logout', 409);
+      expect(visitor.sid).to.equal(undefined);
+      expect(shop.middleware.manager.stats().created).to.equal(0);
+    });
+  });
+
+  describe('node examples/shop/dist/main.js', function () {
+    let child: ChildProcess | undefined;
+
+    afterEach(function () {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      child = undefined;
+    });
+
+    it('listens on PORT=0, serves a request, and on SIGTERM closes every session with reason shutdown and exits 0', async function () {
+      if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (cd /work/main && npx tsc -b)`);
+      const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', REPRISE_MAX_SESSIONS: '3', REPRISE_IDLE_TIMEOUT_MS: '60000' };
+      delete env.NODE_OPTIONS;
+      const proc = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      const stdout = Lines.from(proc.stdout!, 'stdout');
+      const stderr = Lines.from(proc.stderr!, 'stderr');
+
+      const [, base] = await stdout.waitFor(/listening on (http:\/\/localhost:\d+) \(memory adapter, maxSessions=3, idleTimeout=60000 ms/);
+      await stdout.waitFor(/rm -f v\*\.jar/); // the instructions are printed in full
+      expect(stdout.text).to.include(`curl -s -c v1.jar -b v1.jar -X POST '${base}/cart/apple?qty=2'`);
+      expect(stdout.text).to.include(`curl -s -c a2.jar -b a2.jar -X POST '${base}/login?user=alice'`);
+      expect(stdout.text, 'as many extra visitors as the cap').to.include(`for v in v2 v3 v4; do curl -s -c $v.jar -b $v.jar -X POST ${base}/cart/milk`);
+
+      const added = await request(base!).post('/cart/apple?qty=2').expect(200);
+      expect(added.body.items).to.deep.equal([{ sku: 'apple', qty: 2 }]);
+      const sid = issuedSid(added);
+      expect(sid).to.be.a('string').and.have.length(24);
+
+      proc.kill('SIGTERM');
+      await stdout.waitFor(new RegExp(`closing ${escape(short(sid!))} reason=shutdown: saving cart=1 item \\(2 units\\) under \\S+ \\(lost at exit: the memory adapter`));
+      const [code, signal] = await exited;
+      expect({ code, signal }, stderr.text).to.deep.equal({ code: 0, signal: null });
+      expect(stdout.text).to.include('shutdown complete: closed {"evicted":0,"expired":0,"closed":0,"shutdown":1}; snapshots written: 1');
+    });
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

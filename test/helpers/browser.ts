@@ -1,0 +1,83 @@
+import type { Server } from 'node:http';
+import { expect } from 'chai';
+import request from 'supertest';
+import type { Response } from 'supertest';
+
+type Method = 'get' | 'post' | 'delete';
+
+/**
+ * A minimal browser over supertest: one cookie jar, updated from every response (a cookie set
+ * with an empty value or an expiry in the past is removed, as browsers do).
+ */
+export class Browser {
+  readonly #server: Server;
+  readonly #cookies: Map<string, string>;
+
+  constructor(server: Server, cookies: Map<string, string> = new Map()) {
+    this.#server = server;
+    this.#cookies = new Map(cookies);
+  }
+
+  /** The session cookie's value (the session id), if the jar holds one. */
+  get sid(): string | undefined {
+    return this.#cookies.get('reprise.sid');
+  }
+
+  /** A second browser holding a copy of this jar (to replay an old cookie later). */
+  clone(): Browser {
+    return new Browser(this.#server, this.#cookies);
+  }
+
+  /** GET `path`; asserts the response status when `status` is given. */
+  get(path: string, status?: number): Promise<Response> {
+    return this.send('get', path, status);
+  }
+
+  /** POST `path`; asserts the response status when `status` is given. */
+  post(path: string, status?: number): Promise<Response> {
+    return this.send('post', path, status);
+  }
+
+  /** DELETE `path`; asserts the response status when `status` is given. */
+  delete(path: string, status?: number): Promise<Response> {
+    return this.send('delete', path, status);
+  }
+
+  async send(method: Method, path: string, status?: number): Promise<Response> {
+    const test = request(this.#server)[method](path);
+    if (this.#cookies.size > 0) test.set('Cookie', [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    const response = await test;
+    this.#absorb(setCookies(response));
+    if (status !== undefined) expect(response.status, `${method.toUpperCase()} ${path}: ${response.text}`).to.equal(status);
+    return response;
+  }
+
+  #absorb(headers: string[]): void {
+    for (const header of headers) {
+      const [pair = '', ...attributes] = header.split(';').map((part) => part.trim());
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq);
+      const value = pair.slice(eq + 1);
+      const expires = attributes.find((a) => a.toLowerCase().startsWith('expires='));
+      const expired = expires !== undefined && Date.parse(expires.slice('expires='.length)) <= Date.now();
+      if (value === '' || expired) this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+  }
+}
+
+/** The Set-Cookie headers of a response. */
+export function setCookies(response: Response): string[] {
+  const header = response.headers['set-cookie'] as string[] | string | undefined;
+  if (header === undefined) return [];
+  return Array.isArray(header) ? header : [header];
+}
+
+/** The session id a response's Set-Cookie gives, `''` when it clears the cookie, `undefined` when it does not touch it. */
+export function issuedSid(response: Response): string | undefined {
+  for (const header of setCookies(response)) {
+    const match = /^reprise\.sid=([^;]*)/.exec(header);
+    if (match) return match[1];
+  }
+  return undefined;
+}
