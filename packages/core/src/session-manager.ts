@@ -216,6 +216,8 @@ export class SessionManager<TData extends SessionData = SessionData>
    * `undefined` (unknown id, explicit close, absolute timeout passed, store error). Waits for a close
    * in progress. Concurrent calls for one id share one restore. Does not acquire the session.
    * Once `shutdown()` has begun it restores nothing: the snapshot stays for the next process.
+   * Rejects with a `RestoreError` (already reported) when the adapter could not be read: the snapshot
+   * may still be there, so a binding should keep the visitor's cookie.
    */
   async resume(id: string): Promise<LiveSession<TData> | undefined> {
     if (!isSessionId(id)) return undefined;
@@ -411,34 +413,40 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#idle.delete(session);
     this.#timer.cancel(session);
     this.#counters.closed[reason] += 1;
+    // A restored session whose new id never reached its visitor closes under the id the visitor holds.
     const forwardedFrom = this.#forwardOf.get(session);
     if (forwardedFrom !== undefined) this.confirmResume(forwardedFrom);
-    const done = this.#runClose(session, reason);
-    this.#closing.set(id, done.then(() => reason));
+    const visibleId = forwardedFrom !== undefined && isInvoluntary(reason) ? forwardedFrom : id;
+    const done = this.#runClose(session, reason, visibleId);
+    const outcome = done.then(() => reason);
+    this.#closing.set(id, outcome);
+    if (visibleId !== id) this.#closing.set(visibleId, outcome);
     return done.then(() => {
       this.#closing.delete(id);
+      this.#closing.delete(visibleId);
       return true;
     });
   }
 
-  async #runClose(session: LiveSession<TData>, reason: CloseReason): Promise<void> {
+  /** @param visibleId the id the visitor holds: the snapshot's `sessionId` (and default key). */
+  async #runClose(session: LiveSession<TData>, reason: CloseReason, visibleId: string): Promise<void> {
     const id = session.id;
     const report = (error: RepriseError): void => this.#hookFailed(error);
     await runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report);
     // The snapshot is taken now: later writes to data would be lost, so they are ignored and reported.
     internalsOf(session).sealed = true;
-    if (session.persist) await this.#persist(session, reason);
+    if (session.persist) await this.#persist(session, reason, visibleId);
     await disposeLive(session.live, id, this.#settings.hookTimeout, report);
     internalsOf(session).state = 'closed';
     this.#emitSafely('close', session, reason);
   }
 
-  async #persist(session: LiveSession<TData>, reason: CloseReason): Promise<void> {
+  async #persist(session: LiveSession<TData>, reason: CloseReason, visibleId: string): Promise<void> {
     const closedAt = this.#now();
     const snapshot: Snapshot<TData> = {
       version: 1,
-      key: session.persistKey,
-      sessionId: session.id,
+      key: session.hasCustomPersistKey ? session.persistKey : visibleId,
+      sessionId: visibleId,
       data: session.rawData,
       createdAt: session.createdAt,
       closedAt,
@@ -481,7 +489,7 @@ export class SessionManager<TData extends SessionData = SessionData>
   async #resumeClosed(id: string): Promise<LiveSession<TData> | undefined> {
     const fromCookie: SnapshotFilter = (snapshot) =>
       snapshot.sessionId === id && isInvoluntary(snapshot.reason) && this.#withinAbsolute(snapshot);
-    const snapshot = await this.#take(id, fromCookie);
+    const snapshot = await this.#take(id, fromCookie, true);
     if (snapshot === undefined) return undefined;
     const session = await this.#revive(snapshot);
     if (session.state === 'live') {
@@ -491,13 +499,21 @@ export class SessionManager<TData extends SessionData = SessionData>
     return session;
   }
 
-  async #take(key: string, accept: SnapshotFilter): Promise<Snapshot<TData> | undefined> {
+  /**
+   * Takes a snapshot for a restore. A corrupt or refused one is reported and skipped (`undefined`).
+   * A store failure is reported too; with `rethrow` it then rejects, so the caller can tell "nothing
+   * to restore" from "could not look" (the snapshot may still be there).
+   */
+  async #take(key: string, accept: SnapshotFilter, rethrow = false): Promise<Snapshot<TData> | undefined> {
     try {
       return (await this.#reader.take(key, accept)) as Snapshot<TData> | undefined;
     } catch (cause) {
       this.#counters.restoreFailures += 1;
-      const message = cause instanceof CodecError ? `snapshot ${JSON.stringify(key)} refused: ${cause.message}` : `could not read snapshot ${JSON.stringify(key)}`;
-      this.#report(new RestoreError(key, message, { cause }));
+      const corrupt = cause instanceof CodecError;
+      const message = corrupt ? `snapshot ${JSON.stringify(key)} refused: ${cause.message}` : `could not read snapshot ${JSON.stringify(key)}`;
+      const error = new RestoreError(key, message, { cause });
+      this.#report(error);
+      if (rethrow && !corrupt) throw error;
       return undefined;
     }
   }

@@ -487,13 +487,18 @@ describe('persistence and restore', () => {
       expect(manager.stats().restored).to.equal(0);
     });
 
-    it('an adapter that fails to read is reported (RestoreError) and the visitor gets nothing', async () => {
+    it('an adapter that fails to read is reported (RestoreError) and resume rejects, the snapshot kept', async () => {
       const { manager, adapter, events } = makeManager<Data>();
       const s = manager.create({ n: 1 });
       await manager.close(s.id, 'expired');
       adapter.failReads = true;
-      expect(await manager.resume(s.id)).to.equal(undefined);
+      const failure = await manager.resume(s.id).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).to.be.instanceOf(RestoreError).and.to.have.property('code', 'ERR_REPRISE_RESTORE');
       expect(events.errors.map((e) => e.code)).to.deep.equal(['ERR_REPRISE_RESTORE']);
+      expect(manager.stats().restoreFailures).to.equal(1);
       adapter.failReads = false;
       expect((await manager.resume(s.id))?.data).to.deep.equal({ n: 1 });
     });

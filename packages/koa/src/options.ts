@@ -23,7 +23,13 @@ export interface CookieOptions {
 export interface KoaOptions {
   /** The session cookie. */
   cookie?: CookieOptions;
-  /** When `true`, a cookie presented from another IP than the one that created the session is no cookie (4D "Web session enable IP address validation"). Default `false`. */
+  /**
+   * When `true`, a cookie presented from another IP than the one that created the session is no cookie
+   * (4D "Web session enable IP address validation"). `ctx.ip` is used, so set `app.proxy` behind a proxy.
+   * With `app.keys` set, the IP is part of the cookie's signature: the binding then also holds for a
+   * returning cookie after its session closed (no restore from another IP) and across restarts; without
+   * keys it holds for live sessions only. Default `false`.
+   */
   ipBinding?: boolean;
 }
 

@@ -23,6 +23,8 @@ export class RequestSession<TData extends SessionData> {
   /** The presented cookie must be cleared unless a session is written. */
   #clear = false;
   #forceCookie = false;
+  /** Set when the response's cookie has been decided: no session can be created any more. */
+  #finished = false;
 
   constructor(ctx: Context, shared: MiddlewareState<TData>) {
     this.#ctx = ctx;
@@ -30,7 +32,8 @@ export class RequestSession<TData extends SessionData> {
   }
 
   /**
-   * Finds the request's session from its cookie: live (touched), restored, or none (cookie cleared).
+   * Finds the request's session from its cookie: live (touched), restored, or none (cookie cleared,
+   * unless the manager is shutting down).
    * With `ipBinding`, a cookie whose session (live, or restored and not yet confirmed) belongs to
    * another IP is no cookie.
    */
@@ -45,12 +48,20 @@ export class RequestSession<TData extends SessionData> {
       this.#hold(manager.acquire(presented.id)!);
       return;
     }
-    const resumed = await manager.resume(presented.id);
+    let resumed: LiveSession<TData> | undefined;
+    try {
+      resumed = await manager.resume(presented.id);
+    } catch {
+      // The store could not be read (reported by the manager): no session now, and the cookie stays,
+      // so the visitor is restored once the store is back, unless this request starts a new session.
+      return;
+    }
     if (resumed !== undefined && !this.#ipMatches(resumed)) return;
     this.#presented = presented;
     const session = resumed === undefined ? undefined : manager.acquire(resumed.id);
     if (session === undefined) {
-      this.#clear = true;
+      // A stopping manager restores nothing: the snapshot waits for the next process, so the cookie stays.
+      this.#clear = !manager.shuttingDown;
       return;
     }
     this.#hold(session);
@@ -94,6 +105,7 @@ export class RequestSession<TData extends SessionData> {
 
   /** After the downstream middleware: waits for closes started here, then sets or clears the cookie. */
   async commit(): Promise<void> {
+    this.#finished = true;
     if (this.#closes.length > 0) await Promise.all(this.#closes);
     const session = this.#session;
     if (session !== undefined && session.state === 'live') this.#issue(session);
@@ -123,7 +135,7 @@ export class RequestSession<TData extends SessionData> {
     if (resumedFrom !== undefined) {
       if (delivered) this.#shared.manager.confirmResume(resumedFrom);
     } else if (!delivered && session.state === 'live') {
-      void 0;
+      void this.#shared.manager.close(session.id, 'closed');
     }
   }
 
@@ -145,6 +157,10 @@ export class RequestSession<TData extends SessionData> {
   }
 
   #create(data: TData): LiveSession<TData> {
+    if (this.#finished) {
+      // Its cookie could no longer be sent, and nothing would release it: it would be a leak.
+      throw new Error('a session cannot be created after the session() middleware has finished the request: mount session() before the middleware that writes ctx.session');
+    }
     const { manager } = this.#shared;
     const created = manager.create(data);
     const session = manager.acquire(created.id)!;

@@ -128,6 +128,22 @@ describe('close and restore', () => {
       expect(cookieIn(res)!.value).to.equal(res.body.id);
     });
 
+    it('a returning cookie that reaches the stopping process is not cleared: the next process restores it', async () => {
+      const adapter = new MemoryAdapter();
+      const before = buildApp({ keys: ['k1'], session: { adapter } });
+      const alice = before.browser();
+      await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
+      await before.manager.shutdown();
+      const late = await alice.get('/read');
+      expect(late.body.data).to.deep.equal({});
+      expect(setCookies(late), 'the cookie is left alone').to.deep.equal([]);
+      expect(alice.sid).to.equal(oldId);
+      const after = buildApp({ keys: ['k1'], session: { adapter } });
+      const res = await alice.clone(undefined, after.app).get('/read');
+      expect(res.body.data).to.deep.equal({ cart: 'apple' });
+    });
+
     it('the restored session keeps its first createdAt', async () => {
       let clock = 1_000_000;
       const t = buildApp({

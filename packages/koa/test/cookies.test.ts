@@ -381,6 +381,19 @@ describe('cookies', () => {
       expect(expiresAt(cookieIn(res))).to.equal(T0 + 30 * DAY);
     });
 
+    it("shortening the lifetime, or switching to 'session', re-issues the cookie at once", async () => {
+      clock = fakeDate();
+      const t = buildApp({ routes });
+      const browser = t.browser();
+      const id = await login(browser);
+      const shorter = await browser.get('/remember?days=1');
+      expect(cookieIn(shorter)!.value).to.equal(id);
+      expect(expiresAt(cookieIn(shorter))).to.equal(T0 + 1 * DAY);
+      const session = await browser.get('/remember?days=session');
+      expect(cookieIn(session)!.value).to.equal(id);
+      expect(cookieIn(session)!.attributes.expires).to.equal(undefined);
+    });
+
     it('defaults to cookie.maxAge and refuses an invalid lifetime', async () => {
       const t = buildApp({ routes, session: { cookie: { maxAge: 5 * MINUTE } } });
       const browser = t.browser();

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import type { Middleware } from 'koa';
 import request from 'supertest';
-import { buildApp, cookieIn, setCookies, SID } from './support/app.js';
+import { buildApp, cookieIn, setCookies, SID, until } from './support/app.js';
 
 describe('lazy creation', () => {
   it('a request that only reads ctx.session creates no live session and sets no cookie', async () => {
@@ -141,5 +142,29 @@ describe('lazy creation', () => {
     expect(second.body).to.include({ views: 2, isNew: false, id: first.body.id });
     expect(t.manager.stats().created).to.equal(1);
     expect(cookieIn(first, SID)).to.not.equal(undefined);
+  });
+
+  describe('after session() has finished the request (a write in a middleware mounted before it)', () => {
+    const late: Middleware = async (ctx, next) => {
+      await next();
+      if (ctx.query.late !== undefined) ctx.session.late = true;
+    };
+
+    it('creating a session fails loudly instead of leaving one that nothing releases', async () => {
+      const t = buildApp({ outer: [late] });
+      await t.browser().get('/read?late', { status: 500 });
+      expect(t.appErrors.map((error) => error.message).join()).to.match(/session\(\) middleware has finished/);
+      await until(() => t.manager.stats().busy === 0, 'requests to end');
+      expect(t.manager.stats()).to.include({ live: 0, busy: 0, created: 0 });
+    });
+
+    it('an existing session still takes the write', async () => {
+      const t = buildApp({ outer: [late] });
+      const browser = t.browser();
+      await browser.get('/set?cart=apple');
+      await browser.get('/read?late');
+      await until(() => t.manager.stats().busy === 0, 'requests to end');
+      expect((await browser.get('/read')).body.data).to.deep.equal({ cart: 'apple', late: true });
+    });
   });
 });

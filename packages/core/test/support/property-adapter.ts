@@ -86,35 +86,10 @@ export class ScheduledAdapter implements SessionAdapter {
     return existed;
   }
 
-  /** Successful saves of a snapshot of `sessionId` under `key`: written by its close, or put back after a take. */
-  snapshotSaves(key: string, sessionId: string): { written: number; putBack: number } {
-    const saves = this.log.filter((e) => e.method === 'save' && e.key === key && e.record?.kind === 'snapshot' && e.record.snapshot.sessionId === sessionId);
-    return { written: saves.filter((e) => !e.putBack).length, putBack: saves.filter((e) => e.putBack).length };
-  }
-
-  /** Whether the snapshot of `sessionId` is stored (readable) under `key` now. */
-  holdsSnapshot(key: string, sessionId: string): boolean {
+  /** The record stored (and readable) under `key` now, decoded. */
+  peek(key: string): DecodedRecord | undefined {
     const value = this.#read(key);
-    if (value === undefined) return false;
-    const record = decodeRecord(value);
-    return record.kind === 'snapshot' && record.snapshot.sessionId === sessionId;
-  }
-
-  /** Successful saves of a pointer under `sessionId`. */
-  pointerSaves(sessionId: string): number {
-    return this.log.filter((e) => e.method === 'save' && e.key === sessionId && e.record?.kind === 'pointer' && e.record.pointer.sessionId === sessionId).length;
-  }
-
-  /** Successful takes that returned the snapshot of `sessionId`. */
-  snapshotTakes(sessionId: string): number {
-    return this.log.filter((e) => e.method === 'take' && e.record?.kind === 'snapshot' && e.record.snapshot.sessionId === sessionId).length;
-  }
-
-  /** Session ids whose snapshot some take() returned. */
-  takenSnapshotIds(): Set<string> {
-    const ids = new Set<string>();
-    for (const e of this.log) if (e.method === 'take' && e.record?.kind === 'snapshot') ids.add(e.record.snapshot.sessionId);
-    return ids;
+    return value === undefined ? undefined : decodeRecord(value);
   }
 
   /** Whether a load or take of `key` failed. */

@@ -267,7 +267,7 @@ export async function nextClose<TData extends SessionData>(manager: SessionMiddl
 }
 
 /** Resolves once `predicate()` holds, checking after each turn of the event loop (bounded). */
-export async function until(predicate: () => boolean, what: string, turns = 1_000): Promise<void> {
+export async function until(predicate: () => boolean, what: string, turns = 10_000): Promise<void> {
   for (let turn = 0; turn < turns; turn += 1) {
     if (predicate()) return;
     await new Promise((resolve) => setImmediate(resolve));
