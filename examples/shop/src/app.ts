@@ -12,6 +12,8 @@ import { cartSize, plural, short, type ShopData, type ShopEnv } from './session-
 export type { ShopData, Prefs, ShopEnv } from './session-data.js';
 export { short, userKey } from './session-data.js';
 export { ActivityLog } from './activity.js';
+export { adapterFromEnv, redact, ADAPTER_KINDS, ADAPTER_DEFAULTS } from './adapter.js';
+export type { AdapterChoice, AdapterKind, AdapterFromEnvOptions } from './adapter.js';
 
 /** Options of {@link createApp}. Unset options take Reprise's defaults. */
 export interface ShopOptions {

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { adapterFromEnv, type AdapterChoice } from './adapter.js';
 import { createApp } from './app.js';
 
 /** A non-negative integer from the environment, or `fallback` when unset. */
@@ -20,7 +21,16 @@ const idleTimeout = envInt('REPRISE_IDLE_TIMEOUT_MS', 60_000, 1);
 // Comma-separated cookie signing keys, newest first (a development key otherwise).
 const keys = process.env.REPRISE_KEYS?.split(',').filter((key) => key !== '');
 
-const { app, middleware } = createApp({ maxSessions, idleTimeout, keys: keys?.length ? keys : undefined });
+// REPRISE_ADAPTER=memory (default) | redis (REDIS_URL, REPRISE_PREFIX) | postgres (DATABASE_URL, REPRISE_TABLE).
+let choice: AdapterChoice;
+try {
+  choice = adapterFromEnv(process.env);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+
+const { app, middleware } = createApp({ maxSessions, idleTimeout, adapter: choice.adapter, keys: keys?.length ? keys : undefined });
 const { manager } = middleware;
 
 const server = app.listen(port);
@@ -32,10 +42,22 @@ server.on('listening', () => {
   const { port: bound } = server.address() as AddressInfo;
   console.log(
     `Reprise shop listening on http://localhost:${bound} ` +
-      `(memory adapter, maxSessions=${maxSessions}, idleTimeout=${idleTimeout} ms; Ctrl-C to stop)`,
+      `(${choice.description}, maxSessions=${maxSessions}, idleTimeout=${idleTimeout} ms; Ctrl-C to stop)`,
   );
   console.log(instructions(`http://localhost:${bound}`));
+  if (choice.kind !== 'memory') void probe();
 });
+
+/** Tells at once whether the store answers. Not fatal: sessions keep working, and snapshots wait in core's retry queue. */
+async function probe(): Promise<void> {
+  try {
+    await choice.adapter.load('reprise-shop:probe');
+    console.log(`[reprise] ${choice.kind} store reachable`);
+  } catch (error) {
+    const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
+    console.log(`[reprise] warning: the ${choice.kind} store is unreachable now (${(error as Error).message}${cause}); live sessions keep working and snapshots are retried until it is back`);
+  }
+}
 
 let stopping = false;
 async function stop(signal: NodeJS.Signals): Promise<void> {

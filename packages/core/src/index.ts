@@ -32,3 +32,4 @@ export type { ManagerStats } from './stats.js';
 export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';
 export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';
 export { MAX_TIMER_DELAY } from './expiry-timer.js';
+export { adapterError, assertKey, assertValue, assertTtl, describeValue, wholeMsTtl } from './adapter-arguments.js';

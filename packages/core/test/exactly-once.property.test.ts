@@ -166,6 +166,8 @@ interface Ctx {
   hookB: CloseReason[];
   /** Order of its last closing hook among all closes (its snapshot goes to the queue right after). */
   persistSeq: number;
+  /** The clock when its last closing hook ran: its snapshot's `closedAt`. */
+  closedAt: number;
   /** 'close' events. */
   closeEvents: CloseReason[];
   /** As the 'close' event saw it (after the hooks and the snapshot). */
@@ -183,6 +185,8 @@ interface ResumeRec {
   whileClosing: boolean;
   settled: boolean;
   value: Session | undefined;
+  /** A rejection (allowed: a RestoreError when the adapter could not be read; the visitor keeps the cookie). */
+  rejected: unknown;
   /** At settlement: the closed context's state, the returned session's state and id, whether shutdown had begun. */
   oldState: SessionState | undefined;
   valueState: SessionState | undefined;
@@ -290,6 +294,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       hookA: [],
       hookB: [],
       persistSeq: 0,
+      closedAt: 0,
       closeEvents: [],
       final: undefined,
       disposals: 0,
@@ -343,6 +348,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
         if (ctx === undefined) return;
         ctx.hookB.push(reason);
         ctx.persistSeq = ++seq;
+        ctx.closedAt = clock.now;
       },
     ],
     onRestore: function restoreHook(view, snapshot) {
@@ -419,6 +425,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       whileClosing: owner?.session.state === 'closing' && owner.session.id === id,
       settled: false,
       value: undefined,
+      rejected: undefined,
       oldState: undefined,
       valueState: undefined,
       valueId: undefined,
@@ -427,15 +434,32 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     resumes.push(rec);
     count(`resume launched: ${kind}${rec.whileClosing ? ' (while closing)' : ''}`);
     trace.push(`resume ${id.slice(0, 6)} (${kind} ${label(owner)}, then ${follow})`);
+    const settle = (value: Session | undefined, rejected: unknown): void => {
+      rec.settled = true;
+      rec.value = value;
+      rec.rejected = rejected;
+      rec.oldState = owner?.session.state;
+      rec.valueState = value?.state;
+      rec.valueId = value?.id;
+      rec.shutdownBegun = shutdownBegun;
+    };
+    const answer = manager.resume(id).then(
+      (value) => {
+        settle(value, undefined);
+        return value;
+      },
+      (error: unknown) => {
+        settle(undefined, error);
+        count(`resume settled: ${kind} -> rejected`);
+        trace.push(`  resume ${id.slice(0, 6)} -> rejected: ${String(error)}`);
+        if (!(error instanceof RestoreError && config.failMode === 'all')) fail(`resume(${id}) rejected: ${String(error)}`);
+        return null;
+      },
+    );
     track(
       `resume(${id})`,
-      manager.resume(id).then(async (value) => {
-        rec.settled = true;
-        rec.value = value;
-        rec.oldState = owner?.session.state;
-        rec.valueState = value?.state;
-        rec.valueId = value?.id;
-        rec.shutdownBegun = shutdownBegun;
+      answer.then(async (value) => {
+        if (value === null) return;
         count(`resume settled: ${kind} -> ${value === undefined ? 'none' : value === owner?.session ? 'same session' : `restored session (${value.state})`}`);
         trace.push(`  resume ${id.slice(0, 6)} -> ${value === undefined ? 'none' : `${labelOf(value)} ${value.state}`}`);
         if (value === undefined || value === owner?.session || follow === 'none') return;
@@ -698,7 +722,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     ctx.final?.customKey !== undefined &&
     ctxs.some((other) => other !== ctx && other.final?.persist === true && other.final.customKey === ctx.final!.customKey && other.persistSeq > ctx.persistSeq);
   const stillQueued = config.failMode !== 'none' && stats.pendingPersists > 0;
-  const pointerIdentity = (key: string, sessionId: string, reason: CloseReason, closedAt: number): string => `${key} <- ${sessionId} (${reason} at ${closedAt})`;
+  const pointerIdentity = (key: string, reason: CloseReason, closedAt: number): string => `${key} (${reason} at ${closedAt - START})`;
   const expectedPointers = new Map<string, number>();
   const putBacks = (no: number): number => saves.filter((e) => e.putBack && markerOf(snapshotOf(e)) === no).length;
   for (const ctx of ctxs) {
@@ -723,9 +747,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       fail(`${c}: its snapshot is lost (not stored, never restored, never handed to 'persistFailed')`);
     }
     // An involuntary close under a custom key also leaves a pointer under the id its visitor holds.
-    const snapshot = written[0] === undefined ? undefined : snapshotOf(written[0]);
-    if (snapshot !== undefined && f.customKey !== undefined && INVOLUNTARY.has(f.reason)) {
-      const what = pointerIdentity(snapshot.key, snapshot.sessionId, snapshot.reason, snapshot.closedAt);
+    if (f.customKey !== undefined && INVOLUNTARY.has(f.reason)) {
+      const what = pointerIdentity(f.customKey, f.reason, ctx.closedAt);
       expectedPointers.set(what, (expectedPointers.get(what) ?? 0) + 1);
     }
   }
@@ -734,13 +757,13 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   for (const e of saves) {
     if (e.record?.kind !== 'pointer' || e.putBack) continue;
     const p = e.record.pointer;
-    const what = pointerIdentity(p.key, p.sessionId, p.reason, p.closedAt);
+    const what = pointerIdentity(p.key, p.reason, p.closedAt);
     pointerWrites.set(what, (pointerWrites.get(what) ?? 0) + 1);
   }
   for (const what of new Set([...pointerWrites.keys(), ...expectedPointers.keys()])) {
     const n = pointerWrites.get(what) ?? 0;
     const expected = expectedPointers.get(what) ?? 0;
-    if (n > expected || (config.failMode === 'none' && n !== expected)) fail(`pointer ${what} reached the adapter ${n} times for ${expected} close(s) that leave it`);
+    if (n > expected || (config.failMode === 'none' && n !== expected)) fail(`pointers to ${what} reached the adapter ${n} times for ${expected} close(s) that leave one`);
   }
 
   // --- 3. each snapshot taken and restored at most once -----------------------------------------
@@ -759,6 +782,10 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     const c = `resume(${label(rec.ctx)} ${rec.id.slice(0, 6)}, ${rec.kind})`;
     if (!rec.settled) {
       fail(`${c} never settled`);
+      continue;
+    }
+    if (rec.rejected !== undefined) {
+      if ((rec.kind === 'involuntary' || rec.kind === 'explicit') && rec.oldState !== 'closed') fail(`${c} rejected before the close finished`);
       continue;
     }
     switch (rec.kind) {
@@ -809,8 +836,9 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     if (!rec.whileClosing || !rec.settled) continue;
     const first = sharedOutcome.get(rec.id);
     if (first === undefined) sharedOutcome.set(rec.id, rec);
-    else if (first.value !== rec.value) {
-      fail(`resumes of ${label(rec.ctx)} made during its close got different outcomes: ${labelOf(first.value)} and ${labelOf(rec.value)} (not single-flight)`);
+    else if (first.value !== rec.value || first.rejected !== rec.rejected) {
+      const outcome = (r: ResumeRec): string => (r.rejected !== undefined ? 'a rejection' : labelOf(r.value));
+      fail(`resumes of ${label(rec.ctx)} made during its close got different outcomes: ${outcome(first)} and ${outcome(rec)} (not single-flight)`);
     }
   }
   for (const [id, list] of resumedTo) {

@@ -1,25 +1,21 @@
-import { RepriseError } from '@reprise/core';
+import { adapterError as coreAdapterError, assertKey, assertValue, describeValue, wholeMsTtl, type RepriseError } from '@reprise/core';
+
+const NAME = 'KeyvAdapter';
 
 /** Describes a value for an error message without echoing it (keys and values may be secrets). */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return `a string of ${value.length} characters`;
-  if (typeof value === 'bigint') return 'a bigint';
-  if (typeof value === 'function') return 'a function';
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
+export const describe = describeValue;
 
 /** An `ERR_REPRISE_ADAPTER` error whose message starts with `KeyvAdapter: `. */
 export function adapterError(message: string, cause?: unknown): RepriseError {
-  return new RepriseError('ERR_REPRISE_ADAPTER', `KeyvAdapter: ${message}`, cause === undefined ? undefined : { cause });
+  return coreAdapterError(NAME, message, cause);
 }
 
 export function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string') throw adapterError(`key must be a string, got ${describe(key)}`);
+  assertKey(NAME, key);
 }
 
 export function checkValue(value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw adapterError(`value must be a string, got ${describe(value)}`);
+  assertValue(NAME, value);
 }
 
 /**
@@ -33,9 +29,5 @@ export function checkValue(value: unknown): asserts value is string {
  * @throws RepriseError `ERR_REPRISE_ADAPTER` when `ttlMs` is neither undefined nor a positive finite number.
  */
 export function keyvTtl(ttlMs: unknown, now: number = Date.now()): number {
-  if (ttlMs === undefined) return 0;
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw adapterError(`ttlMs must be undefined or a positive finite number of ms, got ${describe(ttlMs)}`);
-  }
-  return Math.max(1, Math.min(Math.ceil(ttlMs), Number.MAX_SAFE_INTEGER - now));
+  return wholeMsTtl(NAME, ttlMs, now) ?? 0;
 }

@@ -1,4 +1,4 @@
-import { DeadlineHeap, OptionError, RepriseError } from '@reprise/core';
+import { DeadlineHeap, OptionError, RepriseError, adapterError as coreAdapterError, assertKey, assertTtl, assertValue } from '@reprise/core';
 import type { SessionAdapter } from '@reprise/core';
 
 /** Options of {@link MemoryAdapter}. Every option is optional; `undefined` means the default. */
@@ -51,8 +51,10 @@ function optionError(message: string): OptionError {
   return new OptionError(`MemoryAdapter: ${message}`);
 }
 
+const NAME = 'MemoryAdapter';
+
 function adapterError(message: string): RepriseError {
-  return new RepriseError('ERR_REPRISE_ADAPTER', `MemoryAdapter: ${message}`);
+  return coreAdapterError(NAME, message);
 }
 
 function resolveOptions(options: unknown): ResolvedOptions {
@@ -73,20 +75,6 @@ function resolveOptions(options: unknown): ResolvedOptions {
   return Object.freeze({ maxEntries, now: now as () => number, onDrop: onDrop as (key: string) => void });
 }
 
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string') throw adapterError(`key must be a string, got ${show(key)}`);
-}
-
-function checkValue(value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw adapterError(`value must be a string, got ${show(value)}`);
-}
-
-function checkTtl(ttlMs: unknown): asserts ttlMs is number | undefined {
-  if (ttlMs === undefined) return;
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw adapterError(`ttlMs must be undefined or a positive finite number of ms, got ${show(ttlMs)}`);
-  }
-}
 
 /**
  * The in-process {@link SessionAdapter}: the embedded default of Reprise, and the adapter for tests.
@@ -134,9 +122,9 @@ export class MemoryAdapter implements SessionAdapter {
    */
   async save(key: string, value: string, ttlMs?: number): Promise<void> {
     const now = this.#begin();
-    checkKey(key);
-    checkValue(value);
-    checkTtl(ttlMs);
+    assertKey(NAME, key);
+    assertValue(NAME, value);
+    assertTtl(NAME, ttlMs);
     this.#remove(key);
     this.#entries.set(key, value);
     if (ttlMs !== undefined) this.#deadlines.set(key, now + ttlMs);
@@ -146,14 +134,14 @@ export class MemoryAdapter implements SessionAdapter {
   /** The value under `key`, or `undefined` when missing or expired. Rejects after `close()`. */
   async load(key: string): Promise<string | undefined> {
     this.#begin();
-    checkKey(key);
+    assertKey(NAME, key);
     return this.#entries.get(key);
   }
 
   /** Reads and deletes `key` in one step: `undefined` when missing or expired. Rejects after `close()`. */
   async take(key: string): Promise<string | undefined> {
     this.#begin();
-    checkKey(key);
+    assertKey(NAME, key);
     const value = this.#entries.get(key);
     if (value !== undefined) this.#remove(key);
     return value;
@@ -162,7 +150,7 @@ export class MemoryAdapter implements SessionAdapter {
   /** Deletes `key`; `true` when a readable (unexpired) entry was deleted. Rejects after `close()`. */
   async delete(key: string): Promise<boolean> {
     this.#begin();
-    checkKey(key);
+    assertKey(NAME, key);
     return this.#remove(key);
   }
 
@@ -179,7 +167,7 @@ export class MemoryAdapter implements SessionAdapter {
    * callers need no expiry check of their own.
    */
   #begin(): number {
-    if (this.#closed) throw new RepriseError('ERR_REPRISE_ADAPTER', 'MemoryAdapter is closed');
+    if (this.#closed) throw adapterError('the adapter is closed');
     const now = this.#options.now();
     if (typeof now !== 'number' || !Number.isFinite(now)) {
       throw adapterError(`now() must return a finite number of ms, got ${show(now)}`);

@@ -390,7 +390,7 @@ describe('MemoryAdapter', () => {
         () => adapter.delete('k'),
       ]) {
         expect(call).not.to.throw();
-        await expectRejection(call(), 'ERR_REPRISE_ADAPTER', /^MemoryAdapter is closed$/);
+        await expectRejection(call(), 'ERR_REPRISE_ADAPTER', /^MemoryAdapter: the adapter is closed$/);
       }
     });
 

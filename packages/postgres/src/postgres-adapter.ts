@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg';
-import { RepriseError } from '@reprise/core';
+import { RepriseError, assertKey, assertTtl, assertValue } from '@reprise/core';
 import type { SessionAdapter } from '@reprise/core';
 import { RAW_TYPES, decodeValue, encodeValue, isWellFormed, keyId, keyLabel } from './codec.js';
 import { adapterError, describeFailure, show } from './errors.js';
@@ -18,21 +18,14 @@ import { Sweeper } from './sweeper.js';
 export const MAX_TTL_MS = 10_000 * 365.25 * 24 * 3600e3;
 
 function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string') throw adapterError(`key must be a string, got ${show(key)}`);
+  assertKey('PostgresAdapter', key);
   if (!isWellFormed(key)) throw adapterError('key is not well-formed Unicode (it has a lone surrogate)');
 }
 
 function checkValue(value: unknown): asserts value is string {
-  if (typeof value !== 'string') throw adapterError(`value must be a string, got ${show(value)}`);
+  assertValue('PostgresAdapter', value);
   if (!isWellFormed(value)) {
     throw adapterError('value is not well-formed Unicode (it has a lone surrogate), so it has no exact UTF-8 form');
-  }
-}
-
-function checkTtl(ttlMs: unknown): asserts ttlMs is number | undefined {
-  if (ttlMs === undefined) return;
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw adapterError(`ttlMs must be undefined or a positive finite number of ms, got ${show(ttlMs)}`);
   }
 }
 
@@ -115,7 +108,7 @@ export class PostgresAdapter implements SessionAdapter {
   async save(key: string, value: string, ttlMs?: number): Promise<void> {
     checkKey(key);
     checkValue(value);
-    checkTtl(ttlMs);
+    assertTtl('PostgresAdapter', ttlMs);
     const ttl = ttlMs === undefined ? null : Math.min(ttlMs, MAX_TTL_MS);
     await this.#query('save', { text: this.#sql.save, values: [keyId(key), keyLabel(key), encodeValue(value), ttl] });
   }

@@ -1,0 +1,49 @@
+import { RepriseError } from './errors.js';
+
+/**
+ * Helpers for adapter authors: the argument checks every `SessionAdapter` makes, with the same
+ * messages everywhere. Errors are `RepriseError`s of code `ERR_REPRISE_ADAPTER` whose message starts
+ * with the adapter's name.
+ */
+
+/** Describes a value for an error message without echoing it (keys and values may be secrets). */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `a string of ${value.length} characters`;
+  if (typeof value === 'bigint') return 'a bigint';
+  if (typeof value === 'function') return 'a function';
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+/** An `ERR_REPRISE_ADAPTER` error whose message starts with `<adapter>: `, with `cause` when given. */
+export function adapterError(adapter: string, message: string, cause?: unknown): RepriseError {
+  return new RepriseError('ERR_REPRISE_ADAPTER', `${adapter}: ${message}`, cause === undefined ? undefined : { cause });
+}
+
+/** Throws unless `key` is a string. */
+export function assertKey(adapter: string, key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw adapterError(adapter, `key must be a string, got ${describeValue(key)}`);
+}
+
+/** Throws unless `value` is a string. */
+export function assertValue(adapter: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string') throw adapterError(adapter, `value must be a string, got ${describeValue(value)}`);
+}
+
+/** Throws unless `ttlMs` is `undefined` (no expiry) or a positive, finite number of ms. */
+export function assertTtl(adapter: string, ttlMs: unknown): asserts ttlMs is number | undefined {
+  if (ttlMs === undefined) return;
+  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
+    throw adapterError(adapter, `ttlMs must be undefined or a positive finite number of ms, got ${describeValue(ttlMs)}`);
+  }
+}
+
+/**
+ * `ttlMs` as whole milliseconds for stores that refuse fractions: rounded up (so at least 1) and
+ * clamped so that `now + ttl` stays a safe integer. `undefined` stays `undefined` (no expiry).
+ */
+export function wholeMsTtl(adapter: string, ttlMs: unknown, now: number = Date.now()): number | undefined {
+  assertTtl(adapter, ttlMs);
+  if (ttlMs === undefined) return undefined;
+  return Math.max(1, Math.min(Math.ceil(ttlMs), Number.MAX_SAFE_INTEGER - now));
+}
