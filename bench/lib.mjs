@@ -3,6 +3,7 @@
 // CPU over IPC, and clean the Redis keys a server left.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createClient } from '@keyv/redis';
@@ -116,6 +117,7 @@ export async function load(url, { duration, connections, cookies }) {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   const loadCpu = process.cpuUsage();
+  const busyBefore = machineBusyUs();
   const instance = autocannon(options);
   instance.on('response', (_client, status, _bytes, responseTime) => {
     if (status < 200 || status >= 300) return;
@@ -128,6 +130,7 @@ export async function load(url, { duration, connections, cookies }) {
   });
   const result = await instance;
   const cpu = process.cpuUsage(loadCpu);
+  const busyAfter = machineBusyUs();
   const sorted = latencies.subarray(0, n).sort();
   const at = (q) => (n === 0 ? NaN : sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]);
   return {
@@ -143,7 +146,23 @@ export async function load(url, { duration, connections, cookies }) {
     max: n === 0 ? NaN : sorted[n - 1],
     autocannonP99: result.latency.p99,
     loadCpuUs: cpu.user + cpu.system,
+    machineBusyUs: busyBefore === undefined ? undefined : busyAfter - busyBefore,
   };
+}
+
+/**
+ * CPU time the whole machine spent busy so far, in µs (Linux /proc/stat; `undefined` elsewhere).
+ * Compared with what the server and the load generator used, it shows how much CPU other
+ * processes took during a run: on a shared 2-core machine that is the main source of noise.
+ */
+export function machineBusyUs() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+    return ((user + nice + system + irq + softirq + steal) * 1e6) / 100; // USER_HZ = 100
+  } catch {
+    return undefined;
+  }
 }
 
 /** Deletes every Redis key under `prefix` (SCAN + UNLINK); returns how many. */

@@ -30,7 +30,7 @@ try {
   const before = await sample(server.child);
   const result = await load(server.url, { duration, connections, cookies });
   const after = await sample(server.child);
-  measured = { ...result, server: between(before, after), totalRequests: after.requests };
+  measured = { ...result, server: between(before, after), window: [before.hrtime, after.hrtime] };
 } finally {
   await stopServer(server.child);
   await cleanRedis(prefix);
@@ -44,15 +44,23 @@ const newest = readdirSync(dir)
 if (newest === undefined) throw new Error('no profile was written');
 const profile = JSON.parse(readFileSync(dir + newest.name, 'utf8'));
 
-// Self time per node from the samples and their time deltas.
+// Self time per node from the samples and their time deltas, over the measured window only
+// (V8's profile clock and process.hrtime are both the monotonic clock, in µs).
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
 const self = new Map();
+const [from, to] = measured.window;
+let clock = profile.startTime;
+let inWindow = 0;
 for (let i = 0; i < profile.samples.length; i += 1) {
+  clock += profile.timeDeltas[i];
+  if (clock < from || clock > to) continue;
+  inWindow += 1;
   const id = profile.samples[i];
-  self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
+  self.set(id, (self.get(id) ?? 0) + profile.timeDeltas[i]);
 }
+if (inWindow === 0) throw new Error(`no sample in the measured window (profile ${profile.startTime}..${clock}, window ${from}..${to})`);
 const shortUrl = (url) =>
   url
     .replace(/^file:\/\/.*?\/node_modules\//, '')
@@ -78,7 +86,7 @@ const category = (node) => {
   return url === '' ? 'native/builtin' : url;
 };
 
-const requests = measured.totalRequests;
+const requests = measured.server.requests;
 const totalBusy = [...self.entries()].reduce((sum, [id, t]) => (byId.get(id).callFrame.functionName === '(idle)' ? sum : sum + t), 0);
 const selfByKey = new Map();
 const selfByCategory = new Map();
@@ -114,8 +122,8 @@ const top = (map, n, filter = () => true) =>
 const summary = [
   `Profile of servers/${file}, ${workload} visitors: ${measured.rps.toFixed(0)} req/s, p99 ${measured.p99.toFixed(2)} ms, ` +
     `server CPU ${measured.server.cpuUsPerReq.toFixed(1)} µs/req (cpuUsage, measured window); profile: ${newest.name}`,
-  `Profile covers the whole process life (${requests} requests, warm-up and setup included), ${(totalBusy / 1e3).toFixed(0)} ms busy, ` +
-    `${(totalBusy / requests).toFixed(1)} µs busy per request; sampling interval ${interval} µs.`,
+  `Samples of the measured window only (${requests} requests, ${inWindow} samples): ${(totalBusy / 1e3).toFixed(0)} ms busy on the main thread, ` +
+    `${(totalBusy / requests).toFixed(1)} µs per request; sampling interval ${interval} µs (the profiler itself slows the server).`,
   '',
   'Self time by package:',
   top(selfByCategory, 25, (k) => k !== 'idle'),

@@ -29,12 +29,27 @@ const BIG_CAP = '100000';
 /** The variants. `cap100` rows keep Reprise's default cap (100): new visitors evict constantly. */
 const VARIANTS = [
   { id: 'bare', label: 'bare Koa', file: 'bare.mjs', cookie: false },
-  { id: 'koa-session-cookie', label: 'koa-session (cookie)', file: 'koa-session-cookie.mjs' },
+  { id: 'koa-session-cookie', label: 'koa-session (cookie)', file: 'koa-session-cookie.mjs', dataInCookie: true },
   { id: 'koa-session-redis', label: 'koa-session (Redis store)', file: 'koa-session-redis.mjs', redis: true },
   { id: 'reprise-memory', label: 'Reprise (memory)', file: 'reprise-memory.mjs', env: { BENCH_MAX_SESSIONS: BIG_CAP } },
   { id: 'reprise-redis', label: 'Reprise (Redis)', file: 'reprise-redis.mjs', redis: true, env: { BENCH_MAX_SESSIONS: BIG_CAP } },
   { id: 'reprise-memory-cap100', label: 'Reprise (memory), default cap 100', file: 'reprise-memory.mjs', workloads: ['new'] },
   { id: 'reprise-redis-cap100', label: 'Reprise (Redis), default cap 100', file: 'reprise-redis.mjs', redis: true, workloads: ['new'] },
+  // Diagnostics (see servers/signers.mjs): the same Reprise server with a cheaper cookie signature check.
+  {
+    id: 'reprise-memory-hmac',
+    label: 'diagnostic: Reprise (memory), signer HMAC + timingSafeEqual',
+    file: 'reprise-memory.mjs',
+    env: { BENCH_MAX_SESSIONS: BIG_CAP, BENCH_SIGNER: 'hmac' },
+    workloads: ['returning'],
+  },
+  {
+    id: 'reprise-memory-cached',
+    label: 'diagnostic: Reprise (memory), verified signatures cached',
+    file: 'reprise-memory.mjs',
+    env: { BENCH_MAX_SESSIONS: BIG_CAP, BENCH_SIGNER: 'cached' },
+    workloads: ['returning'],
+  },
 ];
 const WORKLOADS = (process.env.BENCH_WORKLOADS || 'returning,new').split(',');
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
@@ -66,15 +81,19 @@ async function runOnce(variant, workload, round) {
     const result = await load(server.url, { ...options, duration: config.duration });
     const after = await sample(server.child);
     const server_ = between(before, after);
+    // CPU other processes used meanwhile, in cores (machine busy - server - this process).
+    const serverUs = server_.cpuUsPerReq * server_.requests;
+    const foreignCores = result.machineBusyUs === undefined ? undefined : (result.machineBusyUs - serverUs - result.loadCpuUs) / (result.duration * 1e6);
     // Returning visitors must still be the same sessions: their count went on past the load.
     let check;
     if (workload === 'returning' && variant.cookie !== false) {
+      // In cookie mode the data travels in the (unchanged) cookie: 2; with a server-side session, more.
       const views = await getViews(server.url, cookies[0]);
-      check = { views, ok: views > 2 };
+      check = { views, ok: variant.dataInCookie ? views === 2 : views > 2 };
       if (!check.ok) console.warn(`  ! ${variant.id}: the first visitor's count is ${views}: sessions were not kept`);
     }
     if (result.non2xx > 0 || result.errors > 0) console.warn(`  ! ${variant.id}/${workload}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    return { variant: variant.id, workload, round, ...result, server: server_, check };
+    return { variant: variant.id, workload, round, ...result, server: server_, foreignCores, check };
   } finally {
     await stopServer(server.child);
     current = undefined;
@@ -106,7 +125,7 @@ for (let round = 1; round <= config.rounds; round += 1) {
       console.log(
         `  round ${round} ${workload.padEnd(9)} ${variant.id.padEnd(22)} ${run.rps.toFixed(0).padStart(6)} req/s  p99 ${run.p99.toFixed(2)} ms  ` +
           `server ${run.server.cpuUsPerReq.toFixed(1)} us/req (${(run.server.cpuShare * 100).toFixed(0)}% of a core)  ` +
-          `load ${(run.loadCpuUs / run.requests).toFixed(1)} us/req${extra}`,
+          `load ${(run.loadCpuUs / run.requests).toFixed(1)} us/req  others ${run.foreignCores?.toFixed(2)} cores${extra}`,
       );
     }
   }
@@ -135,6 +154,7 @@ for (const workload of WORKLOADS) {
       rpsRatio: median(ratios.map((x) => x.rps)),
       cpuRatio: median(ratios.map((x) => x.cpu)),
       rssMb: median(mine.map((r) => r.server.rssMb)),
+      foreignCores: median(mine.map((r) => r.foreignCores)),
       evicted: counters('evicted'),
       created: counters('created'),
       dropped: counters('dropped'),
@@ -162,6 +182,8 @@ const table = [
 ].join('\n');
 
 const elapsed = (Date.now() - started) / 1000;
+const foreign = median(runs.map((r) => r.foreignCores));
+const foreignMax = Math.max(...runs.map((r) => r.foreignCores ?? 0));
 const machine = {
   node: process.version,
   platform: `${os.type()} ${os.release()} ${os.arch()}`,
@@ -172,9 +194,10 @@ const machine = {
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 const file = `${resultsDir}bench-${runId}.json`;
-writeFileSync(file, JSON.stringify({ runId, config, machine, elapsedSeconds: elapsed, rows, runs, table }, null, 2));
+writeFileSync(file, JSON.stringify({ runId, config, machine, elapsedSeconds: elapsed, foreignCores: { median: foreign, max: foreignMax }, rows, runs, table }, null, 2));
 
 console.log(`\n${table}\n`);
 console.log(`${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}; ${elapsed.toFixed(0)} s in all; results: ${file}`);
+console.log(`CPU taken by other processes during the runs: median ${fmt(foreign, 2)} cores, max ${fmt(foreignMax, 2)}` + (foreign > 0.1 ? '  <- the machine was not quiet: figures are inflated and noisy' : ''));
 const left = await cleanRedis(redisRoot);
 if (left > 0) console.log(`removed ${left} leftover Redis keys under ${redisRoot}`);

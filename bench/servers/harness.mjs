@@ -6,13 +6,18 @@
 // itself is not an HTTP request (nothing to exclude from the measurement).
 import http from 'node:http';
 import Koa from 'koa';
+import { cachedSigner, hmacSigner } from './signers.mjs';
 
 export const KEYS = ['bench-key-current', 'bench-key-older'];
 
-/** The Koa app of every variant: signed cookies on (app.keys), no logging, no error printing. */
+/**
+ * The Koa app of every variant: signed cookies on (app.keys), no logging, no error printing.
+ * BENCH_SIGNER=hmac|cached (diagnostic rows only) replaces Keygrip, see signers.mjs.
+ */
 export function newApp() {
   const app = new Koa();
-  app.keys = KEYS;
+  const signer = process.env.BENCH_SIGNER;
+  app.keys = signer === 'hmac' ? hmacSigner(KEYS) : signer === 'cached' ? cachedSigner(KEYS) : KEYS;
   app.silent = true;
   return app;
 }

@@ -10,10 +10,11 @@ type Method = 'get' | 'post' | 'delete';
  * with an empty value or an expiry in the past is removed, as browsers do).
  */
 export class Browser {
-  readonly #server: Server;
+  /** A listening server, or the base URL of one (another process). */
+  readonly #server: Server | string;
   readonly #cookies: Map<string, string>;
 
-  constructor(server: Server, cookies: Map<string, string> = new Map()) {
+  constructor(server: Server | string, cookies: Map<string, string> = new Map()) {
     this.#server = server;
     this.#cookies = new Map(cookies);
   }
@@ -26,6 +27,11 @@ export class Browser {
   /** A second browser holding a copy of this jar (to replay an old cookie later). */
   clone(): Browser {
     return new Browser(this.#server, this.#cookies);
+  }
+
+  /** A browser holding a copy of this jar, talking to another server (a process restarted on another port). */
+  at(server: Server | string): Browser {
+    return new Browser(server, this.#cookies);
   }
 
   /** GET `path`; asserts the response status when `status` is given. */

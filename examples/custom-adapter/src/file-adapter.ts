@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SessionAdapter } from '@reprise/core';
+import { adapterError, assertKey, assertTtl, assertValue, type SessionAdapter } from '@reprise/core';
 
 /** What one file holds: the value and its deadline (ms since the epoch, `null` for none). */
 interface Entry {
@@ -33,6 +33,8 @@ export class FileAdapter implements SessionAdapter {
   }
 
   async save(key: string, value: string, ttlMs?: number): Promise<void> {
+    assertValue(this.name, value); // core's checks: the same errors (ERR_REPRISE_ADAPTER) as every adapter's
+    assertTtl(this.name, ttlMs);
     const file = await this.#file(key);
     const entry: Entry = { expiresAt: ttlMs === undefined ? null : Date.now() + ttlMs, value };
     const temporary = join(this.#dir, `${randomUUID()}.tmp`);
@@ -72,7 +74,8 @@ export class FileAdapter implements SessionAdapter {
   }
 
   async #file(key: string): Promise<string> {
-    if (this.#closed) throw new Error('FileAdapter is closed');
+    assertKey(this.name, key);
+    if (this.#closed) throw adapterError(this.name, 'the adapter is closed');
     await this.#ready;
     return join(this.#dir, `${createHash('sha256').update(key).digest('hex')}.json`);
   }

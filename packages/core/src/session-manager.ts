@@ -238,12 +238,15 @@ export class SessionManager<TData extends SessionData = SessionData>
   }
 
   /**
-   * Tells the manager that the client now holds the new id of the session restored from `closedId`
-   * (its response carried the new cookie). Until then, `resume(closedId)` keeps leading to that
-   * session, so a response that never arrived, or a parallel request sent with the old cookie,
-   * loses nothing.
+   * Tells the manager that the visitor now holds the new id of a restored session: give the closed
+   * id it was restored from, or the session itself (a binding calls this when a request arrives with
+   * the new id). Until then, `resume(closedId)` keeps leading to the restored session, so a response
+   * that never arrived, or parallel requests still sent with the old cookie, lose nothing.
+   * O(1); does nothing for a session that was not restored or is already confirmed.
    */
-  confirmResume(closedId: string): void {
+  confirmResume(closedIdOrSession: string | LiveSession<TData>): void {
+    const closedId = typeof closedIdOrSession === 'string' ? closedIdOrSession : this.#forwardOf.get(closedIdOrSession);
+    if (closedId === undefined) return;
     const session = this.#forwards.get(closedId);
     if (session === undefined) return;
     this.#forwards.delete(closedId);

@@ -46,6 +46,8 @@ export class RequestSession<TData extends SessionData> {
       if (!this.#ipMatches(live)) return;
       this.#presented = presented;
       this.#hold(manager.acquire(presented.id)!);
+      // The visitor came back with the new id: the closed id it was restored from stops leading here.
+      manager.confirmResume(live);
       return;
     }
     let resumed: LiveSession<TData> | undefined;
@@ -130,13 +132,16 @@ export class RequestSession<TData extends SessionData> {
     else this.#ctx.res.once('close', settle);
   }
 
+  /**
+   * A new session whose cookie never went out is closed (it would hold a cap slot for nobody). A
+   * restored one stays reachable from its old cookie until a request arrives with the new id
+   * (`confirmResume` in `load()`), whether this response reached the visitor or not: parallel
+   * requests of a page load still carry the old cookie.
+   */
   #settle(session: LiveSession<TData>, resumedFrom: string | undefined): void {
+    if (resumedFrom !== undefined) return;
     const delivered = carriesCookie(this.#ctx, this.#shared.cookie, session.id);
-    if (resumedFrom !== undefined) {
-      if (delivered) this.#shared.manager.confirmResume(resumedFrom);
-    } else if (!delivered && session.state === 'live') {
-      void this.#shared.manager.close(session.id, 'closed');
-    }
+    if (!delivered && session.state === 'live') void this.#shared.manager.close(session.id, 'closed');
   }
 
   #releaseAll(): void {

@@ -79,12 +79,27 @@ describe('close and restore', () => {
       expect(t.manager.stats().created, 'restores are not creations').to.equal(2);
     });
 
-    it('once the client holds the new cookie, the old one no longer works (and is cleared)', async () => {
+    it('parallel requests still carrying the old cookie after the restore get the same restored session', async () => {
+      const t = buildApp({ session: { maxSessions: 1 } });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const sibling = alice.clone();
+      await evictBySecondVisitor(t.browser());
+      const first = await alice.get('/id');
+      const late = await sibling.get('/id');
+      expect(late.body.id, 'the same new id').to.equal(first.body.id);
+      expect(late.body.data).to.deep.equal({ cart: 'apple' });
+      expect(isClearing(cookieIn(late)), 'the new cookie is not cleared by a late sibling').to.equal(false);
+      expect(t.manager.stats().restored).to.equal(1);
+    });
+
+    it('once the client came back with the new cookie, the old one no longer works (and is cleared)', async () => {
       const t = buildApp({ session: { maxSessions: 1 } });
       const alice = t.browser();
       await alice.get('/set?cart=apple');
       const stolen = alice.clone();
       await evictBySecondVisitor(t.browser());
+      await alice.get('/read');
       await alice.get('/read');
       const replay = await stolen.get('/read');
       expect(replay.body.data).to.deep.equal({});

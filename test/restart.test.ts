@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { decodeRecord, type ManagerStats, type SessionAdapter } from '@reprise/core';
+import { PostgresAdapter } from '@reprise/postgres';
+import { RedisAdapter } from '@reprise/redis';
+import { Browser, issuedSid } from './helpers/browser.js';
+import { assertBuilt } from './helpers/build.js';
+import { Child } from './helpers/process.js';
+import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
+import type { VisitorView } from './helpers/session-app.js';
+
+const FIXTURE = 'fixtures/session-server.mjs';
+const VISITORS = 20;
+
+/** A store shared by two server processes, one after the other. */
+interface Store {
+  readonly name: string;
+  readonly require: (context: Mocha.Context) => Promise<void>;
+  /** The fixture's environment for this run's own keys or table, an adapter on them for the test's reads, and the cleanup. */
+  open(): { env: NodeJS.ProcessEnv; adapter: SessionAdapter; cleanup(): Promise<void> };
+}
+
+const STORES: Store[] = [
+  {
+    name: 'Redis',
+    require: requireRedis,
+    open() {
+      const prefix = `reprise-it:restart:${randomUUID()}:`;
+      return {
+        env: { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix },
+        adapter: new RedisAdapter({ url: REDIS_URL, prefix }),
+        cleanup: async () => void (await deleteRedisKeys(prefix)),
+      };
+    },
+  },
+  {
+    name: 'Postgres',
+    require: requirePostgres,
+    open() {
+      const table = uniqueName('reprise_it_restart');
+      return {
+        env: { ADAPTER: 'postgres', DATABASE_URL, TABLE: table },
+        adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
+        cleanup: () => dropTable(table),
+      };
+    },
+  },
+];
+
+/** Starts the fixture server process and waits for its port. */
+async function startServer(env: NodeJS.ProcessEnv, started: Child[]): Promise<{ child: Child; base: string }> {
+  const child = Child.node(FIXTURE, env);
+  started.push(child);
+  const [, port] = await child.line(/^listening on (\d+)$/);
+  return { child, base: `http://127.0.0.1:${port}` };
+}
+
+/** SIGTERM, then the exit code and the stats the process printed after its shutdown. */
+async function stopServer(child: Child): Promise<ManagerStats> {
+  const exit = await child.terminate();
+  expect(exit, `exit after SIGTERM; stderr:\n${child.stderr.text}`).to.deep.equal({ code: 0, signal: null });
+  const [, stats] = await child.line(/^shutdown complete (\{.*\})$/);
+  return JSON.parse(stats!) as ManagerStats;
+}
+
+for (const store of STORES) {
+  describe(`process restart on ${store.name}: SIGTERM -> shutdown() -> a new process`, function () {
+    const started: Child[] = [];
+    let opened: ReturnType<Store['open']> | undefined;
+
+    before(async function () {
+      await store.require(this);
+      // The server processes run the built packages (fast to start): they must be up to date.
+      assertBuilt('packages/core', 'packages/koa', 'packages/redis', 'packages/postgres');
+    });
+
+    afterEach(async function () {
+      for (const child of started.splice(0)) await child.kill();
+      await opened?.adapter.close?.();
+      await opened?.cleanup();
+      opened = undefined;
+    });
+
+    it(`every one of ${VISITORS} sessions is written at shutdown and restored by its cookie in the next process`, async function () {
+      this.timeout(30_000);
+      opened = store.open();
+      const { env, adapter } = opened;
+
+      // Process 1: VISITORS visitors write their sessions.
+      const first = await startServer(env, started);
+      const visitors = Array.from({ length: VISITORS }, () => new Browser(first.base));
+      const views = await Promise.all(
+        visitors.map(async (visitor, i) => {
+          await visitor.post(`/visit?name=visitor-${i}&item=sku-${i}`, 200);
+          return (await visitor.post(`/visit?name=visitor-${i}&item=sku-${i % 3}`, 200)).body as VisitorView;
+        }),
+      );
+      const oldSids = visitors.map((visitor) => visitor.sid!);
+      expect(new Set(oldSids).size).to.equal(VISITORS);
+      views.forEach((view, i) => expect(view.sessionId).to.equal(oldSids[i]));
+      const live = (await new Browser(first.base).get('/stats', 200)).body as ManagerStats;
+      expect(live).to.deep.include({ live: VISITORS, created: VISITORS });
+
+      // SIGTERM: server.close(), manager.shutdown() (every session closes with 'shutdown' and is written), adapter.close(), exit 0.
+      const stats = await stopServer(first.child);
+      expect(stats.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: VISITORS });
+      expect(stats).to.deep.include({ persisted: VISITORS, pendingPersists: 0, persistGivenUp: 0, live: 0 });
+      expect(first.child.stderr.text, 'no error reported').to.equal('');
+
+      // Every snapshot is in the store (read through an adapter of the test's own).
+      for (const [i, sid] of oldSids.entries()) {
+        const text = await adapter.load(sid);
+        expect(text, `snapshot of visitor ${i}`).to.be.a('string');
+        const record = decodeRecord(text!);
+        expect(record.kind === 'snapshot' && record.snapshot.reason).to.equal('shutdown');
+      }
+
+      // Process 2 on the same store: every old cookie gets its data back, in a new session with a new id.
+      const second = await startServer(env, started);
+      const responses = await Promise.all(visitors.map((visitor) => visitor.at(second.base).get('/me', 200)));
+      for (const [i, response] of responses.entries()) {
+        const newSid = issuedSid(response);
+        expect(newSid, `visitor ${i} gets a new cookie`).to.be.a('string').and.not.equal(oldSids[i]);
+        expect(response.body).to.deep.equal({ ...views[i], sessionId: newSid });
+      }
+      const after = (await new Browser(second.base).get('/stats', 200)).body as ManagerStats;
+      expect(after).to.deep.include({ restored: VISITORS, created: 0, live: VISITORS, restoreFailures: 0 });
+      for (const sid of oldSids) expect(await adapter.load(sid), 'each snapshot was taken by its restore').to.equal(undefined);
+
+      const final = await stopServer(second.child);
+      expect(final.closed.shutdown).to.equal(VISITORS);
+      expect(final.persisted).to.equal(VISITORS);
+      expect(second.child.stderr.text, 'no error reported').to.equal('');
+    });
+  });
+}
+
