@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { between, cleanRedis, createVisitors, load, sample, startServer, stopServer } from './lib.mjs';
+import { summarize } from './summarize-profile.mjs';
 
 const file = process.argv[2] ?? 'reprise-memory.mjs';
 const workload = process.argv[3] ?? 'returning';
@@ -44,96 +45,11 @@ const newest = readdirSync(dir)
 if (newest === undefined) throw new Error('no profile was written');
 const profile = JSON.parse(readFileSync(dir + newest.name, 'utf8'));
 
-// Self time per node from the samples and their time deltas, over the measured window only
-// (V8's profile clock and process.hrtime are both the monotonic clock, in µs).
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const parent = new Map();
-for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-const self = new Map();
-const [from, to] = measured.window;
-let clock = profile.startTime;
-let inWindow = 0;
-for (let i = 0; i < profile.samples.length; i += 1) {
-  clock += profile.timeDeltas[i];
-  if (clock < from || clock > to) continue;
-  inWindow += 1;
-  const id = profile.samples[i];
-  self.set(id, (self.get(id) ?? 0) + profile.timeDeltas[i]);
-}
-if (inWindow === 0) throw new Error(`no sample in the measured window (profile ${profile.startTime}..${clock}, window ${from}..${to})`);
-const shortUrl = (url) =>
-  url
-    .replace(/^file:\/\/.*?\/node_modules\//, '')
-    .replace(/^file:\/\/.*?\/packages\//, '@reprise/')
-    .replace(/^file:\/\/.*?\/bench\//, 'bench/');
-const keyOf = (node) => {
-  const { functionName, url, lineNumber } = node.callFrame;
-  return `${functionName || '(anonymous)'}  ${url ? `${shortUrl(url)}:${lineNumber + 1}` : ''}`.trim();
-};
-const category = (node) => {
-  const { url, functionName } = node.callFrame;
-  if (functionName === '(idle)') return 'idle';
-  if (functionName === '(garbage collector)') return 'garbage collector';
-  if (functionName === '(program)') return '(program): V8/native, unattributed';
-  if (url.includes('/packages/koa/')) return '@reprise/koa';
-  if (url.includes('/packages/core/')) return '@reprise/core';
-  if (url.includes('/packages/memory/')) return '@reprise/memory';
-  if (url.includes('/packages/redis/')) return '@reprise/redis';
-  if (url.includes('/bench/')) return 'bench server code';
-  const pkg = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
-  if (pkg) return pkg[1];
-  if (url.startsWith('node:')) return 'node core (' + url.replace(/^node:(internal\/)?/, '').split('/')[0] + ')';
-  return url === '' ? 'native/builtin' : url;
-};
-
-const requests = measured.server.requests;
-const totalBusy = [...self.entries()].reduce((sum, [id, t]) => (byId.get(id).callFrame.functionName === '(idle)' ? sum : sum + t), 0);
-const selfByKey = new Map();
-const selfByCategory = new Map();
-const inclusive = new Map();
-const pathKeys = new Map();
-const keysOnPath = (id) => {
-  let keys = pathKeys.get(id);
-  if (keys) return keys;
-  const up = parent.get(id);
-  keys = new Set(up === undefined ? [] : keysOnPath(up));
-  keys.add(keyOf(byId.get(id)));
-  pathKeys.set(id, keys);
-  return keys;
-};
-for (const [id, t] of self) {
-  const node = byId.get(id);
-  const key = keyOf(node);
-  selfByKey.set(key, (selfByKey.get(key) ?? 0) + t);
-  const cat = category(node);
-  selfByCategory.set(cat, (selfByCategory.get(cat) ?? 0) + t);
-  if (cat !== 'idle') for (const k of keysOnPath(id)) inclusive.set(k, (inclusive.get(k) ?? 0) + t);
-}
-const perReq = (t) => (t / requests).toFixed(2).padStart(7);
-const pct = (t) => ((100 * t) / totalBusy).toFixed(1).padStart(5) + '%';
-const top = (map, n, filter = () => true) =>
-  [...map.entries()]
-    .filter(([k]) => filter(k))
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, n)
-    .map(([k, t]) => `${perReq(t)} µs/req ${pct(t)}  ${k}`)
-    .join('\n');
-
-const summary = [
+const title =
   `Profile of servers/${file}, ${workload} visitors: ${measured.rps.toFixed(0)} req/s, p99 ${measured.p99.toFixed(2)} ms, ` +
-    `server CPU ${measured.server.cpuUsPerReq.toFixed(1)} µs/req (cpuUsage, measured window); profile: ${newest.name}`,
-  `Samples of the measured window only (${requests} requests, ${inWindow} samples): ${(totalBusy / 1e3).toFixed(0)} ms busy on the main thread, ` +
-    `${(totalBusy / requests).toFixed(1)} µs per request; sampling interval ${interval} µs (the profiler itself slows the server).`,
-  '',
-  'Self time by package:',
-  top(selfByCategory, 25, (k) => k !== 'idle'),
-  '',
-  'Top frames by self time:',
-  top(selfByKey, 35, (k) => !k.startsWith('(idle)')),
-  '',
-  'Inclusive time of Reprise frames (and the middleware chain around them):',
-  top(inclusive, 40, (k) => /@reprise\/|koa-compose|koa\/dist|application|cookies|keygrip|bench\//.test(k)),
-].join('\n');
+  `server CPU ${measured.server.cpuUsPerReq.toFixed(1)} µs/req (cpuUsage, measured window); profile: ${newest.name}; ` +
+  `sampling interval ${interval} µs; samples of the measured window only.`;
+const { text: summary } = summarize(profile, { requests: measured.server.requests, window: measured.window, title });
 const out = `${dir}${file.replace(/\.mjs$/, '')}-${workload}.txt`;
 writeFileSync(out, summary + '\n');
 console.log(summary);

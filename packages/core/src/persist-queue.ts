@@ -136,38 +136,39 @@ export class PersistQueue<TPayload> {
     if (job.timer !== undefined) clearTimeout(job.timer);
     job.timer = undefined;
     job.writing = true;
-    job.attempt = this.#run(job).finally(() => {
+    const attempt = this.#run(job).finally(() => {
+      if (job.attempt !== attempt) return;
       job.writing = false;
       job.attempt = undefined;
     });
-    return job.attempt;
+    job.attempt = attempt;
+    return attempt;
   }
 
+  /** Writes the job's value, then any newer value that arrived meanwhile, until one fails or none is left. */
   async #run(job: Job<TPayload>): Promise<void> {
-    const ttl = Math.ceil(job.expiresAt - this.#now());
-    if (ttl <= 0) {
-      this.#giveUp(job, 'expired before it could be written');
-      return;
+    for (;;) {
+      const ttl = Math.ceil(job.expiresAt - this.#now());
+      if (ttl <= 0) {
+        this.#giveUp(job, 'expired before it could be written');
+        return;
+      }
+      job.attempts += 1;
+      try {
+        await this.#adapter.save(job.key, job.text, ttl);
+      } catch (cause) {
+        const error = new PersistError(job.key, `adapter ${this.#adapter.name} failed to save ${JSON.stringify(job.key)} (attempt ${job.attempts})`, { cause });
+        this.#events.failed(error, job.attempts === 1);
+        if (this.#jobs.get(job.key) === job) this.#retryLater(job);
+        return;
+      }
+      this.#events.written(job.payload);
+      if (job.next === undefined) {
+        if (this.#jobs.get(job.key) === job) this.#jobs.delete(job.key);
+        return;
+      }
+      Object.assign(job, job.next, { next: undefined, attempts: 0 });
     }
-    job.attempts += 1;
-    try {
-      await this.#adapter.save(job.key, job.text, ttl);
-      this.#succeeded(job);
-    } catch (cause) {
-      const error = new PersistError(job.key, `adapter ${this.#adapter.name} failed to save ${JSON.stringify(job.key)} (attempt ${job.attempts})`, { cause });
-      this.#events.failed(error, job.attempts === 1);
-      if (this.#jobs.get(job.key) === job) this.#retryLater(job);
-    }
-  }
-
-  #succeeded(job: Job<TPayload>): void {
-    this.#events.written(job.payload);
-    if (job.next === undefined) {
-      if (this.#jobs.get(job.key) === job) this.#jobs.delete(job.key);
-      return;
-    }
-    Object.assign(job, job.next, { next: undefined, attempts: 0 });
-    queueMicrotask(() => void this.#attempt(job));
   }
 
   #retryLater(job: Job<TPayload>): void {

@@ -22,6 +22,9 @@ import { SnapshotReader, isInvoluntary, type SnapshotFilter } from './snapshot-r
 import { newCounters, type Counters, type ManagerStats } from './stats.js';
 import type { CloseHook, CloseReason, RestoreHook, SessionAdapter, SessionData, Snapshot } from './types.js';
 
+/** A snapshot taken for a restore, and the pointer it came through (deleted once it is restored). */
+type Taken<TData extends SessionData> = { readonly snapshot: Snapshot<TData>; readonly pointer: string | undefined };
+
 /** The events of a {@link SessionManager} and their arguments. */
 export interface ManagerEvents<TData extends SessionData> {
   /** A close finished (hooks ran, snapshot handed to the queue, live resources disposed). */
@@ -207,7 +210,7 @@ export class SessionManager<TData extends SessionData = SessionData>
   async restore(key: string): Promise<LiveSession<TData> | undefined> {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('restore: key must be a non-empty string');
     const withinAbsolute: SnapshotFilter = (snapshot) => this.#withinAbsolute(snapshot);
-    return this.#track(this.#take(key, withinAbsolute).then((snapshot) => (snapshot === undefined ? undefined : this.#revive(snapshot))));
+    return this.#track(this.#take(key, withinAbsolute).then((taken) => (taken === undefined ? undefined : this.#revive(taken))));
   }
 
   /**
@@ -270,17 +273,30 @@ export class SessionManager<TData extends SessionData = SessionData>
   async restoreInto(session: LiveSession<TData>, key: string): Promise<boolean> {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('restore: key must be a non-empty string');
     if (session.state !== 'live') return false;
-    const snapshot = await this.#take(key, () => true);
-    if (snapshot === undefined) return false;
+    // Held busy while the snapshot is taken, so that neither the cap nor a timer closes it meanwhile.
+    this.#hold(session);
+    try {
+      return await this.#track(this.#mergeInto(session, key));
+    } finally {
+      this.release(session);
+    }
+  }
+
+  async #mergeInto(session: LiveSession<TData>, key: string): Promise<boolean> {
+    const taken = await this.#take(key, () => true);
+    if (taken === undefined) return false;
+    const { snapshot } = taken;
     if (session.state !== 'live') {
       await this.#putBack(snapshot);
       return false;
     }
+    await this.#reader.discard(taken.pointer);
     Object.assign(session.data, snapshot.data);
     if (snapshot.key !== snapshot.sessionId && !isSessionId(snapshot.key)) session.persistKey = snapshot.key;
     await this.#afterRestore(session, snapshot);
     return true;
   }
+
 
   /** @internal Reports a write to a closed session (ignored). */
   reportWriteAfterClose(session: LiveSession<TData>, property: PropertyKey): void {
@@ -479,11 +495,14 @@ export class SessionManager<TData extends SessionData = SessionData>
     return absoluteTimeout === undefined || snapshot.createdAt + absoluteTimeout > this.#now();
   }
 
-  /** Writes a taken snapshot back where it was (a restore that could not use it). */
+  /**
+   * Writes a taken snapshot back where it was (a restore that could not use it), unless a newer
+   * record is there already. The pointer it may have come through was left in place.
+   */
   async #putBack(snapshot: Snapshot<TData>): Promise<void> {
     try {
-      const { text } = encodeSnapshot(snapshot, Infinity);
-      await this.#queue.write(snapshot.key, text, snapshot.closedAt + this.#settings.snapshotTtl, snapshot);
+      const expiresAt = snapshot.closedAt + this.#settings.snapshotTtl;
+      await this.#reader.putBack(snapshot.key, encodeSnapshot(snapshot, Infinity).text, expiresAt, snapshot);
     } catch (error) {
       this.#gaveUp(snapshot, error as RepriseError);
     }
@@ -492,9 +511,9 @@ export class SessionManager<TData extends SessionData = SessionData>
   async #resumeClosed(id: string): Promise<LiveSession<TData> | undefined> {
     const fromCookie: SnapshotFilter = (snapshot) =>
       snapshot.sessionId === id && isInvoluntary(snapshot.reason) && this.#withinAbsolute(snapshot);
-    const snapshot = await this.#take(id, fromCookie, true);
-    if (snapshot === undefined) return undefined;
-    const session = await this.#revive(snapshot);
+    const taken = await this.#take(id, fromCookie, true);
+    if (taken === undefined) return undefined;
+    const session = await this.#revive(taken);
     if (session.state === 'live') {
       this.#forwards.set(id, session);
       this.#forwardOf.set(session, id);
@@ -507,9 +526,9 @@ export class SessionManager<TData extends SessionData = SessionData>
    * A store failure is reported too; with `rethrow` it then rejects, so the caller can tell "nothing
    * to restore" from "could not look" (the snapshot may still be there).
    */
-  async #take(key: string, accept: SnapshotFilter, rethrow = false): Promise<Snapshot<TData> | undefined> {
+  async #take(key: string, accept: SnapshotFilter, rethrow = false): Promise<Taken<TData> | undefined> {
     try {
-      return (await this.#reader.take(key, accept)) as Snapshot<TData> | undefined;
+      return (await this.#reader.take(key, accept)) as Taken<TData> | undefined;
     } catch (cause) {
       this.#counters.restoreFailures += 1;
       const corrupt = cause instanceof CodecError;
@@ -526,7 +545,8 @@ export class SessionManager<TData extends SessionData = SessionData>
    * run, then kept out of the eviction order until a request acquires it (its caller has to deliver
    * the new id first, as for a created session); it still expires.
    */
-  async #revive(snapshot: Snapshot<TData>): Promise<LiveSession<TData>> {
+  async #revive({ snapshot, pointer }: Taken<TData>): Promise<LiveSession<TData>> {
+    await this.#reader.discard(pointer);
     this.#makeRoom();
     const session = new LiveSession<TData>(this, newSessionId(), snapshot.data, snapshot.createdAt, this.#now());
     internalsOf(session).isNew = false;

@@ -7,6 +7,12 @@ export function isInvoluntary(reason: CloseReason): boolean {
   return reason !== 'closed';
 }
 
+/** A snapshot taken for a restore; `pointer` is the key of the pointer it was reached through, if any. */
+export interface TakenSnapshot {
+  readonly snapshot: Snapshot;
+  readonly pointer: string | undefined;
+}
+
 /** Decides whether a snapshot found under a key may be restored. */
 export type SnapshotFilter = (snapshot: Snapshot, pointer: SnapshotPointer | undefined) => boolean;
 
@@ -29,25 +35,38 @@ export class SnapshotReader {
     this.#expiryOf = expiryOf;
   }
 
-  /** Takes the snapshot stored under `key` (or the one its pointer names) when `accept` agrees. */
-  async take(key: string, accept: SnapshotFilter): Promise<Snapshot | undefined> {
+  /**
+   * Takes the snapshot stored under `key` (or the one its pointer names) when `accept` agrees. A
+   * pointer it came through is left in place: the caller deletes it with {@link discard} once the
+   * snapshot is restored, or leaves it when the snapshot is put back.
+   */
+  async take(key: string, accept: SnapshotFilter): Promise<TakenSnapshot | undefined> {
     const record = await this.#load(key);
     if (record === undefined) return undefined;
     if (record.kind === 'snapshot') {
-      return accept(record.snapshot, undefined) ? this.#takeMatching(key, record.snapshot.sessionId) : undefined;
+      if (!accept(record.snapshot, undefined)) return undefined;
+      const snapshot = await this.#takeAccepted(key, (taken) => accept(taken, undefined));
+      return snapshot === undefined ? undefined : { snapshot, pointer: undefined };
     }
     const pointer = record.pointer;
     if (pointer.sessionId !== key || !isInvoluntary(pointer.reason)) return undefined;
     const target = await this.#load(pointer.key);
     if (target?.kind !== 'snapshot') return undefined;
-    const snapshot = target.snapshot;
-    if (snapshot.sessionId !== pointer.sessionId || !isInvoluntary(snapshot.reason)) return undefined;
-    if (!accept(snapshot, pointer)) return undefined;
-    const taken = await this.#takeMatching(pointer.key, pointer.sessionId);
-    // The snapshot is ours now: a failure to delete the pointer must not lose it. A pointer left
-    // behind is harmless (the snapshot it names is gone, and its session id is never reused).
-    if (taken !== undefined) await this.#discard(key).catch(() => undefined);
-    return taken;
+    const follows = (candidate: Snapshot): boolean =>
+      candidate.sessionId === pointer.sessionId && isInvoluntary(candidate.reason) && accept(candidate, pointer);
+    if (!follows(target.snapshot)) return undefined;
+    const snapshot = await this.#takeAccepted(pointer.key, follows);
+    return snapshot === undefined ? undefined : { snapshot, pointer: key };
+  }
+
+  /**
+   * Deletes the pointer under `key` once its snapshot is restored. A failure is ignored: the snapshot
+   * is restored already, and a pointer left behind leads nowhere (its snapshot is gone, and its
+   * session id is never reused).
+   */
+  async discard(key: string | undefined): Promise<void> {
+    if (key === undefined) return;
+    if (!this.#queue.cancel(key)) await this.#adapter.delete(key).catch(() => undefined);
   }
 
   async #load(key: string): Promise<DecodedRecord | undefined> {
@@ -55,15 +74,32 @@ export class SnapshotReader {
     return text === undefined ? undefined : decodeRecord(text);
   }
 
-  /** Takes `key`; if what was taken is no longer the snapshot of `sessionId` (replaced meanwhile), puts it back. */
-  async #takeMatching(key: string, sessionId: string): Promise<Snapshot | undefined> {
+  /**
+   * Takes `key`. What was taken is checked again (another close may have replaced the record between
+   * the read and the take); if `accept` refuses it now, it is put back.
+   */
+  async #takeAccepted(key: string, accept: (snapshot: Snapshot) => boolean): Promise<Snapshot | undefined> {
     const text = await this.#takeText(key);
     if (text === undefined) return undefined;
     const record = decodeRecord(text);
-    if (record.kind === 'snapshot' && record.snapshot.sessionId === sessionId) return record.snapshot;
+    if (record.kind === 'snapshot' && accept(record.snapshot)) return record.snapshot;
     const closedAt = record.kind === 'snapshot' ? record.snapshot.closedAt : record.pointer.closedAt;
-    await this.#queue.write(key, text, this.#expiryOf(closedAt), record.kind === 'snapshot' ? record.snapshot : undefined);
+    await this.putBack(key, text, this.#expiryOf(closedAt), record.kind === 'snapshot' ? record.snapshot : undefined);
     return undefined;
+  }
+
+  /**
+   * Writes a taken record back under `key`, unless something newer is there already: a write waiting
+   * in the queue, or a value in the store (the key was emptied by the take, so whatever is there was
+   * written since). When the store cannot be read, the record goes through the queue all the same.
+   * Resolves `true` when it was put back.
+   */
+  async putBack(key: string, text: string, expiresAt: number, payload: Snapshot | undefined): Promise<boolean> {
+    if (this.#queue.peek(key) !== undefined) return false;
+    const current = await this.#adapter.load(key).catch(() => undefined);
+    if (current !== undefined) return false;
+    await this.#queue.write(key, text, expiresAt, payload);
+    return true;
   }
 
   async #takeText(key: string): Promise<string | undefined> {
@@ -73,9 +109,5 @@ export class SnapshotReader {
       if ('text' in queued) return queued.text;
       await queued.wait;
     }
-  }
-
-  async #discard(key: string): Promise<void> {
-    if (!this.#queue.cancel(key)) await this.#adapter.delete(key);
   }
 }
