@@ -37,6 +37,9 @@ export interface ManagerEvents<TData extends SessionData> {
   persistFailed: [snapshot: Snapshot<TData>, error: RepriseError];
 }
 
+/** Rounds of restore-wait and close that `shutdown()` runs at most before it flushes the queue. */
+const MAX_SHUTDOWN_ROUNDS = 1000;
+
 const CLOSE_REASONS: ReadonlySet<string> = new Set<CloseReason>(['evicted', 'expired', 'closed', 'shutdown']);
 
 /**
@@ -333,11 +336,13 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#shuttingDown = true;
     await this.#waitForIdle(this.#settings.shutdownTimeout);
     // Until nothing is left: a restore in flight brings a live session back, which must close too.
-    do {
+    // Bounded, so that a bug that kept a session live could never spin this loop forever.
+    for (let round = 0; round < MAX_SHUTDOWN_ROUNDS; round++) {
       await Promise.allSettled(this.#restoring);
       await Promise.all([...this.#live.values()].map((session) => this.#close(session, 'shutdown')));
       await Promise.all(this.#closing.values());
-    } while (this.#restoring.size > 0 || this.#live.size > 0 || this.#closing.size > 0);
+      if (this.#restoring.size === 0 && this.#live.size === 0 && this.#closing.size === 0) break;
+    }
     await this.#queue.flush(this.#settings.shutdownTimeout);
     this.#timer.stop();
   }
