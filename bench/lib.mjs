@@ -195,6 +195,8 @@ export function between(a, b) {
   return {
     requests,
     cpuUsPerReq: requests > 0 ? cpuUs / requests : NaN,
+    userUsPerReq: requests > 0 ? (b.cpu.user - a.cpu.user) / requests : NaN,
+    systemUsPerReq: requests > 0 ? (b.cpu.system - a.cpu.system) / requests : NaN,
     cpuShare: cpuUs / wallUs,
     rssMb: b.rss / 2 ** 20,
     heapUsedMb: b.heapUsed / 2 ** 20,

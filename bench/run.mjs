@@ -156,7 +156,7 @@ for (let round = 1; round <= config.rounds; round += 1) {
       const extra = c.evicted !== undefined ? `  created ${c.created} evicted ${c.evicted} dropped ${c.dropped} errors ${c.errors}` : '';
       console.log(
         `  round ${round} ${workload.padEnd(9)} ${variant.id.padEnd(22)} ${run.rps.toFixed(0).padStart(6)} req/s  p99 ${run.p99.toFixed(2)} ms  ` +
-          `server ${run.server.cpuUsPerReq.toFixed(1)} us/req (${(run.server.cpuShare * 100).toFixed(0)}% of a core)  ` +
+          `server ${run.server.cpuUsPerReq.toFixed(1)} us/req (user ${run.server.userUsPerReq.toFixed(1)}, system ${run.server.systemUsPerReq.toFixed(1)}; ${(run.server.cpuShare * 100).toFixed(0)}% of a core)  ` +
           `load ${(run.loadCpuUs / run.requests).toFixed(1)} us/req  others ${run.foreignCores?.toFixed(2)} cores` +
           `${run.attempts > 1 ? ` (attempt ${run.attempts})` : ''}${extra}`,
       );
@@ -182,6 +182,8 @@ for (const workload of WORKLOADS) {
       rps: median(mine.map((r) => r.rps)),
       p99: median(mine.map((r) => r.p99)),
       cpuUsPerReq: median(mine.map((r) => r.server.cpuUsPerReq)),
+      userUsPerReq: median(mine.map((r) => r.server.userUsPerReq)),
+      systemUsPerReq: median(mine.map((r) => r.server.systemUsPerReq)),
       cpuShare: median(mine.map((r) => r.server.cpuShare)),
       loadUsPerReq: median(mine.map((r) => r.loadCpuUs / r.requests)),
       rpsRatio: median(ratios.map((x) => x.rps)),

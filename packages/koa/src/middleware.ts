@@ -1,4 +1,5 @@
-import { OptionError, type SessionData, type SessionManager } from '@reprise/core';
+import { OptionError, type LiveSession, type SessionData, type SessionManager } from '@reprise/core';
+import type { IssuedSignature } from './cookie.js';
 import type { Context, Middleware, Next } from 'koa';
 import { REQUEST_SESSION, installAccessors } from './context.js';
 import { managerFrom, normalizeCookie, type SessionOptions } from './options.js';
@@ -20,13 +21,20 @@ export interface SessionMiddleware<TData extends SessionData = SessionData> exte
 export function session<TData extends SessionData = SessionData>(options: SessionOptions<TData> = {} as SessionOptions<TData>): SessionMiddleware<TData> {
   if (typeof options !== 'object' || options === null) throw new OptionError('session() options must be an object');
   if (options.ipBinding !== undefined && typeof options.ipBinding !== 'boolean') throw new OptionError('ipBinding must be a boolean');
+  const manager = managerFrom(options);
+  const signatures = new WeakMap<LiveSession<TData>, IssuedSignature>();
   const shared: MiddlewareState<TData> = {
-    manager: managerFrom(options),
+    manager,
     cookie: normalizeCookie(options.cookie),
     ipBinding: options.ipBinding ?? false,
     boundIps: new WeakMap(),
     maxAges: new WeakMap(),
     cookieExpiries: new WeakMap(),
+    signatures,
+    issuedSignature: (id) => {
+      const live = manager.get(id);
+      return live === undefined ? undefined : signatures.get(live);
+    },
   };
   const middleware = async function reprise(ctx: Context, next: Next): Promise<void> {
     installAccessors(ctx.app);

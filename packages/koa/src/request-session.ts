@@ -38,7 +38,7 @@ export class RequestSession<TData extends SessionData> {
    * another IP is no cookie.
    */
   async load(): Promise<void> {
-    const presented = readCookie(this.#ctx, this.#shared.cookie, this.#ip());
+    const presented = readCookie(this.#ctx, this.#shared.cookie, this.#ip(), this.#shared.issuedSignature);
     if (presented === undefined) return;
     const { manager } = this.#shared;
     const live = manager.get(presented.id);
@@ -157,8 +157,10 @@ export class RequestSession<TData extends SessionData> {
     const changed = this.#presented?.id !== session.id || this.#presented.rotated || this.#forceCookie;
     const slid = issued !== undefined && maxAge !== 'session' && expiry - issued >= maxAge * RENEW_FRACTION;
     if (!changed && !slid && issued !== undefined) return;
-    writeCookie(this.#ctx, cookie, session.id, maxAge, this.#ip());
+    const signature = writeCookie(this.#ctx, cookie, session.id, maxAge, this.#ip());
     cookieExpiries.set(session, expiry);
+    if (signature === undefined) this.#shared.signatures.delete(session);
+    else this.#shared.signatures.set(session, signature);
   }
 
   #create(data: TData): LiveSession<TData> {
