@@ -62,3 +62,4 @@ export function runAdapterTests(
     closeTests(harness);
   });
 }
+export { expectRejection, expectOptionError } from './expect-error.js';
