@@ -1,4 +1,4 @@
-import { MAX_PERSIST_KEY_LENGTH, OptionError } from '@reprise/core';
+import { MAX_PERSIST_KEY_LENGTH, OptionError, describeOptionValue } from '@reprise/core';
 import type { AdapterTestOptions, TestFunctions } from './types.js';
 
 /** Options with every default filled in; `atomic` stays `undefined` when the adapter decides. */
@@ -35,13 +35,7 @@ const OPTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_OPTION
 /** Longest `keyPrefix`, so that the long-key checks keep room for their own characters. */
 const MAX_KEY_PREFIX_LENGTH = 64;
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return 'a function';
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
+const show = describeOptionValue;
 
 function optionError(message: string): OptionError {
   return new OptionError(`runAdapterTests: ${message}`);

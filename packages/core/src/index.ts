@@ -26,7 +26,7 @@ export { newSessionId, isSessionId } from './session-id.js';
 export { SessionManager } from './session-manager.js';
 export type { ManagerEvents } from './session-manager.js';
 export { LiveSession, MAX_PERSIST_KEY_LENGTH } from './live-session.js';
-export { DEFAULTS } from './options.js';
+export { DEFAULTS, describeOptionValue } from './options.js';
 export type { SessionManagerOptions, RuntimeOptionName, Settings } from './options.js';
 export type { ManagerStats } from './stats.js';
 export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';

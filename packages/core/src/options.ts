@@ -68,13 +68,13 @@ type Check = (name: string, value: unknown) => void;
 
 const positiveInteger: Check = (name, value) => {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new OptionError(`${name} must be a positive integer, got ${describe(value)}`);
+    throw new OptionError(`${name} must be a positive integer, got ${describeOptionValue(value)}`);
   }
 };
 
 const positiveMs: Check = (name, value) => {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new OptionError(`${name} must be a positive, finite number of ms, got ${describe(value)}`);
+    throw new OptionError(`${name} must be a positive, finite number of ms, got ${describeOptionValue(value)}`);
   }
 };
 
@@ -135,7 +135,7 @@ export function normalizeHooks<H extends (...args: never[]) => unknown>(name: st
   const hooks = Array.isArray(value) ? [...(value as readonly H[])] : [value as H];
   hooks.forEach((hook, index) => {
     if (typeof hook !== 'function') {
-      throw new OptionError(`${name}[${index}] must be a function, got ${describe(hook)}`);
+      throw new OptionError(`${name}[${index}] must be a function, got ${describeOptionValue(hook)}`);
     }
   });
   return hooks;
@@ -144,13 +144,18 @@ export function normalizeHooks<H extends (...args: never[]) => unknown>(name: st
 /** Validates the clock option. */
 export function normalizeClock(now: unknown): () => number {
   if (now === undefined) return () => Date.now();
-  if (typeof now !== 'function') throw new OptionError(`now must be a function returning ms, got ${describe(now)}`);
+  if (typeof now !== 'function') throw new OptionError(`now must be a function returning ms, got ${describeOptionValue(now)}`);
   return now as () => number;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
+/**
+ * Describes an option's value for an error message: short strings quoted, long ones (over 80
+ * characters) only by length, numbers and other primitives as written, objects by kind.
+ */
+export function describeOptionValue(value: unknown): string {
+  if (typeof value === 'string') return value.length > 80 ? `a string of ${value.length} characters` : JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
-  return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }

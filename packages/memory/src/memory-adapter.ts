@@ -1,4 +1,4 @@
-import { DeadlineHeap, OptionError, RepriseError, adapterError as coreAdapterError, assertKey, assertTtl, assertValue } from '@reprise/core';
+import { DeadlineHeap, OptionError, describeOptionValue, RepriseError, adapterError as coreAdapterError, assertKey, assertTtl, assertValue } from '@reprise/core';
 import type { SessionAdapter } from '@reprise/core';
 
 /** Options of {@link MemoryAdapter}. Every option is optional; `undefined` means the default. */
@@ -39,13 +39,7 @@ const DEFAULTS: ResolvedOptions = Object.freeze({
 
 const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
 
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return 'a function';
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
+const show = describeOptionValue;
 
 function optionError(message: string): OptionError {
   return new OptionError(`MemoryAdapter: ${message}`);

@@ -1,13 +1,7 @@
-import { OptionError, RepriseError } from '@reprise/core';
+import { OptionError, RepriseError, describeOptionValue } from '@reprise/core';
 
 /** A short description of any value, for error messages (never the value of a long string). */
-export function show(value: unknown): string {
-  if (typeof value === 'string') return value.length > 80 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return 'a function';
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
-}
+export const show = describeOptionValue;
 
 /** An `ERR_REPRISE_OPTION` error of the constructor. */
 export function optionError(message: string): OptionError {

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { expect } from 'chai';
 import pg from 'pg';
-import { RepriseError } from '@reprise/core';
 
 /** The shared test server (trust auth). */
 export const POSTGRES_URL = process.env['POSTGRES_URL'] ?? 'postgresql://root@127.0.0.1:5432/test';
@@ -29,33 +27,7 @@ export async function rowCount(pool: pg.Pool, table: string): Promise<number> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Awaits `promise`, expecting a RepriseError of `code` whose message matches `pattern`; returns it. */
-export async function expectRejection(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<RepriseError> {
-  let caught: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected a rejection').to.be.instanceOf(RepriseError);
-  const error = caught as RepriseError;
-  expect(error.code).to.equal(code);
-  expect(error.message).to.match(pattern);
-  return error;
-}
-
-/** Calls `construct`, expecting an ERR_REPRISE_OPTION RepriseError whose message matches `pattern`. */
-export function expectOptionError(construct: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    construct();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught, 'expected a throw').to.be.instanceOf(RepriseError);
-  expect((caught as RepriseError).code).to.equal('ERR_REPRISE_OPTION');
-  expect((caught as RepriseError).message).to.match(pattern);
-}
+export { expectRejection, expectOptionError } from '@reprise/adapter-tests';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {
@@ -78,4 +50,48 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
     if (Date.now() >= deadline) return false;
     await sleep(25);
   }
+}
+
+/** What {@link tableFixture} gives a test group. */
+export interface TableFixture {
+  /** The admin pool (open between the group's before and after hooks). */
+  admin(): pg.Pool;
+  /** A fresh table name, dropped after the group. */
+  freshTable(): string;
+  /** Registers an adapter to close after the group; returns it. */
+  track<A extends { close(): Promise<void> }>(adapter: A): A;
+  /** Adds a cleanup step, run after the tables are dropped and before the admin pool ends. */
+  onCleanup(step: (admin: pg.Pool) => Promise<unknown>): void;
+}
+
+/** Registers before/after hooks for a group that creates tables and adapters, and cleans them up. */
+export function tableFixture(): TableFixture {
+  let admin: pg.Pool | undefined;
+  const tables: string[] = [];
+  const adapters: Array<{ close(): Promise<void> }> = [];
+  const cleanups: Array<(admin: pg.Pool) => Promise<unknown>> = [];
+  before(() => {
+    admin = adminPool();
+  });
+  after(async () => {
+    await Promise.all(adapters.map((adapter) => adapter.close().catch(() => undefined)));
+    await dropTables(admin!, ...tables);
+    for (const step of cleanups) await step(admin!);
+    await admin!.end();
+  });
+  return {
+    admin: () => admin!,
+    freshTable: () => {
+      const name = uniqueName();
+      tables.push(`"${name}"`);
+      return name;
+    },
+    track: (adapter) => {
+      adapters.push(adapter);
+      return adapter;
+    },
+    onCleanup: (step) => {
+      cleanups.push(step);
+    },
+  };
 }

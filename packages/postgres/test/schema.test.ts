@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { PoolClient, QueryConfig } from 'pg';
 import { PostgresAdapter, createIndexSql, createTableSql, parseTableName } from '../src/index.js';
 import { buildStatements } from '../src/sql.js';
-import { POSTGRES_URL, adminPool, dropTables, expectRejection, uniqueName } from './helpers.js';
+import { POSTGRES_URL, expectRejection, tableFixture, uniqueName } from './helpers.js';
 
 /** A stand-in for a caller's pool that records what the adapter asks of it. */
 function recordingPool(pool: pg.Pool): { pool: pg.Pool; texts: string[]; connects: () => number } {
@@ -31,32 +31,16 @@ async function indexesOf(admin: pg.Pool, schema: string, table: string): Promise
 }
 
 describe('PostgresAdapter: table', () => {
-  let admin: pg.Pool;
-  const tables: string[] = [];
+  const { admin: adminOf, freshTable, track, onCleanup } = tableFixture();
   const schemas: string[] = [];
-  const adapters: PostgresAdapter[] = [];
-
-  /** A fresh table name, dropped after the group. */
-  function freshTable(): string {
-    const name = uniqueName();
-    tables.push(`"${name}"`);
-    return name;
-  }
-
-  function track(adapter: PostgresAdapter): PostgresAdapter {
-    adapters.push(adapter);
-    return adapter;
-  }
+  let admin: pg.Pool;
 
   before(() => {
-    admin = adminPool();
+    admin = adminOf();
   });
 
-  after(async () => {
-    await Promise.all(adapters.map((adapter) => adapter.close()));
-    await dropTables(admin, ...tables);
-    for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
+  onCleanup(async (pool) => {
+    for (const schema of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
   });
 
   it('does nothing before the first call, then creates the table and its expiry index', async () => {

@@ -3,32 +3,14 @@ import type pg from 'pg';
 import type { PoolClient, QueryConfig } from 'pg';
 import { RepriseError } from '@reprise/core';
 import { PostgresAdapter } from '../src/index.js';
-import { POSTGRES_URL, adminPool, dropTables, rowCount, sleep, uniqueName, waitFor } from './helpers.js';
+import { POSTGRES_URL, rowCount, sleep, tableFixture, waitFor } from './helpers.js';
 
 describe('PostgresAdapter: sweep', () => {
+  const { admin: adminOf, freshTable, track } = tableFixture();
   let admin: pg.Pool;
-  const tables: string[] = [];
-  const adapters: PostgresAdapter[] = [];
-
-  function freshTable(): string {
-    const name = uniqueName();
-    tables.push(`"${name}"`);
-    return name;
-  }
-
-  function track(adapter: PostgresAdapter): PostgresAdapter {
-    adapters.push(adapter);
-    return adapter;
-  }
 
   before(() => {
-    admin = adminPool();
-  });
-
-  after(async () => {
-    await Promise.all(adapters.map((adapter) => adapter.close().catch(() => undefined)));
-    await dropTables(admin, ...tables);
-    await admin.end();
+    admin = adminOf();
   });
 
   it('keeps expired rows unreadable, and in the table until a sweep deletes them', async () => {
