@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { stringify } from 'devalue';
@@ -336,7 +337,9 @@ describe('codec', () => {
       fc.assert(fc.property(data, (value) => {
         const result = encode(value);
         expect(result.dropped).to.deep.equal([]);
-        expect(decodeSnapshot(result.text).data).to.deep.equal(value);
+        // node's deep equality, not chai's: chai sorts Map entries by their string form, which throws
+        // for a generated object whose `toString` is null (a limit of the oracle, not of the codec).
+        assert.deepStrictEqual(decodeSnapshot(result.text).data, value);
       }), { numRuns: 300 });
     });
   });
