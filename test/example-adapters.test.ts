@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { short } from '@reprise-examples/shop';
-import { Browser, issuedSid } from './helpers/browser.js';
+import { Browser, expectSameCookie } from './helpers/browser.js';
 import { assertBuilt } from './helpers/build.js';
 import { freePort } from './helpers/own-redis.js';
 import { Child } from './helpers/process.js';
@@ -81,7 +81,7 @@ describe('the example shop on the adapter its environment names (REPRISE_ADAPTER
         await cleanup?.();
       });
 
-      it('the carts outlive a restart: SIGTERM writes every session, the next process restores each cookie', async function () {
+      it('the carts outlive a restart: SIGTERM writes every session, the next process restores each cookie under the same id', async function () {
         this.timeout(20_000);
         const opened = store.open();
         cleanup = opened.cleanup;
@@ -102,12 +102,17 @@ describe('the example shop on the adapter its environment names (REPRISE_ADAPTER
         const second = await startShop(opened.env);
         for (const [i, [visitor, cart]] of ([[alice, aliceCart], [bob, bobCart]] as const).entries()) {
           const back = await visitor.at(second.base).get('/cart', 200);
-          const newSid = issuedSid(back);
-          expect(newSid).to.be.a('string').and.not.equal(oldSids[i]);
-          expect(back.body).to.deep.equal({ ...cart, sessionId: newSid });
+          expectSameCookie(back, oldSids[i]!, `visitor ${i}'s restore`);
+          expect(back.body, `visitor ${i}'s cart, same id`).to.deep.equal({ ...cart, sessionId: oldSids[i] });
         }
-        await second.child.line(new RegExp(`restored ${escape(short(oldSids[1]!))} \\(closed: shutdown\\) into \\S+: cart=1 item`));
+        await second.child.line(new RegExp(`restored ${escape(short(oldSids[1]!))} \\(closed: shutdown\\) under the same id: cart=1 item`));
+        // A write in the new process goes into the restored cart, under the same id.
+        const more = await bob.at(second.base).post('/cart/eggs', 200);
+        expectSameCookie(more, oldSids[1]!, 'the write in the new process');
+        expect(more.body).to.deep.equal({ items: [{ sku: 'milk', qty: 3 }, { sku: 'eggs', qty: 1 }], units: 4, sessionId: oldSids[1] });
         await stopShop(second.child);
+        await second.child.line(new RegExp(`closing ${escape(short(oldSids[1]!))} reason=shutdown: saving cart=2 items \\(4 units\\) under ${escape(short(oldSids[1]!))}`));
+        await second.child.line(/shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2\}; snapshots written: 2$/);
       });
     });
   }

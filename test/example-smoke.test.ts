@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import request from 'supertest';
+import { MemoryAdapter } from '@reprise/memory';
 import { createApp, short, type ShopOptions, type Shop } from '@reprise-examples/shop';
-import { Browser, issuedSid } from './helpers/browser.js';
+import { Browser, expectSameCookie, expectUnavailable, issuedSid } from './helpers/browser.js';
 import { Lines } from './helpers/lines.js';
 
 const MAIN = fileURLToPath(new URL('../examples/shop/dist/main.js', import.meta.url));
@@ -55,15 +56,15 @@ describe('example shop (examples/shop)', function () {
       expect(admin.body.current).to.equal(null);
     });
 
-    it('the cart survives eviction: the first visitor\'s old cookie gets it back under a new cookie', async function () {
+    it('the cart survives eviction: the first visitor\'s cookie gets it back under the same id', async function () {
       const shop = await start({ maxSessions: 3 });
       const v1 = shop.browser();
       await v1.post('/cart/apple?qty=2', 200);
       const filled = await v1.post('/cart/pear', 200);
       expect(filled.body.items).to.deep.equal([{ sku: 'apple', qty: 2 }, { sku: 'pear', qty: 1 }]);
-      const oldSid = v1.sid!;
-      expect(oldSid).to.be.a('string').and.equal(filled.body.sessionId);
-      const oldCookie = v1.clone();
+      const sid = v1.sid!;
+      expect(sid).to.be.a('string').and.equal(filled.body.sessionId);
+      const otherTab = v1.clone(); // the same browser's cookie, sent later from another tab
 
       // Three more visitors: the fourth session goes over the cap of 3 and evicts v1 (least recently active).
       for (const sku of ['milk', 'eggs', 'bread']) {
@@ -71,35 +72,35 @@ describe('example shop (examples/shop)', function () {
         await visitor.post(`/cart/${sku}`, 200);
         expect(visitor.sid).to.be.a('string');
       }
-      const closing = await shop.log.waitFor(new RegExp(`closing ${escape(short(oldSid))} reason=evicted: saving (cart=\\S+ items?)`));
+      const closing = await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=evicted: saving (cart=\\S+ items?)`));
       expect(closing[1]).to.equal('cart=2 items');
-      await shop.log.waitFor(new RegExp(`disposed live activity log of ${escape(short(oldSid))} \\(2 entries`));
+      await shop.log.waitFor(new RegExp(`disposed live activity log of ${escape(short(sid))} \\(2 entries`));
       expect(shop.middleware.manager.size).to.equal(3);
-      expect(shop.middleware.manager.get(oldSid)).to.equal(undefined);
+      expect(shop.middleware.manager.get(sid)).to.equal(undefined);
 
-      // v1 returns with its old cookie: restored into a new session, with a new cookie.
+      // v1 returns with its cookie: restored under the same id; the cookie does not change.
       const back = await v1.get('/cart', 200);
-      expect(back.body.items).to.deep.equal([{ sku: 'apple', qty: 2 }, { sku: 'pear', qty: 1 }]);
-      const newSid = issuedSid(back);
-      expect(newSid).to.be.a('string').and.not.equal(oldSid);
-      expect(back.body.sessionId).to.equal(newSid);
-      expect(v1.sid).to.equal(newSid);
+      expect(back.body).to.deep.equal({ ...filled.body, sessionId: sid });
+      expectSameCookie(back, sid, 'the restore');
+      expect(v1.sid).to.equal(sid);
+      await shop.log.waitFor(new RegExp(`restored ${escape(short(sid))} \\(closed: evicted\\) under the same id: cart=2 items`));
 
       // The live activity log was not persisted: the restored session starts a new one.
       const me = await v1.get('/me', 200);
-      expect(me.body.activity[0]).to.match(new RegExp(`restored ${escape(short(oldSid))} \\(closed: evicted\\)$`));
+      expect(me.body.sessionId).to.equal(sid);
+      expect(me.body.activity[0]).to.match(new RegExp(`restored ${escape(short(sid))} \\(closed: evicted\\)$`));
       expect(me.body.activity.join('\n')).not.to.include('added');
 
       // Making room for the restore evicted the next least recently active visitor (milk).
       const stats = (await v1.get('/admin/sessions', 200)).body.stats;
       expect(stats.closed).to.deep.equal({ evicted: 2, expired: 0, closed: 0, shutdown: 0 });
-      expect(stats.restored).to.equal(1);
-      expect(stats.live).to.equal(3);
+      expect(stats).to.deep.include({ restored: 1, created: 4, live: 3 });
 
-      // The snapshot was consumed: replaying the old cookie now restores nothing and clears it.
-      const replay = await oldCookie.get('/cart', 200);
-      expect(replay.body).to.deep.equal({ items: [], units: 0, sessionId: null });
-      expect(issuedSid(replay)).to.equal('');
+      // The same cookie from another tab finds the live session: same id, same cart, no new cookie.
+      const tab = await otherTab.get('/cart', 200);
+      expect(tab.body).to.deep.equal({ ...filled.body, sessionId: sid });
+      expect(issuedSid(tab)).to.equal(undefined);
+      expect(shop.middleware.manager.stats()).to.deep.include({ restored: 1, created: 4 });
     });
 
     it('the cart survives expiry (fake timers, no sleeps)', async function () {
@@ -125,11 +126,12 @@ describe('example shop (examples/shop)', function () {
         await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=expired: saving cart=1 item \\(1 unit\\)`));
         expect(shop.middleware.manager.size).to.equal(0);
 
+        // The cookie brings the cart back under the same id, and the session is live again with its clock.
         const back = await oldCookie.get('/cart', 200);
-        expect(back.body.items).to.deep.equal([{ sku: 'apple', qty: 1 }]);
-        const newSid = issuedSid(back);
-        expect(newSid).to.be.a('string').and.not.equal(sid);
-        expect(back.body.sessionId).to.equal(newSid);
+        expect(back.body).to.deep.equal({ items: [{ sku: 'apple', qty: 1 }], units: 1, sessionId: sid });
+        expectSameCookie(back, sid, 'the restore');
+        expect(shop.middleware.manager.getExpiration(sid)).to.equal(clock.now + MINUTE);
+        expect(shop.middleware.manager.stats()).to.deep.include({ restored: 1, created: 1 });
         expect(shop.middleware.manager.stats().closed.expired).to.equal(1);
       } finally {
         clock.uninstall();
@@ -157,10 +159,18 @@ describe('example shop (examples/shop)', function () {
       const saved = await shop.log.waitFor(/reason=closed: saving (.*) under "user:alice"/);
       expect(saved[1]).to.equal('cart=0 items (0 units) prefs={"theme":"dark","lang":"fr"}');
 
-      // A replayed cookie never revives a session the application closed.
+      // A replayed cookie never revives a session the application closed. Its id is simply unknown
+      // now, which is not a logout: the cookie is not cleared (again).
+      const loggedInSid = beforeLogout.sid!;
       const replay = await beforeLogout.get('/me', 200);
-      expect(replay.body.sessionId).to.equal(null);
-      expect(issuedSid(replay)).to.equal('');
+      expect(replay.body).to.deep.include({ sessionId: null, user: null });
+      expect(issuedSid(replay), 'an unknown id is not cleared').to.equal(undefined);
+      // Its first write starts a fresh session: a new id, never the one the client presented.
+      const fresh = await beforeLogout.post('/cart/plum', 200);
+      expect(fresh.body.items).to.deep.equal([{ sku: 'plum', qty: 1 }]);
+      const freshSid = issuedSid(fresh);
+      expect(freshSid).to.be.a('string').and.not.equal(loggedInSid).and.not.equal(anonymousSid);
+      expect(fresh.body.sessionId).to.equal(freshSid);
 
       // Another browser: the preferences come back at login, the cart does not.
       const b = shop.browser();
@@ -180,7 +190,8 @@ describe('example shop (examples/shop)', function () {
 
     it('/admin/sessions reports stats and the current session; /admin/close restores involuntary reasons only', async function () {
       let now = Date.parse('2030-01-01T00:00:00Z'); // a hand-driven clock: expiries are exact
-      const shop = await start({ maxSessions: 5, idleTimeout: 10 * MINUTE, now: () => now });
+      const adapter = new MemoryAdapter(); // the shop's store, read by the test
+      const shop = await start({ maxSessions: 5, idleTimeout: 10 * MINUTE, now: () => now, adapter });
       const v1 = shop.browser();
       const v2 = shop.browser();
       await v1.post('/cart/apple', 200);
@@ -201,27 +212,36 @@ describe('example shop (examples/shop)', function () {
       await shop.browser().post('/admin/close?reason=oops', 400);
       await shop.browser().post('/admin/close', 404);
 
-      // An involuntary reason: the cookie brings the session back.
+      // An involuntary reason: its snapshot is written, and the cookie brings the session back under the same id.
       const v1Sid = v1.sid!;
       const expired = await v1.post('/admin/close?reason=expired', 200);
       expect(expired.body).to.deep.equal({ closed: true, reason: 'expired', restorableFromCookie: true });
-      expect(shop.log.matching(new RegExp(`closing ${escape(short(v1Sid))} reason=expired`))).to.have.length(1);
+      expectSameCookie(expired, v1Sid, 'the close');
+      expect(shop.log.matching(new RegExp(`closing ${escape(short(v1Sid))} reason=expired: saving cart=1 item \\(1 unit\\) under ${escape(short(v1Sid))}`))).to.have.length(1);
+      expect(await adapter.load(v1Sid), 'the snapshot of an involuntary close').to.be.a('string');
       const restored = await v1.get('/cart', 200);
-      expect(restored.body.items).to.deep.equal([{ sku: 'apple', qty: 1 }]);
-      expect(v1.sid).to.be.a('string').and.not.equal(v1Sid);
+      expect(restored.body).to.deep.equal({ items: [{ sku: 'apple', qty: 1 }], units: 1, sessionId: v1Sid });
+      expectSameCookie(restored, v1Sid, 'the restore');
+      expect(v1.sid).to.equal(v1Sid);
+      expect(await adapter.load(v1Sid), 'taken by the restore').to.equal(undefined);
 
-      // 'closed': final, the cookie is cleared and the old cookie finds nothing.
+      // 'closed': final, the cookie is cleared, and with the default persistKey nothing is written.
+      const v2Sid = v2.sid!;
       const v2Old = v2.clone();
       const closed = await v2.post('/admin/close?reason=closed', 200);
       expect(closed.body).to.deep.include({ closed: true, reason: 'closed' });
       expect(issuedSid(closed)).to.equal('');
-      expect((await v2Old.get('/cart', 200)).body.items).to.deep.equal([]);
+      expect(shop.log.matching(new RegExp(`closing ${escape(short(v2Sid))} reason=closed: dropping cart=1 item \\(1 unit\\) \\(explicit close: nothing could bring it back, so nothing is saved\\)`))).to.have.length(1);
+      expect(await adapter.load(v2Sid), 'an explicit close with the default key writes nothing').to.equal(undefined);
+      const replay = await v2Old.get('/cart', 200);
+      expect(replay.body).to.deep.equal({ items: [], units: 0, sessionId: null });
+      expect(issuedSid(replay), 'an unknown id is not cleared').to.equal(undefined);
 
       const after = (await v1.get('/admin/sessions', 200)).body;
       expect(after.live).to.equal(1);
       expect(after.stats.closed).to.deep.equal({ evicted: 0, expired: 1, closed: 1, shutdown: 0 });
-      expect(after.stats.restored).to.equal(1);
-      expect(after.current.id).to.equal(v1.sid);
+      expect(after.stats).to.deep.include({ restored: 1, created: 2, persisted: 1 });
+      expect(after.current.id).to.equal(v1Sid);
 
       // Lowering the cap at run time evicts at once (through the closing hook).
       const v3 = shop.browser();
@@ -230,6 +250,71 @@ describe('example shop (examples/shop)', function () {
       expect(options.body.changed).to.deep.equal({ maxSessions: 1 });
       await shop.log.waitFor(new RegExp(`closing ${escape(short(v1.sid!))} reason=evicted`));
       expect(shop.middleware.manager.getOption('maxSessions')).to.equal(1);
+    });
+
+    it('while the server stops: a write gets a JSON 503 with Retry-After and keeps its cookie, a read gets an empty cart', async function () {
+      const shop = await start({ maxSessions: 3 });
+      const v1 = shop.browser();
+      const filled = (await v1.post('/cart/apple?qty=2', 200)).body;
+      const sid = v1.sid!;
+
+      // shutdown() has closed every session (reason shutdown, snapshot written) and the server still answers.
+      await shop.middleware.manager.shutdown();
+      await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=shutdown: saving cart=1 item \\(2 units\\)`));
+      expect(shop.middleware.manager.size).to.equal(0);
+
+      const read = await v1.get('/cart', 200);
+      expect(read.body).to.deep.equal({ items: [], units: 0, sessionId: null });
+      expect(issuedSid(read), 'the read keeps the cookie').to.equal(undefined);
+      const write = await v1.post('/cart/pear');
+      expectUnavailable(write, 5, 'a write on the closed session');
+      expect(write.body).to.deep.equal({ error: 'the session is unavailable: the server is restarting', retryAfter: 5 });
+      expect(v1.sid, 'the cookie is kept for the next process').to.equal(sid);
+
+      // No session can be created either: a new visitor's write is refused the same way.
+      const newcomer = shop.browser();
+      expectUnavailable(await newcomer.post('/cart/milk'), 5, 'a new visitor\'s write');
+      expect(newcomer.sid).to.equal(undefined);
+      expect(shop.middleware.manager.stats()).to.deep.include({ created: 1, restored: 0, persisted: 1, live: 0 });
+      expect(shop.middleware.manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 1 });
+      expect(filled.sessionId).to.equal(sid);
+    });
+
+    it('while its store cannot be read: the evicted visitor\'s write gets a JSON 503 and keeps its cookie, and the cart comes back under the same id afterwards', async function () {
+      let down = false;
+      const adapter = new MemoryAdapter();
+      const takeVersioned = adapter.takeVersioned.bind(adapter);
+      adapter.takeVersioned = async (...args) => {
+        if (down) throw new Error('the store is down');
+        return takeVersioned(...args);
+      };
+      const shop = await start({ maxSessions: 1, adapter });
+      const v1 = shop.browser();
+      const filled = (await v1.post('/cart/apple?qty=2', 200)).body;
+      const sid = v1.sid!;
+      await shop.browser().post('/cart/milk', 200); // cap 1: v1 is evicted
+      await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=evicted: saving cart=1 item`));
+
+      down = true;
+      const read = await v1.get('/cart', 200);
+      expect(read.body).to.deep.equal({ items: [], units: 0, sessionId: null });
+      expect(issuedSid(read), 'the read keeps the cookie').to.equal(undefined);
+      const write = await v1.post('/cart/pear');
+      expectUnavailable(write, 5, 'a write while the snapshot cannot be read');
+      expect(write.body).to.deep.equal({ error: 'the session is unavailable: its store cannot be read now', retryAfter: 5 });
+      expect(v1.sid).to.equal(sid);
+      const reports = shop.log.matching(/ERR_REPRISE_RESTORE/);
+      expect(reports, 'one report per request').to.have.length(2);
+      for (const line of reports) {
+        expect(line).to.include(short(sid));
+        expect(line, 'never the whole id').to.not.include(sid);
+      }
+
+      down = false;
+      const back = await v1.get('/cart', 200);
+      expect(back.body, 'the cart without the refused item, same id').to.deep.equal(filled);
+      expectSameCookie(back, sid, 'the restore');
+      expect(shop.middleware.manager.stats()).to.deep.include({ restored: 1, restoreFailures: 2, created: 2 });
     });
 
     it('rejects bad input with JSON errors and creates no session for it', async function () {
@@ -268,6 +353,8 @@ describe('example shop (examples/shop)', function () {
       expect(stdout.text).to.include(`curl -s -c v1.jar -b v1.jar -X POST '${base}/cart/apple?qty=2'`);
       expect(stdout.text).to.include(`curl -s -c a2.jar -b a2.jar -X POST '${base}/login?user=alice'`);
       expect(stdout.text, 'as many extra visitors as the cap').to.include(`for v in v2 v3 v4; do curl -s -c $v.jar -b $v.jar -X POST ${base}/cart/milk`);
+      expect(stdout.text).to.include('# 3. v1 comes back with its cookie: the cart is restored under the same session id (the cookie does not change)');
+      expect(stdout.text).to.not.match(/new id|new cookie/);
 
       const added = await request(base!).post('/cart/apple?qty=2').expect(200);
       expect(added.body.items).to.deep.equal([{ sku: 'apple', qty: 2 }]);

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { decodeRecord, type ManagerStats, type SessionAdapter } from '@reprise/core';
+import { decodeRecord, type ManagerStats, type SessionAdapter, type Snapshot } from '@reprise/core';
 import { PostgresAdapter } from '@reprise/postgres';
 import { RedisAdapter } from '@reprise/redis';
-import { Browser, issuedSid } from './helpers/browser.js';
+import { Browser, expectSameCookie } from './helpers/browser.js';
 import { assertBuilt } from './helpers/build.js';
 import { Child } from './helpers/process.js';
 import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
-import type { VisitorView } from './helpers/session-app.js';
+import type { VisitorData, VisitorView } from './helpers/session-app.js';
 
 const FIXTURE = 'fixtures/session-server.mjs';
 const VISITORS = 20;
@@ -81,7 +81,7 @@ for (const store of STORES) {
       opened = undefined;
     });
 
-    it(`every one of ${VISITORS} sessions is written at shutdown and restored by its cookie in the next process`, async function () {
+    it(`every one of ${VISITORS} sessions is written at shutdown, restored by its cookie under the same id in the next process, and written again with its new data at the next shutdown`, async function () {
       this.timeout(30_000);
       opened = store.open();
       const { env, adapter } = opened;
@@ -104,7 +104,7 @@ for (const store of STORES) {
       // SIGTERM: server.close(), manager.shutdown() (every session closes with 'shutdown' and is written), adapter.close(), exit 0.
       const stats = await stopServer(first.child);
       expect(stats.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: VISITORS });
-      expect(stats).to.deep.include({ persisted: VISITORS, pendingPersists: 0, persistGivenUp: 0, live: 0 });
+      expect(stats).to.deep.include({ persisted: VISITORS, pendingPersists: 0, retryingPersists: 0, persistGivenUp: 0, superseded: 0, live: 0 });
       expect(first.child.stderr.text, 'no error reported').to.equal('');
 
       // Every snapshot is in the store (read through an adapter of the test's own).
@@ -115,22 +115,43 @@ for (const store of STORES) {
         expect(record.kind === 'snapshot' && record.snapshot.reason).to.equal('shutdown');
       }
 
-      // Process 2 on the same store: every old cookie gets its data back, in a new session with a new id.
+      // Process 2 on the same store: every cookie gets its data back under the same id (the cookie does not change).
       const second = await startServer(env, started);
       const responses = await Promise.all(visitors.map((visitor) => visitor.at(second.base).get('/me', 200)));
       for (const [i, response] of responses.entries()) {
-        const newSid = issuedSid(response);
-        expect(newSid, `visitor ${i} gets a new cookie`).to.be.a('string').and.not.equal(oldSids[i]);
-        expect(response.body).to.deep.equal({ ...views[i], sessionId: newSid });
+        expectSameCookie(response, oldSids[i]!, `visitor ${i}'s restore`);
+        expect(response.body, `visitor ${i} is restored`).to.deep.equal(views[i]);
       }
       const after = (await new Browser(second.base).get('/stats', 200)).body as ManagerStats;
       expect(after).to.deep.include({ restored: VISITORS, created: 0, live: VISITORS, restoreFailures: 0 });
       for (const sid of oldSids) expect(await adapter.load(sid), 'each snapshot was taken by its restore').to.equal(undefined);
 
+      // Each visitor writes once more in process 2: the write goes into the restored session, same id.
+      const written = await Promise.all(
+        visitors.map(async (visitor, i) => {
+          const response = await visitor.at(second.base).post(`/visit?name=visitor-${i}&item=second-${i}`, 200);
+          expectSameCookie(response, oldSids[i]!, `visitor ${i}'s write in process 2`);
+          expect(response.body, `visitor ${i}'s write`).to.deep.equal({ ...views[i], cart: [...views[i]!.cart, [`second-${i}`, 1]] });
+          return response.body as VisitorView;
+        }),
+      );
+      expect((await new Browser(second.base).get('/stats', 200)).body).to.deep.include({ restored: VISITORS, created: 0, live: VISITORS });
+
+      // A second SIGTERM writes every session again, under the same ids, with the write of process 2.
       const final = await stopServer(second.child);
-      expect(final.closed.shutdown).to.equal(VISITORS);
-      expect(final.persisted).to.equal(VISITORS);
+      expect(final.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: VISITORS });
+      expect(final).to.deep.include({ persisted: VISITORS, pendingPersists: 0, retryingPersists: 0, persistGivenUp: 0, superseded: 0, live: 0 });
       expect(second.child.stderr.text, 'no error reported').to.equal('');
+      for (const [i, sid] of oldSids.entries()) {
+        const text = await adapter.load(sid);
+        expect(text, `visitor ${i}'s snapshot after the second shutdown`).to.be.a('string');
+        const record = decodeRecord(text!);
+        expect(record.kind).to.equal('snapshot');
+        const snapshot = (record as { snapshot: Snapshot<VisitorData> }).snapshot;
+        expect(snapshot).to.deep.include({ key: sid, sessionId: sid, reason: 'shutdown' });
+        expect([...snapshot.data.cart!], `visitor ${i}'s cart`).to.deep.equal(written[i]!.cart);
+        expect(snapshot.data.since!.toISOString(), `visitor ${i}'s data`).to.equal(views[i]!.since);
+      }
     });
   });
 }

@@ -1,158 +1,195 @@
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import type { Server } from 'node:http';
 import { expect } from 'chai';
 import { decodeRecord, type SessionAdapter, type Snapshot } from '@reprise/core';
-import type { SessionMiddleware } from '@reprise/koa';
-import { MemoryAdapter } from '@reprise/memory';
-import { PostgresAdapter } from '@reprise/postgres';
-import { RedisAdapter } from '@reprise/redis';
-import { Browser, issuedSid } from './helpers/browser.js';
-import { closeServer, listen } from './helpers/http.js';
-import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
+import { Browser, expectSameCookie, issuedSid } from './helpers/browser.js';
+import { storeCases } from './helpers/adapter-stores.js';
+import { servedStore } from './helpers/served-store.js';
 import { sessionApp, type VisitorData, type VisitorView } from './helpers/session-app.js';
 
-/** One store to run the scenario on: how to check it is there, make its adapter, and clean up after. */
-interface Store {
-  readonly name: string;
-  readonly require?: (context: Mocha.Context) => Promise<void>;
-  /** A fresh adapter on this run's own keys (prefix) or table, and the cleanup that removes them. */
-  open(): { adapter: SessionAdapter; cleanup(): Promise<void> };
-}
-
-const STORES: Store[] = [
-  {
-    name: 'memory',
-    open: () => ({ adapter: new MemoryAdapter(), cleanup: async () => {} }),
-  },
-  {
-    name: 'Redis',
-    require: requireRedis,
-    open() {
-      const prefix = `reprise-it:eviction:${randomUUID()}:`;
-      return {
-        adapter: new RedisAdapter({ url: REDIS_URL, prefix }),
-        cleanup: async () => void (await deleteRedisKeys(prefix)),
-      };
-    },
-  },
-  {
-    name: 'Postgres',
-    require: requirePostgres,
-    open() {
-      const table = uniqueName('reprise_it_eviction');
-      return {
-        adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
-        cleanup: () => dropTable(table),
-      };
-    },
-  },
-];
-
-for (const store of STORES) {
+for (const store of storeCases('eviction')) {
   describe(`restore after eviction over HTTP: ${store.name}`, function () {
+    const served = servedStore<VisitorData>(store);
     let adapter: SessionAdapter | undefined;
-    let cleanup: (() => Promise<void>) | undefined;
-    let server: Server | undefined;
-    let middleware: SessionMiddleware<VisitorData> | undefined;
 
-    before(async function () {
-      await store.require?.(this);
-    });
+    /** A server on this store with a cap of `maxSessions`: the app, its manager, and the adapter it writes to. */
+    async function start(maxSessions: number) {
+      const { adapter: opened, middleware, server } = await served.start((on) => sessionApp({ adapter: on, maxSessions }));
+      adapter = opened;
+      return { adapter, manager: middleware.manager, server };
+    }
 
-    afterEach(async function () {
-      if (server !== undefined) await closeServer(server);
-      await middleware?.manager.shutdown();
-      await adapter?.close?.();
-      await cleanup?.();
-      server = middleware = adapter = cleanup = undefined;
-    });
-
-    it('cap 2, three visitors: the first is evicted, its snapshot is in the store, its cookie gets the data back under a new id', async function () {
-      ({ adapter, cleanup } = store.open());
-      const built = sessionApp({ adapter, maxSessions: 2 });
-      middleware = built.middleware;
-      const { manager } = middleware;
-      server = await listen(built.app);
-
-      const first = new Browser(server);
-      await first.post('/visit?name=ada&item=apple', 200);
-      const before = (await first.post('/visit?name=ada&item=pear', 200)).body as VisitorView;
-      const oldSid = first.sid!;
-      expect(before).to.deep.include({ sessionId: oldSid, name: 'ada', cart: [['apple', 1], ['pear', 1]] });
-      const oldCookie = first.clone();
-
-      await new Browser(server).post('/visit?name=grace&item=milk', 200);
-      const closed = once(manager, 'close') as Promise<[{ id: string }, string]>;
-      const third = new Browser(server);
-      await third.post('/visit?name=edsger&item=bread', 200); // over the cap: the least recently active (ada) goes
-      const [closedSession, reason] = await closed;
-      expect({ id: closedSession.id, reason }).to.deep.equal({ id: oldSid, reason: 'evicted' });
-      expect(manager.size).to.equal(2);
-      expect(manager.get(oldSid)).to.equal(undefined);
-
-      // The snapshot is in the store, under the old id, read through the adapter itself.
-      const stored = await adapter.load(oldSid);
-      expect(stored, `snapshot of ${oldSid} in ${adapter.name}`).to.be.a('string');
+    /** The snapshot stored under `key`, read through the adapter itself and decoded. */
+    async function storedSnapshot(key: string): Promise<Snapshot<VisitorData>> {
+      const stored = await adapter!.load(key);
+      expect(stored, `snapshot under ${key} in ${adapter!.name}`).to.be.a('string');
       const record = decodeRecord(stored!);
       expect(record.kind).to.equal('snapshot');
-      const snapshot = (record as { snapshot: Snapshot<VisitorData> }).snapshot;
-      expect(snapshot).to.deep.include({ key: oldSid, sessionId: oldSid, reason: 'evicted' });
+      return (record as { snapshot: Snapshot<VisitorData> }).snapshot;
+    }
+
+    it('cap 2, three visitors: the first is evicted, its snapshot is in the store, its cookie gets the data back under the same id', async function () {
+      const { manager, server: listening } = await start(2);
+
+      const first = new Browser(listening);
+      await first.post('/visit?name=ada&item=apple', 200);
+      const before = (await first.post('/visit?name=ada&item=pear', 200)).body as VisitorView;
+      const sid = first.sid!;
+      expect(before).to.deep.include({ sessionId: sid, name: 'ada', cart: [['apple', 1], ['pear', 1]] });
+      const otherTab = first.clone(); // the same browser's cookie, sent later from another tab
+
+      await new Browser(listening).post('/visit?name=grace&item=milk', 200);
+      const closed = once(manager, 'close') as Promise<[{ id: string }, string]>;
+      const third = new Browser(listening);
+      await third.post('/visit?name=edsger&item=bread', 200); // over the cap: the least recently active (ada) goes
+      const [closedSession, reason] = await closed;
+      expect({ id: closedSession.id, reason }).to.deep.equal({ id: sid, reason: 'evicted' });
+      expect(manager.size).to.equal(2);
+      expect(manager.get(sid)).to.equal(undefined);
+
+      // The snapshot is in the store, under the session id, read through the adapter itself.
+      const snapshot = await storedSnapshot(sid);
+      expect(snapshot).to.deep.include({ key: sid, sessionId: sid, reason: 'evicted' });
       expect(snapshot.data.name).to.equal('ada');
       expect(snapshot.data.cart).to.be.instanceOf(Map);
       expect([...snapshot.data.cart!]).to.deep.equal([['apple', 1], ['pear', 1]]);
       expect(snapshot.data.since).to.be.instanceOf(Date);
       expect(snapshot.data.since!.toISOString()).to.equal(before.since);
 
-      // The old cookie comes back: the data, in a new session with a new id and a new cookie.
+      // The cookie comes back: the data, in a live session with the same id; the cookie does not change.
       const back = await first.get('/me', 200);
-      const newSid = issuedSid(back);
-      expect(newSid).to.be.a('string').and.not.equal(oldSid);
-      expect(back.body).to.deep.equal({ ...before, sessionId: newSid });
-      expect(manager.stats().restored).to.equal(1);
+      expect(back.body).to.deep.equal(before);
+      expectSameCookie(back, sid, 'the restore');
+      expect(first.sid).to.equal(sid);
+      expect(manager.stats()).to.deep.include({ restored: 1, restoreFailures: 0, created: 3 });
+      const restored = manager.get(sid);
+      expect(restored, 'live again under its own id').to.not.equal(undefined);
+      expect(restored!.createdAt, 'the restored session keeps its first creation time').to.equal(snapshot.createdAt);
       // Making room for it evicted the next least recently active visitor (grace); the third is still live.
       expect(manager.stats().closed.evicted).to.equal(2);
       expect((await third.get('/me', 200)).body).to.include({ name: 'edsger', sessionId: third.sid });
 
-      // The restore took the snapshot: it is gone from the store. Once the visitor has come back with
-      // the new cookie, the old cookie replayed gets nothing.
-      expect(await adapter.load(oldSid)).to.equal(undefined);
-      expect((await first.get('/me', 200)).body.sessionId).to.equal(newSid);
-      const replay = await oldCookie.get('/me', 200);
-      expect(replay.body.sessionId).to.equal(null);
-      expect(issuedSid(replay), 'the replayed cookie is cleared').to.equal('');
+      // The restore took the snapshot: it is gone from the store. The same cookie from another tab
+      // finds the live session: same id, same data, no new cookie, and no second restore.
+      expect(await adapter!.load(sid)).to.equal(undefined);
+      const tab = await otherTab.get('/me', 200);
+      expect(tab.body).to.deep.equal(before);
+      expect(issuedSid(tab), 'a live session\'s cookie is left alone').to.equal(undefined);
+      expect(manager.stats()).to.deep.include({ restored: 1, created: 3 });
     });
 
-    it('requests a browser sent with the old cookie before the new one reached it share the restore and do not clear the new cookie', async function () {
-      // DESIGN: "Concurrent requests carrying the same closed id share one restore and all get the same
-      // new id." A browser loading a page sends its requests in parallel, all with the old cookie; the
-      // server may read some of them only after it has sent the first response (with the new cookie).
-      // Those must still get the restored session, and above all must not clear the cookie: a clearing
-      // Set-Cookie that arrives after the new cookie deletes it, and the restored session is lost.
-      ({ adapter, cleanup } = store.open());
-      const built = sessionApp({ adapter, maxSessions: 1 });
-      middleware = built.middleware;
-      const { manager } = middleware;
-      server = await listen(built.app);
+    it('restored, written, then closed again before its next request: restored again under the same id with every item, round after round', async function () {
+      // The issue's "one page view after a restore, then a coffee break": the restored session is
+      // evicted (or expires) before the visitor's next request. The cookie still holds the one id.
+      const ROUNDS = 3;
+      const { manager, server: listening } = await start(1);
+      const visitor = new Browser(listening);
+      const created = (await visitor.post('/visit?name=ada&item=apple', 200)).body as VisitorView;
+      const sid = visitor.sid!;
+      const items = ['apple'];
 
-      const visitor = new Browser(server);
-      const before = (await visitor.post('/visit?name=ada&item=apple', 200)).body as VisitorView;
-      const tabs = Array.from({ length: 5 }, () => visitor.clone()); // requests already on their way, old cookie
-      const closed = once(manager, 'close');
-      await new Browser(server).post('/visit?name=grace&item=milk', 200); // cap 1: ada is evicted
-      await closed;
+      const closedAs = async (reason: string, close: () => Promise<unknown>): Promise<void> => {
+        // The close event of ada's session (another visitor's eviction may still be finishing).
+        const closed = new Promise<string>((resolve) => {
+          const listener = (session: { id: string }, why: string): void => {
+            if (session.id !== sid) return;
+            manager.off('close', listener);
+            resolve(why);
+          };
+          manager.on('close', listener);
+        });
+        await close();
+        expect(await closed).to.equal(reason);
+        expect(manager.get(sid)).to.equal(undefined);
+        // Its snapshot holds every item acknowledged so far, under the same id.
+        const snapshot = await storedSnapshot(sid);
+        expect(snapshot).to.deep.include({ key: sid, sessionId: sid, reason });
+        expect([...snapshot.data.cart!]).to.deep.equal(items.map((item) => [item, 1]));
+      };
 
-      const first = await visitor.get('/me', 200);
-      const newSid = issuedSid(first);
-      expect(newSid).to.be.a('string').and.not.equal(before.sessionId);
-      expect(first.body).to.deep.equal({ ...before, sessionId: newSid });
-
-      const late = await Promise.all(tabs.map((tab) => tab.get('/me', 200)));
-      for (const response of late) {
-        expect(issuedSid(response), 'a late parallel request does not clear the cookie').to.not.equal('');
-        expect(response.body, 'and gets the restored session').to.deep.equal({ ...before, sessionId: newSid });
+      for (let round = 1; round <= ROUNDS; round++) {
+        // Another visitor's first write takes the only slot: ada is evicted.
+        await closedAs('evicted', () => new Browser(listening).post(`/visit?name=other-${round}&item=milk`, 200));
+        // ada's next request is a write: the session is restored under its id, and the write goes into it.
+        const item = `item-${round}`;
+        const response = await visitor.post(`/visit?name=ada&item=${item}`, 200);
+        items.push(item);
+        expectSameCookie(response, sid, `round ${round}'s write`);
+        expect(response.body).to.deep.equal({ ...created, cart: items.map((one) => [one, 1]) });
+        expect(manager.stats()).to.deep.include({ restored: round, restoreFailures: 0 });
       }
-      expect(manager.stats()).to.deep.include({ restored: 1, restoreFailures: 0 });
+      // Last, an expiry right after the restore (closed by the application with that reason).
+      await closedAs('expired', async () => expect(await manager.close(sid, 'expired')).to.equal(true));
+      const back = await visitor.get('/me', 200);
+      expectSameCookie(back, sid, 'the last restore');
+      expect(back.body).to.deep.equal({ ...created, cart: items.map((item) => [item, 1]) });
+      expect(visitor.sid).to.equal(sid);
+
+      expect(manager.stats()).to.deep.include({ created: 1 + ROUNDS, restored: ROUNDS + 1, restoreFailures: 0 });
+      expect(manager.stats().closed).to.deep.equal({ evicted: 2 * ROUNDS, expired: 1, closed: 0, shutdown: 0 });
+      expect(await adapter!.load(sid), 'taken by the last restore').to.equal(undefined);
+    });
+
+    it('the parallel requests of a page load, all with the evicted cookie, share one restore: one id, the same data, every write kept', async function () {
+      // DESIGN: "Concurrent requests carrying the same closed id share one restore and all get the
+      // same live session (same id)." A browser loading a page sends its requests in parallel, all
+      // with the cookie; none may get another id, a cleared cookie, or lose a write.
+      const TABS = 4;
+      const { manager, server: listening } = await start(1);
+      const visitor = new Browser(listening);
+      await visitor.post('/visit?name=ada&item=apple', 200);
+      const before = (await visitor.post('/visit?name=ada&item=pear', 200)).body as VisitorView;
+      const sid = visitor.sid!;
+      const closed = once(manager, 'close');
+      await new Browser(listening).post('/visit?name=grace&item=milk', 200); // cap 1: ada is evicted
+      await closed;
+      expect(manager.get(sid)).to.equal(undefined);
+
+      const reads = Array.from({ length: TABS }, () => visitor.get('/me'));
+      const writes = Array.from({ length: TABS }, (_, i) => visitor.post(`/visit?name=ada&item=tab-${i}`));
+      const [readResponses, writeResponses] = await Promise.all([Promise.all(reads), Promise.all(writes)]);
+      for (const [i, response] of [...readResponses, ...writeResponses].entries()) {
+        expect(response.status, `request ${i}: ${response.text}`).to.equal(200);
+        expectSameCookie(response, sid, `request ${i}`);
+        const view = response.body as VisitorView;
+        expect(view, `request ${i} gets the restored session`).to.deep.include({ sessionId: sid, name: 'ada', since: before.since });
+        expect(view.cart.slice(0, 2), `request ${i} sees the restored cart`).to.deep.equal(before.cart);
+      }
+      writeResponses.forEach((response, i) => expect(response.body.cart, `write ${i} sees its item`).to.deep.include([`tab-${i}`, 1]));
+
+      const after = (await visitor.get('/me', 200)).body as VisitorView;
+      const tabs = Array.from({ length: TABS }, (_, i) => [`tab-${i}`, 1]);
+      expect(after).to.deep.include({ sessionId: sid, name: 'ada', since: before.since });
+      expect(after.cart.slice(0, 2)).to.deep.equal(before.cart);
+      expect(after.cart.slice(2), 'every acknowledged write is in the session').to.have.deep.members(tabs);
+      expect(visitor.sid).to.equal(sid);
+      expect(manager.stats()).to.deep.include({ restored: 1, restoreFailures: 0, created: 2, live: 1 });
+      expect(manager.stats().closed.evicted, 'ada, then grace to make room for ada').to.equal(2);
+      expect(await adapter!.load(sid), 'taken by the one restore').to.equal(undefined);
+    });
+
+    it('an explicit close is not restored from the cookie: with the default key nothing is written, the cookie is not cleared, and a write gets a fresh id', async function () {
+      const { manager, server: listening } = await start(2);
+      const visitor = new Browser(listening);
+      await visitor.post('/visit?name=ada&item=apple', 200);
+      const sid = visitor.sid!;
+
+      // The application closes it (a logout without a key of its own): the hooks run, nothing is stored.
+      expect(await manager.close(sid)).to.equal(true);
+      expect(manager.get(sid)).to.equal(undefined);
+      expect(await adapter!.load(sid), 'nothing under the id').to.equal(undefined);
+      expect(manager.stats()).to.deep.include({ persisted: 0, pendingPersists: 0 });
+      expect(manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 1, shutdown: 0 });
+
+      // The cookie comes back: nothing to restore, and an unknown id is not a logout (no clearing Set-Cookie).
+      const read = await visitor.get('/me', 200);
+      expect(read.body).to.deep.equal({ sessionId: null, name: null, cart: [], since: null });
+      expect(issuedSid(read), 'the cookie is left alone').to.equal(undefined);
+      // A write starts a fresh session under a new id, never the one the client presented.
+      const write = await visitor.post('/visit?name=ada&item=pear', 200);
+      const fresh = issuedSid(write);
+      expect(fresh).to.be.a('string').and.not.equal(sid);
+      expect(write.body).to.deep.include({ sessionId: fresh, name: 'ada', cart: [['pear', 1]] });
+      expect(manager.stats()).to.deep.include({ created: 2, restored: 0, restoreFailures: 0 });
     });
   });
 }

@@ -87,3 +87,24 @@ export function issuedSid(response: Response): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Asserts that `response` leaves the visitor's session cookie on `sid`: either no Set-Cookie for it,
+ * or one that sets the same id again (a refreshed expiry). Never a cookie of another id, never a
+ * clearing one: a session keeps its id for life, through restores too.
+ */
+export function expectSameCookie(response: Response, sid: string, what = 'the response'): void {
+  const issued = issuedSid(response);
+  if (issued !== undefined) expect(issued, `${what} sets no cookie of another id and does not clear it`).to.equal(sid);
+}
+
+/**
+ * Asserts that `response` is the answer to a write whose session cannot be had (store unreadable,
+ * server shutting down): 503, `Retry-After: <retryAfter>`, and no session Set-Cookie at all (the
+ * visitor's cookie is kept: its context is still where it was).
+ */
+export function expectUnavailable(response: Response, retryAfter: number, what = 'the write'): void {
+  expect(response.status, `${what}: status (${response.text})`).to.equal(503);
+  expect(response.headers['retry-after'], `${what}: Retry-After`).to.equal(String(retryAfter));
+  expect(setCookies(response).filter((header) => header.startsWith('reprise.sid')), `${what}: no session Set-Cookie`).to.deep.equal([]);
+}

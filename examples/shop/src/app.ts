@@ -73,8 +73,10 @@ export function createApp(options: ShopOptions = {}): Shop {
 /**
  * The closing hook. A logout (an explicit close whose `persistKey` was set to the user's key) keeps
  * only the user's preferences: they follow the user to any browser, the cart stays with the
- * browser's session and ends with it. Every other close saves the whole context (cart included)
- * under the session id, restored when the visitor's cookie comes back (unless the close was explicit).
+ * browser's session and ends with it. An involuntary close (eviction, expiry, shutdown) saves the
+ * whole context (cart included) under the session id, restored under that same id when the visitor's
+ * cookie comes back. Any other explicit close saves nothing: Reprise writes an explicitly closed
+ * session only when it has a `persistKey` of its own, since no cookie and no key could reach it otherwise.
  */
 export function onSessionClose(closing: LiveSessionView<ShopData>, reason: CloseReason, env: ShopEnv): void {
   const logout = reason === 'closed' && closing.persistKey.startsWith('user:');
@@ -83,30 +85,45 @@ export function onSessionClose(closing: LiveSessionView<ShopData>, reason: Close
   const parts = [`cart=${plural(lines, 'item')} (${plural(units, 'unit')})`];
   if (closing.data.user !== undefined) parts.push(`user=${closing.data.user}`);
   if (closing.data.prefs !== undefined) parts.push(`prefs=${JSON.stringify(closing.data.prefs)}`);
-  const key = closing.persistKey === closing.id ? short(closing.id) : `"${closing.persistKey}"`;
+  const ownKey = closing.persistKey !== closing.id;
+  if (reason === 'closed' && !ownKey) {
+    env.log(`[reprise] closing ${short(closing.id)} reason=closed: dropping ${parts.join(' ')} (explicit close: nothing could bring it back, so nothing is saved)`);
+    return;
+  }
+  const key = ownKey ? `"${closing.persistKey}"` : short(closing.id);
   const next = logout
     ? 'restored at its next login'
     : reason === 'closed'
-      ? 'explicit close: its cookie will not bring it back'
+      ? 'explicit close: restored only by that key'
       : reason === 'shutdown' && env.inProcessSnapshots
         ? 'lost at exit: the memory adapter does not outlive the process'
         : 'restored when its cookie comes back';
   env.log(`[reprise] closing ${short(closing.id)} reason=${reason}: saving ${parts.join(' ')} under ${key} (${next})`);
 }
 
-/** The restore hook: a restored context gets a fresh live activity log, which records where it came from. */
+/**
+ * The restore hook: a restored context gets a fresh live activity log, which records where it came
+ * from. A returning cookie restores its session under the same id; a login merges the user's
+ * snapshot into the current session.
+ */
 export function onSessionRestore(restored: LiveSessionView<ShopData>, snapshot: Snapshot<ShopData>, env: ShopEnv): void {
   const from = snapshot.key === snapshot.sessionId ? short(snapshot.sessionId) : `"${snapshot.key}"`;
   activityOf(restored, env).add(`restored ${from} (closed: ${snapshot.reason})`);
   const { lines } = cartSize(restored.data.cart);
-  env.log(`[reprise] restored ${from} (closed: ${snapshot.reason}) into ${short(restored.id)}: cart=${plural(lines, 'item')}`);
+  const into = snapshot.sessionId === restored.id ? 'under the same id' : `into ${short(restored.id)}`;
+  env.log(`[reprise] restored ${from} (closed: ${snapshot.reason}) ${into}: cart=${plural(lines, 'item')}`);
 }
 
-/** Errors as JSON: `{ error }` with the status; 500s are also reported to the app. */
+/**
+ * Errors as JSON: `{ error }` with the status; 500s are also reported to the app. A write to a
+ * session that cannot be had now (its store cannot be read, or the server is stopping) is answered
+ * by Reprise with 503 and `Retry-After`, the visitor's cookie kept: here it becomes JSON too.
+ */
 async function jsonErrors(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) ctx.body = { error: 'not found' };
+    if (ctx.status === 503 && typeof ctx.body === 'string') ctx.body = { error: ctx.body, retryAfter: Number(ctx.response.get('Retry-After')) };
   } catch (error) {
     const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
     ctx.status = status;

@@ -97,7 +97,7 @@ function instructions(base: string): string {
     c('v1', `-X POST ${base}/cart/pear`),
     `# 2. ${maxSessions} more visitors; with maxSessions=${maxSessions} the last one evicts the oldest idle session (v1): its closing hook logs what it saved`,
     `  for v in ${others}; do curl -s -c $v.jar -b $v.jar -X POST ${base}/cart/milk; echo; done`,
-    `# 3. v1 comes back with its old cookie: the cart is restored into a new session (new id, new cookie)`,
+    `# 3. v1 comes back with its cookie: the cart is restored under the same session id (the cookie does not change)`,
     c('v1', `${base}/cart`),
     c('v1', `${base}/me                      # the live activity log starts again at the restore`),
     `# 4. The stats: closes by reason, restores; and v1's id and expiry`,

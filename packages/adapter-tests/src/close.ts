@@ -3,7 +3,7 @@ import type { Harness, TrackedAdapter } from './harness.js';
 import { excessAfterSettling, settledBaseline } from './resources.js';
 
 /**
- * Uses every method, a few calls at a time, so that lazy connections, pools and TTL machinery are
+ * Uses every method (`saveIfNewer` and `takeVersioned` too, when the adapter has them), a few calls at a time, so that lazy connections, pools and TTL machinery are
  * all started before the adapter is closed.
  */
 async function exercise(adapter: TrackedAdapter, key: (suffix: string) => string): Promise<void> {
@@ -11,6 +11,12 @@ async function exercise(adapter: TrackedAdapter, key: (suffix: string) => string
   await Promise.all([adapter.save(plain, 'value'), adapter.save(withTtl, 'value', 3_600_000)]);
   await Promise.all(Array.from({ length: 5 }, () => adapter.load(plain)));
   await Promise.all([adapter.take(plain), adapter.delete(withTtl), adapter.load(key('missing'))]);
+  if (!adapter.ordered) return;
+  const [versioned, fenced] = [key('versioned'), key('fenced')];
+  await adapter.saveIfNewer(versioned, 'value', 1, 3_600_000);
+  await Promise.all([adapter.takeVersioned(versioned), adapter.takeVersioned(fenced, { version: 2, ttlMs: 3_600_000 })]);
+  // The adapter is closed right after: its floors are deleted here, not by the group's cleanup.
+  await Promise.all([adapter.delete(versioned), adapter.delete(fenced)]);
 }
 
 /**

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { SessionAdapter } from '@reprise/core';
+import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
 import type { ResolvedOptions } from './options.js';
 import { preview } from './strings.js';
 import type { AdapterFactory, TestBody, TestFunctions } from './types.js';
+
+/** Why the checks of ordered writes are skipped on an adapter without `saveIfNewer` and `takeVersioned`. */
+export const NOT_ORDERED = 'the adapter is not ordered: it has no saveIfNewer() and takeVersioned()';
 
 /** Thrown by {@link CheckContext.skip}; turned into the runner's own skip by the check wrapper. */
 class SkipSignal {
@@ -91,7 +94,7 @@ async function withDeadline<T>(work: () => Promise<T>, ms: number, what: string,
  */
 export class TrackedAdapter {
   readonly raw: SessionAdapter;
-  /** Keys passed to `save()` (whether or not it succeeded), for the cleanup. */
+  /** Keys passed to `save()`, `saveIfNewer()` or a fence (whether or not it succeeded), for the cleanup. */
   readonly written = new Set<string>();
   #closed = false;
   readonly #pending: PendingCalls;
@@ -126,6 +129,34 @@ export class TrackedAdapter {
 
   take(key: string): Promise<string | undefined> {
     return this.#pending.track(this.#describe('take', key), async () => this.raw.take(key));
+  }
+
+  /** Whether the adapter is ordered: it has both `saveIfNewer()` and `takeVersioned()`. */
+  get ordered(): boolean {
+    return typeof this.raw.saveIfNewer === 'function' && typeof this.raw.takeVersioned === 'function';
+  }
+
+  /** Calls the adapter's `saveIfNewer()`; throws when it has none (checks call it only when {@link ordered}). */
+  saveIfNewer(key: string, value: string, version: number, ttlMs?: number): Promise<boolean> {
+    const raw = this.#orderedAdapter();
+    this.written.add(key);
+    return this.#pending.track(this.#describe('saveIfNewer', key), async () =>
+      ttlMs === undefined ? raw.saveIfNewer(key, value, version) : raw.saveIfNewer(key, value, version, ttlMs),
+    );
+  }
+
+  /** Calls the adapter's `takeVersioned()` (a fence may leave a floor: the key is cleaned up afterwards). */
+  takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
+    const raw = this.#orderedAdapter();
+    if (fence !== undefined) this.written.add(key);
+    return this.#pending.track(this.#describe(fence === undefined ? 'takeVersioned' : 'takeVersioned+fence', key), async () =>
+      fence === undefined ? raw.takeVersioned(key) : raw.takeVersioned(key, fence),
+    );
+  }
+
+  #orderedAdapter(): Required<Pick<SessionAdapter, 'saveIfNewer' | 'takeVersioned'>> {
+    if (!this.ordered) throw new Error('the adapter is not ordered: it has no saveIfNewer() and takeVersioned()');
+    return this.raw as Required<Pick<SessionAdapter, 'saveIfNewer' | 'takeVersioned'>>;
   }
 
   delete(key: string): Promise<boolean> {
@@ -304,15 +335,35 @@ export class Group {
   }
 
   /**
+   * Declares a check of an *ordered* adapter (one with `saveIfNewer` and `takeVersioned`). When the
+   * adapter lacks either, the check is skipped at run time with the reason {@link NOT_ORDERED}.
+   * @param plannedWaitMs what the body waits on purpose, in ms.
+   */
+  orderedCheck(title: string, body: Check, plannedWaitMs = 0): void {
+    this.check(title, (context) => {
+      if (!this.adapter.ordered) context.skip(NOT_ORDERED);
+      return body(context);
+    }, plannedWaitMs);
+  }
+
+  /** {@link scenario} for an ordered adapter: skipped, with the reason {@link NOT_ORDERED}, on another. */
+  orderedScenario(title: string, body: () => Promise<void>, plannedWaitMs: number): void {
+    this.scenario(title, async (context) => {
+      if (!this.adapter.ordered) context.skip(NOT_ORDERED);
+      await body();
+    }, plannedWaitMs);
+  }
+
+  /**
    * Declares a check that starts, with every other scenario of the group, as soon as the group's
    * adapter exists (so that checks that wait for a TTL wait together, once), and reports its outcome
-   * when the runner reaches it.
+   * when the runner reaches it. A body that calls `context.skip(reason)` is reported as skipped.
    */
-  scenario(title: string, body: () => Promise<void>, plannedWaitMs: number): void {
+  scenario(title: string, body: (context: CheckContext) => Promise<void>, plannedWaitMs: number): void {
     let outcome: Promise<void> | undefined;
     if (this.#scenarios.length === 0) this.harness.fns.before(() => this.#scenarios.forEach((start) => start()));
     this.#scenarios.push(() => {
-      outcome = body();
+      outcome = (async () => body(checkContext))();
       outcome.catch(() => undefined); // observed by the check; never an unhandled rejection
     });
     this.check(title, () => {

@@ -10,8 +10,11 @@
 import type { SessionAdapter } from '@reprise/core';
 import { closeTests } from './close.js';
 import { deleteTests } from './delete.js';
+import { fenceTests } from './fences.js';
+import { floorTests } from './floors.js';
 import { Harness } from './harness.js';
 import { interfaceTests } from './interface.js';
+import { interleavingTests } from './interleavings.js';
 import { missingTests } from './missing.js';
 import { resolveOptions, resolveTestFunctions } from './options.js';
 import { roundTripTests } from './round-trip.js';
@@ -19,14 +22,24 @@ import { takeTests } from './take.js';
 import { ttlTests } from './ttl.js';
 import type { AdapterFactory, AdapterTestOptions, TestFunctions } from './types.js';
 import { upsertTests } from './upsert.js';
+import { versionRangeTests } from './version-range.js';
+import { versionedArgumentTests } from './versioned-arguments.js';
+import { versionedConcurrencyTests } from './versioned-concurrency.js';
+import { versionedResetTests } from './versioned-resets.js';
+import { versionedTtlTests } from './versioned-ttl.js';
+import { versionedWriteTests } from './versioned-writes.js';
 
 export type { AdapterFactory, AdapterTestOptions, ItFunction, TestBody, TestFunctions } from './types.js';
 export { DEFAULT_OPTIONS } from './options.js';
+export { NOT_ORDERED } from './harness.js';
 
 /**
  * Registers the conformance suite of {@link SessionAdapter}: one group (`describe`) named `name`,
  * holding one group per concern: interface, round trip, missing keys, upsert, TTL, take, delete,
- * close. It only registers; the runner runs the checks.
+ * then the ordered writes (`saveIfNewer`, floors, fences, save and delete of versioned keys, TTL of
+ * floors, version range, arguments, concurrency, random interleavings), then close. It only
+ * registers; the runner runs the checks. The checks of ordered writes are reported as skipped,
+ * with the reason, on an adapter without `saveIfNewer` and `takeVersioned`.
  *
  * The factory is called once per group, in the group's `before` hook (the checks of a group share
  * that adapter, each with its own random keys), and once per `close()` check; after each group the
@@ -59,6 +72,15 @@ export function runAdapterTests(
     ttlTests(harness);
     takeTests(harness);
     deleteTests(harness);
+    versionedWriteTests(harness);
+    floorTests(harness);
+    fenceTests(harness);
+    versionedResetTests(harness);
+    versionedTtlTests(harness);
+    versionRangeTests(harness);
+    versionedArgumentTests(harness);
+    versionedConcurrencyTests(harness);
+    interleavingTests(harness);
     closeTests(harness);
   });
 }

@@ -9,7 +9,8 @@ function isThenable(value: unknown): boolean {
 
 /**
  * The shape of the adapter: `name` a non-empty string, the four methods present and returning
- * promises, `close` a method or absent, `atomic` a boolean or absent.
+ * promises, `close` a method or absent, `atomic` a boolean or absent, and `saveIfNewer` and
+ * `takeVersioned` both methods (an *ordered* adapter) or both absent, returning promises.
  */
 export function interfaceTests(harness: Harness): void {
   harness.group('interface', (g) => {
@@ -32,6 +33,30 @@ export function interfaceTests(harness: Harness): void {
     g.check('atomic is a boolean or absent', () => {
       const { atomic } = g.adapter.raw as { atomic?: unknown };
       assert.ok(atomic === undefined || typeof atomic === 'boolean', `atomic must be a boolean or undefined, got ${preview(atomic)}`);
+    });
+
+    g.check('saveIfNewer and takeVersioned are both methods or both absent', () => {
+      const raw = g.adapter.raw as unknown as Record<string, unknown>;
+      const kinds = ['saveIfNewer', 'takeVersioned'].map((method) => typeof raw[method]);
+      for (const [i, kind] of kinds.entries()) {
+        assert.ok(kind === 'function' || kind === 'undefined', `${i === 0 ? 'saveIfNewer' : 'takeVersioned'} must be a method or undefined, got ${kind}`);
+      }
+      assert.equal(kinds[0], kinds[1], `saveIfNewer is ${kinds[0] === 'function' ? 'a method' : 'absent'} but takeVersioned is ${kinds[1] === 'function' ? 'a method' : 'absent'}: an ordered adapter has both, an unordered one neither`);
+    });
+
+    g.orderedCheck('saveIfNewer and takeVersioned return promises', async () => {
+      const key = g.key('versioned-promises');
+      const { raw } = g.adapter;
+      g.adapter.written.add(key);
+      const calls: Array<[string, () => unknown]> = [
+        ['saveIfNewer', () => raw.saveIfNewer!(key, 'value', 1)],
+        ['takeVersioned', () => raw.takeVersioned!(key)],
+      ];
+      for (const [method, call] of calls) {
+        const result = call();
+        assert.ok(isThenable(result), `${method}() must return a promise, got ${preview(result)}`);
+        await result;
+      }
     });
 
     g.check('save, load, take and delete return promises', async () => {

@@ -31,8 +31,9 @@ export interface TestFunctions {
 
 /**
  * Makes a new adapter; may be async (for example to create a table or connect first). It is called
- * once per group of checks and once per `close()` check, about ten times per run, and must return a
- * **new** adapter each time: the suite closes every adapter it gets (after deleting the keys it wrote).
+ * once per group of checks and once per `close()` check, about twenty times per run, and must return a
+ * **new** adapter each time: the suite closes every adapter it gets (after deleting the keys it wrote,
+ * floors included).
  */
 export type AdapterFactory = () => SessionAdapter | Promise<SessionAdapter>;
 
@@ -55,7 +56,10 @@ export interface AdapterTestOptions {
    * in its name); the other `take()` checks still run.
    */
   atomic?: boolean;
-  /** Number of concurrent `take()` calls on one key in the take checks. Integer, at least 2; default `50`. */
+  /**
+   * Number of concurrent calls on one key in the concurrency checks: `take()` calls, and
+   * `saveIfNewer()`/`takeVersioned()` calls of an ordered adapter. Integer, at least 2; default `50`.
+   */
   concurrency?: number;
   /**
    * Size of the large value that must round-trip, in UTF-8 bytes (its characters are of every UTF-8

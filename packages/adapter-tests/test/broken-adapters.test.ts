@@ -5,9 +5,15 @@ import type { SessionAdapter } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
 import { runAdapterTests } from '../src/index.js';
 import type { AdapterTestOptions } from '../src/index.js';
+import { NOT_ORDERED } from '../src/index.js';
 import * as broken from './support/broken-adapters.js';
+import * as ordered from './support/broken-ordered-adapters.js';
+import { OrderedMapAdapter } from './support/ordered-map-adapter.js';
 import { runInChildMocha } from './support/child-mocha.js';
 import type { ChildRunReport } from './support/child-mocha.js';
+
+/** The title of the fast-check check of interleavings. */
+const INTERLEAVINGS = 'interleavings of versioned calls 25 random interleavings of concurrent versioned calls are linearizable (fast-check)';
 
 /** Short settling and deadlines, so that the failing runs stay fast. */
 const FAST: AdapterTestOptions = { closeSettleMs: 300, timeoutMs: 1_000 };
@@ -24,14 +30,15 @@ function failedChecks(report: ChildRunReport): string[] {
 
 /**
  * Expects the run to have failed exactly the checks in `expected` (full titles without the outer
- * group, each matched as a substring of one failure), and `message` in the first of them.
+ * group, each matched as a substring of one failure), and `message` in the first of them. Checks
+ * in `maybe` may fail or pass: random interleavings meet some defects only in some runs.
  */
-function expectFailures(report: ChildRunReport, expected: string[], message?: RegExp): void {
+function expectFailures(report: ChildRunReport, expected: string[], message?: RegExp, maybe: string[] = []): void {
   const failed = failedChecks(report);
   for (const title of expected) {
     expect(failed.some((f) => f.includes(title)), `expected the check "${title}" to fail; failed: ${JSON.stringify(failed, null, 1)}`).to.equal(true);
   }
-  const unexpected = failed.filter((f) => !expected.some((title) => f.includes(title)));
+  const unexpected = failed.filter((f) => ![...expected, ...maybe].some((title) => f.includes(title)));
   expect(unexpected, 'checks that failed though the defect is elsewhere').to.deep.equal([]);
   if (message) {
     const first = report.failed.find(({ title }) => title.includes(expected[0]!));
@@ -44,11 +51,13 @@ describe('the suite against broken adapters (child mocha runs)', function () {
     for (const interval of broken.leakedIntervals) clearInterval(interval);
   });
 
-  it('passes the healthy MemoryAdapter through the same harness (control)', async () => {
-    const report = await runSuite(() => new MemoryAdapter());
-    expect(report.failed).to.deep.equal([]);
-    expect(report.passed.length).to.be.greaterThan(70);
-    expect(report.pending).to.deep.equal([]);
+  it('passes the healthy MemoryAdapter and the ordered fixture through the same harness (controls)', async () => {
+    for (const factory of [() => new MemoryAdapter(), () => new OrderedMapAdapter()]) {
+      const report = await runSuite(factory);
+      expect(report.failed).to.deep.equal([]);
+      expect(report.passed.length).to.be.greaterThan(115);
+      expect(report.pending).to.deep.equal([]);
+    }
   });
 
   it('fails a take() that does not delete', async () => {
@@ -59,7 +68,8 @@ describe('the suite against broken adapters (child mocha runs)', function () {
       'take exactly one of 50 concurrent take() calls on one key gets the value',
       'take after 50 concurrent take() calls on one key, one or more got the value and it is gone',
       'TTL take() returns a value saved with a TTL before it expires, and removes it',
-    ], /a second take\(\) returned "once": take\(\) must delete/);
+      'floors take() leaves a floor too',
+    ], /a second take\(\) returned "once": take\(\) must delete/, [INTERLEAVINGS]);
   });
 
   it('fails a TTL that never expires', async () => {
@@ -81,7 +91,9 @@ describe('the suite against broken adapters (child mocha runs)', function () {
       'TTL delete() returns false once the TTL has passed',
       'delete a second delete() of the same key returns false',
       'delete of 10 concurrent delete() calls on one key, exactly one returns true',
-    ], /delete\(\) must return false, got true/);
+      'save and delete of versioned keys delete() of a floor resolves false and removes it',
+      "save and delete of versioned keys delete() of a fence's floor on a missing key resolves false and removes it",
+    ], /delete\(\) must return false, got true/, [INTERLEAVINGS]);
   });
 
   it('fails an upsert that keeps the first value', async () => {
@@ -94,7 +106,8 @@ describe('the suite against broken adapters (child mocha runs)', function () {
       'TTL a save without a TTL over a value with one removes the expiry',
       'TTL a save with a TTL over a value without one sets the expiry',
       'TTL a save with a longer TTL over a value with a short one extends it',
-    ], /load\(\) after two saves returned a different string.*expected U\+0073 "s", got U\+0066 "f"/);
+      'save and delete of versioned keys a plain save() over a versioned value resets the key to version 0',
+    ], /load\(\) after two saves returned a different string.*expected U\+0073 "s", got U\+0066 "f"/, [INTERLEAVINGS]);
   });
 
   it('fails a save() that mangles NUL characters', async () => {
@@ -116,7 +129,14 @@ describe('the suite against broken adapters (child mocha runs)', function () {
       'take after take() the value is gone for load() and delete()',
       'take after 50 concurrent take() calls on one key, one or more got the value and it is gone',
       'delete delete() of a stored value returns true, and the value is gone',
-    ], /load\(\) must return undefined \(not null or ''\), got null/);
+      'floors takeVersioned() removes the value: load(), take() and a second takeVersioned() find nothing',
+      'floors a floor is not a value: it survives a refused write, and load() keeps returning undefined',
+      'fences a fence takes a value of a lower version, and returns it with its version',
+      'TTL of versions and floors a value stored by saveIfNewer() with a TTL of 200 ms expires, then the key counts as version 0',
+      'TTL of versions and floors a value a fence leaves (a newer one) keeps its own TTL',
+      'versioned arguments saveIfNewer() rejects a version that is not a non-negative safe integer',
+      'versioned arguments saveIfNewer() rejects a key or value that is not a string and an invalid ttlMs, storing nothing',
+    ], /load\(\) must return undefined \(not null or ''\), got null/, [INTERLEAVINGS]);
     expectFailures(await runSuite(() => new broken.EmptyIsMissing()), [
       'round trip round-trips the empty string',
       'upsert the empty string replaces a value',
@@ -136,14 +156,106 @@ describe('the suite against broken adapters (child mocha runs)', function () {
   it('fails a non-atomic take() that claims to be atomic, and skips that check when atomic is false', async () => {
     expectFailures(await runSuite(() => new broken.RacyTake()), [
       'take exactly one of 50 concurrent take() calls on one key gets the value',
-    ], /^50 of 50 concurrent take\(\) calls got a value; exactly one must/);
+      // Its take() is load() then delete(): it leaves no floor either.
+      'floors take() leaves a floor too',
+    ], /^50 of 50 concurrent take\(\) calls got a value; exactly one must/, [INTERLEAVINGS]);
 
+    // HonestRacyTake has no versioned methods: the checks of ordered writes are skipped too.
     const honest = await runSuite(() => new broken.HonestRacyTake());
     expect(honest.failed).to.deep.equal([]);
-    expect(honest.pending).to.deep.equal([
+    expect(honest.pending.filter((title) => !title.endsWith(`(skipped: ${NOT_ORDERED})`))).to.deep.equal([
       'adapter take exactly one of 50 concurrent take() calls on one key gets the value (skipped: adapter.atomic is false)',
       'adapter delete of 10 concurrent delete() calls on one key, exactly one returns true (skipped: adapter.atomic is false)',
     ]);
+  });
+
+  describe('ordered writes: adapters that break one rule each', () => {
+    it('skips every check of ordered writes on an unordered adapter, with the reason, and fails none', async () => {
+      const report = await runSuite(() => ordered.unordered());
+      expect(report.failed).to.deep.equal([]);
+      expect(report.pending.length).to.be.greaterThan(40);
+      for (const title of report.pending) expect(title).to.match(/\(skipped: the adapter is not ordered: it has no saveIfNewer\(\) and takeVersioned\(\)\)$/);
+    });
+
+    it('fails half an ordered adapter (saveIfNewer without takeVersioned) in the interface check only', async () => {
+      const report = await runSuite(() => ordered.halfOrdered());
+      expectFailures(report, [
+        'interface saveIfNewer and takeVersioned are both methods or both absent',
+      ], /saveIfNewer is a method but takeVersioned is absent/);
+    });
+
+    it('fails a saveIfNewer() that ignores versions', async () => {
+      const report = await runSuite(() => new ordered.IgnoresVersions());
+      expectFailures(report, [
+        'saveIfNewer a higher version replaces the value; the same or a lower one is refused and changes nothing',
+        'saveIfNewer a value written by plain save() has version 0',
+        'floors after takeVersioned(), a lower version is refused',
+        'floors take() leaves a floor too',
+        'floors a floor is not a value',
+        'fences a fence leaves a value of a higher version where it is',
+        'fences after a fence took a value',
+        'fences a fence on a missing key leaves a floor',
+        'fences a fence raises a lower floor',
+        'TTL of versions and floors a floor lives the rest of the TTL',
+        'TTL of versions and floors the floor of a value without a TTL does not expire',
+        'TTL of versions and floors a fence with ttlMs 200 on a missing key',
+        'TTL of versions and floors a fence that takes a value with a TTL of 1 hour',
+        'TTL of versions and floors a fence that takes a value with a short TTL, fenced with ttlMs of 1 hour',
+        'TTL of versions and floors a fence that takes a value with a short TTL, fenced without ttlMs',
+        'TTL of versions and floors a fence that takes a value without a TTL',
+        'version range Number.MAX_SAFE_INTEGER round-trips exactly',
+        'version range versions compare as numbers',
+        'versioned writes under concurrency 50 concurrent saveIfNewer() calls with shuffled versions',
+        'versioned writes under concurrency 50 concurrent saveIfNewer() calls over a floor',
+        'versioned writes under concurrency exactly one of 50 concurrent takeVersioned() calls',
+        'versioned writes under concurrency exactly one of 50 concurrent fences',
+      ], /saveIfNewer\(…, 5\) over a value of version 5 resolved true, expected false: the same version is not newer/, [INTERLEAVINGS]);
+    });
+
+    it('fails a take that leaves no floor', async () => {
+      const report = await runSuite(() => new ordered.TakeLeavesNoFloor());
+      expectFailures(report, [
+        'floors after takeVersioned(), a lower version is refused',
+        'floors take() leaves a floor too',
+        'floors a floor is not a value',
+        'fences a fence raises a lower floor and never lowers a higher one',
+        'TTL of versions and floors a floor lives the rest of the TTL',
+        'TTL of versions and floors the floor of a value without a TTL does not expire',
+        'version range Number.MAX_SAFE_INTEGER round-trips exactly',
+        'version range versions compare as numbers',
+        'versioned writes under concurrency exactly one of 50 concurrent takeVersioned() calls',
+      ], /saveIfNewer\(…, 4\) after taking version 5 resolved true, expected false: the take left a floor at version 5/, [INTERLEAVINGS]);
+    });
+
+    it('fails a fence that takes newer values', async () => {
+      const report = await runSuite(() => new ordered.FenceTakesNewer());
+      expectFailures(report, [
+        'fences a fence leaves a value of a higher version where it is, with its version',
+      ], /takeVersioned\(key, \{ version: 5 \}\) of version 7 returned a value \("seven", version 7\), expected undefined/, [INTERLEAVINGS]);
+    });
+
+    it('fails versions compared as strings', async () => {
+      const report = await runSuite(() => new ordered.StringVersions());
+      expectFailures(report, [
+        'version range versions compare as numbers',
+        'versioned writes under concurrency 50 concurrent saveIfNewer() calls with shuffled versions',
+        'versioned writes under concurrency 50 concurrent saveIfNewer() calls over a floor',
+      ], /saveIfNewer\(…, 9\) over version 10 resolved true, expected false: 9 < 10/);
+    });
+
+    it('fails a saveIfNewer() that reads, then writes a turn later (correct one call at a time)', async () => {
+      const report = await runSuite(() => new ordered.RacySaveIfNewer());
+      expectFailures(report, [
+        'versioned writes under concurrency 50 concurrent saveIfNewer() calls with shuffled versions leave the highest version',
+        'versioned writes under concurrency 50 concurrent saveIfNewer() calls over a floor',
+        INTERLEAVINGS,
+      ], /takeVersioned\(\) after 50 concurrent writes of versions 1\.\.50 \(its value\) returned a different string/);
+    });
+
+    it('reports a non-linearizable interleaving with the history of the calls', async () => {
+      const report = await runSuite(() => new ordered.RacySaveIfNewer(), {}, /interleavings/);
+      expectFailures(report, [INTERLEAVINGS], /^(no order of these calls \(that respects real time\) explains their results|the value c\d\.\d was taken twice):\n[\s\S]*saveIfNewer\(c\d\.\d@\d\) → (true|false)[\s\S]*\(fast-check: failed at run \d+ of 25, seed -?\d+, path "[\d:]*"\)$/);
+    });
   });
 
   it('fails a close() that leaves a timer running', async () => {

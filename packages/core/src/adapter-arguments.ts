@@ -1,4 +1,5 @@
-import { RepriseError } from './errors.js';
+import { AdapterError } from './errors.js';
+import type { Fence } from './types.js';
 
 /**
  * Helpers for adapter authors: the argument checks every `SessionAdapter` makes, with the same
@@ -15,9 +16,27 @@ export function describeValue(value: unknown): string {
   return Array.isArray(value) ? 'an array' : 'an object';
 }
 
-/** An `ERR_REPRISE_ADAPTER` error whose message starts with `<adapter>: `, with `cause` when given. */
-export function adapterError(adapter: string, message: string, cause?: unknown): RepriseError {
-  return new RepriseError('ERR_REPRISE_ADAPTER', `${adapter}: ${message}`, cause === undefined ? undefined : { cause });
+/**
+ * An `ERR_REPRISE_ADAPTER` error whose message starts with `<adapter>: `, with `cause` when given.
+ * `transient` (default `true`): whether a later attempt may succeed (false for configuration errors).
+ */
+export function adapterError(adapter: string, message: string, cause?: unknown, transient = true): AdapterError {
+  return new AdapterError('ERR_REPRISE_ADAPTER', `${adapter}: ${message}`, { cause, transient });
+}
+
+/**
+ * A transient `ERR_REPRISE_ADAPTER` error (message `<adapter>: …`) for an operation that certainly
+ * never reached the store, because the client was not connected (see `AdapterError.unsent`).
+ */
+export function unsentError(adapter: string, message: string, cause?: unknown): AdapterError {
+  return new AdapterError('ERR_REPRISE_ADAPTER', `${adapter}: ${message}`, { cause, transient: true, unsent: true });
+}
+
+/** Throws unless `version` is a non-negative safe integer (the version of a conditional write). */
+export function assertVersion(adapter: string, version: unknown): asserts version is number {
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+    throw adapterError(adapter, `version must be a non-negative safe integer, got ${describeValue(version)}`);
+  }
 }
 
 /** Throws unless `key` is a string. */
@@ -46,4 +65,20 @@ export function wholeMsTtl(adapter: string, ttlMs: unknown, now: number = Date.n
   assertTtl(adapter, ttlMs);
   if (ttlMs === undefined) return undefined;
   return Math.max(1, Math.min(Math.ceil(ttlMs), Number.MAX_SAFE_INTEGER - now));
+}
+
+/**
+ * Checks the `fence` argument of `takeVersioned`: `undefined`, or an object whose `version` is a
+ * non-negative safe integer and whose `ttlMs` is `undefined` or a positive finite number of ms.
+ * Returns a copy holding just those two fields.
+ */
+export function assertFence(adapter: string, fence: unknown): Fence | undefined {
+  if (fence === undefined) return undefined;
+  if (fence === null || typeof fence !== 'object' || Array.isArray(fence)) {
+    throw adapterError(adapter, `fence must be undefined or an object { version, ttlMs? }, got ${describeValue(fence)}`);
+  }
+  const { version, ttlMs } = fence as { version?: unknown; ttlMs?: unknown };
+  assertVersion(adapter, version);
+  assertTtl(adapter, ttlMs);
+  return { version, ttlMs };
 }

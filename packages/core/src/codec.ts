@@ -29,6 +29,7 @@
 import { parse, stringify } from 'devalue';
 import { types } from 'node:util';
 import { CodecError, OptionError } from './errors.js';
+import { describeKey } from './redact.js';
 import type { CloseReason, SessionData, Snapshot } from './types.js';
 
 /** Default bound on an encoded snapshot: 1 MiB (bytes of UTF-8). */
@@ -118,7 +119,7 @@ export function encodeSnapshot(snapshot: Snapshot, maxBytes: number): EncodeResu
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) {
     throw new CodecError('ERR_REPRISE_SNAPSHOT_TOO_LARGE', '',
-      `Snapshot for key ${JSON.stringify(snapshot.key)} is ${bytes} bytes, over the limit of ${maxBytes} bytes`);
+      `Snapshot for key ${describeKey(snapshot.key)} is ${bytes} bytes, over the limit of ${maxBytes} bytes`);
   }
   return { text, bytes, dropped: sanitizer.reports() };
 }

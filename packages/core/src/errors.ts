@@ -12,6 +12,8 @@ export type RepriseErrorCode =
   | 'ERR_REPRISE_PERSIST_KEY'
   | 'ERR_REPRISE_SESSION_CLOSED'
   | 'ERR_REPRISE_ADAPTER'
+  | 'ERR_REPRISE_ADAPTER_TIMEOUT'
+  | 'ERR_REPRISE_SESSION_UNAVAILABLE'
   | 'ERR_REPRISE_LISTENER';
 
 /** Base class of every error Reprise throws or reports. `code` is stable across releases. */
@@ -97,5 +99,57 @@ export class ListenerError extends RepriseError {
   constructor(event: string, cause: unknown) {
     super('ERR_REPRISE_LISTENER', `a ${JSON.stringify(event)} listener threw`, { cause });
     this.event = event;
+  }
+}
+
+/**
+ * An adapter operation failed (`ERR_REPRISE_ADAPTER`) or passed the core's `adapterTimeout`
+ * (`ERR_REPRISE_ADAPTER_TIMEOUT`). `transient` says whether trying again later may succeed: an outage
+ * or a timeout is transient; a configuration error (authentication refused, missing privileges,
+ * unknown database) is not, and the core gives such a write up at once (`'persistFailed'`).
+ */
+export class AdapterError extends RepriseError {
+  /** Whether a later attempt may succeed. Default `true`. */
+  readonly transient: boolean;
+  /**
+   * Whether the operation certainly never reached the store (the client was not connected, so the
+   * command was not sent). Default `false`: a write that failed otherwise (a timeout, a connection
+   * lost mid-command) may still have landed, and the core fences the key before it trusts that it
+   * did not. Set it only when sure: a write that failed so is restored straight from the retry queue.
+   */
+  readonly unsent: boolean;
+  constructor(code: 'ERR_REPRISE_ADAPTER' | 'ERR_REPRISE_ADAPTER_TIMEOUT', message: string, options?: { cause?: unknown; transient?: boolean; unsent?: boolean }) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.transient = options?.transient ?? true;
+    this.unsent = options?.unsent ?? false;
+  }
+}
+
+/**
+ * The request's session cannot be had right now: its snapshot cannot be read (the store is down), or
+ * the process is shutting down and has already closed it. Thrown by a write to the session (so that
+ * nothing is acknowledged that would be lost); the cookie is kept and the context stays where it was.
+ * Carries the HTTP conventions Koa, Express and Fastify honour: `status` 503, `expose`, and a
+ * `Retry-After` header of `retryAfter` seconds.
+ */
+export class SessionUnavailableError extends RepriseError {
+  /** HTTP status for the response: 503. */
+  readonly status = 503;
+  /** Same as `status`, for frameworks that read `statusCode`. */
+  readonly statusCode = 503;
+  /** The message is safe to show to the client. */
+  readonly expose = true;
+  /** Seconds after which the client may try again. */
+  readonly retryAfter: number;
+  /** Response headers the frameworks set from an error: `Retry-After`. */
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(why: 'store' | 'shutdown', retryAfter: number, options?: { cause?: unknown }) {
+    super(
+      'ERR_REPRISE_SESSION_UNAVAILABLE',
+      why === 'store' ? 'the session is unavailable: its store cannot be read now' : 'the session is unavailable: the server is restarting',
+      options,
+    );
+    this.retryAfter = retryAfter;
+    this.headers = Object.freeze({ 'Retry-After': String(retryAfter) });
   }
 }

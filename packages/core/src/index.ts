@@ -8,6 +8,8 @@ export type {
   RestoreHook,
   LiveSessionView,
   SessionAdapter,
+  VersionedValue,
+  Fence,
 } from './types.js';
 export {
   RepriseError,
@@ -19,17 +21,22 @@ export {
   PersistKeyError,
   SessionClosedError,
   ListenerError,
+  AdapterError,
+  SessionUnavailableError,
 } from './errors.js';
 export type { RepriseErrorCode } from './errors.js';
 export { DeadlineHeap } from './deadline-heap.js';
 export { newSessionId, isSessionId } from './session-id.js';
 export { SessionManager } from './session-manager.js';
-export type { ManagerEvents } from './session-manager.js';
+export type { ManagerEvents, Resumption } from './session-manager.js';
+export { SessionRequest } from './request.js';
+export type { CookieAction, SessionRequestOptions } from './request.js';
+export { redactId } from './redact.js';
 export { LiveSession, MAX_PERSIST_KEY_LENGTH } from './live-session.js';
-export { DEFAULTS, describeOptionValue } from './options.js';
+export { DEFAULTS, describeOptionValue, assertKnownOptions, MANAGER_OPTION_NAMES } from './options.js';
 export type { SessionManagerOptions, RuntimeOptionName, Settings } from './options.js';
 export type { ManagerStats } from './stats.js';
 export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';
 export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';
 export { MAX_TIMER_DELAY } from './expiry-timer.js';
-export { adapterError, assertKey, assertValue, assertTtl, describeValue, wholeMsTtl } from './adapter-arguments.js';
+export { adapterError, unsentError, assertKey, assertValue, assertTtl, assertVersion, assertFence, describeValue, wholeMsTtl } from './adapter-arguments.js';

@@ -8,6 +8,7 @@ export interface SessionOwner<TData extends SessionData> {
   regenerate(session: LiveSession<TData>): string;
   restoreInto(session: LiveSession<TData>, key: string): Promise<boolean>;
   touch(id: string): boolean;
+  /** A write to a sealed session: ignored and reported, or thrown (a `SessionUnavailableError` after a shutdown close). */
   reportWriteAfterClose(session: LiveSession<TData>, property: PropertyKey): void;
 }
 
@@ -21,11 +22,6 @@ export interface SessionInternals {
   busy: number;
   /** True until the request that created the session ends. */
   isNew: boolean;
-  /**
-   * True from a restore until a request first acquires the session: its new id has not reached its
-   * visitor yet, so it is kept out of the eviction order (it still expires).
-   */
-  unclaimed: boolean;
   /** Why it closed, once a close has started. */
   closeReason: CloseReason | undefined;
   /** True once the closing hooks have run: the snapshot is taken, writes to data are ignored and reported. */
@@ -62,7 +58,7 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
   constructor(owner: SessionOwner<TData>, id: string, data: TData, createdAt: number, now: number) {
     this.#owner = owner;
     this.createdAt = createdAt;
-    this.#s = { id, state: 'live', lastActiveAt: now, expiresAt: Infinity, busy: 0, isNew: true, unclaimed: false, closeReason: undefined, sealed: false };
+    this.#s = { id, state: 'live', lastActiveAt: now, expiresAt: Infinity, busy: 0, isNew: true, closeReason: undefined, sealed: false };
     this.data = data;
   }
 
@@ -175,12 +171,22 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
       return true;
     };
     return new Proxy(target, {
-      set: (object, property, value) => report(property) || Reflect.set(object, property, value),
+      set: (object, property, value) => report(property) || setOwn(object, property, value),
       deleteProperty: (object, property) => report(property) || Reflect.deleteProperty(object, property),
       defineProperty: (object, property, descriptor) =>
         report(property) || Reflect.defineProperty(object, property, descriptor),
     });
   }
+}
+
+/**
+ * `Reflect.set`, except that `__proto__` becomes an own data property (as `JSON.parse` makes it)
+ * instead of calling the inherited setter: writing session data never changes its prototype
+ * (`Object.assign(ctx.session, JSON.parse('{"__proto__": {...}}'))`). The codec drops it at close.
+ */
+export function setOwn(object: object, property: PropertyKey, value: unknown): boolean {
+  if (property !== '__proto__') return Reflect.set(object, property, value);
+  return Reflect.defineProperty(object, property, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /** The manager-only state of `session`. Not exported by the package. */

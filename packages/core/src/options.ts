@@ -1,4 +1,5 @@
 import { OptionError } from './errors.js';
+import { MAX_TIMER_DELAY } from './expiry-timer.js';
 import type { CloseHook, RestoreHook, SessionAdapter, SessionData } from './types.js';
 
 /** Options of {@link SessionManager}. Durations are in milliseconds. */
@@ -7,20 +8,27 @@ export interface SessionManagerOptions<TData extends SessionData = SessionData> 
   adapter: SessionAdapter;
   /** Cap on live sessions (4D "Web max sessions"). Default 100. */
   maxSessions?: number;
-  /** ms of inactivity after which a session expires (4D "Web inactive process timeout"). Default 480 min. */
+  /** ms of inactivity after which a session expires (4D "Web inactive process timeout"). Any finite length; default 480 min. */
   idleTimeout?: number;
-  /** ms since creation after which a session expires whatever its activity. Default `undefined` (off). */
+  /** ms since creation after which a session expires whatever its activity. Any finite length; default `undefined` (off). */
   absoluteTimeout?: number | undefined;
-  /** ms a closed session's snapshot stays restorable. Default 7 days. */
+  /** ms a closed session's snapshot stays restorable (the store's TTL). At most `Number.MAX_SAFE_INTEGER`; default 7 days. */
   snapshotTtl?: number;
-  /** ms each closing or restore hook (and each disposal) may take before it is reported and skipped. Default 10 s. */
+  /**
+   * ms each closing or restore hook (and each disposal) may take before it is reported and skipped.
+   * At most 2147483647 (2^31 - 1, about 24.8 days: Node's timers hold no more); default 10 s.
+   */
   hookTimeout?: number;
   /** Bound on an encoded snapshot, in bytes of UTF-8. Larger ones are not written (`'persistFailed'`). Default 1 MiB. */
   maxSnapshotBytes?: number;
   /** Bound on snapshots waiting in the retry queue; past it the oldest is handed to `'persistFailed'`. Default 10,000. */
   maxPendingPersists?: number;
-  /** ms `shutdown()` waits for requests in flight, and then for the snapshot writes. Default 10 s. */
+  /** ms `shutdown()` waits for requests in flight, and then for the snapshot writes. At most 2^31 - 1; default 10 s. */
   shutdownTimeout?: number;
+  /** ms each adapter call may take before the core treats it as failed (`ERR_REPRISE_ADAPTER_TIMEOUT`). At most 2^31 - 1; default 5 s. */
+  adapterTimeout?: number;
+  /** Seconds a 503 for an unavailable session tells the client to wait (`Retry-After`). Positive integer; default 5. */
+  retryAfter?: number;
   /** Closing hook or hooks, run in order at every close. */
   onClose?: CloseHook<TData> | readonly CloseHook<TData>[];
   /** Restore hook or hooks, run in order after every restore. */
@@ -38,9 +46,11 @@ export type RuntimeOptionName =
   | 'hookTimeout'
   | 'maxSnapshotBytes'
   | 'maxPendingPersists'
-  | 'shutdownTimeout';
+  | 'shutdownTimeout'
+  | 'adapterTimeout'
+  | 'retryAfter';
 
-/** The normalized, validated run-time settings. */
+/** The normalized, validated run-time settings (units and defaults as in {@link SessionManagerOptions}). */
 export interface Settings {
   maxSessions: number;
   idleTimeout: number;
@@ -50,6 +60,10 @@ export interface Settings {
   maxSnapshotBytes: number;
   maxPendingPersists: number;
   shutdownTimeout: number;
+  /** ms; default 5,000. */
+  adapterTimeout: number;
+  /** Seconds; default 5. */
+  retryAfter: number;
 }
 
 /** The defaults every option is normalized from. */
@@ -62,7 +76,67 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   maxSnapshotBytes: 1024 * 1024,
   maxPendingPersists: 10_000,
   shutdownTimeout: 10_000,
+  adapterTimeout: 5_000,
+  retryAfter: 5,
 });
+
+/** Every name `new SessionManager(options)` accepts; any other is a typo and an {@link OptionError}. */
+export const MANAGER_OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({
+    adapter: true,
+    maxSessions: true,
+    idleTimeout: true,
+    absoluteTimeout: true,
+    snapshotTtl: true,
+    hookTimeout: true,
+    maxSnapshotBytes: true,
+    maxPendingPersists: true,
+    shutdownTimeout: true,
+    adapterTimeout: true,
+    retryAfter: true,
+    onClose: true,
+    onRestore: true,
+    now: true,
+  } satisfies Record<keyof SessionManagerOptions, true>),
+);
+
+/**
+ * Throws an {@link OptionError} for the first own name of `options` not in `known`, suggesting the
+ * closest known name (edit distance 2 at most): `unknown option "idleTimout" (did you mean "idleTimeout"?)`.
+ * `prefix` is put before every name in the message (`'cookie.'` for a nested object).
+ */
+export function assertKnownOptions(options: object, known: ReadonlySet<string> = MANAGER_OPTION_NAMES, prefix = ''): void {
+  for (const name of Object.keys(options)) {
+    if (known.has(name)) continue;
+    const near = closest(name, known);
+    const hint = near === undefined ? '' : ` (did you mean ${JSON.stringify(prefix + near)}?)`;
+    throw new OptionError(`unknown option ${JSON.stringify(prefix + name)}${hint}`);
+  }
+}
+
+/** The first of `names` at the smallest edit distance from `name`, if that distance is 2 or less. */
+function closest(name: string, names: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of names) {
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions of one UTF-16 unit each. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
 
 type Check = (name: string, value: unknown) => void;
 
@@ -72,11 +146,22 @@ const positiveInteger: Check = (name, value) => {
   }
 };
 
-const positiveMs: Check = (name, value) => {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new OptionError(`${name} must be a positive, finite number of ms, got ${describeOptionValue(value)}`);
-  }
-};
+/** A positive, finite number of ms, at most `max` (`limit` says why, in the message). */
+function positiveMsUpTo(max: number, limit: string): Check {
+  return (name, value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new OptionError(`${name} must be a positive, finite number of ms, got ${describeOptionValue(value)}`);
+    }
+    if (value > max) throw new OptionError(`${name} must be at most ${max} ms (${limit}), got ${describeOptionValue(value)}`);
+  };
+}
+
+/** Served by the expiry timer, which clamps and re-arms: any finite length is honoured. */
+const positiveMs = positiveMsUpTo(Infinity, 'no limit');
+/** Waited on with one `setTimeout`, which turns 2^31 ms or more into 1 ms: refused. */
+const timerMs = positiveMsUpTo(MAX_TIMER_DELAY, "about 24.8 days, the longest delay Node's timers hold");
+/** Handed to the store as a TTL. */
+const ttlMs = positiveMsUpTo(Number.MAX_SAFE_INTEGER, 'Number.MAX_SAFE_INTEGER');
 
 const optionalPositiveMs: Check = (name, value) => {
   if (value !== undefined) positiveMs(name, value);
@@ -86,11 +171,13 @@ const CHECKS: Readonly<Record<RuntimeOptionName, Check>> = Object.freeze({
   maxSessions: positiveInteger,
   idleTimeout: positiveMs,
   absoluteTimeout: optionalPositiveMs,
-  snapshotTtl: positiveMs,
-  hookTimeout: positiveMs,
+  snapshotTtl: ttlMs,
+  hookTimeout: timerMs,
   maxSnapshotBytes: positiveInteger,
   maxPendingPersists: positiveInteger,
-  shutdownTimeout: positiveMs,
+  shutdownTimeout: timerMs,
+  adapterTimeout: timerMs,
+  retryAfter: positiveInteger,
 });
 
 /** Whether `name` is an option `setOption()` accepts. */

@@ -1,113 +1,153 @@
 import { PersistError } from './errors.js';
-import type { SessionAdapter } from './types.js';
+import { describeKey } from './redact.js';
+import { isTransient, isUnsent, type Store } from './store.js';
 
-/** First retry delay after a failed write, in ms; doubles per attempt up to {@link MAX_RETRY_DELAY}. */
+/** First retry delay after a failed write, in ms; doubles per attempt up to {@link MAX_RETRY_DELAY}, with jitter. */
 export const FIRST_RETRY_DELAY = 100;
-/** Longest delay between two retries of one write, in ms. */
+/** Longest delay between two retries of one write, in ms (before jitter). */
 export const MAX_RETRY_DELAY = 30_000;
 
 /** Pause between two rounds of retries while flushing, in ms. */
 const FLUSH_PAUSE = 100;
 
-/** One write the queue owns until the adapter has it. `expiresAt` is ms since the epoch. */
-interface Job<TPayload> {
+/** One write: `text` under `key` as `version`, restorable until `expiresAt` (ms since the epoch). */
+export interface WriteRequest<TPayload> {
   readonly key: string;
-  text: string;
-  expiresAt: number;
-  payload: TPayload;
+  readonly text: string;
+  readonly version: number;
+  readonly expiresAt: number;
+  readonly payload: TPayload;
+  /** An earlier attempt of this very write may still land (a write taken from the queue and given back). */
+  readonly ambiguous?: boolean;
+  /** Called instead of the `superseded` event when the adapter refuses the write (it holds something newer). */
+  readonly refused?: () => void;
+}
+
+/** A write the queue owns until the adapter has it. */
+interface Job<TPayload> {
+  request: WriteRequest<TPayload>;
   attempts: number;
-  writing: boolean;
-  /** A newer value for the same key that arrived while a write was in flight. */
-  next: { text: string; expiresAt: number; payload: TPayload } | undefined;
+  /** An attempt failed in a way that may still have reached the store (a timeout, a lost connection). */
+  ambiguous: boolean;
+  /** It failed once and waits for retries: it counts against `maxPending`. */
+  failing: boolean;
+  /** A newer write for the same key that arrived while an attempt was in flight. */
+  next: WriteRequest<TPayload> | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
-  /** Resolves when the attempt in flight settles. */
+  /** The attempt in flight, if any. */
   attempt: Promise<void> | undefined;
+}
+
+/** What a write waiting in the queue holds, for a restore that takes it. */
+export interface QueuedValue<TPayload> {
+  readonly text: string;
+  readonly version: number;
+  readonly payload: TPayload;
+  /** An earlier attempt may still land in the store: fence it before using the value. */
+  readonly ambiguous: boolean;
+  /** The write itself, to give back with {@link PersistQueue.write} when the value cannot be used. */
+  readonly request: WriteRequest<TPayload>;
 }
 
 /** What the queue tells its owner. */
 export interface PersistQueueEvents<TPayload> {
-  /** A write attempt failed; `first` is true on the first failure of this job. */
+  /** A write attempt failed; `first` is true on the first failure of this write. */
   failed(error: PersistError, first: boolean): void;
-  /** The queue gave a write up (bound reached, deadline passed or expired before it could be written). */
+  /** The queue gave a write up (bound reached, deadline passed, refused for good): it is not in the store. */
   gaveUp(payload: TPayload, error: PersistError): void;
   /** The adapter took a write. */
   written(payload: TPayload): void;
+  /** The adapter refused a write because it holds a newer version of the key (ordered adapters). */
+  superseded(payload: TPayload): void;
 }
 
 /**
- * The core's queue of snapshot writes: every write goes through it, a failed write stays in it and
- * is retried with exponential backoff until the adapter takes it, newer writes to a key supersede
- * older ones, and a restore can take a waiting write straight from it. Bounded: past `maxPending()`
- * jobs the oldest is given up (handed to `gaveUp`). Retry timers are unref'd.
+ * The core's queue of snapshot writes. Every write goes through it; a failed write stays in it and is
+ * retried with exponential backoff and jitter until the adapter takes it; a newer write to a key
+ * replaces an older one; a restore can take a waiting write straight from it. Bounded: past
+ * `maxPending()` writes waiting for a retry (writes in their first attempt do not count), the oldest
+ * is given up. A write given up after an attempt that may still land is fenced in the store first
+ * (ordered adapters), so a write is either in the store or given up, never both. Retry timers are unref'd.
  */
 export class PersistQueue<TPayload> {
   readonly #jobs = new Map<string, Job<TPayload>>();
-  readonly #adapter: SessionAdapter;
+  /** Jobs waiting for a retry, oldest first. */
+  readonly #failing = new Set<Job<TPayload>>();
+  /** Give-ups still fencing the store. */
+  readonly #settling = new Set<Promise<void>>();
+  readonly #store: Store;
   readonly #now: () => number;
   readonly #maxPending: () => number;
   readonly #events: PersistQueueEvents<TPayload>;
 
-  constructor(adapter: SessionAdapter, now: () => number, maxPending: () => number, events: PersistQueueEvents<TPayload>) {
-    this.#adapter = adapter;
+  constructor(store: Store, now: () => number, maxPending: () => number, events: PersistQueueEvents<TPayload>) {
+    this.#store = store;
     this.#now = now;
     this.#maxPending = maxPending;
     this.#events = events;
   }
 
-  /** Writes not yet accepted by the adapter. */
+  /** Writes not yet accepted by the adapter (first attempts included). */
   get pending(): number {
     return this.#jobs.size;
   }
 
-  /**
-   * Queues `text` under `key` until `expiresAt` and attempts it at once.
-   * Resolves after that first attempt: `true` when the adapter took it, `false` when it stays queued.
-   */
-  async write(key: string, text: string, expiresAt: number, payload: TPayload): Promise<boolean> {
-    const existing = this.#jobs.get(key);
-    if (existing?.writing) {
-      existing.next = { text, expiresAt, payload };
-      await existing.attempt;
-      return !this.#jobs.has(key);
-    }
-    if (existing) this.#remove(existing);
-    const job: Job<TPayload> = { key, text, expiresAt, payload, attempts: 0, writing: false, next: undefined, timer: undefined, attempt: undefined };
-    this.#jobs.set(key, job);
-    this.#enforceBound();
-    if (!this.#jobs.has(key)) return false;
-    await this.#attempt(job);
-    return !this.#jobs.has(key);
+  /** Writes waiting for a retry. */
+  get retrying(): number {
+    return this.#failing.size;
   }
 
   /**
-   * Takes the value waiting under `key`: its text when a write is waiting for a retry (the write is
-   * cancelled), a promise to wait on when a write is in flight (check again after it), else `undefined`.
+   * Queues a write and attempts it at once (or after the attempt in flight for the same key). An
+   * older version than the one queued for the key is dropped. Resolves after that attempt.
    */
-  take(key: string): { text: string; payload: TPayload } | { wait: Promise<void> } | undefined {
+  async write(request: WriteRequest<TPayload>): Promise<void> {
+    const existing = this.#jobs.get(request.key);
+    if (existing !== undefined && request.version < existing.request.version) {
+      this.#events.superseded(request.payload);
+      return;
+    }
+    if (existing?.attempt !== undefined) {
+      const replaced = existing.next;
+      if (replaced === undefined || replaced.version < request.version) {
+        existing.next = request;
+        if (replaced !== undefined) this.#events.superseded(replaced.payload);
+      } else {
+        this.#events.superseded(request.payload);
+      }
+      await existing.attempt;
+      return;
+    }
+    if (existing !== undefined) this.#events.superseded(existing.request.payload);
+    const job = existing ?? this.#newJob(request);
+    job.request = request;
+    if (request.ambiguous === true) job.ambiguous = true;
+    await this.#attempt(job);
+  }
+
+  /**
+   * Takes the write waiting under `key`: its value when it waits for a retry (the write is
+   * cancelled), a promise to wait on when an attempt is in flight (check again after it), else `undefined`.
+   */
+  take(key: string): QueuedValue<TPayload> | { wait: Promise<void> } | undefined {
     const job = this.#jobs.get(key);
     if (job === undefined) return undefined;
-    if (job.writing) return { wait: job.attempt! };
+    if (job.attempt !== undefined) return { wait: job.attempt };
     this.#remove(job);
-    return { text: job.text, payload: job.payload };
+    const { text, version, payload } = job.request;
+    return { text, version, payload, ambiguous: job.ambiguous, request: { ...job.request, ambiguous: job.ambiguous } };
   }
 
   /** The text waiting under `key`, without taking it. */
   peek(key: string): string | undefined {
-    return this.#jobs.get(key)?.text;
-  }
-
-  /** Cancels a waiting write of `key`; `true` when one was cancelled. */
-  cancel(key: string): boolean {
-    const job = this.#jobs.get(key);
-    if (job === undefined || job.writing) return false;
-    this.#remove(job);
-    return true;
+    return this.#jobs.get(key)?.request.text;
   }
 
   /**
    * Retries every waiting write now and keeps retrying until the queue is empty or `timeoutMs` ms
-   * have passed (a timer, not the clock, so an injected clock that stands still cannot hold it up);
-   * whatever is still queued then is given up.
+   * have passed (a timer, not the clock, so an injected clock that stands still cannot hold it up).
+   * Then waits for the attempts still in flight (each bounded by the adapter timeout) and gives up
+   * whatever is left.
    */
   async flush(timeoutMs: number): Promise<void> {
     let expired = false;
@@ -117,6 +157,7 @@ export class PersistQueue<TPayload> {
         expired = true;
         resolve();
       }, timeoutMs);
+      deadline.unref?.();
     });
     try {
       while (this.#jobs.size > 0 && !expired) {
@@ -127,79 +168,135 @@ export class PersistQueue<TPayload> {
     } finally {
       clearTimeout(deadline);
     }
+    await Promise.all([...this.#jobs.values()].map((job) => job.attempt));
     for (const job of [...this.#jobs.values()]) {
       this.#giveUp(job, `not written before the shutdown deadline after ${job.attempts} attempt(s)`);
     }
+    await Promise.all(this.#settling);
+  }
+
+  #newJob(request: WriteRequest<TPayload>): Job<TPayload> {
+    const job: Job<TPayload> = { request, attempts: 0, ambiguous: request.ambiguous === true, failing: false, next: undefined, timer: undefined, attempt: undefined };
+    this.#jobs.set(request.key, job);
+    return job;
   }
 
   #attempt(job: Job<TPayload>): Promise<void> {
     if (job.timer !== undefined) clearTimeout(job.timer);
     job.timer = undefined;
-    job.writing = true;
     const attempt = this.#run(job).finally(() => {
-      if (job.attempt !== attempt) return;
-      job.writing = false;
-      job.attempt = undefined;
+      if (job.attempt === attempt) job.attempt = undefined;
     });
     job.attempt = attempt;
     return attempt;
   }
 
-  /** Writes the job's value, then any newer value that arrived meanwhile, until one fails or none is left. */
+  /** Writes the job's request, then any newer one that arrived meanwhile, until one fails or none is left. */
   async #run(job: Job<TPayload>): Promise<void> {
     for (;;) {
-      const ttl = Math.ceil(job.expiresAt - this.#now());
+      const { key, text, version, expiresAt, payload, refused } = job.request;
+      const ttl = Math.ceil(expiresAt - this.#now());
       if (ttl <= 0) {
         this.#giveUp(job, 'expired before it could be written');
         return;
       }
       job.attempts += 1;
+      let stored: boolean;
       try {
-        await this.#adapter.save(job.key, job.text, ttl);
+        stored = await this.#store.write(key, text, version, ttl);
       } catch (cause) {
-        const error = new PersistError(job.key, `adapter ${this.#adapter.name} failed to save ${JSON.stringify(job.key)} (attempt ${job.attempts})`, { cause });
-        this.#events.failed(error, job.attempts === 1);
-        if (this.#jobs.get(job.key) === job) this.#retryLater(job);
+        this.#failedAttempt(job, cause);
         return;
       }
-      this.#events.written(job.payload);
+      if (stored) this.#events.written(payload);
+      else if (refused !== undefined) refused();
+      else this.#events.superseded(payload);
       if (job.next === undefined) {
-        if (this.#jobs.get(job.key) === job) this.#jobs.delete(job.key);
+        this.#remove(job);
         return;
       }
-      Object.assign(job, job.next, { next: undefined, attempts: 0 });
+      job.request = job.next;
+      Object.assign(job, { next: undefined, attempts: 0, ambiguous: job.request.ambiguous === true });
     }
+  }
+
+  #failedAttempt(job: Job<TPayload>, cause: unknown): void {
+    const { key } = job.request;
+    // A transient failure (a timeout, a lost connection) may still land, unless the adapter knows the
+    // command was never sent; a refusal for good did not, but an earlier attempt of this write may have.
+    if (isTransient(cause) && !isUnsent(cause)) job.ambiguous = true;
+    const error = new PersistError(describeKey(key), `adapter ${this.#store.name} failed to save ${describeKey(key)} (attempt ${job.attempts})`, { cause });
+    this.#events.failed(error, job.attempts === 1);
+    if (this.#jobs.get(key) !== job) return;
+    if (job.next !== undefined) {
+      job.request = job.next;
+      Object.assign(job, { next: undefined, attempts: 0 });
+    }
+    if (!isTransient(cause)) {
+      this.#giveUp(job, `refused for good by adapter ${this.#store.name}`, cause);
+      return;
+    }
+    this.#retryLater(job);
   }
 
   #retryLater(job: Job<TPayload>): void {
-    if (job.next !== undefined) {
-      Object.assign(job, job.next, { next: undefined, attempts: 0 });
-    }
-    const delay = Math.min(MAX_RETRY_DELAY, FIRST_RETRY_DELAY * 2 ** Math.max(0, job.attempts - 1));
+    const backoff = Math.min(MAX_RETRY_DELAY, FIRST_RETRY_DELAY * 2 ** Math.max(0, job.attempts - 1));
+    const delay = backoff * (0.5 + Math.random() / 2);
     job.timer = setTimeout(() => void this.#attempt(job), delay);
     job.timer.unref?.();
+    if (!job.failing) {
+      job.failing = true;
+      this.#failing.add(job);
+      this.#enforceBound();
+    }
   }
 
   #enforceBound(): void {
-    while (this.#jobs.size > this.#maxPending()) {
-      const oldest = this.#jobs.values().next().value!;
-      this.#giveUp(oldest, `dropped from the retry queue: more than ${this.#maxPending()} writes pending`);
+    const max = this.#maxPending();
+    for (const job of this.#failing) {
+      if (this.#failing.size <= max) return;
+      if (job.attempt === undefined) this.#giveUp(job, `dropped from the retry queue: more than ${max} writes waiting for a retry`);
     }
   }
 
-  #giveUp(job: Job<TPayload>, why: string): void {
-    if (this.#jobs.get(job.key) === job) this.#remove(job);
-    this.#events.gaveUp(job.payload, new PersistError(job.key, `snapshot ${JSON.stringify(job.key)} ${why}`));
+  /** Gives a job up: out of the queue now; fenced in the store first when an attempt may still land. */
+  #giveUp(job: Job<TPayload>, why: string, cause?: unknown): void {
+    if (this.#jobs.get(job.request.key) === job) this.#remove(job);
+    const settle = this.#settleGiveUp(job, why, cause);
+    this.#settling.add(settle);
+    void settle.finally(() => this.#settling.delete(settle));
+  }
+
+  async #settleGiveUp(job: Job<TPayload>, why: string, cause: unknown): Promise<void> {
+    const { key, text, version, expiresAt, payload } = job.request;
+    let note = '';
+    if (job.ambiguous && this.#store.ordered) {
+      const ttl = Math.max(1, Math.ceil(expiresAt - this.#now()));
+      try {
+        const landed = await this.#store.fence(key, version, ttl);
+        // It had landed after all: the fence took it out; put it back (same version: allowed over its own floor).
+        if (landed?.version === version && (await this.#store.rewriteFenced(key, text, version, ttl).catch(() => false))) {
+          this.#events.written(payload);
+          return;
+        }
+      } catch {
+        note = ' (the store could not be fenced: an attempt still in the network may land)';
+      }
+    } else if (job.ambiguous) {
+      note = ' (adapter without ordered writes: an attempt still in the network may land)';
+    }
+    this.#events.gaveUp(payload, new PersistError(describeKey(key), `snapshot ${describeKey(key)} ${why}${note}`, cause === undefined ? undefined : { cause }));
   }
 
   #remove(job: Job<TPayload>): void {
     if (job.timer !== undefined) clearTimeout(job.timer);
     job.timer = undefined;
-    this.#jobs.delete(job.key);
+    this.#failing.delete(job);
+    if (this.#jobs.get(job.request.key) === job) this.#jobs.delete(job.request.key);
   }
 }
 
-/** Resolves after `ms` ms. */
+/** Resolves after `ms` ms (unref'd: a shutdown holds the loop itself). */
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

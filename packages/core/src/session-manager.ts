@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { encodePointer, encodeSnapshot } from './codec.js';
-import { CodecError, ListenerError, PersistError, RestoreError, SessionClosedError, type RepriseError, OptionError } from './errors.js';
-import { ExpiryTimer } from './expiry-timer.js';
+import { decodeRecord } from './codec.js';
+import { OptionError, RestoreError, SessionClosedError, SessionUnavailableError, type RepriseError } from './errors.js';
 import { disposeLive, runHooks } from './hooks.js';
+import { keepAlive } from './keep-alive.js';
+import { KeyLock } from './key-lock.js';
 import { LiveSession, internalsOf, type SessionOwner } from './live-session.js';
 import {
+  assertKnownOptions,
   isRuntimeOption,
   normalizeClock,
   normalizeHooks,
@@ -16,26 +18,20 @@ import {
   type Settings,
 } from './options.js';
 import { PersistQueue } from './persist-queue.js';
-import { RecencyList } from './recency-list.js';
-import { isSessionId, newSessionId } from './session-id.js';
-import { SnapshotReader, isInvoluntary, type SnapshotFilter } from './snapshot-reader.js';
+import { Registry } from './registry.js';
+import { describeKey, redactId } from './redact.js';
+import { newSessionId } from './session-id.js';
+import { SnapshotReader, isInvoluntary } from './snapshot-reader.js';
+import { SnapshotWriter } from './snapshot-writer.js';
+import { Restorer, type Resumption } from './restorer.js';
+import { Reporter, type ManagerEvents } from './reporter.js';
 import { newCounters, type Counters, type ManagerStats } from './stats.js';
-import type { CloseHook, CloseReason, RestoreHook, SessionAdapter, SessionData, Snapshot } from './types.js';
+import { Store } from './store.js';
+import type { CloseHook, CloseReason, RestoreHook, SessionAdapter, SessionData, Snapshot, VersionedValue } from './types.js';
+import { VersionClock } from './version-clock.js';
 
-/** A snapshot taken for a restore, and the pointer it came through (deleted once it is restored). */
-type Taken<TData extends SessionData> = { readonly snapshot: Snapshot<TData>; readonly pointer: string | undefined };
-
-/** The events of a {@link SessionManager} and their arguments. */
-export interface ManagerEvents<TData extends SessionData> {
-  /** A close finished (hooks ran, snapshot handed to the queue, live resources disposed). */
-  close: [session: LiveSession<TData>, reason: CloseReason];
-  /** A snapshot was restored into a live session (after the restore hooks). */
-  restore: [session: LiveSession<TData>, snapshot: Snapshot<TData>];
-  /** Something went wrong and was handled; without a listener it goes to `process.emitWarning`. */
-  error: [error: RepriseError];
-  /** A snapshot that could not be written (too large, or given up by the retry queue). */
-  persistFailed: [snapshot: Snapshot<TData>, error: RepriseError];
-}
+export type { ManagerEvents } from './reporter.js';
+export type { Resumption } from './restorer.js';
 
 /** Rounds of restore-wait and close that `shutdown()` runs at most before it flushes the queue. */
 const MAX_SHUTDOWN_ROUNDS = 1000;
@@ -45,8 +41,8 @@ const CLOSE_REASONS: ReadonlySet<string> = new Set<CloseReason>(['evicted', 'exp
 /**
  * The engine: a registry of live sessions with a cap (least recently active idle session evicted),
  * idle and absolute timeouts on one timer, closing hooks run exactly once per live context, snapshots
- * persisted through the adapter behind a retry queue, and restores. Framework-free; `@reprise/koa`
- * drives it per request with {@link acquire} and {@link release}.
+ * persisted through the adapter behind a retry queue with ordered writes, and restores under the
+ * session's own id. Framework-free; bindings drive it per request through `SessionRequest`.
  */
 export class SessionManager<TData extends SessionData = SessionData>
   extends EventEmitter<ManagerEvents<TData>>
@@ -58,41 +54,82 @@ export class SessionManager<TData extends SessionData = SessionData>
   readonly #now: () => number;
   readonly #closeHooks: CloseHook<TData>[];
   readonly #restoreHooks: RestoreHook<TData>[];
-  readonly #live = new Map<string, LiveSession<TData>>();
-  readonly #idle = new RecencyList<LiveSession<TData>>();
-  readonly #timer: ExpiryTimer<LiveSession<TData>>;
+  readonly #registry: Registry<TData>;
   readonly #closing = new Map<string, Promise<CloseReason>>();
-  readonly #resuming = new Map<string, Promise<LiveSession<TData> | undefined>>();
-  /** Restores in flight (`restore()` and `resume()` calls): `shutdown()` waits for them. */
+  /** Restores in flight: `shutdown()` waits for them. */
   readonly #restoring = new Set<Promise<unknown>>();
-  /** Closed id -> the session restored from it, until the client is known to hold the new id. */
-  readonly #forwards = new Map<string, LiveSession<TData>>();
-  readonly #forwardOf = new WeakMap<LiveSession<TData>, string>();
+  readonly #store: Store;
   readonly #queue: PersistQueue<Snapshot<TData> | undefined>;
   readonly #reader: SnapshotReader;
+  readonly #writer: SnapshotWriter;
+  readonly #restorer: Restorer<TData>;
   readonly #counters: Counters = newCounters();
-  #busy = 0;
+  readonly #reporter = new Reporter<TData>(this, this.#counters);
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
-  #drained: (() => void) | undefined;
 
   constructor(options: SessionManagerOptions<TData>) {
     super();
     if (typeof options !== 'object' || options === null) throw new OptionError('SessionManager options must be an object');
+    assertKnownOptions(options);
     this.adapter = validateAdapter(options.adapter);
     this.#settings = normalizeSettings(options);
     this.#now = normalizeClock(options.now);
     this.#closeHooks = normalizeHooks('onClose', options.onClose);
     this.#restoreHooks = normalizeHooks('onRestore', options.onRestore);
-    this.#timer = new ExpiryTimer(this.#now, (session) => this.#onDue(session));
-    this.#queue = new PersistQueue(this.adapter, this.#now, () => this.#settings.maxPendingPersists, {
-      failed: (error, first) => this.#persistFailed(error, first),
-      gaveUp: (snapshot, error) => this.#gaveUp(snapshot, error),
+    this.#registry = new Registry(this.#settings, this.#now, {
+      expired: (session) => void this.#close(session, 'expired'),
+      evict: (session) => void this.#close(session, 'evicted'),
+    });
+    this.#store = new Store(this.adapter, () => this.#settings.adapterTimeout);
+    const clock = new VersionClock(this.#now);
+    this.#queue = new PersistQueue(this.#store, this.#now, () => this.#settings.maxPendingPersists, {
+      failed: (error, first) => this.#reporter.persistFailed(error, first),
+      gaveUp: (snapshot, error) => this.#reporter.gaveUp(snapshot, error),
       written: (snapshot) => {
         if (snapshot !== undefined) this.#counters.persisted += 1;
       },
+      superseded: (snapshot) => {
+        if (snapshot !== undefined) this.#counters.superseded += 1;
+      },
     });
-    this.#reader = new SnapshotReader(this.adapter, this.#queue as PersistQueue<Snapshot | undefined>, (closedAt) => closedAt + this.#settings.snapshotTtl);
+    const queue = this.#queue as PersistQueue<Snapshot | undefined>;
+    const locks = new KeyLock();
+    this.#reader = new SnapshotReader(this.#store, queue, clock, (closedAt) => closedAt + this.#settings.snapshotTtl, this.#now, locks);
+    this.#writer = new SnapshotWriter({
+      store: this.#store,
+      queue,
+      reader: this.#reader,
+      clock,
+      locks,
+      snapshotTtl: () => this.#settings.snapshotTtl,
+      maxSnapshotBytes: () => this.#settings.maxSnapshotBytes,
+      report: (error) => this.#reporter.report(error),
+      gaveUp: (snapshot, error) => {
+        this.#counters.persistFailures += 1;
+        this.#reporter.gaveUp(snapshot as Snapshot<TData>, error);
+      },
+      superseded: () => {
+        this.#counters.superseded += 1;
+      },
+    });
+    this.#store.lateTake = (key, taken) => void this.#track(this.#putBackLate(key, taken));
+    this.#restorer = new Restorer<TData>({
+      owner: this,
+      registry: this.#registry,
+      reader: this.#reader,
+      writer: this.#writer,
+      reporter: this.#reporter,
+      counters: this.#counters,
+      settings: this.#settings,
+      restoreHooks: this.#restoreHooks,
+      now: this.#now,
+      closing: (id) => this.#closing.get(id),
+      shuttingDown: () => this.#shuttingDown,
+      track: (work) => this.#track(work),
+      unavailable: (why, cause) => this.unavailable(why, cause),
+      release: (session) => this.release(session),
+    });
   }
 
   /** Whether `shutdown()` has begun. */
@@ -102,7 +139,12 @@ export class SessionManager<TData extends SessionData = SessionData>
 
   /** Live sessions (closing ones excluded). */
   get size(): number {
-    return this.#live.size;
+    return this.#registry.size;
+  }
+
+  /** Whether the adapter offers ordered (conditional) writes; see `SessionAdapter`. */
+  get ordered(): boolean {
+    return this.#store.ordered;
   }
 
   /** The current value of a run-time option. */
@@ -118,7 +160,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     if (!isRuntimeOption(name)) throw new OptionError(`setOption: unknown option ${JSON.stringify(name)}`);
     validateOption(name, value);
     this.#settings[name] = value;
-    if (name === 'maxSessions') this.#shrinkToCap();
+    if (name === 'maxSessions') this.#registry.shrinkToCap();
   }
 
   /** Adds a closing hook (after those already registered). */
@@ -136,27 +178,29 @@ export class SessionManager<TData extends SessionData = SessionData>
   /**
    * Creates a live session holding `data` (default `{}`). At the cap, the least recently active idle
    * session is evicted first; when every session is busy, the new one is admitted over the cap.
+   * @throws SessionUnavailableError once `shutdown()` has begun (nothing created then could be kept).
    */
   create(data?: TData): LiveSession<TData> {
+    if (this.#shuttingDown) throw this.unavailable('shutdown');
     const now = this.#now();
     // Built (and its data checked) before making room, so refused data evicts nobody.
     const session = new LiveSession<TData>(this, newSessionId(), data ?? ({} as TData), now, now);
-    this.#makeRoom();
-    this.#register(session);
+    this.#registry.makeRoom();
+    this.#registry.add(session);
     this.#counters.created += 1;
     return session;
   }
 
   /** The live session with this id, without touching it. */
   get(id: string): LiveSession<TData> | undefined {
-    return this.#live.get(id);
+    return this.#registry.get(id);
   }
 
   /** Marks activity on a live session: most recent in the eviction order, expiry slid. `false` if unknown. */
   touch(id: string): boolean {
-    const session = this.#live.get(id);
+    const session = this.#registry.get(id);
     if (session === undefined) return false;
-    this.#markActive(session);
+    this.#registry.markActive(session);
     return true;
   }
 
@@ -165,29 +209,19 @@ export class SessionManager<TData extends SessionData = SessionData>
    * {@link release}. Marks activity. `undefined` when no live session has this id.
    */
   acquire(id: string): LiveSession<TData> | undefined {
-    const session = this.#live.get(id);
-    if (session === undefined) return undefined;
-    this.#hold(session);
+    const session = this.#registry.get(id);
+    if (session !== undefined) this.#registry.hold(session);
     return session;
   }
 
   /**
-   * Ends a request started with {@link acquire} (or the creating request of a session from
-   * {@link create}, held with `acquire`). The session becomes idle when no other request holds it;
-   * then its idle expiry restarts and the cap is enforced.
+   * Ends a request started with {@link acquire} or {@link resume}. The session becomes idle when no
+   * other request holds it; then its idle expiry restarts and the cap is enforced.
    */
   release(session: LiveSession<TData>): void {
-    const state = internalsOf(session);
-    if (state.busy === 0) return;
-    state.busy -= 1;
-    if (state.busy > 0) return;
-    state.isNew = false;
-    this.#busy -= 1;
-    if (this.#busy === 0) this.#drained?.();
-    if (state.state !== 'live') return;
-    this.#markActive(session);
+    if (!this.#registry.release(session)) return;
     if (this.#shuttingDown) void this.#close(session, 'shutdown');
-    else this.#shrinkToCap();
+    else this.#registry.shrinkToCap();
   }
 
   /**
@@ -197,114 +231,62 @@ export class SessionManager<TData extends SessionData = SessionData>
    */
   close(id: string, reason: CloseReason = 'closed'): Promise<boolean> {
     if (!CLOSE_REASONS.has(reason)) return Promise.reject(new OptionError(`close: unknown reason ${JSON.stringify(reason)}`));
-    const session = this.#live.get(id);
+    const session = this.#registry.get(id);
     return session === undefined ? Promise.resolve(false) : this.#close(session, reason);
   }
 
   /** When the session expires if it stays idle, in ms since the epoch (4D WEB LEGACY GET SESSION EXPIRATION). */
   getExpiration(id: string): number | undefined {
-    return this.#live.get(id)?.expiresAt;
+    return this.#registry.get(id)?.expiresAt;
   }
 
   /**
-   * Restores the snapshot stored under `key` (or named by a pointer there) into a new live session
-   * with a new id; `undefined` when there is none or it cannot be read (reported).
+   * Restores the snapshot stored under `key` (or named by a pointer there) into a live session under
+   * the snapshot's own session id; `undefined` when there is none, it cannot be read (reported), or
+   * a session with that id is live already.
    */
-  async restore(key: string): Promise<LiveSession<TData> | undefined> {
-    if (typeof key !== 'string' || key.length === 0) throw new TypeError('restore: key must be a non-empty string');
-    const withinAbsolute: SnapshotFilter = (snapshot) => this.#withinAbsolute(snapshot);
-    return this.#track(this.#take(key, withinAbsolute).then((taken) => (taken === undefined ? undefined : this.#revive(taken))));
+  restore(key: string): Promise<LiveSession<TData> | undefined> {
+    return this.#restorer.restore(key);
   }
 
   /**
-   * What a returning cookie gets: the live session with this id; or, after it closed involuntarily
-   * (evicted, expired, shutdown), its snapshot restored into a new session with a new id; or
-   * `undefined` (unknown id, explicit close, absolute timeout passed, store error). Waits for a close
-   * in progress. Concurrent calls for one id share one restore. Does not acquire the session.
-   * Once `shutdown()` has begun it restores nothing: the snapshot stays for the next process.
-   * Rejects with a `RestoreError` (already reported) when the adapter could not be read: the snapshot
-   * may still be there, so a binding should keep the visitor's cookie.
+   * What a returning cookie's id leads to (see {@link Resumption}): the live session, or after an
+   * involuntary close (evicted, expired, shutdown) its snapshot restored under the same id; a close
+   * in progress is waited for. Concurrent calls for one id share one restore, and each gets the
+   * session held for it (release it with {@link release}). Once `shutdown()` has begun nothing is
+   * restored (`unavailable`): the snapshot stays for the next process.
    */
-  async resume(id: string): Promise<LiveSession<TData> | undefined> {
-    if (!isSessionId(id)) return undefined;
-    const live = this.#live.get(id) ?? this.#forwards.get(id);
-    if (live !== undefined || this.#shuttingDown) return live;
-    return this.#track(this.#resume(id));
+  resume(id: string): Promise<Resumption<TData>> {
+    return this.#restorer.resume(id);
   }
 
-  async #resume(id: string): Promise<LiveSession<TData> | undefined> {
-    const closing = this.#closing.get(id);
-    if (closing !== undefined && !isInvoluntary(await closing)) return undefined;
-    let resuming = this.#resuming.get(id);
-    if (resuming === undefined) {
-      resuming = this.#resumeClosed(id).finally(() => this.#resuming.delete(id));
-      this.#resuming.set(id, resuming);
-    }
-    return resuming;
-  }
-
-  /**
-   * Tells the manager that the visitor now holds the new id of a restored session: give the closed
-   * id it was restored from, or the session itself (a binding calls this when a request arrives with
-   * the new id). Until then, `resume(closedId)` keeps leading to the restored session, so a response
-   * that never arrived, or parallel requests still sent with the old cookie, lose nothing.
-   * O(1); does nothing for a session that was not restored or is already confirmed.
-   */
-  confirmResume(closedIdOrSession: string | LiveSession<TData>): void {
-    const closedId = typeof closedIdOrSession === 'string' ? closedIdOrSession : this.#forwardOf.get(closedIdOrSession);
-    if (closedId === undefined) return;
-    const session = this.#forwards.get(closedId);
-    if (session === undefined) return;
-    this.#forwards.delete(closedId);
-    this.#forwardOf.delete(session);
+  /** A {@link SessionUnavailableError} with the configured `retryAfter`. */
+  unavailable(why: 'store' | 'shutdown', cause?: unknown): SessionUnavailableError {
+    return new SessionUnavailableError(why, this.#settings.retryAfter, cause === undefined ? undefined : { cause });
   }
 
   /** Moves a live session to a new id; the old id stops working at once. No hook runs. */
   regenerate(session: LiveSession<TData>): string {
     const state = internalsOf(session);
-    if (state.state !== 'live') throw new SessionClosedError(state.id, `cannot regenerate session ${state.id}: it is ${state.state}`);
-    // A closed id this session was restored from is an old id too: it stops leading here.
-    const forwardedFrom = this.#forwardOf.get(session);
-    if (forwardedFrom !== undefined) this.confirmResume(forwardedFrom);
-    this.#live.delete(state.id);
+    if (state.state !== 'live') throw new SessionClosedError(redactId(state.id), `cannot regenerate session ${redactId(state.id)}: it is ${state.state}`);
+    const oldId = state.id;
     state.id = newSessionId();
-    this.#live.set(state.id, session);
+    this.#registry.rename(session, oldId);
+    this.#restorer.forget(oldId);
     return state.id;
   }
 
   /** @internal Merges the snapshot under `key` into `session` (snapshot keys win); `true` when one was found. */
-  async restoreInto(session: LiveSession<TData>, key: string): Promise<boolean> {
-    if (typeof key !== 'string' || key.length === 0) throw new TypeError('restore: key must be a non-empty string');
-    if (session.state !== 'live') return false;
-    // Held busy while the snapshot is taken, so that neither the cap nor a timer closes it meanwhile.
-    this.#hold(session);
-    try {
-      return await this.#track(this.#mergeInto(session, key));
-    } finally {
-      this.release(session);
-    }
+  restoreInto(session: LiveSession<TData>, key: string): Promise<boolean> {
+    return this.#restorer.restoreInto(session, key);
   }
 
-  async #mergeInto(session: LiveSession<TData>, key: string): Promise<boolean> {
-    const taken = await this.#take(key, () => true);
-    if (taken === undefined) return false;
-    const { snapshot } = taken;
-    if (session.state !== 'live') {
-      await this.#putBack(snapshot);
-      return false;
-    }
-    await this.#reader.discard(taken.pointer);
-    Object.assign(session.data, snapshot.data);
-    if (snapshot.key !== snapshot.sessionId && !isSessionId(snapshot.key)) session.persistKey = snapshot.key;
-    await this.#afterRestore(session, snapshot);
-    return true;
-  }
-
-
-  /** @internal Reports a write to a closed session (ignored). */
+  /** @internal A write to a closed session: a `SessionUnavailableError` after a shutdown close, else ignored and reported. */
   reportWriteAfterClose(session: LiveSession<TData>, property: PropertyKey): void {
     this.#counters.writesAfterClose += 1;
-    this.#report(new SessionClosedError(session.id, `write to ${String(property)} of session ${session.id} after its close was ignored`));
+    if (session.closeReason === 'shutdown') throw this.unavailable('shutdown');
+    const id = redactId(session.id);
+    this.#reporter.report(new SessionClosedError(id, `write to ${String(property)} of session ${id} after its close was ignored`));
   }
 
   /** Counters and gauges; see {@link ManagerStats}. */
@@ -313,19 +295,22 @@ export class SessionManager<TData extends SessionData = SessionData>
     return {
       ...c,
       closed: { ...c.closed },
-      live: this.#live.size,
-      busy: this.#busy,
+      live: this.#registry.size,
+      busy: this.#registry.busy,
       closing: this.#closing.size,
-      overCap: Math.max(0, this.#live.size - this.#settings.maxSessions),
+      overCap: Math.max(0, this.#registry.size - this.#settings.maxSessions),
       pendingPersists: this.#queue.pending,
+      retryingPersists: this.#queue.retrying,
     };
   }
 
   /**
    * Stops: waits up to `shutdownTimeout` ms for requests in flight, closes every live session with
-   * `'shutdown'`, then waits up to `shutdownTimeout` ms for the snapshot writes (what is still not
-   * written goes to `'persistFailed'`). Sessions created afterwards are closed when their request
-   * ends. Does not close the adapter. Idempotent.
+   * `'shutdown'` (each hook bounded by `hookTimeout`), then retries the snapshot writes for up to
+   * `shutdownTimeout` ms (each adapter call bounded by `adapterTimeout`); what is still not written
+   * goes to `'persistFailed'`. Holds the event loop open until it resolves. Requests that arrive
+   * meanwhile cannot create or restore a session (`SessionUnavailableError`). Does not close the
+   * adapter. Idempotent.
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= this.#runShutdown();
@@ -334,17 +319,21 @@ export class SessionManager<TData extends SessionData = SessionData>
 
   async #runShutdown(): Promise<void> {
     this.#shuttingDown = true;
-    await this.#waitForIdle(this.#settings.shutdownTimeout);
-    // Until nothing is left: a restore in flight brings a live session back, which must close too.
-    // Bounded, so that a bug that kept a session live could never spin this loop forever.
-    for (let round = 0; round < MAX_SHUTDOWN_ROUNDS; round++) {
-      await Promise.allSettled(this.#restoring);
-      await Promise.all([...this.#live.values()].map((session) => this.#close(session, 'shutdown')));
-      await Promise.all(this.#closing.values());
-      if (this.#restoring.size === 0 && this.#live.size === 0 && this.#closing.size === 0) break;
+    const letGo = keepAlive();
+    try {
+      await this.#registry.waitForIdle(this.#settings.shutdownTimeout);
+      // Until nothing is left: a restore in flight brings a live session back, which must close too.
+      for (let round = 0; round < MAX_SHUTDOWN_ROUNDS; round++) {
+        await Promise.allSettled(this.#restoring);
+        await Promise.all(this.#registry.all().map((session) => this.#close(session, 'shutdown')));
+        await Promise.all(this.#closing.values());
+        if (this.#restoring.size === 0 && this.#registry.size === 0 && this.#closing.size === 0) break;
+      }
+      await this.#queue.flush(this.#settings.shutdownTimeout);
+      this.#registry.stop();
+    } finally {
+      letGo();
     }
-    await this.#queue.flush(this.#settings.shutdownTimeout);
-    this.#timer.stop();
   }
 
   /** Registers a restore in flight until it settles. */
@@ -357,75 +346,6 @@ export class SessionManager<TData extends SessionData = SessionData>
     return work;
   }
 
-  async #waitForIdle(timeoutMs: number): Promise<void> {
-    if (this.#busy === 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await new Promise<void>((resolve) => {
-      this.#drained = resolve;
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    clearTimeout(timer);
-    this.#drained = undefined;
-  }
-
-  #register(session: LiveSession<TData>): void {
-    this.#live.set(session.id, session);
-    this.#markActive(session);
-  }
-
-  #hold(session: LiveSession<TData>): void {
-    const state = internalsOf(session);
-    state.busy += 1;
-    state.unclaimed = false;
-    if (state.busy === 1) {
-      this.#busy += 1;
-      this.#idle.delete(session);
-    }
-    state.lastActiveAt = this.#now();
-    // The heap keeps the older, earlier deadline: it fires, finds the session busy and drops it;
-    // release() schedules the new one. So a request costs no heap operation here.
-    state.expiresAt = this.#expiryFrom(session, state.lastActiveAt);
-  }
-
-  #markActive(session: LiveSession<TData>): void {
-    const state = internalsOf(session);
-    state.lastActiveAt = this.#now();
-    state.expiresAt = this.#expiryFrom(session, state.lastActiveAt);
-    this.#timer.schedule(session, state.expiresAt);
-    if (state.busy === 0 && !state.unclaimed) this.#idle.touch(session);
-  }
-
-  /** When a session active at `activeAt` expires: idle timeout, capped by the absolute timeout. */
-  #expiryFrom(session: LiveSession<TData>, activeAt: number): number {
-    const { idleTimeout, absoluteTimeout } = this.#settings;
-    const absolute = absoluteTimeout === undefined ? Infinity : session.createdAt + absoluteTimeout;
-    return Math.min(activeAt + idleTimeout, absolute);
-  }
-
-  #onDue(session: LiveSession<TData>): void {
-    const state = internalsOf(session);
-    if (state.state !== 'live' || state.busy > 0) return;
-    void this.#close(session, 'expired');
-  }
-
-  /** Evicts until one more session fits under the cap (or no idle session is left). */
-  #makeRoom(): void {
-    this.#evictWhile(() => this.#live.size >= this.#settings.maxSessions);
-  }
-
-  /** Evicts until the cap holds again (or no idle session is left). */
-  #shrinkToCap(): void {
-    this.#evictWhile(() => this.#live.size > this.#settings.maxSessions);
-  }
-
-  #evictWhile(overCap: () => boolean): void {
-    while (overCap()) {
-      const victim = this.#idle.oldest();
-      if (victim === undefined) return;
-      void this.#close(victim, 'evicted');
-    }
-  }
-
   /** The one close path every reason goes through. Synchronously leaves the registry, so it runs once. */
   #close(session: LiveSession<TData>, reason: CloseReason): Promise<boolean> {
     const state = internalsOf(session);
@@ -433,184 +353,59 @@ export class SessionManager<TData extends SessionData = SessionData>
     state.state = 'closing';
     state.closeReason = reason;
     const id = state.id;
-    this.#live.delete(id);
-    this.#idle.delete(session);
-    this.#timer.cancel(session);
+    this.#registry.remove(session);
     this.#counters.closed[reason] += 1;
-    // A restored session whose new id never reached its visitor closes under the id the visitor holds.
-    const forwardedFrom = this.#forwardOf.get(session);
-    if (forwardedFrom !== undefined) this.confirmResume(forwardedFrom);
-    const visibleId = forwardedFrom !== undefined && isInvoluntary(reason) ? forwardedFrom : id;
-    const done = this.#runClose(session, reason, visibleId);
-    const outcome = done.then(() => reason);
-    this.#closing.set(id, outcome);
-    if (visibleId !== id) this.#closing.set(visibleId, outcome);
+    const done = this.#runClose(session, reason);
+    this.#closing.set(id, done.then(() => reason));
     return done.then(() => {
       this.#closing.delete(id);
-      this.#closing.delete(visibleId);
       return true;
     });
   }
 
-  /** @param visibleId the id the visitor holds: the snapshot's `sessionId` (and default key). */
-  async #runClose(session: LiveSession<TData>, reason: CloseReason, visibleId: string): Promise<void> {
-    const id = session.id;
-    const report = (error: RepriseError): void => this.#hookFailed(error);
+  async #runClose(session: LiveSession<TData>, reason: CloseReason): Promise<void> {
+    // Hooks start on a later tick, so that a hook that creates a session (and so evicts) cannot
+    // re-enter the eviction loop of the create() that started this close.
+    await null;
+    const id = redactId(session.id);
+    const report = (error: RepriseError): void => this.#reporter.hookFailed(error);
     await runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report);
-    // The snapshot is taken now: later writes to data would be lost, so they are ignored and reported.
+    // The snapshot is taken now: later writes to data are not in it, so they are refused or reported.
     internalsOf(session).sealed = true;
-    if (session.persist) await this.#persist(session, reason, visibleId);
+    if (session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey)) await this.#writer.write(this.#snapshotOf(session, reason));
     await disposeLive(session.live, id, this.#settings.hookTimeout, report);
     internalsOf(session).state = 'closed';
-    this.#emitSafely('close', session, reason);
+    this.#reporter.emit('close', session, reason);
   }
 
-  async #persist(session: LiveSession<TData>, reason: CloseReason, visibleId: string): Promise<void> {
-    const closedAt = this.#now();
-    const snapshot: Snapshot<TData> = {
+  #snapshotOf(session: LiveSession<TData>, reason: CloseReason): Snapshot<TData> {
+    return {
       version: 1,
-      key: session.hasCustomPersistKey ? session.persistKey : visibleId,
-      sessionId: visibleId,
+      key: session.persistKey,
+      sessionId: session.id,
       data: session.rawData,
       createdAt: session.createdAt,
-      closedAt,
+      closedAt: this.#now(),
       reason,
     };
-    let encoded;
+  }
+
+  /** A value a timed-out take removed from the store after all: put back exactly where it was. */
+  async #putBackLate(key: string, { value, version }: VersionedValue): Promise<void> {
     try {
-      encoded = encodeSnapshot(snapshot, this.#settings.maxSnapshotBytes);
+      const record = decodeRecord(value);
+      if (record.kind === 'snapshot') await this.#writer.putBack({ key, text: value, snapshot: record.snapshot, version, pointer: undefined });
+      else await this.#reader.putBack(key, value, version, undefined);
     } catch (error) {
-      this.#counters.persistFailures += 1;
-      this.#gaveUp(snapshot, error as RepriseError);
-      return;
-    }
-    for (const dropped of encoded.dropped) this.#report(dropped);
-    const expiresAt = closedAt + this.#settings.snapshotTtl;
-    const writes = [this.#queue.write(snapshot.key, encoded.text, expiresAt, snapshot)];
-    if (session.hasCustomPersistKey && isInvoluntary(reason)) {
-      const pointer = encodePointer({ version: 1, key: snapshot.key, sessionId: snapshot.sessionId, reason, closedAt });
-      writes.push(this.#queue.write(snapshot.sessionId, pointer, expiresAt, undefined));
-    }
-    await Promise.all(writes);
-  }
-
-  /** Whether a session created at the snapshot's `createdAt` is still within the absolute timeout. */
-  #withinAbsolute(snapshot: Snapshot): boolean {
-    const { absoluteTimeout } = this.#settings;
-    return absoluteTimeout === undefined || snapshot.createdAt + absoluteTimeout > this.#now();
-  }
-
-  /**
-   * Writes a taken snapshot back where it was (a restore that could not use it), unless a newer
-   * record is there already. The pointer it may have come through was left in place.
-   */
-  async #putBack(snapshot: Snapshot<TData>): Promise<void> {
-    try {
-      const expiresAt = snapshot.closedAt + this.#settings.snapshotTtl;
-      await this.#reader.putBack(snapshot.key, encodeSnapshot(snapshot, Infinity).text, expiresAt, snapshot);
-    } catch (error) {
-      this.#gaveUp(snapshot, error as RepriseError);
-    }
-  }
-
-  async #resumeClosed(id: string): Promise<LiveSession<TData> | undefined> {
-    const fromCookie: SnapshotFilter = (snapshot) =>
-      snapshot.sessionId === id && isInvoluntary(snapshot.reason) && this.#withinAbsolute(snapshot);
-    const taken = await this.#take(id, fromCookie, true);
-    if (taken === undefined) return undefined;
-    const session = await this.#revive(taken);
-    if (session.state === 'live') {
-      this.#forwards.set(id, session);
-      this.#forwardOf.set(session, id);
-    }
-    return session;
-  }
-
-  /**
-   * Takes a snapshot for a restore. A corrupt or refused one is reported and skipped (`undefined`).
-   * A store failure is reported too; with `rethrow` it then rejects, so the caller can tell "nothing
-   * to restore" from "could not look" (the snapshot may still be there).
-   */
-  async #take(key: string, accept: SnapshotFilter, rethrow = false): Promise<Taken<TData> | undefined> {
-    try {
-      return (await this.#reader.take(key, accept)) as Taken<TData> | undefined;
-    } catch (cause) {
-      this.#counters.restoreFailures += 1;
-      const corrupt = cause instanceof CodecError;
-      const message = corrupt ? `snapshot ${JSON.stringify(key)} refused: ${cause.message}` : `could not read snapshot ${JSON.stringify(key)}`;
-      const error = new RestoreError(key, message, { cause });
-      this.#report(error);
-      if (rethrow && !corrupt) throw error;
-      return undefined;
+      this.#reporter.report(new RestoreError(describeKey(key), `a value taken late from ${describeKey(key)} could not be put back`, { cause: error }));
     }
   }
 
   /**
-   * A restored snapshot becomes a new live session with a new id, held busy while the restore hooks
-   * run, then kept out of the eviction order until a request acquires it (its caller has to deliver
-   * the new id first, as for a created session); it still expires.
+   * Reports a problem that was handled: an `'error'` event, or `process.emitWarning` when nobody
+   * listens (never a throw). For bindings.
    */
-  async #revive({ snapshot, pointer }: Taken<TData>): Promise<LiveSession<TData>> {
-    await this.#reader.discard(pointer);
-    this.#makeRoom();
-    const session = new LiveSession<TData>(this, newSessionId(), snapshot.data, snapshot.createdAt, this.#now());
-    internalsOf(session).isNew = false;
-    if (snapshot.key !== snapshot.sessionId && !isSessionId(snapshot.key)) session.persistKey = snapshot.key;
-    this.#register(session);
-    this.#hold(session);
-    try {
-      await this.#afterRestore(session, snapshot);
-    } finally {
-      internalsOf(session).unclaimed = true;
-      this.release(session);
-    }
-    return session;
-  }
-
-  async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>): Promise<void> {
-    await runHooks('restore', this.#restoreHooks, [session, snapshot], session.id, this.#settings.hookTimeout, (error) => this.#hookFailed(error));
-    this.#counters.restored += 1;
-    this.#emitSafely('restore', session, snapshot);
-  }
-
-  #hookFailed(error: RepriseError): void {
-    this.#counters.hookErrors += 1;
-    this.#report(error);
-  }
-
-  #persistFailed(error: PersistError, first: boolean): void {
-    this.#counters.persistFailures += 1;
-    if (first) this.#report(error);
-  }
-
-  #gaveUp(snapshot: Snapshot<TData> | undefined, error: RepriseError): void {
-    if (snapshot === undefined) {
-      this.#report(error);
-      return;
-    }
-    this.#counters.persistGivenUp += 1;
-    if (this.listenerCount('persistFailed') > 0) this.#emitSafely('persistFailed', snapshot, error);
-    else this.#report(new PersistError(snapshot.key, `snapshot of session ${snapshot.sessionId} lost (no 'persistFailed' listener): ${error.message}`, { cause: error }));
-  }
-
-  #report(error: RepriseError): void {
-    if (this.listenerCount('error') === 0) {
-      process.emitWarning(error);
-      return;
-    }
-    try {
-      this.emit('error', error);
-    } catch (thrown) {
-      process.emitWarning(new ListenerError('error', thrown));
-    }
-  }
-
-  /** Emits an event; a listener that throws is reported, never allowed to break a close or a restore. */
-  #emitSafely<K extends 'close' | 'restore' | 'persistFailed'>(event: K, ...args: ManagerEvents<TData>[K]): void {
-    try {
-      (this.emit as (name: K, ...rest: ManagerEvents<TData>[K]) => boolean)(event, ...args);
-    } catch (thrown) {
-      this.#report(new ListenerError(event, thrown));
-    }
+  report(error: RepriseError): void {
+    this.#reporter.report(error);
   }
 }

@@ -1,15 +1,25 @@
 import { decodeRecord, type DecodedRecord, type SnapshotPointer } from './codec.js';
-import type { PersistQueue } from './persist-queue.js';
-import type { CloseReason, SessionAdapter, Snapshot } from './types.js';
+import type { KeyLock } from './key-lock.js';
+import { isSessionId } from './session-id.js';
+import type { PersistQueue, QueuedValue, WriteRequest } from './persist-queue.js';
+import type { Store } from './store.js';
+import type { CloseReason, Snapshot, VersionedValue } from './types.js';
+import type { VersionClock } from './version-clock.js';
 
 /** The close reasons a returning cookie may be restored from. */
 export function isInvoluntary(reason: CloseReason): boolean {
   return reason !== 'closed';
 }
 
-/** A snapshot taken for a restore; `pointer` is the key of the pointer it was reached through, if any. */
+/**
+ * A snapshot taken for a restore: the key it was taken from, its text and version (what a put-back
+ * writes there), and the key of the pointer it was reached through, if any.
+ */
 export interface TakenSnapshot {
   readonly snapshot: Snapshot;
+  readonly key: string;
+  readonly text: string;
+  readonly version: number;
   readonly pointer: string | undefined;
 }
 
@@ -17,97 +27,190 @@ export interface TakenSnapshot {
 export type SnapshotFilter = (snapshot: Snapshot, pointer: SnapshotPointer | undefined) => boolean;
 
 /**
- * Reads snapshots for restores: from the core's write queue first (a snapshot still waiting there
- * is restored from it), then from the adapter. A pointer is followed to the snapshot it names. The
- * record is read and checked before it is taken, so a refused snapshot stays where it is; the take is
- * atomic, so two processes cannot both restore one snapshot. Decoding errors propagate (the caller
- * reports them).
+ * Reads snapshots for restores: from the core's write queue first (a snapshot still waiting there is
+ * restored from it, and the store is fenced against an earlier attempt that may still land), then
+ * from the store. A pointer is followed to the snapshot it names. The record is read and checked
+ * before it is taken, so a refused snapshot stays where it is; the take is atomic, so two processes
+ * cannot both restore one snapshot; a record that changed between the read and the take and is
+ * refused is put back exactly (same version). Decoding errors propagate (the caller reports them).
  */
 export class SnapshotReader {
-  readonly #adapter: SessionAdapter;
+  readonly #store: Store;
   readonly #queue: PersistQueue<Snapshot | undefined>;
+  readonly #clock: VersionClock;
   readonly #expiryOf: (closedAt: number) => number;
+  readonly #now: () => number;
+  readonly #locks: KeyLock;
+  /**
+   * Keys being fenced after a waiting write was taken from the queue: the value that write may have
+   * left in the store is the same snapshot, so no other take of the key may run until the fence has
+   * removed it.
+   */
+  readonly #fencing = new Map<string, Promise<void>>();
 
-  /** @param expiryOf when a record closed at `closedAt` (ms since the epoch) stops being restorable. */
-  constructor(adapter: SessionAdapter, queue: PersistQueue<Snapshot | undefined>, expiryOf: (closedAt: number) => number) {
-    this.#adapter = adapter;
+  /**
+   * @param expiryOf when a record closed at `closedAt` (ms since the epoch) stops being restorable.
+   * @param locks the per-key lock the writer holds while it writes a shared key (and moves snapshots home).
+   */
+  constructor(store: Store, queue: PersistQueue<Snapshot | undefined>, clock: VersionClock, expiryOf: (closedAt: number) => number, now: () => number, locks: KeyLock) {
+    this.#store = store;
     this.#queue = queue;
+    this.#clock = clock;
     this.#expiryOf = expiryOf;
+    this.#now = now;
+    this.#locks = locks;
   }
 
   /**
    * Takes the snapshot stored under `key` (or the one its pointer names) when `accept` agrees. A
-   * pointer it came through is left in place: the caller deletes it with {@link discard} once the
-   * snapshot is restored, or leaves it when the snapshot is put back.
+   * pointer it came through is left in place for {@link discard}.
    */
   async take(key: string, accept: SnapshotFilter): Promise<TakenSnapshot | undefined> {
     const record = await this.#load(key);
     if (record === undefined) return undefined;
     if (record.kind === 'snapshot') {
       if (!accept(record.snapshot, undefined)) return undefined;
-      const snapshot = await this.#takeAccepted(key, (taken) => accept(taken, undefined));
-      return snapshot === undefined ? undefined : { snapshot, pointer: undefined };
+      const takeIt = (): Promise<Omit<TakenSnapshot, 'pointer'> | undefined> => this.#takeAccepted(key, (snapshot) => accept(snapshot, undefined));
+      // A shared key is taken under its lock, like the writers and the pointer-led restores that use it.
+      const taken = await (isSessionId(key) ? takeIt() : this.#locks.run(key, takeIt));
+      return taken === undefined ? undefined : { ...taken, pointer: undefined };
     }
     const pointer = record.pointer;
     if (pointer.sessionId !== key || !isInvoluntary(pointer.reason)) return undefined;
+    // Under the shared key's lock: a close writing that key may be moving this snapshot home.
+    const taken = await this.#locks.run(pointer.key, () => this.#takeThrough(pointer, accept));
+    if (taken !== undefined) return { ...taken, pointer: key };
+    // It was moved home (under `key`, replacing the pointer) before the lock was ours.
+    const home = await this.#load(key);
+    if (home?.kind !== 'snapshot' || !accept(home.snapshot, undefined)) return undefined;
+    const moved = await this.#takeAccepted(key, (snapshot) => accept(snapshot, undefined));
+    return moved === undefined ? undefined : { ...moved, pointer: undefined };
+  }
+
+  async #takeThrough(pointer: SnapshotPointer, accept: SnapshotFilter): Promise<Omit<TakenSnapshot, 'pointer'> | undefined> {
     const target = await this.#load(pointer.key);
     if (target?.kind !== 'snapshot') return undefined;
     const follows = (candidate: Snapshot): boolean =>
       candidate.sessionId === pointer.sessionId && isInvoluntary(candidate.reason) && accept(candidate, pointer);
     if (!follows(target.snapshot)) return undefined;
-    const snapshot = await this.#takeAccepted(pointer.key, follows);
-    return snapshot === undefined ? undefined : { snapshot, pointer: key };
+    return this.#takeAccepted(pointer.key, follows);
+  }
+
+  /** Removes the pointer under `key` once its snapshot is restored (best effort: a pointer left behind leads nowhere). */
+  async discard(key: string | undefined): Promise<void> {
+    if (key === undefined) return;
+    const queued = this.#queue.take(key);
+    if (queued === undefined || 'wait' in queued) await this.#store.take(key).catch(() => undefined);
   }
 
   /**
-   * Deletes the pointer under `key` once its snapshot is restored. A failure is ignored: the snapshot
-   * is restored already, and a pointer left behind leads nowhere (its snapshot is gone, and its
-   * session id is never reused).
+   * Takes whatever value `key` holds (queue first, then store), with its version, or `undefined`.
+   * Every version read is observed by the clock, so that later writes are newer.
    */
-  async discard(key: string | undefined): Promise<void> {
-    if (key === undefined) return;
-    if (!this.#queue.cancel(key)) await this.#adapter.delete(key).catch(() => undefined);
+  async takeValue(key: string): Promise<VersionedValue | undefined> {
+    for (;;) {
+      const fencing = this.#fencing.get(key);
+      if (fencing !== undefined) {
+        await fencing;
+        continue;
+      }
+      const queued = this.#queue.take(key);
+      if (queued === undefined) {
+        const taken = await this.#store.take(key);
+        if (taken === undefined) return undefined;
+        this.#clock.observe(taken.version);
+        if (!this.#store.mayLand(key, taken.version)) return taken;
+        // An attempt of this very write, abandoned at the timeout, may land over the take's floor.
+        return this.#fenced(key, { text: taken.value, version: taken.version, request: this.#requestOf(key, taken) });
+      }
+      if ('wait' in queued) {
+        await queued.wait;
+        continue;
+      }
+      if (!queued.ambiguous || !this.#store.ordered) {
+        this.#clock.observe(queued.version);
+        return { value: queued.text, version: queued.version };
+      }
+      return this.#fenced(key, queued);
+    }
+  }
+
+  /**
+   * A value taken whose write has an earlier attempt that may still land (or has): the store is
+   * fenced one above its version, which is then the version a put-back of the value must carry to
+   * land over the fence. No other take of the key runs meanwhile.
+   */
+  async #fenced(key: string, taken: Pick<QueuedValue<Snapshot | undefined>, 'text' | 'version' | 'request'>): Promise<VersionedValue> {
+    const fence = this.#fence(key, taken);
+    this.#fencing.set(key, fence.then(() => undefined, () => undefined));
+    try {
+      await fence;
+    } finally {
+      this.#fencing.delete(key);
+    }
+    this.#clock.observe(taken.version + 1);
+    return { value: taken.text, version: taken.version + 1 };
+  }
+
+  /** The write that would put a value taken from the store back as it was. */
+  #requestOf(key: string, taken: VersionedValue): WriteRequest<Snapshot | undefined> {
+    const record = decodeRecord(taken.value);
+    const payload = record.kind === 'snapshot' ? record.snapshot : undefined;
+    return { key, text: taken.value, version: taken.version, expiresAt: this.#expiryOf(closedAtOf(taken.value)), payload };
+  }
+
+  /**
+   * Writes a taken record back under `key` with the version it had. On an ordered store the write is
+   * exact: it lands over the floor the take left and is refused if anything newer came since. On an
+   * unordered one it is skipped when the key holds a value again. `refused` is called when the store
+   * refuses it (it holds something newer).
+   */
+  async putBack(key: string, text: string, version: number, payload: Snapshot | undefined, refused?: () => void): Promise<void> {
+    if (this.#queue.peek(key) !== undefined) return;
+    if (!this.#store.ordered && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
+    const expiresAt = this.#expiryOf(closedAtOf(text));
+    await this.#queue.write({ key, text, version, expiresAt, payload, ...(refused === undefined ? {} : { refused }) });
   }
 
   async #load(key: string): Promise<DecodedRecord | undefined> {
-    const text = this.#queue.peek(key) ?? (await this.#adapter.load(key));
+    const text = this.#queue.peek(key) ?? (await this.#store.load(key));
     return text === undefined ? undefined : decodeRecord(text);
   }
 
-  /**
-   * Takes `key`. What was taken is checked again (another close may have replaced the record between
-   * the read and the take); if `accept` refuses it now, it is put back.
-   */
-  async #takeAccepted(key: string, accept: (snapshot: Snapshot) => boolean): Promise<Snapshot | undefined> {
-    const text = await this.#takeText(key);
-    if (text === undefined) return undefined;
-    const record = decodeRecord(text);
-    if (record.kind === 'snapshot' && accept(record.snapshot)) return record.snapshot;
-    const closedAt = record.kind === 'snapshot' ? record.snapshot.closedAt : record.pointer.closedAt;
-    await this.putBack(key, text, this.#expiryOf(closedAt), record.kind === 'snapshot' ? record.snapshot : undefined);
+  async #takeAccepted(key: string, accept: (snapshot: Snapshot) => boolean): Promise<Omit<TakenSnapshot, 'pointer'> | undefined> {
+    const taken = await this.takeValue(key);
+    if (taken === undefined) return undefined;
+    const record = decodeRecord(taken.value);
+    if (record.kind === 'snapshot' && accept(record.snapshot)) return { snapshot: record.snapshot, key, text: taken.value, version: taken.version };
+    await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined);
     return undefined;
   }
 
   /**
-   * Writes a taken record back under `key`, unless something newer is there already: a write waiting
-   * in the queue, or a value in the store (the key was emptied by the take, so whatever is there was
-   * written since). When the store cannot be read, the record goes through the queue all the same.
-   * Resolves `true` when it was put back.
+   * Fences the store above a taken write, so that an earlier attempt of it can no longer land (a
+   * copy that has landed is removed). When the fence fails, the value is not used: the write goes
+   * back to the queue over the fence's version (the fence may still land), and the error propagates.
+   * A fence abandoned at the timeout that lands later and takes that write back out of the store
+   * puts it back; a copy of the earlier attempt it takes is dropped (the queue holds the write).
    */
-  async putBack(key: string, text: string, expiresAt: number, payload: Snapshot | undefined): Promise<boolean> {
-    if (this.#queue.peek(key) !== undefined) return false;
-    const current = await this.#adapter.load(key).catch(() => undefined);
-    if (current !== undefined) return false;
-    await this.#queue.write(key, text, expiresAt, payload);
-    return true;
-  }
-
-  async #takeText(key: string): Promise<string | undefined> {
-    for (;;) {
-      const queued = this.#queue.take(key);
-      if (queued === undefined) return this.#adapter.take(key);
-      if ('text' in queued) return queued.text;
-      await queued.wait;
+  async #fence(key: string, queued: Pick<QueuedValue<Snapshot | undefined>, 'text' | 'version' | 'request'>): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(this.#expiryOf(closedAtOf(queued.text)) - this.#now()));
+    const fenceVersion = queued.version + 1;
+    const late = (taken: VersionedValue): void => {
+      if (taken.version >= fenceVersion) this.#store.lateTake?.(key, taken);
+    };
+    try {
+      await this.#store.fence(key, queued.version, ttl, late);
+    } catch (error) {
+      this.#clock.observe(fenceVersion);
+      void this.#queue.write({ ...queued.request, version: fenceVersion, ambiguous: true });
+      throw error;
     }
   }
+}
+
+/** When the record in `text` was closed (ms since the epoch). */
+function closedAtOf(text: string): number {
+  const record = decodeRecord(text);
+  return record.kind === 'snapshot' ? record.snapshot.closedAt : record.pointer.closedAt;
 }

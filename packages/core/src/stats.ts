@@ -26,14 +26,18 @@ export interface ManagerStats {
   persistFailures: number;
   /** Snapshots given up and handed to `'persistFailed'`. */
   persistGivenUp: number;
-  /** Writes waiting in the retry queue now. */
+  /** Snapshots the adapter refused because it held a newer one of the same key (ordered adapters). */
+  superseded: number;
+  /** Writes not yet accepted by the adapter now (first attempts included). */
   pendingPersists: number;
+  /** Writes waiting for a retry now (what `maxPendingPersists` bounds). */
+  retryingPersists: number;
   /** Writes to sessions after their close (ignored). */
   writesAfterClose: number;
 }
 
 /** The counters a manager keeps itself (the gauges are read when `stats()` is called). */
-export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'pendingPersists'>;
+export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'pendingPersists' | 'retryingPersists'>;
 
 /** Fresh, zeroed counters. */
 export function newCounters(): Counters {
@@ -46,6 +50,7 @@ export function newCounters(): Counters {
     persisted: 0,
     persistFailures: 0,
     persistGivenUp: 0,
+    superseded: 0,
     writesAfterClose: 0,
   };
 }

@@ -72,9 +72,48 @@ export interface LiveSessionView<TData extends SessionData = SessionData> {
   persist: boolean;
 }
 
+/** A value read with {@link SessionAdapter.takeVersioned}, and the version it was written with. */
+export interface VersionedValue {
+  readonly value: string;
+  /** The version given to `saveIfNewer` (0 for a value written by plain `save`). */
+  readonly version: number;
+}
+
+/**
+ * The fence of {@link SessionAdapter.takeVersioned}: the key's version becomes at least `version`, so
+ * writes of older versions are refused from now on (a write of `version` itself still lands where the
+ * key holds no value: the core fences at an odd version that no write of its own ever carries).
+ */
+export interface Fence {
+  /** Non-negative safe integer. */
+  readonly version: number;
+  /** ms a floor created on a key without a value lives; `undefined`: until `delete`. */
+  readonly ttlMs?: number | undefined;
+}
+
 /**
  * The storage contract every persistence adapter implements. Adapters store opaque strings;
  * the core owns policy (what, when, encoding, retries).
+ *
+ * **Ordered writes.** An adapter that implements both `saveIfNewer` and `takeVersioned` is *ordered*:
+ * per key it keeps the value (if any) and a version (a non-negative safe integer; 0 for a key never
+ * written with one). Rules, each atomic per key:
+ * - `saveIfNewer(key, value, version)` stores `value` as `version` when the key holds a value of a
+ *   lower version, or holds no value and its version is at most `version`; otherwise it changes
+ *   nothing. It resolves whether it stored.
+ * - `takeVersioned(key)` removes the value and resolves it with its version, leaving the key
+ *   without a value at that version (a *floor*: an older write landing later is refused).
+ *   `takeVersioned(key, { version, ttlMs })` is a *fence*: it takes the value only when its version
+ *   is at most `version`, and raises the key's version to at least `version` whether or not it took
+ *   one; a floor it creates on a key without a value lives `ttlMs` (undefined: until `delete`).
+ * - `save` stores unconditionally (version 0), `take` is `takeVersioned` without the version,
+ *   `delete` removes the value and the version, `load` reads the value.
+ * - A floor lives as long as the value it replaced would have (its TTL); a key with no TTL keeps it
+ *   until `delete`.
+ * The core uses them so that a snapshot never overwrites a newer one of the same key, even when a
+ * write that timed out on the client lands late, and so that a snapshot taken back for a restore that
+ * could not use it is put back exactly. Without them (Keyv's stores) the core falls back to `save`
+ * and `take`: a late write can then resurface an older snapshot.
  */
 export interface SessionAdapter {
   /** A short name for reports (for example `'memory'`, `'redis'`). */
@@ -97,4 +136,11 @@ export interface SessionAdapter {
   delete(key: string): Promise<boolean>;
   /** Release connections and timers. */
   close?(): Promise<void>;
+  /**
+   * Conditional (versioned) write; see "Ordered writes" above. `version` is a non-negative safe
+   * integer; `ttlMs` as for `save`. Resolves `true` when the value was stored.
+   */
+  saveIfNewer?(key: string, value: string, version: number, ttlMs?: number): Promise<boolean>;
+  /** Versioned take (a fence, with `fence`); see "Ordered writes" above. */
+  takeVersioned?(key: string, fence?: Fence): Promise<VersionedValue | undefined>;
 }

@@ -4,7 +4,8 @@ import type { LiveSessionView, Snapshot } from '../src/types.js';
 import { installClock, type Clock } from './support/clock.js';
 import { deferred, flushMicrotasks } from './support/deferred.js';
 import { captureWarnings } from './support/events.js';
-import { makeManager } from './support/manager.js';
+import { makeManager, resumeAndRelease } from './support/manager.js';
+import { redactId } from '../src/redact.js';
 import { SessionManager } from '../src/session-manager.js';
 import { TestAdapter } from './support/test-adapter.js';
 
@@ -84,6 +85,44 @@ describe('closing and restore hooks', () => {
     expect(order).to.deep.equal(['first:start', 'first:end', 'second']);
   });
 
+  describe('a hook that creates a session', () => {
+    it('at the cap: the outer create() returns, the hook runs after it, and the cap holds once everything settled', async () => {
+      const created: string[] = [];
+      let hookRuns = 0;
+      const { manager, events } = makeManager<Data>({
+        maxSessions: 1,
+        onClose: (_session, reason) => {
+          hookRuns += 1;
+          // Only the first close creates (an audit session, say): each create at the cap evicts.
+          if (hookRuns === 1) created.push(manager.create({ note: `after ${reason}` }).id);
+        },
+      });
+      const first = manager.create({ user: 'ann' });
+      const second = manager.create({ user: 'bob' });
+      expect(second.state, 'the outer create() returned its session').to.equal('live');
+      expect(first.state).to.equal('closing');
+      expect(hookRuns, 'hooks start after create() returned (one microtask later)').to.equal(0);
+      await flushMicrotasks(50);
+      expect(hookRuns).to.equal(2);
+      expect(created).to.have.length(1);
+      expect(manager.get(created[0]!)?.data).to.deep.equal({ note: 'after evicted' });
+      expect(second.state).to.not.equal('live');
+      expect(manager.size).to.equal(1);
+      expect(events.closes.map((c) => c.reason)).to.deep.equal(['evicted', 'evicted']);
+      expect(events.errors).to.deep.equal([]);
+    });
+
+    it('no hook runs synchronously inside close(): a close that evicts from a hook cannot re-enter the caller', async () => {
+      const order: string[] = [];
+      const { manager } = makeManager<Data>({ onClose: () => void order.push('hook') });
+      const s = manager.create();
+      const closing = manager.close(s.id, 'expired');
+      order.push('after close()');
+      await closing;
+      expect(order).to.deep.equal(['after close()', 'hook']);
+    });
+  });
+
   describe('a failing hook', () => {
     it("is reported (an 'error' event, HookError ERR_REPRISE_HOOK) and the close goes on: snapshot written, slot freed", async () => {
       const boom = new Error('boom');
@@ -108,9 +147,11 @@ describe('closing and restore hooks', () => {
       const [first, second] = events.errors as HookError[];
       expect(first).to.be.instanceOf(HookError);
       expect(first!.code).to.equal('ERR_REPRISE_HOOK');
-      expect(first!.sessionId).to.equal(id);
+      expect(first!.sessionId, 'the id is redacted: a session id is a credential').to.equal(redactId(id));
+      expect(first!.sessionId).to.equal(`${id.slice(0, 6)}…`);
       expect(first!.cause).to.equal(boom);
-      expect(first!.message).to.match(/closing hook throwing of session .* threw/);
+      expect(first!.message).to.equal(`closing hook throwing of session ${redactId(id)} threw`);
+      for (const error of events.errors) expect(error.message).to.not.include(id);
       expect(second!.code).to.equal('ERR_REPRISE_HOOK');
       expect((second!.cause as Error).message).to.equal('async boom');
       expect(snapshotOf(adapter, id).data).to.deep.equal({ user: 'ann' });
@@ -160,12 +201,13 @@ describe('closing and restore hooks', () => {
       const capture = captureWarnings();
       try {
         const s = manager.create();
-        expect(await manager.close(s.id)).to.equal(true);
+        expect(await manager.close(s.id, 'expired')).to.equal(true);
         await new Promise<void>((resolve) => process.nextTick(resolve));
         await new Promise<void>((resolve) => process.nextTick(resolve));
         const warning = capture.warnings.find((w) => w instanceof HookError);
         expect(warning, 'a HookError warning').to.not.equal(undefined);
         expect((warning as HookError).code).to.equal('ERR_REPRISE_HOOK');
+        expect(warning!.message, 'the warning names the session by a redacted id').to.not.include(s.id);
         expect(adapter.record(s.id)?.kind).to.equal('snapshot');
       } finally {
         capture.stop();
@@ -292,8 +334,9 @@ describe('closing and restore hooks', () => {
       manager.onRestore((session) => void calls.push(`b:${session.live.has('socket')}`));
       const s = manager.create({ user: 'ann' });
       await manager.close(s.id, 'expired');
-      const restored = await manager.resume(s.id);
-      expect(restored).to.not.equal(undefined);
+      const found = await resumeAndRelease(manager, s.id);
+      const restored = found.kind === 'restored' ? found.session : undefined;
+      expect(restored?.id, 'restored under its own id').to.equal(s.id);
       expect(calls).to.deep.equal([`a:${s.id}:expired:ann:live`, 'b:true']);
       expect(restored!.live.get('socket')).to.deep.equal({ rebuilt: true });
       expect(events.restores).to.have.length(1);
@@ -309,11 +352,15 @@ describe('closing and restore hooks', () => {
       });
       const s = manager.create({ user: 'ann' });
       await manager.close(s.id, 'evicted');
-      const restored = await manager.resume(s.id);
+      const found = await resumeAndRelease(manager, s.id);
+      expect(found.kind).to.equal('restored');
+      const restored = found.kind === 'restored' ? found.session : undefined;
       expect(restored?.state).to.equal('live');
       expect(restored?.data).to.deep.equal({ user: 'ann' });
       expect(events.errors.map((e) => e.code)).to.deep.equal(['ERR_REPRISE_HOOK']);
       expect(events.errors[0]!.message).to.match(/^restore hook/);
+      expect(events.errors[0]!.message).to.not.include(s.id);
+      expect((events.errors[0] as HookError).sessionId).to.equal(redactId(s.id));
       expect(manager.stats().hookErrors).to.equal(1);
     });
 
@@ -329,9 +376,14 @@ describe('closing and restore hooks', () => {
       expect(other.state).to.equal('live');
       expect(manager.stats().overCap).to.equal(1);
       gate.resolve();
-      const restored = await resuming;
+      const found = await resuming;
+      expect(found.kind).to.equal('restored');
+      const restored = found.kind === 'restored' ? found.session : undefined;
       expect(restored?.state).to.equal('live');
-      expect(other.state).to.equal('closing');
+      expect(other.state, 'still over the cap: the restored session is held for its caller').to.equal('live');
+      manager.release(restored!);
+      expect(restored?.state).to.equal('live');
+      expect(other.state, 'once released, the least recently active idle one goes').to.equal('closing');
     });
   });
 });

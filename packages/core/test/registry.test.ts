@@ -257,7 +257,8 @@ describe('registry: cap, LRU eviction, touch, get, regenerate', () => {
       expect(manager.acquire(old)).to.equal(undefined);
       expect(manager.touch(old)).to.equal(false);
       expect(await manager.close(old)).to.equal(false);
-      expect(await manager.resume(old)).to.equal(undefined);
+      expect(await manager.resume(old)).to.deep.equal({ kind: 'none' });
+      expect(manager.stats().busy, 'resume() of the live new id holds it; of the old one, nothing').to.equal(0);
       expect(manager.get(fresh)).to.equal(a);
       expect(a.state).to.equal('live');
       expect(a.data).to.deep.equal({ x: 1 });

@@ -32,6 +32,8 @@ function signedText(name: string, id: string, ip: string | undefined): string {
 
 /** A signature this middleware issued, with the first key of `app.keys` it was made with. */
 export interface IssuedSignature {
+  /** The session id it signs (a session's id changes with `regenerate()`). */
+  readonly id: string;
   readonly signature: string;
   readonly firstKey: unknown;
 }
@@ -63,7 +65,7 @@ export function readCookie(
   const signature = ctx.cookies.get(`${settings.name}.sig`, { signed: false });
   if (signature === undefined || signature.length > 128) return undefined;
   const known = issued?.(id);
-  if (known !== undefined && known.firstKey === firstKeyOf(ctx) && sameText(known.signature, signature)) {
+  if (known !== undefined && known.id === id && known.firstKey === firstKeyOf(ctx) && sameText(known.signature, signature)) {
     return { id, rotated: false };
   }
   const index = keys.index(signedText(settings.name, id, ip), signature);
@@ -88,7 +90,7 @@ export function writeCookie(ctx: Context, settings: CookieSettings, id: string, 
   if (keys === undefined) return undefined;
   const signature = keys.sign(signedText(settings.name, id, ip));
   ctx.cookies.set(`${settings.name}.sig`, signature, options);
-  return { signature, firstKey: firstKeyOf(ctx) };
+  return { id, signature, firstKey: firstKeyOf(ctx) };
 }
 
 /** Clears the session cookie (and its signature). */

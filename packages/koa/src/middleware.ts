@@ -1,4 +1,4 @@
-import { OptionError, type LiveSession, type SessionData, type SessionManager } from '@reprise/core';
+import { OptionError, type LiveSession, type SessionUnavailableError, type SessionData, type SessionManager } from '@reprise/core';
 import type { IssuedSignature } from './cookie.js';
 import type { Context, Middleware, Next } from 'koa';
 import { REQUEST_SESSION, installAccessors } from './context.js';
@@ -40,9 +40,13 @@ export function session<TData extends SessionData = SessionData>(options: Sessio
     installAccessors(ctx.app);
     const request = new RequestSession<TData>(ctx, shared);
     (ctx as unknown as Record<symbol, unknown>)[REQUEST_SESSION] = request;
-    await request.load();
+    const loading = request.load();
+    if (loading !== undefined) await loading;
     try {
       await next();
+    } catch (error) {
+      if (!isUnavailable(error)) throw error;
+      answerUnavailable(ctx, error);
     } finally {
       try {
         await request.commit();
@@ -52,4 +56,18 @@ export function session<TData extends SessionData = SessionData>(options: Sessio
     }
   };
   return Object.assign(middleware, { manager: shared.manager });
+}
+
+function isUnavailable(error: unknown): error is SessionUnavailableError {
+  return (error as { code?: unknown } | null)?.code === 'ERR_REPRISE_SESSION_UNAVAILABLE';
+}
+
+/**
+ * The session could not be had (store unreadable, server stopping) and the request tried to write
+ * it: 503 with `Retry-After`, and the visitor's cookie left as it is, so its context is found again.
+ */
+function answerUnavailable(ctx: Context, error: SessionUnavailableError): void {
+  ctx.status = 503;
+  ctx.set('Retry-After', String(error.retryAfter));
+  ctx.body = error.message;
 }

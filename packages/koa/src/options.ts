@@ -1,4 +1,4 @@
-import { OptionError, SessionManager, type SessionData, type SessionManagerOptions } from '@reprise/core';
+import { MANAGER_OPTION_NAMES, OptionError, SessionManager, assertKnownOptions, describeOptionValue, type SessionData, type SessionManagerOptions } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
 
 /** Cookie settings of the session cookie. Durations in ms. */
@@ -65,8 +65,12 @@ export const COOKIE_DEFAULTS: CookieSettings = Object.freeze({
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const SAME_SITE = new Set<unknown>(['lax', 'strict', 'none', false]);
 
-/** Normalizes and validates the cookie options. */
+/** Normalizes and validates the cookie options; an unknown name is an `OptionError`. */
 export function normalizeCookie(options: CookieOptions | undefined): CookieSettings {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new OptionError(`cookie must be an object, got ${describeOptionValue(options)}`);
+  }
+  assertKnownOptions(options ?? {}, COOKIE_OPTION_NAMES, 'cookie.');
   const cookie = { ...COOKIE_DEFAULTS, ...stripUndefined(options ?? {}) };
   if (typeof cookie.name !== 'string' || !COOKIE_NAME.test(cookie.name)) {
     throw new OptionError(`cookie.name must be a cookie token, got ${JSON.stringify(cookie.name)}`);
@@ -91,8 +95,30 @@ export function validateMaxAge(name: string, value: unknown): asserts value is n
 /** The options `session()` itself reads; with `manager`, every other one would be silently ignored. */
 const KOA_OPTION_NAMES: ReadonlySet<string> = new Set(['manager', 'cookie', 'ipBinding']);
 
-/** The manager `session()` uses: the one given, or one built from the options on a `MemoryAdapter` by default. */
+/** Every name `session()` accepts: the manager's and its own. */
+const SESSION_OPTION_NAMES: ReadonlySet<string> = new Set([...MANAGER_OPTION_NAMES, ...KOA_OPTION_NAMES]);
+
+/** Every name of `cookie` (the compiler keeps the list complete). */
+const COOKIE_OPTION_NAMES: ReadonlySet<string> = new Set(
+  Object.keys({ name: true, maxAge: true, httpOnly: true, sameSite: true, secure: true, domain: true, path: true } satisfies Record<keyof CookieOptions, true>),
+);
+
+/**
+ * Throws an `OptionError` for an unknown name among the `session()` options or their `cookie` object,
+ * suggesting a close one: `unknown option "cookie.maxage" (did you mean "cookie.maxAge"?)`.
+ */
+export function assertKnownSessionOptions(options: object): void {
+  assertKnownOptions(options, SESSION_OPTION_NAMES);
+  const { cookie } = options as { cookie?: unknown };
+  if (typeof cookie === 'object' && cookie !== null) assertKnownOptions(cookie, COOKIE_OPTION_NAMES, 'cookie.');
+}
+
+/**
+ * The manager `session()` uses: the one given, or one built from the options on a `MemoryAdapter` by
+ * default. Checks every option name first, so a typo builds nothing.
+ */
 export function managerFrom<TData extends SessionData>(options: SessionOptions<TData>): SessionManager<TData> {
+  assertKnownSessionOptions(options);
   if (options.manager !== undefined) {
     if (!(options.manager instanceof SessionManager)) throw new OptionError('manager must be a SessionManager');
     const ignored = Object.entries(options).filter(([name, value]) => !KOA_OPTION_NAMES.has(name) && value !== undefined);

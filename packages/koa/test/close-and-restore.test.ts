@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { Context, Middleware } from 'koa';
 import type { CloseReason, LiveSessionView, Snapshot } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
+import type { Response } from 'supertest';
 import { buildApp, cookieIn, deferred, isClearing, setCookies, sign, SID, until, type Browser } from './support/app.js';
 
 const MINUTE = 60_000;
@@ -36,6 +37,19 @@ function arrivals() {
   return { probe, count: () => count };
 }
 
+/**
+ * A restore keeps the cookie: the response either sets nothing for the session cookie, or sets it to
+ * the very same id (signed for it, never cleared).
+ */
+function expectSameCookie(res: Response, id: string, key?: string): void {
+  const value = cookieIn(res);
+  expect(isClearing(value), 'the cookie is not cleared').to.equal(false);
+  if (value !== undefined) expect(value.value, 'the cookie keeps its id').to.equal(id);
+  const signature = cookieIn(res, `${SID}.sig`);
+  expect(isClearing(signature), 'the signature is not cleared').to.equal(false);
+  if (signature !== undefined && key !== undefined) expect(signature.value).to.equal(sign(SID, id, key));
+}
+
 /** With a cap of one, a second visitor's first write evicts the first visitor's session. */
 async function evictBySecondVisitor(other: Browser): Promise<void> {
   await other.get('/inc');
@@ -43,25 +57,26 @@ async function evictBySecondVisitor(other: Browser): Promise<void> {
 
 describe('close and restore', () => {
   describe('restore on return after an involuntary close', () => {
-    it('evicted: the returning cookie gets the data back under a new id, with a new cookie', async () => {
+    it('evicted: the returning cookie gets the data back under the same id; the cookie does not change', async () => {
       const hooks = recordingHooks();
       const t = buildApp({ keys: ['k1'], session: { maxSessions: 1, onClose: hooks.onClose, onRestore: hooks.onRestore } });
       const alice = t.browser();
       await alice.get('/set?cart=apple');
       const oldId = alice.sid!;
+      const oldSig = alice.jar.get(`${SID}.sig`);
       await evictBySecondVisitor(t.browser());
       const res = await alice.get('/id');
       expect(res.body.data).to.deep.equal({ cart: 'apple' });
       expect(res.body.isNew).to.equal(false);
-      const newId = res.body.id as string;
-      expect(newId).to.not.equal(oldId);
-      expect(cookieIn(res)!.value).to.equal(newId);
-      expect(cookieIn(res, `${SID}.sig`)!.value).to.equal(sign(SID, newId, 'k1'));
+      expect(res.body.id, 'the same id').to.equal(oldId);
+      expectSameCookie(res, oldId, 'k1');
+      expect(alice.sid).to.equal(oldId);
+      expect(alice.jar.get(`${SID}.sig`)).to.equal(oldSig);
       expect(hooks.seen.closes.find((close) => close.id === oldId)).to.deep.equal({ id: oldId, reason: 'evicted', data: { cart: 'apple' } });
-      expect(hooks.seen.restores).to.deep.equal([{ id: newId, from: oldId, data: { cart: 'apple' } }]);
-      // The new cookie works on its own, and is not re-issued.
+      expect(hooks.seen.restores).to.deep.equal([{ id: oldId, from: oldId, data: { cart: 'apple' } }]);
+      // The cookie goes on working, and is not re-issued.
       const next = await alice.get('/inc');
-      expect(next.body).to.include({ id: newId, views: 1 });
+      expect(next.body).to.include({ id: oldId, views: 1 });
       expect(setCookies(next)).to.deep.equal([]);
     });
 
@@ -73,38 +88,45 @@ describe('close and restore', () => {
       await evictBySecondVisitor(t.browser());
       const res = await alice.get('/read');
       expect(res.body.data).to.deep.equal({ cart: 'apple' });
-      const cookie = cookieIn(res)!;
-      expect(cookie.value).to.not.equal(oldId);
-      expect(t.manager.get(cookie.value)?.data).to.deep.equal({ cart: 'apple' });
+      expectSameCookie(res, oldId);
+      expect(t.manager.get(oldId)?.data).to.deep.equal({ cart: 'apple' });
       expect(t.manager.stats().created, 'restores are not creations').to.equal(2);
+      expect(t.manager.stats().restored).to.equal(1);
     });
 
-    it('parallel requests still carrying the old cookie after the restore get the same restored session', async () => {
+    it('a sibling request of the same page arriving after the restore gets the same restored session', async () => {
       const t = buildApp({ session: { maxSessions: 1 } });
       const alice = t.browser();
       await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
       const sibling = alice.clone();
       await evictBySecondVisitor(t.browser());
       const first = await alice.get('/id');
       const late = await sibling.get('/id');
-      expect(late.body.id, 'the same new id').to.equal(first.body.id);
+      expect(first.body.id).to.equal(oldId);
+      expect(late.body.id, 'the same id').to.equal(oldId);
       expect(late.body.data).to.deep.equal({ cart: 'apple' });
-      expect(isClearing(cookieIn(late)), 'the new cookie is not cleared by a late sibling').to.equal(false);
+      expect(setCookies(late), 'nothing to set or clear').to.deep.equal([]);
       expect(t.manager.stats().restored).to.equal(1);
     });
 
-    it('once the client came back with the new cookie, the old one no longer works (and is cleared)', async () => {
+    it('a restored session evicted again before the visitor comes back loses nothing: the same cookie restores it again', async () => {
       const t = buildApp({ session: { maxSessions: 1 } });
       const alice = t.browser();
       await alice.get('/set?cart=apple');
-      const stolen = alice.clone();
+      const id = alice.sid!;
       await evictBySecondVisitor(t.browser());
-      await alice.get('/read');
-      await alice.get('/read');
-      const replay = await stolen.get('/read');
-      expect(replay.body.data).to.deep.equal({});
-      expect(isClearing(cookieIn(replay))).to.equal(true);
-      expect(t.manager.stats().restored).to.equal(1);
+      const restored = await alice.get('/set?size=xl');
+      expect(restored.body).to.deep.equal({ id, data: { cart: 'apple', size: 'xl' } });
+      await until(() => t.manager.stats().busy === 0, 'the response to end');
+      await evictBySecondVisitor(t.browser());
+      await until(() => t.manager.stats().closing === 0, 'the eviction to finish');
+      expect(t.manager.get(id), 'evicted again').to.equal(undefined);
+      const again = await alice.get('/id');
+      expect(again.body).to.include({ id, isNew: false });
+      expect(again.body.data, 'the write acknowledged after the first restore is there').to.deep.equal({ cart: 'apple', size: 'xl' });
+      expect(alice.sid).to.equal(id);
+      expect(t.manager.stats().restored).to.equal(2);
     });
 
     it('expired by the idle timer (no request needed): the returning cookie is restored', async () => {
@@ -122,7 +144,8 @@ describe('close and restore', () => {
         expect(hooks.seen.closes).to.deep.equal([{ id: oldId, reason: 'expired', data: { cart: 'apple' } }]);
         const res = await alice.get('/read');
         expect(res.body.data).to.deep.equal({ cart: 'apple' });
-        expect(cookieIn(res)!.value).to.not.equal(oldId);
+        expectSameCookie(res, oldId);
+        expect(t.manager.get(oldId)?.state).to.equal('live');
       } finally {
         clock.uninstall();
       }
@@ -139,8 +162,8 @@ describe('close and restore', () => {
       const after = buildApp({ keys: ['k1'], session: { adapter } });
       const res = await alice.clone(undefined, after.app).get('/id');
       expect(res.body.data).to.deep.equal({ cart: 'apple' });
-      expect(res.body.id).to.not.equal(oldId);
-      expect(cookieIn(res)!.value).to.equal(res.body.id);
+      expect(res.body.id).to.equal(oldId);
+      expectSameCookie(res, oldId, 'k1');
     });
 
     it('a returning cookie that reaches the stopping process is not cleared: the next process restores it', async () => {
@@ -159,6 +182,54 @@ describe('close and restore', () => {
       expect(res.body.data).to.deep.equal({ cart: 'apple' });
     });
 
+    it('a write reaching the stopping process gets 503 with Retry-After, with or without a cookie, and no Set-Cookie', async () => {
+      const adapter = new MemoryAdapter();
+      const before = buildApp({ keys: ['k1'], session: { adapter, retryAfter: 2 } });
+      const alice = before.browser();
+      await alice.get('/set?cart=apple');
+      const oldId = alice.sid!;
+      await before.manager.shutdown();
+      const write = await alice.get('/set?cart=pear', { status: 503 });
+      expect(write.headers['retry-after']).to.equal('2');
+      expect(write.headers['set-cookie']).to.equal(undefined);
+      expect(alice.sid).to.equal(oldId);
+      const stranger = await before.browser().get('/inc', { status: 503 });
+      expect(stranger.headers['retry-after']).to.equal('2');
+      expect(stranger.headers['set-cookie']).to.equal(undefined);
+      expect(before.appErrors).to.deep.equal([]);
+      const after = buildApp({ keys: ['k1'], session: { adapter } });
+      const res = await alice.clone(undefined, after.app).get('/read');
+      expect(res.body.data, 'the refused write was not acknowledged, the context is intact').to.deep.equal({ cart: 'apple' });
+    });
+
+    it('a request in flight whose session the shutdown closed: its later write gets 503, its earlier ones are in the snapshot', async () => {
+      const entered = deferred();
+      const gate = deferred();
+      const adapter = new MemoryAdapter();
+      const t = buildApp({
+        session: { adapter, shutdownTimeout: 50 },
+        routes: {
+          '/slow': async (ctx: Context) => {
+            ctx.session.before = true;
+            entered.resolve();
+            await gate.promise;
+            ctx.session.after = true;
+            ctx.body = 'unreachable';
+          },
+        },
+      });
+      const alice = t.browser();
+      await alice.get('/set?cart=apple');
+      const slow = alice.get('/slow', { status: 503 });
+      await entered.promise;
+      await t.manager.shutdown();
+      gate.resolve();
+      const res = await slow;
+      expect(res.headers['retry-after']).to.equal('5');
+      expect(res.headers['set-cookie']).to.equal(undefined);
+      expect((await t.snapshot(alice.sid!))?.data).to.deep.equal({ cart: 'apple', before: true });
+    });
+
     it('the restored session keeps its first createdAt', async () => {
       let clock = 1_000_000;
       const t = buildApp({
@@ -174,17 +245,23 @@ describe('close and restore', () => {
       expect(res.body.createdAt).to.equal(1_000_000);
     });
 
-    it('a cookie whose snapshot has expired (snapshotTtl) is cleared and gets nothing', async () => {
+    it('a cookie whose snapshot has expired (snapshotTtl) gets nothing and is kept (an unknown id is not a logout); a write gets a fresh session', async () => {
       let clock = 1_000_000;
       const now = () => clock;
       const t = buildApp({ session: { maxSessions: 1, snapshotTtl: 60 * MINUTE, now, adapter: new MemoryAdapter({ now }) } });
       const alice = t.browser();
       await alice.get('/set?cart=apple');
       await evictBySecondVisitor(t.browser());
+      const oldId = alice.sid!;
       clock += 61 * MINUTE;
       const res = await alice.get('/read');
       expect(res.body.data).to.deep.equal({});
-      expect(isClearing(cookieIn(res))).to.equal(true);
+      expect(setCookies(res)).to.deep.equal([]);
+      expect(alice.sid).to.equal(oldId);
+      const write = await alice.get('/inc');
+      expect(write.body).to.include({ views: 1, isNew: true });
+      expect(write.body.id).to.not.equal(oldId);
+      expect(cookieIn(write)!.value).to.equal(write.body.id);
       expect(t.manager.stats().restored).to.equal(0);
     });
   });
@@ -202,36 +279,43 @@ describe('close and restore', () => {
       expect(cookieIn(res)!.attributes.path).to.equal('/');
       expect(hooks.seen.closes).to.deep.equal([{ id, reason: 'closed', data: { cart: 'apple' } }]);
       expect(t.manager.size).to.equal(0);
-      expect((await t.snapshot(id))?.reason).to.equal('closed');
+      expect(await t.adapter.load(id), 'a logout with the default persistKey writes nothing').to.equal(undefined);
+      expect(t.manager.stats()).to.include({ persisted: 0, pendingPersists: 0 });
     });
 
-    it('a replayed cookie of a closed session gets nothing, is cleared, and never revives it', async () => {
+    it('a replayed cookie of a closed session gets nothing and never revives it (nothing of it is kept)', async () => {
       const t = buildApp({ keys: ['k1'] });
       const alice = t.browser();
       await alice.get('/set?cart=apple');
       const id = alice.sid!;
       const replayed = alice.clone();
       await alice.get('/logout');
+      expect(alice.sid).to.equal(undefined);
       const read = await replayed.clone().get('/read');
       expect(read.body.data).to.deep.equal({});
-      expect(isClearing(cookieIn(read))).to.equal(true);
+      expect(setCookies(read), 'an unknown id: nothing set, nothing cleared').to.deep.equal([]);
       const write = await replayed.clone().get('/id');
       expect(write.body.data).to.deep.equal({});
       expect(write.body.id).to.not.equal(id);
       expect(write.body.isNew).to.equal(true);
+      expect(cookieIn(write)!.value).to.equal(write.body.id);
       expect(t.manager.stats().restored).to.equal(0);
-      expect((await t.snapshot(id))?.data, 'the snapshot stays for restore(key), not for the cookie').to.deep.equal({ cart: 'apple' });
+      expect(await t.adapter.load(id)).to.equal(undefined);
     });
 
-    it('manager.close(id) by the application: the next request with that cookie gets nothing and a cleared cookie', async () => {
+    it('manager.close(id) by the application: the next request with that cookie gets nothing; its id is unknown, so the cookie is kept', async () => {
       const t = buildApp();
       const alice = t.browser();
       await alice.get('/set?cart=apple');
-      expect(await t.middleware.manager.close(alice.sid!)).to.equal(true);
+      const id = alice.sid!;
+      expect(await t.middleware.manager.close(id)).to.equal(true);
       const res = await alice.get('/read');
       expect(res.body.data).to.deep.equal({});
-      expect(isClearing(cookieIn(res))).to.equal(true);
-      expect(alice.sid).to.equal(undefined);
+      expect(setCookies(res)).to.deep.equal([]);
+      expect(alice.sid).to.equal(id);
+      const write = await alice.get('/inc');
+      expect(write.body.id).to.not.equal(id);
+      expect(write.body.views).to.equal(1);
     });
 
     it('after ctx.session = null, a write in the same request starts a new, empty session with a new cookie', async () => {
@@ -283,7 +367,8 @@ describe('close and restore', () => {
       gate.resolve();
       const res = await pending;
       expect(res.body.data).to.deep.equal({ cart: 'apple', savedByHook: true });
-      expect(cookieIn(res)!.value).to.not.equal(undefined);
+      expectSameCookie(res, alice.sid!);
+      expect(t.manager.get(alice.sid!)?.data).to.deep.equal({ cart: 'apple', savedByHook: true });
     });
 
     it('a request for a session being closed explicitly waits, then gets no session and a cleared cookie', async () => {
@@ -319,7 +404,7 @@ describe('close and restore', () => {
   });
 
   describe('concurrent returns', () => {
-    it('requests carrying the same closed cookie share one restore and all get the same new id', async () => {
+    it('requests carrying the same closed cookie share one restore and all get the same session under the same id', async () => {
       const gate = deferred();
       const { probe, count } = arrivals();
       let restoreHooks = 0;
@@ -343,12 +428,13 @@ describe('close and restore', () => {
       await until(() => count() === 2 + tabs.length, 'the three requests');
       gate.resolve();
       const responses = await Promise.all(pending);
-      const ids = responses.map((res) => cookieIn(res)?.value);
-      expect(new Set(ids).size, `one new id for all: ${ids.join(', ')}`).to.equal(1);
-      expect(ids[0]).to.not.equal(oldId);
-      for (const res of responses) expect(res.body.data).to.deep.equal({ cart: 'apple' });
+      for (const res of responses) {
+        expect(res.body.data).to.deep.equal({ cart: 'apple' });
+        expectSameCookie(res, oldId, 'k1');
+      }
       expect(restoreHooks).to.equal(1);
       expect(t.manager.stats().restored).to.equal(1);
+      expect(t.manager.get(oldId)?.data).to.deep.equal({ cart: 'apple' });
     });
   });
 });

@@ -170,16 +170,33 @@ describe('cookies', () => {
       }
     }
 
-    it('a well-formed id the server never issued is never adopted (no fixation), and a read clears it', async () => {
+    it('a well-formed id the server never issued is never adopted (no fixation), and is not cleared (an unknown id is not a logout)', async () => {
       const t = buildApp();
       const forged = 'AAAAAAAAAAAAAAAAAAAAAAAA';
       const read = await request(t.app.callback()).get('/read').set('Cookie', `${SID}=${forged}`).expect(200);
       expect(read.body.data).to.deep.equal({});
-      expect(isClearing(cookieIn(read)), 'cleared').to.equal(true);
+      expect(setCookies(read), 'no Set-Cookie clearing it (another instance may know it)').to.deep.equal([]);
       const write = await request(t.app.callback()).get('/inc').set('Cookie', `${SID}=${forged}`).expect(200);
       expect(write.body.id).to.not.equal(forged);
+      expect(write.body).to.include({ views: 1, isNew: true });
       expect(cookieIn(write)!.value).to.equal(write.body.id);
       expect(t.manager.get(forged)).to.equal(undefined);
+      expect(t.manager.stats()).to.include({ created: 1, restored: 0 });
+    });
+
+    it('a signed cookie of an id unknown here (another instance, a long-expired snapshot) is kept on a read', async () => {
+      const t = buildApp({ keys: ['k1'] });
+      const id = 'BBBBBBBBBBBBBBBBBBBBBBBB';
+      const browser = t.browser();
+      browser.jar.set(SID, id);
+      browser.jar.set(`${SID}.sig`, sign(SID, id, 'k1'));
+      const read = await browser.get('/read');
+      expect(read.body.data).to.deep.equal({});
+      expect(setCookies(read)).to.deep.equal([]);
+      expect(browser.sid).to.equal(id);
+      const write = await browser.get('/inc');
+      expect(write.body.id).to.not.equal(id);
+      expect(browser.sid).to.equal(write.body.id);
     });
   });
 

@@ -150,10 +150,14 @@ describe('lazy creation', () => {
       if (ctx.query.late !== undefined) ctx.session.late = true;
     };
 
-    it('creating a session fails loudly instead of leaving one that nothing releases', async () => {
+    it('a write that would create a session is ignored and reported (never a throw), and creates nothing', async () => {
       const t = buildApp({ outer: [late] });
-      await t.browser().get('/read?late', { status: 500 });
-      expect(t.appErrors.map((error) => error.message).join()).to.match(/session\(\) middleware has finished/);
+      const res = await t.browser().get('/read?late');
+      expect(res.body.data).to.deep.equal({});
+      expect(setCookies(res)).to.deep.equal([]);
+      expect(t.appErrors).to.deep.equal([]);
+      expect(t.errors.map((error) => error.code)).to.deep.equal(['ERR_REPRISE_SESSION_CLOSED']);
+      expect(t.errors[0]!.message).to.match(/after the request finished was ignored/);
       await until(() => t.manager.stats().busy === 0, 'requests to end');
       expect(t.manager.stats()).to.include({ live: 0, busy: 0, created: 0 });
     });
@@ -165,6 +169,67 @@ describe('lazy creation', () => {
       await browser.get('/read?late');
       await until(() => t.manager.stats().busy === 0, 'requests to end');
       expect((await browser.get('/read')).body.data).to.deep.equal({ cart: 'apple', late: true });
+    });
+  });
+
+  describe('a deferred write after the response (setTimeout in a handler)', () => {
+    it('on a request without a cookie: ignored and reported, the process stays up (no uncaughtException)', async () => {
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown): void => void uncaught.push(error);
+      // Mocha's own handler would fail the test on an uncaught exception: keep ours the only one meanwhile.
+      const mochaHandlers = process.listeners('uncaughtException');
+      process.removeAllListeners('uncaughtException');
+      process.on('uncaughtException', onUncaught);
+      try {
+        let fired!: () => void;
+        const done = new Promise<void>((resolve) => (fired = resolve));
+        const t = buildApp({
+          routes: {
+            '/later': (ctx) => {
+              setTimeout(() => {
+                try {
+                  ctx.session.x = 1;
+                } finally {
+                  fired();
+                }
+              }, 5);
+              ctx.body = 'ok';
+            },
+          },
+        });
+        const res = await t.browser().get('/later');
+        expect(setCookies(res)).to.deep.equal([]);
+        await done;
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(uncaught).to.deep.equal([]);
+        expect(t.errors.map((error) => error.code)).to.deep.equal(['ERR_REPRISE_SESSION_CLOSED']);
+        expect(t.manager.stats()).to.include({ created: 0, live: 0, busy: 0 });
+      } finally {
+        process.off('uncaughtException', onUncaught);
+        for (const handler of mochaHandlers) process.on('uncaughtException', handler);
+      }
+    });
+
+    it('on a request with a live session: the write goes to the session', async () => {
+      let fired!: () => void;
+      const done = new Promise<void>((resolve) => (fired = resolve));
+      const t = buildApp({
+        routes: {
+          '/later': (ctx) => {
+            setTimeout(() => {
+              ctx.session.later = true;
+              fired();
+            }, 5);
+            ctx.body = 'ok';
+          },
+        },
+      });
+      const browser = t.browser();
+      await browser.get('/set?cart=apple');
+      await browser.get('/later');
+      await done;
+      expect((await browser.get('/read')).body.data).to.deep.equal({ cart: 'apple', later: true });
+      expect(t.errors).to.deep.equal([]);
     });
   });
 });

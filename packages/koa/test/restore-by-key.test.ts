@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Context } from 'koa';
-import { buildApp, cookieIn, isClearing, SID, type Browser } from './support/app.js';
+import { buildApp, cookieIn, isClearing, setCookies, SID, until, type Browser } from './support/app.js';
 
 const routes = {
   /** Login: a new id, the user's key, and whatever the user left at the last logout. */
@@ -76,11 +76,18 @@ describe('restore(key): persistKey at logout, restore at login', () => {
     const laptop = t.browser();
     await loginWithCart(laptop, 'alice', 'apple');
     const kept = laptop.clone();
+    const loggedOut = kept.sid!;
     await laptop.get('/logout');
     const replay = await kept.get('/read');
     expect(replay.body.data).to.deep.equal({});
-    expect(isClearing(cookieIn(replay))).to.equal(true);
+    expect(setCookies(replay), 'an unknown id: left alone').to.deep.equal([]);
     expect((await t.snapshot('user:alice'))?.data, 'still there for the next login').to.deep.equal({ cart: 'apple', login: 'alice' });
+    // Even once the application restores the key itself, the replayed cookie reaches nothing.
+    const back = await t.manager.restore('user:alice');
+    expect(back?.data).to.deep.equal({ cart: 'apple', login: 'alice' });
+    expect(back?.id).to.not.equal(loggedOut);
+    const again = await kept.get('/read');
+    expect(again.body.data).to.deep.equal({});
   });
 
   it('restore of an unknown key resolves false and changes nothing', async () => {
@@ -115,8 +122,12 @@ describe('restore(key): persistKey at logout, restore at login', () => {
       const res = await bob.get('/whoami');
       expect(res.body.data).to.deep.equal({ cart: 'plum', login: 'bob' });
       expect(res.body.persistKey).to.equal('user:bob');
-      expect(res.body.id).to.not.equal(oldId);
-      expect(cookieIn(res)!.value).to.equal(res.body.id);
+      expect(res.body.id).to.equal(oldId);
+      const cookie = cookieIn(res);
+      expect(isClearing(cookie)).to.equal(false);
+      if (cookie !== undefined) expect(cookie.value).to.equal(oldId);
+      expect(bob.sid).to.equal(oldId);
+      await until(() => t.manager.stats().busy === 0, 'the response to end');
       expect(await t.adapter.load('user:bob'), 'snapshot consumed').to.equal(undefined);
       expect(await t.adapter.load(oldId), 'pointer consumed').to.equal(undefined);
     });
@@ -131,7 +142,32 @@ describe('restore(key): persistKey at logout, restore at login', () => {
       expect(phone.body.data).to.deep.equal({ cart: 'plum', login: 'bob' });
       const res = await bob.get('/read');
       expect(res.body.data).to.deep.equal({});
-      expect(isClearing(cookieIn(res))).to.equal(true);
+      expect(setCookies(res), 'nothing to restore, and no logout either: the cookie is left alone').to.deep.equal([]);
+      expect(t.manager.stats().restored).to.equal(1);
+    });
+
+    it('two devices of one user, both evicted: a login elsewhere gets the newest, the other cookie still restores its own cart', async () => {
+      const claim = (ctx: Context) => {
+        ctx.liveSession.persistKey = `user:${String(ctx.query.user)}`;
+        ctx.session.cart = String(ctx.query.cart);
+        ctx.body = { id: ctx.liveSession.id };
+      };
+      const t = buildApp({ keys: ['k1'], routes: { ...routes, '/claim': claim }, session: { maxSessions: 1 } });
+      const laptop = t.browser();
+      await laptop.get('/claim?user=carol&cart=laptop-cart');
+      const phone = t.browser(); // evicts the laptop
+      await phone.get('/claim?user=carol&cart=phone-cart');
+      await t.browser().get('/inc'); // evicts the phone: the laptop's snapshot moves under the laptop's id
+      await until(() => t.manager.stats().closing === 0, 'the evictions to finish');
+      const desktop = await t.browser().get('/login?user=carol');
+      expect(desktop.body.restored).to.equal(true);
+      expect(desktop.body.data).to.deep.equal({ cart: 'phone-cart', login: 'carol' });
+      await until(() => t.manager.stats().closing === 0, 'the evictions to finish');
+      const l = await laptop.get('/whoami');
+      expect(l.body).to.deep.include({ id: laptop.sid, persistKey: 'user:carol' });
+      expect(l.body.data).to.deep.equal({ cart: 'laptop-cart' });
+      const p = await phone.get('/read');
+      expect(p.body.data, "the phone's context went to the login").to.deep.equal({});
     });
   });
 });

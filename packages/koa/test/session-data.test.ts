@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Context } from 'koa';
-import { buildApp, cookieIn, setCookies } from './support/app.js';
+import { buildApp, cookieIn, isClearing, setCookies } from './support/app.js';
 
 const routes = {
   '/push': (ctx: Context) => {
@@ -80,7 +80,88 @@ describe('ctx.session, koa-session style', () => {
     expect((await browser.get('/id')).body.isNew).to.equal(false);
     await t.browser().get('/inc');
     const restored = await browser.get('/id');
-    expect(cookieIn(restored), 'restored under a new id').to.not.equal(undefined);
+    expect(restored.body.id, 'restored under the same id').to.equal(browser.sid);
     expect(restored.body.isNew).to.equal(false);
+    expect(t.manager.stats().restored).to.equal(1);
+  });
+
+  describe('ctx.session = undefined', () => {
+    const routes = {
+      '/undefined': (ctx: Context) => {
+        ctx.session = undefined as unknown as Record<string, unknown>;
+        ctx.body = 'unreachable';
+      },
+      '/undefined-caught': (ctx: Context) => {
+        try {
+          ctx.session = undefined as unknown as Record<string, unknown>;
+          ctx.body = { thrown: false };
+        } catch (error) {
+          ctx.body = { thrown: true, name: (error as Error).name, data: ctx.session };
+        }
+      },
+    };
+
+    it('is a TypeError (500 unless caught), as in koa-session; it does not close the session', async () => {
+      const closes: string[] = [];
+      const t = buildApp({ routes, session: { onClose: (_s, reason) => void closes.push(reason) } });
+      const browser = t.browser();
+      await browser.get('/set?cart=apple');
+      const id = browser.sid!;
+      const res = await browser.get('/undefined', { status: 500 });
+      expect(isClearing(cookieIn(res))).to.equal(false);
+      expect(t.appErrors.map((error) => error.name)).to.deep.equal(['TypeError']);
+      const caught = await browser.get('/undefined-caught');
+      expect(caught.body).to.deep.equal({ thrown: true, name: 'TypeError', data: { cart: 'apple' } });
+      expect(closes).to.deep.equal([]);
+      expect(t.manager.get(id)?.state).to.equal('live');
+      expect((await browser.get('/read')).body.data).to.deep.equal({ cart: 'apple' });
+    });
+
+    it('on a request without a session creates nothing', async () => {
+      const t = buildApp({ routes });
+      const res = await t.browser().get('/undefined-caught');
+      expect(res.body).to.deep.equal({ thrown: true, name: 'TypeError', data: {} });
+      expect(setCookies(res)).to.deep.equal([]);
+      expect(t.manager.stats().created).to.equal(0);
+    });
+  });
+
+  describe('__proto__ written through ctx.session', () => {
+    const json = '{"__proto__": {"isAdmin": true}, "name": "ann"}';
+    const routes = {
+      '/assign': (ctx: Context) => {
+        Object.assign(ctx.session, JSON.parse(json));
+        ctx.body = { isAdmin: ctx.session.isAdmin ?? null, protoIsObject: Object.getPrototypeOf(ctx.session) === Object.prototype };
+      },
+      '/replace-proto': (ctx: Context) => {
+        ctx.session = JSON.parse(json) as Record<string, unknown>;
+        ctx.body = { isAdmin: ctx.session.isAdmin ?? null, protoIsObject: Object.getPrototypeOf(ctx.session) === Object.prototype };
+      },
+      '/admin': (ctx: Context) => {
+        ctx.body = { isAdmin: ctx.session.isAdmin ?? null, name: ctx.session.name ?? null };
+      },
+    };
+
+    for (const [what, path] of [
+      ['Object.assign on a new session', '/assign'],
+      ['assigning parsed JSON as the data', '/replace-proto'],
+    ] as const) {
+      it(`${what}: an own property, the prototype never changes, and the rest is persisted`, async () => {
+        const t = buildApp({ routes, session: { maxSessions: 1 } });
+        const browser = t.browser();
+        const first = await browser.get(path);
+        expect(first.body).to.deep.equal({ isAdmin: null, protoIsObject: true });
+        expect((await browser.get('/admin')).body).to.deep.equal({ isAdmin: null, name: 'ann' });
+        // Also once it has an existing session.
+        const again = await browser.get(path);
+        expect(again.body).to.deep.equal({ isAdmin: null, protoIsObject: true });
+        // Evicted and restored: the snapshot was written (the reserved key dropped with a report).
+        await t.browser().get('/inc');
+        const back = await browser.get('/admin');
+        expect(back.body).to.deep.equal({ isAdmin: null, name: 'ann' });
+        expect(t.errors.map((error) => error.code)).to.include('ERR_REPRISE_CODEC');
+        expect(t.errors.map((error) => error.code)).to.not.include('ERR_REPRISE_RESTORE');
+      });
+    }
   });
 });

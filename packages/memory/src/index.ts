@@ -1,2 +1,2 @@
 export { MemoryAdapter } from './memory-adapter.js';
-export type { MemoryAdapterOptions } from './memory-adapter.js';
+export type { MemoryAdapterOptions } from './options.js';

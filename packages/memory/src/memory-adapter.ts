@@ -1,74 +1,15 @@
-import { DeadlineHeap, OptionError, describeOptionValue, RepriseError, adapterError as coreAdapterError, assertKey, assertTtl, assertValue } from '@reprise/core';
-import type { SessionAdapter } from '@reprise/core';
-
-/** Options of {@link MemoryAdapter}. Every option is optional; `undefined` means the default. */
-export interface MemoryAdapterOptions {
-  /**
-   * Bound on stored entries (a count, not bytes). When a save of a new key would pass it, the
-   * oldest-written entry is dropped and reported through `onDrop`. Positive integer; default 10,000.
-   */
-  maxEntries?: number;
-  /** Clock in ms since the epoch; default `Date.now`. Inject one in tests. */
-  now?: () => number;
-  /**
-   * Called with the key of each entry dropped to honour `maxEntries`, after the save that caused the
-   * drop has stored its value. Default: `process.emitWarning` with code `'REPRISE_MEMORY_DROPPED'`
-   * (a warning, never a throw). If it throws, that save rejects with its error (the value stays saved).
-   */
-  onDrop?: (key: string) => void;
-}
-
-/** Code of the process warning the default `onDrop` emits. */
-const DROPPED_WARNING_CODE = 'REPRISE_MEMORY_DROPPED';
-
-/** Default `onDrop`: a process warning, never a throw. */
-function warnDropped(key: string): void {
-  process.emitWarning(`MemoryAdapter: maxEntries reached, dropped the oldest entry ${JSON.stringify(key)}`, {
-    code: DROPPED_WARNING_CODE,
-  });
-}
-
-/** Normalized options, frozen once per adapter. */
-type ResolvedOptions = Readonly<Required<MemoryAdapterOptions>>;
-
-const DEFAULTS: ResolvedOptions = Object.freeze({
-  maxEntries: 10_000,
-  now: Date.now,
-  onDrop: warnDropped,
-});
-
-const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
-
-const show = describeOptionValue;
-
-function optionError(message: string): OptionError {
-  return new OptionError(`MemoryAdapter: ${message}`);
-}
+import { DeadlineHeap, adapterError, assertFence, assertKey, assertTtl, assertValue, assertVersion } from '@reprise/core';
+import type { AdapterError, Fence, SessionAdapter, VersionedValue } from '@reprise/core';
+import { acceptsVersion, deadlineOf, takeOutcome } from './entry.js';
+import type { Entry } from './entry.js';
+import { resolveOptions, show } from './options.js';
+import type { MemoryAdapterOptions, ResolvedOptions } from './options.js';
 
 const NAME = 'MemoryAdapter';
 
-function adapterError(message: string): RepriseError {
-  return coreAdapterError(NAME, message);
+function memoryError(message: string): AdapterError {
+  return adapterError(NAME, message);
 }
-
-function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined) return DEFAULTS;
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw optionError(`options must be an object, got ${show(options)}`);
-  }
-  const given = options as Record<string, unknown>;
-  for (const name of Object.keys(given)) {
-    if (!OPTION_NAMES.has(name)) throw optionError(`unknown option ${JSON.stringify(name)}`);
-  }
-  const { maxEntries = DEFAULTS.maxEntries, now = DEFAULTS.now, onDrop = DEFAULTS.onDrop } = given;
-  if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw optionError(`maxEntries must be a positive integer, got ${show(maxEntries)}`);
-  }
-  if (typeof now !== 'function') throw optionError(`now must be a function, got ${show(now)}`);
-  if (typeof onDrop !== 'function') throw optionError(`onDrop must be a function, got ${show(onDrop)}`);
-  return Object.freeze({ maxEntries, now: now as () => number, onDrop: onDrop as (key: string) => void });
-}
-
 
 /**
  * The in-process {@link SessionAdapter}: the embedded default of Reprise, and the adapter for tests.
@@ -78,7 +19,11 @@ function resolveOptions(options: unknown): ResolvedOptions {
  * exact against the `now` clock: an entry is unreadable from `now() >= savedAt + ttlMs`. Expired
  * entries are swept at the start of every call through a deadline heap, O(log n) per expired
  * entry, never a scan; the adapter holds no timer, so it never keeps the process alive.
- * `take` is atomic: the read and the delete happen in one synchronous step.
+ *
+ * It is *ordered* (see "Ordered writes" on {@link SessionAdapter}): `saveIfNewer` and
+ * `takeVersioned` keep a version per key, and a take leaves a floor (the key's version without a
+ * value, for the rest of the value's TTL). Every call runs in one synchronous step after its
+ * arguments are checked, so each is atomic: of concurrent takes exactly one gets the value.
  */
 export class MemoryAdapter implements SessionAdapter {
   /** `'memory'`, for reports. */
@@ -87,9 +32,9 @@ export class MemoryAdapter implements SessionAdapter {
   readonly atomic = true;
 
   readonly #options: ResolvedOptions;
-  /** Values by key, in write order: an upsert moves its key to the newest end. */
-  readonly #entries = new Map<string, string>();
-  /** Keys that have a TTL, by deadline (ms since the epoch); the only record of deadlines. */
+  /** Entries (values and floors) by key, in write order: a write of a value moves its key to the newest end. */
+  readonly #entries = new Map<string, Entry>();
+  /** Keys whose entry has a finite deadline, by that deadline (ms since the epoch). */
   readonly #deadlines = new DeadlineHeap<string>();
   #closed = false;
 
@@ -102,15 +47,16 @@ export class MemoryAdapter implements SessionAdapter {
   }
 
   /**
-   * Number of entries stored right now. Expired entries not yet swept count until the next
-   * call to `save`, `load`, `take` or `delete` sweeps them (they are never returned). 0 after `close()`.
+   * Number of entries stored right now: values and floors (keys left with only a version by
+   * `takeVersioned`). Expired entries not yet swept count until the next call sweeps them (they
+   * are never returned). 0 after `close()`.
    */
   get size(): number {
     return this.#entries.size;
   }
 
   /**
-   * Upserts `value` under `key` and makes it the newest-written entry.
+   * Upserts `value` under `key` at version 0 (replacing any floor) and makes it the newest-written entry.
    * @param ttlMs positive finite number of ms the value stays readable; `undefined` = no expiry.
    * Rejects with `ERR_REPRISE_ADAPTER` on a non-string key or value, an invalid `ttlMs`, or after `close()`.
    */
@@ -119,33 +65,61 @@ export class MemoryAdapter implements SessionAdapter {
     assertKey(NAME, key);
     assertValue(NAME, value);
     assertTtl(NAME, ttlMs);
-    this.#remove(key);
-    this.#entries.set(key, value);
-    if (ttlMs !== undefined) this.#deadlines.set(key, now + ttlMs);
-    this.#enforceBound();
+    this.#put(key, { value, version: 0, deadline: deadlineOf(now, ttlMs) });
   }
 
-  /** The value under `key`, or `undefined` when missing or expired. Rejects after `close()`. */
+  /**
+   * Stores `value` at `version` when the key holds a value of a lower version, or holds no value
+   * and its version is at most `version`; resolves whether it stored. A stored value becomes the
+   * newest-written entry.
+   * @param version non-negative safe integer.
+   * @param ttlMs positive finite number of ms the value stays readable; `undefined` = no expiry.
+   * Rejects with `ERR_REPRISE_ADAPTER` on an invalid argument or after `close()`.
+   */
+  async saveIfNewer(key: string, value: string, version: number, ttlMs?: number): Promise<boolean> {
+    const now = this.#begin();
+    assertKey(NAME, key);
+    assertValue(NAME, value);
+    assertVersion(NAME, version);
+    assertTtl(NAME, ttlMs);
+    if (!acceptsVersion(this.#entries.get(key), version)) return false;
+    this.#put(key, { value, version, deadline: deadlineOf(now, ttlMs) });
+    return true;
+  }
+
+  /** The value under `key`, or `undefined` when missing, expired, or only a floor. Rejects after `close()`. */
   async load(key: string): Promise<string | undefined> {
     this.#begin();
     assertKey(NAME, key);
-    return this.#entries.get(key);
+    return this.#entries.get(key)?.value;
   }
 
-  /** Reads and deletes `key` in one step: `undefined` when missing or expired. Rejects after `close()`. */
+  /**
+   * Reads and removes the value of `key` in one step (leaving a floor at its version, like
+   * `takeVersioned`): `undefined` when missing or expired. Rejects after `close()`.
+   */
   async take(key: string): Promise<string | undefined> {
-    this.#begin();
-    assertKey(NAME, key);
-    const value = this.#entries.get(key);
-    if (value !== undefined) this.#remove(key);
-    return value;
+    return this.#takeVersioned(key, undefined)?.value;
   }
 
-  /** Deletes `key`; `true` when a readable (unexpired) entry was deleted. Rejects after `close()`. */
+  /**
+   * Takes the value of `key` with its version, leaving a floor; with `fence`, takes only a value of
+   * a version up to `fence.version` and raises the key's version to at least it (a floor it creates
+   * lives `fence.ttlMs` ms, `undefined`: until `delete`). See "Ordered writes" on {@link SessionAdapter}.
+   * An entry a fence creates is the newest-written; one it changes keeps its place.
+   * Rejects with `ERR_REPRISE_ADAPTER` on an invalid argument or after `close()`.
+   */
+  async takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
+    return this.#takeVersioned(key, fence);
+  }
+
+  /** Deletes `key` (value and floor); `true` when a readable (unexpired) value was deleted. Rejects after `close()`. */
   async delete(key: string): Promise<boolean> {
     this.#begin();
     assertKey(NAME, key);
-    return this.#remove(key);
+    const entry = this.#entries.get(key);
+    this.#remove(key);
+    return entry?.value !== undefined;
   }
 
   /** Drops every entry; later calls reject with `ERR_REPRISE_ADAPTER`. Idempotent. */
@@ -155,16 +129,29 @@ export class MemoryAdapter implements SessionAdapter {
     this.#deadlines.clear();
   }
 
+  #takeVersioned(key: string, fence: unknown): VersionedValue | undefined {
+    const now = this.#begin();
+    assertKey(NAME, key);
+    const checked = assertFence(NAME, fence);
+    const entry = this.#entries.get(key);
+    const at = checked && { version: checked.version, deadline: deadlineOf(now, checked.ttlMs) };
+    const { taken, next } = takeOutcome(entry, at);
+    if (next === undefined) this.#remove(key);
+    else if (entry === undefined) this.#put(key, next);
+    else if (next !== entry) this.#replace(key, next);
+    return taken;
+  }
+
   /**
    * Common start of every call: rejects when closed, reads the clock once and sweeps every entry
-   * whose deadline is `<= now`. Afterwards every stored entry is readable at `now`, so the
-   * callers need no expiry check of their own.
+   * whose deadline is `<= now`. Afterwards every stored entry is live at `now`, so the callers
+   * need no expiry check of their own.
    */
   #begin(): number {
-    if (this.#closed) throw adapterError('the adapter is closed');
+    if (this.#closed) throw memoryError('the adapter is closed');
     const now = this.#options.now();
     if (typeof now !== 'number' || !Number.isFinite(now)) {
-      throw adapterError(`now() must return a finite number of ms, got ${show(now)}`);
+      throw memoryError(`now() must return a finite number of ms, got ${show(now)}`);
     }
     this.#sweep(now);
     return now;
@@ -175,6 +162,25 @@ export class MemoryAdapter implements SessionAdapter {
     while (this.#deadlines.peekDeadline() <= now) {
       this.#entries.delete(this.#deadlines.shift()!);
     }
+  }
+
+  /** Stores `entry` as the newest-written entry of `key`, then honours `maxEntries`. */
+  #put(key: string, entry: Entry): void {
+    this.#remove(key);
+    this.#entries.set(key, entry);
+    this.#schedule(key, entry);
+    this.#enforceBound();
+  }
+
+  /** Replaces the existing entry of `key`, keeping its place in the write order. */
+  #replace(key: string, entry: Entry): void {
+    this.#entries.set(key, entry);
+    this.#schedule(key, entry);
+  }
+
+  #schedule(key: string, entry: Entry): void {
+    if (entry.deadline === Infinity) this.#deadlines.delete(key);
+    else this.#deadlines.set(key, entry.deadline);
   }
 
   /** Removes `key` from the store and from the deadline heap; `true` when it was stored. */

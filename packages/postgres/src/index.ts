@@ -1,6 +1,6 @@
 export { PostgresAdapter, MAX_TTL_MS } from './postgres-adapter.js';
 export { DEFAULTS, WARNING_CODE } from './options.js';
 export type { PostgresAdapterOptions, PostgresConnection } from './options.js';
-export { createTableSql, createIndexSql } from './sql.js';
+export { createTableSql, createIndexSql, migrateTableSql } from './sql.js';
 export { parseTableName } from './identifiers.js';
 export type { TableName } from './identifiers.js';

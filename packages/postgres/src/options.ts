@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { RepriseError } from '@reprise/core';
+import { MAX_TIMER_DELAY } from '@reprise/core';
 import { optionError, show } from './errors.js';
 import { parseTableName } from './identifiers.js';
 import type { TableName } from './identifiers.js';
@@ -39,6 +40,14 @@ export interface PostgresAdapterOptions {
    */
   connectTimeout?: number;
   /**
+   * ms one statement may wait for the server's answer before its call rejects with a transient
+   * `ERR_REPRISE_ADAPTER` (pg's `query_timeout`, given with every query, so it holds on your pool
+   * too): the bound for a server that stops answering on an open connection. The connection it
+   * waited on is then discarded. The statement may still have run on the server. Positive number
+   * of ms up to 2^31 - 1; default 5000.
+   */
+  queryTimeout?: number;
+  /**
    * Called with failures that no call can reject with: a background sweep that failed, or (own pool
    * only) an idle connection that broke. Each is a `RepriseError` with code `ERR_REPRISE_ADAPTER`
    * and the original error as `cause`. Default: `process.emitWarning` with code `'REPRISE_POSTGRES'`.
@@ -60,6 +69,7 @@ export interface ResolvedOptions {
   readonly sweepInterval: number | false;
   readonly sweepBatchSize: number;
   readonly connectTimeout: number;
+  readonly queryTimeout: number;
   readonly onError: (error: RepriseError) => void;
 }
 
@@ -70,6 +80,7 @@ export const DEFAULTS = Object.freeze({
   sweepInterval: 5 * 60e3,
   sweepBatchSize: 1000,
   connectTimeout: 5000,
+  queryTimeout: 5000,
   onError: warn,
 } as const satisfies Required<PostgresAdapterOptions>);
 
@@ -141,6 +152,7 @@ export function resolveOptions(options: unknown, connection: ResolvedConnection)
     sweepInterval = DEFAULTS.sweepInterval,
     sweepBatchSize = DEFAULTS.sweepBatchSize,
     connectTimeout,
+    queryTimeout = DEFAULTS.queryTimeout,
     onError = DEFAULTS.onError,
   } = given;
   if (typeof table !== 'string') throw optionError(`table must be a string, got ${show(table)}`);
@@ -159,6 +171,9 @@ export function resolveOptions(options: unknown, connection: ResolvedConnection)
       throw optionError(`connectTimeout must be a positive number of ms, got ${show(connectTimeout)}`);
     }
   }
+  if (!isPositiveNumber(queryTimeout) || queryTimeout > MAX_TIMER_DELAY) {
+    throw optionError(`queryTimeout must be a positive number of ms up to ${MAX_TIMER_DELAY}, got ${show(queryTimeout)}`);
+  }
   if (typeof onError !== 'function') throw optionError(`onError must be a function, got ${show(onError)}`);
   return Object.freeze({
     table: parseTableName(table),
@@ -166,6 +181,7 @@ export function resolveOptions(options: unknown, connection: ResolvedConnection)
     sweepInterval,
     sweepBatchSize,
     connectTimeout: connectTimeout ?? DEFAULTS.connectTimeout,
+    queryTimeout,
     onError: onError as (error: RepriseError) => void,
   });
 }

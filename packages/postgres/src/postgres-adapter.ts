@@ -1,33 +1,28 @@
 import pg from 'pg';
-import type { Pool, QueryConfig, QueryResult, QueryResultRow } from 'pg';
-import { RepriseError, assertKey, assertTtl, assertValue } from '@reprise/core';
-import type { SessionAdapter } from '@reprise/core';
-import { RAW_TYPES, decodeValue, encodeValue, isWellFormed, keyId, keyLabel } from './codec.js';
-import { adapterError, describeFailure, show } from './errors.js';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { AdapterError, RepriseError } from '@reprise/core';
+import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
+import { checkFence, checkKey, checkTtl, checkValue, checkVersion } from './arguments.js';
+import { RAW_TYPES, decodeValue, encodeValue, keyId, keyLabel } from './codec.js';
+import { adapterError, describeFailure, failure, unsentError } from './errors.js';
 import { resolveConnection, resolveOptions } from './options.js';
 import type { PostgresAdapterOptions, PostgresConnection, ResolvedOptions } from './options.js';
 import { ensureSchema } from './schema.js';
+import type { TimedQuery } from './schema.js';
 import { buildStatements } from './sql.js';
 import type { Statements } from './sql.js';
 import { Sweeper } from './sweeper.js';
 
+export { MAX_TTL_MS } from './arguments.js';
+
 /**
- * Longest TTL honoured, in ms (about 10,000 years); longer ones are cut to it, so that the deadline
- * stays within the range of `timestamptz`.
+ * How many times `takeVersioned` runs its statement when a concurrent first write of the key keeps
+ * appearing after the statement's snapshot (each retry finds the row, so one is the usual most).
  */
-export const MAX_TTL_MS = 10_000 * 365.25 * 24 * 3600e3;
+const MAX_TAKE_ATTEMPTS = 5;
 
-function checkKey(key: unknown): asserts key is string {
-  assertKey('PostgresAdapter', key);
-  if (!isWellFormed(key)) throw adapterError('key is not well-formed Unicode (it has a lone surrogate)');
-}
-
-function checkValue(value: unknown): asserts value is string {
-  assertValue('PostgresAdapter', value);
-  if (!isWellFormed(value)) {
-    throw adapterError('value is not well-formed Unicode (it has a lone surrogate), so it has no exact UTF-8 form');
-  }
-}
+/** A query without its timeout (added by the adapter). */
+type Query = Omit<TimedQuery, 'query_timeout'>;
 
 /**
  * The Postgres {@link SessionAdapter}, on `pg`.
@@ -36,22 +31,27 @@ function checkValue(value: unknown): asserts value is string {
  *   TCP keep-alive, idle connections that do not keep the process alive), ended by `close()`;
  *   `{ pool }` uses yours, which `close()` never ends. There is no module-global pool.
  * - Storage: one row per key in its own table (see the README for the DDL): the key's SHA-256 as
- *   primary key, the value's UTF-8 bytes as `bytea` (NUL characters intact), and an indexed
- *   `expires_at` on the database clock.
+ *   primary key, the value's UTF-8 bytes as `bytea` (NUL characters intact; `NULL` for a floor),
+ *   the `version` of ordered writes as `bigint`, and an indexed `expires_at` on the database clock.
+ * - Ordered (see "Ordered writes" on {@link SessionAdapter}): `saveIfNewer` is one
+ *   `INSERT … ON CONFLICT DO UPDATE … WHERE`, `takeVersioned` one statement that locks the row.
  * - Lazy: nothing happens until the first call, which creates the table if missing (safe when
  *   several processes start together) and starts the sweep timer. A failed preparation is retried
  *   by the next call.
- * - `take` is one `DELETE … RETURNING`: under any concurrency, across processes, one caller gets the value.
+ * - `take` is one statement that locks the row: under any concurrency, across processes, one caller
+ *   gets the value (it leaves a floor at the value's version, or no row for version 0).
  * - Expired rows are never returned; they are deleted by the sweep (an unref'd timer with jitter,
  *   in bounded batches) or when `take` or `delete` meets them.
- * - Every failure rejects with a `RepriseError` of code `ERR_REPRISE_ADAPTER` whose `cause` is
- *   the original error; an unreachable server is a prompt rejection, never a hang. No call retries:
- *   the core owns retries.
+ * - Every failure rejects with an `AdapterError` of code `ERR_REPRISE_ADAPTER` whose `cause` is
+ *   the original error; an unreachable server is a prompt rejection, and a server that stops
+ *   answering on an open connection one after `queryTimeout`, never a hang. Refused credentials,
+ *   missing privileges and an unknown database are `transient: false`. No call retries: the core
+ *   owns retries.
  */
 export class PostgresAdapter implements SessionAdapter {
   /** `'postgres'`, for reports. */
   readonly name = 'postgres';
-  /** `true`: `take` is a single `DELETE … RETURNING`, atomic across processes. */
+  /** `true`: `take` is one statement that locks the row, atomic across processes. */
   readonly atomic = true;
 
   readonly #pool: Pool;
@@ -77,6 +77,7 @@ export class PostgresAdapter implements SessionAdapter {
       this.#pool = new pg.Pool({
         connectionString: resolved.connectionString,
         connectionTimeoutMillis: this.#options.connectTimeout,
+        query_timeout: this.#options.queryTimeout,
         keepAlive: true,
         allowExitOnIdle: true,
       });
@@ -101,19 +102,36 @@ export class PostgresAdapter implements SessionAdapter {
   }
 
   /**
-   * Upserts `value` under `key`.
+   * Upserts `value` under `key` at version 0 (replacing a floor).
    * @param ttlMs positive finite number of ms the value stays readable, counted on the database
    *   clock from the statement's start; `undefined` = no expiry. Over {@link MAX_TTL_MS} it is cut to it.
    */
   async save(key: string, value: string, ttlMs?: number): Promise<void> {
     checkKey(key);
     checkValue(value);
-    assertTtl('PostgresAdapter', ttlMs);
-    const ttl = ttlMs === undefined ? null : Math.min(ttlMs, MAX_TTL_MS);
+    const ttl = checkTtl(ttlMs);
     await this.#query('save', { text: this.#sql.save, values: [keyId(key), keyLabel(key), encodeValue(value), ttl] });
   }
 
-  /** The value under `key`, or `undefined` when missing or expired. */
+  /**
+   * Stores `value` at `version` when the key holds a value of a lower version, or no value and a
+   * version at most `version` (an expired row counts as none); resolves whether it stored.
+   * @param version non-negative safe integer (stored as `bigint`).
+   * @param ttlMs as for {@link save}.
+   */
+  async saveIfNewer(key: string, value: string, version: number, ttlMs?: number): Promise<boolean> {
+    checkKey(key);
+    checkValue(value);
+    checkVersion(version);
+    const ttl = checkTtl(ttlMs);
+    const result = await this.#query('saveIfNewer', {
+      text: this.#sql.saveIfNewer,
+      values: [keyId(key), keyLabel(key), encodeValue(value), String(version), ttl],
+    });
+    return result.rowCount === 1;
+  }
+
+  /** The value under `key`, or `undefined` when missing, expired or only a floor. */
   async load(key: string): Promise<string | undefined> {
     checkKey(key);
     const result = await this.#query<{ value: string }>('load', {
@@ -125,20 +143,24 @@ export class PostgresAdapter implements SessionAdapter {
   }
 
   /**
-   * Reads and deletes `key` in one statement: exactly one of any number of concurrent callers gets
-   * the value; `undefined` when missing or expired (an expired row is deleted too).
+   * Reads and removes the value of `key` in one statement, leaving a floor at its version (see
+   * {@link takeVersioned}): exactly one of any number of concurrent callers gets the value;
+   * `undefined` when missing or expired (an expired row is deleted too).
    */
   async take(key: string): Promise<string | undefined> {
-    checkKey(key);
-    const result = await this.#query<{ value: string | null }>('take', {
-      text: this.#sql.take,
-      values: [keyId(key)],
-      types: RAW_TYPES,
-    });
-    return this.#decode('take', result.rows[0]?.value ?? undefined);
+    return (await this.#take('take', key, undefined))?.value;
   }
 
-  /** Deletes `key`; `true` when a readable (unexpired) value was deleted. An expired row is deleted too. */
+  /**
+   * Takes the value of `key` with its version, leaving a floor; with `fence`, takes only a value of
+   * a version up to `fence.version` and raises the key's version to at least it (a floor it creates
+   * lives `fence.ttlMs` ms on the database clock; `undefined`: until `delete`). One statement.
+   */
+  async takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
+    return this.#take('takeVersioned', key, fence);
+  }
+
+  /** Deletes `key` (a floor too); `true` when a readable (unexpired) value was deleted. An expired row is deleted too. */
   async delete(key: string): Promise<boolean> {
     checkKey(key);
     const result = await this.#query<{ live: string }>('delete', {
@@ -181,13 +203,36 @@ export class PostgresAdapter implements SessionAdapter {
     return this.#closing;
   }
 
+  async #take(operation: string, key: string, fence: unknown): Promise<VersionedValue | undefined> {
+    checkKey(key);
+    const checked = checkFence(fence);
+    const values = [
+      keyId(key),
+      keyLabel(key),
+      checked === undefined ? null : String(checked.version),
+      checked === undefined ? null : checkTtl(checked.ttlMs),
+    ];
+    for (let attempt = 1; attempt <= MAX_TAKE_ATTEMPTS; attempt++) {
+      const result = await this.#query<{ value: string | null; version: string; retry: string }>(operation, {
+        text: this.#sql.take,
+        values,
+        types: RAW_TYPES,
+      });
+      const row = result.rows[0]!;
+      if (row.retry === 't') continue;
+      if (row.value === null) return undefined;
+      return { value: this.#decode(operation, row.value)!, version: this.#version(operation, row.version) };
+    }
+    throw adapterError(`${operation}: the key was written concurrently ${MAX_TAKE_ATTEMPTS} times in a row; try again`);
+  }
+
   #checkOpen(operation: string): void {
-    if (this.#closing !== undefined) throw adapterError(`${operation}: the adapter is closed`);
+    if (this.#closing !== undefined) throw unsentError(`${operation}: the adapter is closed`);
   }
 
   /** Runs the preparation once; concurrent callers share it; a failure is not kept. */
   #prepare(operation: string): Promise<void> {
-    this.#ready ??= ensureSchema(this.#pool, this.#sql, this.#options.table, this.#options.createTable).then(
+    this.#ready ??= ensureSchema(this.#pool, this.#sql, this.#options.table, this.#options.createTable, this.#options.queryTimeout).then(
       () => {
         if (this.#closing === undefined) this.#sweeper.start();
       },
@@ -196,26 +241,56 @@ export class PostgresAdapter implements SessionAdapter {
         throw error;
       },
     );
+    // The operation's own statement is never sent when the preparation fails: a transient failure is unsent.
     return this.#ready.catch((error: unknown) => {
-      throw error instanceof RepriseError && error.code === 'ERR_REPRISE_ADAPTER'
-        ? error
-        : adapterError(`${operation}: cannot prepare table ${this.#sql.table}: ${describeFailure(error)}`, error);
+      if (!(error instanceof AdapterError)) throw failure(`${operation}: cannot prepare table ${this.#sql.table}`, error, this.#options.queryTimeout, true);
+      throw error.transient && !error.unsent ? unsentError(error.message.replace(/^PostgresAdapter: /, ''), error.cause) : error;
     });
   }
 
-  async #query<R extends QueryResultRow>(operation: string, config: QueryConfig): Promise<QueryResult<R>> {
+  /**
+   * Runs one statement with `queryTimeout`, after the preparation; every failure becomes
+   * `ERR_REPRISE_ADAPTER`, `unsent` when no connection could be had (the statement was never sent).
+   */
+  async #query<R extends QueryResultRow>(operation: string, query: Query): Promise<QueryResult<R>> {
     this.#checkOpen(operation);
     await this.#prepare(operation);
+    let client: PoolClient;
     try {
-      return await this.#pool.query<R>(config);
+      client = await this.#pool.connect();
     } catch (error) {
+      throw failure(`${operation} failed`, error, this.#options.queryTimeout, true);
+    }
+    let failed: Error | undefined;
+    // A connection lost mid-statement also emits 'error' on the lent client; the statement's own
+    // rejection reports it, so the event only needs a listener (as pool.query() gives it).
+    const onError = (error: Error): void => void (failed ??= error);
+    client.on('error', onError);
+    try {
+      return await client.query<R>({ ...query, query_timeout: this.#options.queryTimeout } as TimedQuery);
+    } catch (error) {
+      failed = error instanceof Error ? error : new Error(String(error));
       throw this.#wrap(operation, error);
+    } finally {
+      client.removeListener('error', onError);
+      // A failed connection is destroyed rather than reused (as pool.query() does).
+      client.release(failed);
     }
   }
 
   async #deleteBatch(limit: number): Promise<number> {
-    const result = await this.#pool.query({ text: this.#sql.sweepBatch, values: [limit] });
+    const query: TimedQuery = { text: this.#sql.sweepBatch, values: [limit], query_timeout: this.#options.queryTimeout };
+    const result = await this.#pool.query(query);
     return result.rowCount ?? 0;
+  }
+
+  /** A version read as text from a `bigint` column, as a number: exact for every safe integer. */
+  #version(operation: string, text: string): number {
+    const version = /^(0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(version)) {
+      throw adapterError(`${operation}: the stored version is not a non-negative safe integer (was the row written by something else?)`, undefined, false);
+    }
+    return version;
   }
 
   #decode(operation: string, base64: string | undefined): string | undefined {
@@ -227,8 +302,8 @@ export class PostgresAdapter implements SessionAdapter {
     }
   }
 
-  #wrap(operation: string, error: unknown): RepriseError {
-    return adapterError(`${operation} failed: ${describeFailure(error)}`, error);
+  #wrap(operation: string, error: unknown): AdapterError {
+    return failure(`${operation} failed`, error, this.#options.queryTimeout);
   }
 
   #report(error: RepriseError): void {

@@ -23,7 +23,7 @@ async function timedRejection(call: () => Promise<unknown>): Promise<{ error: Re
 }
 
 describe('PostgresAdapter: unreachable server', () => {
-  it('rejects every call at once when nothing listens (connection refused)', async () => {
+  it('rejects every call at once when nothing listens (connection refused), unsent (the statement never left)', async () => {
     const port = await freePort();
     const adapter = new PostgresAdapter({ connectionString: `postgresql://root@127.0.0.1:${port}/test` }, { connectTimeout: 2000 });
     try {
@@ -32,6 +32,8 @@ describe('PostgresAdapter: unreachable server', () => {
         expect(error.message).to.match(/cannot prepare table "reprise_snapshots": connect ECONNREFUSED/);
         expect(ms).to.be.below(1000);
       }
+      const { error } = await timedRejection(() => adapter.saveIfNewer('k', 'v', 2));
+      expect(error).to.include({ transient: true, unsent: true });
     } finally {
       await adapter.close();
     }

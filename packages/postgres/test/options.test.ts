@@ -24,6 +24,7 @@ describe('PostgresAdapter options', () => {
       sweepInterval: 300_000,
       sweepBatchSize: 1000,
       connectTimeout: 5000,
+      queryTimeout: 5000,
     });
   });
 
@@ -73,10 +74,21 @@ describe('PostgresAdapter options', () => {
     expectOptionError(make({ sweepBatchSize: 0 }), /sweepBatchSize must be a positive integer/);
     expectOptionError(make({ connectTimeout: -1 }), /connectTimeout must be a positive number of ms, got -1/);
     expectOptionError(make({ onError: 'log' }), /onError must be a function, got "log"/);
+    expectOptionError(make({ queryTimeout: 0 }), /queryTimeout must be a positive number of ms up to 2147483647, got 0/);
+    expectOptionError(make({ queryTimeout: -5 }), /queryTimeout must be a positive number of ms/);
+    expectOptionError(make({ queryTimeout: NaN }), /queryTimeout must be a positive number of ms/);
+    expectOptionError(make({ queryTimeout: 2 ** 31 }), /queryTimeout must be a positive number of ms up to 2147483647, got 2147483648/);
+    expectOptionError(make({ queryTimeout: '5000' }), /queryTimeout must be a positive number of ms up to 2147483647, got "5000"/);
   });
 
   it('refuses connectTimeout with a caller-owned pool (it belongs on that pool)', () => {
     expectOptionError(() => new PostgresAdapter({ pool }, { connectTimeout: 100 }), /set connectionTimeoutMillis on your pool/);
+  });
+
+  it('accepts queryTimeout with either connection form (it is passed with every query)', async () => {
+    for (const adapter of [new PostgresAdapter(url, { queryTimeout: 250 }), new PostgresAdapter({ pool }, { queryTimeout: 2 ** 31 - 1 })]) {
+      await adapter.close();
+    }
   });
 
   it('accepts the largest identifiers and sweepInterval false', async () => {

@@ -5,21 +5,36 @@ import { PostgresAdapter, createIndexSql, createTableSql, parseTableName } from 
 import { buildStatements } from '../src/sql.js';
 import { POSTGRES_URL, expectRejection, tableFixture, uniqueName } from './helpers.js';
 
-/** A stand-in for a caller's pool that records what the adapter asks of it. */
-function recordingPool(pool: pg.Pool): { pool: pg.Pool; texts: string[]; connects: () => number } {
+/**
+ * A stand-in for a caller's pool that records the text of every statement, sent through it or through
+ * a client it lent (the client's own `query` is restored at release, so the shared pool's clients are
+ * left as they were); `transactions()` counts the BEGINs.
+ */
+function recordingPool(pool: pg.Pool): { pool: pg.Pool; texts: string[]; transactions: () => number } {
   const texts: string[] = [];
-  let connects = 0;
+  const record = (config: unknown): void => void texts.push(typeof config === 'string' ? config : (config as QueryConfig).text);
   const fake = {
     query: (config: QueryConfig | string, values?: unknown[]) => {
-      texts.push(typeof config === 'string' ? config : config.text);
+      record(config);
       return pool.query(config as QueryConfig, values);
     },
-    connect: (): Promise<PoolClient> => {
-      connects++;
-      return pool.connect();
+    connect: async (): Promise<PoolClient> => {
+      const client = await pool.connect();
+      const patched = client as unknown as { query: (...args: unknown[]) => unknown; release: (...args: unknown[]) => void };
+      const { query, release } = patched;
+      patched.query = (...args) => {
+        record(args[0]);
+        return query.apply(client, args);
+      };
+      patched.release = (...args) => {
+        patched.query = query;
+        patched.release = release;
+        release.apply(client, args);
+      };
+      return client;
     },
   };
-  return { pool: fake as unknown as pg.Pool, texts, connects: () => connects };
+  return { pool: fake as unknown as pg.Pool, texts, transactions: () => texts.filter((text) => /^\s*BEGIN/i.test(text)).length };
 }
 
 async function indexesOf(admin: pg.Pool, schema: string, table: string): Promise<string[]> {
@@ -61,7 +76,8 @@ describe('PostgresAdapter: table', () => {
     expect(columns.rows).to.deep.equal([
       { column_name: 'id', data_type: 'bytea', is_nullable: 'NO' },
       { column_name: 'key', data_type: 'text', is_nullable: 'NO' },
-      { column_name: 'value', data_type: 'bytea', is_nullable: 'NO' },
+      { column_name: 'value', data_type: 'bytea', is_nullable: 'YES' },
+      { column_name: 'version', data_type: 'bigint', is_nullable: 'NO' },
       { column_name: 'expires_at', data_type: 'timestamp with time zone', is_nullable: 'YES' },
     ]);
   });
@@ -90,7 +106,7 @@ describe('PostgresAdapter: table', () => {
     const adapter = track(new PostgresAdapter({ pool: recorder.pool }, { table, sweepInterval: false }));
     expect(await adapter.load('k')).to.equal('v');
     expect(await adapter.load('k')).to.equal('v');
-    expect(recorder.connects()).to.equal(0);
+    expect(recorder.transactions()).to.equal(0);
     expect(recorder.texts.filter((text) => /CREATE|pg_advisory/.test(text))).to.deep.equal([]);
     expect(recorder.texts.filter((text) => text.includes('to_regclass'))).to.have.length(1);
     expect(recorder.texts).to.have.length(3);
@@ -101,7 +117,7 @@ describe('PostgresAdapter: table', () => {
     const recorder = recordingPool(admin);
     const adapter = track(new PostgresAdapter({ pool: recorder.pool }, { table, sweepInterval: false }));
     await Promise.all(Array.from({ length: 10 }, (_, i) => adapter.save(`k${i}`, 'v')));
-    expect(recorder.connects(), 'one DDL transaction').to.equal(1);
+    expect(recorder.transactions(), 'one DDL transaction').to.equal(1);
     expect(recorder.texts.filter((text) => text.includes('to_regclass')), 'inspect before and after the DDL').to.have.length(2);
   });
 
@@ -137,7 +153,7 @@ describe('PostgresAdapter: table', () => {
     const recorder = recordingPool(admin);
     const adapter = track(new PostgresAdapter({ pool: recorder.pool }, { table, createTable: false, sweepInterval: false }));
     await expectRejection(adapter.load('k'), 'ERR_REPRISE_ADAPTER', /table "reprise_test_\w+" does not exist \(createTable is false: create it with the DDL in the README\)/);
-    expect(recorder.connects()).to.equal(0);
+    expect(recorder.transactions()).to.equal(0);
     expect(recorder.texts.filter((text) => text.includes('CREATE'))).to.deep.equal([]);
     const name = parseTableName(table);
     await admin.query(createTableSql(name));

@@ -1,4 +1,5 @@
-import { adapterError } from './arguments.js';
+import { unsentError } from './arguments.js';
+import { connectionError } from './failures.js';
 import { createOwnedClient } from './client.js';
 import type { ClientSettings, ReconnectControl } from './client.js';
 import type { RedisClient } from './options.js';
@@ -11,7 +12,6 @@ interface ClientLike {
   destroy(): void;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
   off(event: string, listener: (...args: unknown[]) => void): unknown;
-  listeners(event: string): Array<(...args: unknown[]) => void>;
 }
 
 /**
@@ -29,9 +29,6 @@ function signal(): { promise: Promise<void>; resolve: () => void } {
   });
   return { promise, resolve };
 }
-
-/** Client events whose listeners (ours and @keyv/redis's) are removed from a borrowed client at close. */
-const CLIENT_EVENTS = ['error', 'connect', 'ready', 'reconnecting', 'disconnect', 'end'] as const;
 
 /** Extra ms allowed past a known bound (connect timeout, backoff delay) before close() gives up waiting. */
 const GRACE_MS = 100;
@@ -60,7 +57,7 @@ export class Connection {
   #closed: Promise<void> | undefined;
   /** When the backoff timer node-redis is waiting on fires (ms since the epoch). */
   #waitEnd = 0;
-  /** Listeners to remove from a borrowed client at close: ours and those added through {@link adopt}. */
+  /** Listeners this connection added, removed from a borrowed client at close. */
   readonly #listeners: Array<[string, (...args: unknown[]) => void]> = [];
   #changed = signal();
 
@@ -105,31 +102,20 @@ export class Connection {
     return this.#client as unknown as RedisClient;
   }
 
-  /** Runs `attach` (which adds listeners to the client, like `new KeyvRedis(client)`) and records them for removal at close. */
-  adopt<T>(attach: () => T): T {
-    const before = new Map(CLIENT_EVENTS.map((event) => [event, new Set(this.#client.listeners(event))]));
-    const result = attach();
-    for (const event of CLIENT_EVENTS) {
-      for (const listener of this.#client.listeners(event)) {
-        if (!before.get(event)!.has(listener)) this.#listeners.push([event, listener]);
-      }
-    }
-    return result;
-  }
-
   /**
    * Resolves once the client is ready. Starts the connection when the client was never opened; waits
    * for the outcome of an attempt in flight when none has failed yet; otherwise rejects at once. A
    * client that was closed after it was opened (a caller's client its owner closed) is not reopened.
-   * @throws RepriseError `ERR_REPRISE_ADAPTER` ("Redis is unreachable", cause: the connection error).
+   * @throws AdapterError `ERR_REPRISE_ADAPTER` ("Redis is unreachable", cause: the connection error;
+   *   "Redis refused the connection", `transient: false`, when the server refused the credentials).
    */
   async ready(): Promise<void> {
     for (;;) {
-      if (this.#stopping) throw adapterError('the adapter is closing');
+      if (this.#stopping) throw unsentError('the adapter is closing');
       if (this.#client.isReady) return;
       if (!this.#client.isOpen) {
         if (this.#started) {
-          throw adapterError(
+          throw unsentError(
             this.#owned ? 'Redis is unreachable (the client stopped)' : 'the Redis client was closed by its owner',
             this.#lastError,
           );
@@ -201,10 +187,9 @@ export class Connection {
     return false;
   }
 
+  /** Why the client cannot be used: refused credentials (not transient) or unreachable (transient). */
   #unreachable(): Error {
-    const cause = this.#lastError;
-    const reason = cause instanceof Error ? cause.message : 'not connected';
-    return adapterError(`Redis is unreachable (${reason})`, cause ?? undefined);
+    return connectionError(this.#lastError);
   }
 
   #listen(event: string, listener: (...args: unknown[]) => void): void {

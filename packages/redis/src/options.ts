@@ -11,10 +11,10 @@ export interface RedisClient {
   readonly isReady: boolean;
   connect(): Promise<unknown>;
   destroy(): void;
-  getDel(key: string): Promise<unknown>;
+  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   on(event: string, listener: (...args: any[]) => void): unknown;
   off(event: string, listener: (...args: any[]) => void): unknown;
-  listeners(event: string): Function[];
 }
 
 /** Options both forms share. */
@@ -90,7 +90,7 @@ function checkClient(client: unknown): RedisClient {
   if (c['slots'] !== undefined || typeof c['getSentinelNode'] === 'function') {
     throw optionError('client must be a standalone node-redis client: cluster and sentinel clients are not supported');
   }
-  for (const method of ['connect', 'destroy', 'getDel', 'on', 'off', 'listeners']) {
+  for (const method of ['connect', 'destroy', 'eval', 'evalSha', 'on', 'off']) {
     if (typeof c[method] !== 'function') {
       throw optionError(`client must be a node-redis 5 client (createClient from @keyv/redis): it has no ${method}()`);
     }

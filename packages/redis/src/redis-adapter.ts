@@ -1,51 +1,51 @@
-import KeyvRedis from '@keyv/redis';
-import type { RedisClientConnectionType } from '@keyv/redis';
 import { RepriseError } from '@reprise/core';
-import type { SessionAdapter } from '@reprise/core';
-import { adapterError, checkKey, checkValue, redisTtl, replyToString } from './arguments.js';
+import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
+import { adapterError, checkFence, checkKey, checkValue, checkVersion, redisTtl } from './arguments.js';
 import { Connection } from './connection.js';
 import { withDeadline } from './deadline.js';
+import { operationError } from './failures.js';
 import { resolveOptions } from './options.js';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
+import { replyToBoolean, replyToString, replyToVersioned } from './replies.js';
+import { runScript } from './script-runner.js';
+import type { ScriptClient } from './script-runner.js';
+import { DELETE, LOAD, SAVE, SAVE_IF_NEWER, TAKE } from './scripts.js';
+import type { LuaScript } from './scripts.js';
 
-/** What the adapter calls on the client for `take` (GETDEL is not a @keyv/redis operation). */
-interface GetDelClient {
-  getDel(key: string): Promise<unknown>;
-}
-
-/** Redis answers a command it does not know (GETDEL before 6.2) with `ERR unknown command 'GETDEL'`. */
-function isUnknownCommand(error: unknown): boolean {
-  return error instanceof Error && /unknown command/i.test(error.message);
+/** A prepared call: which script, with which arguments (the key is added by the adapter). */
+interface Command {
+  readonly script: LuaScript;
+  readonly args: string[];
 }
 
 /**
- * The Redis {@link SessionAdapter}, on @keyv/redis and its node-redis 5 client. Needs Redis 6.2 or
- * newer (`take` is one `GETDEL`).
+ * The Redis {@link SessionAdapter}, on the node-redis 5 client of @keyv/redis. Every call is one
+ * Lua script (`EVALSHA`), so every call is atomic, and it is *ordered* (`saveIfNewer`,
+ * `takeVersioned`; see "Ordered writes" on {@link SessionAdapter}). Needs Redis 6.2 or newer.
  *
  * - `new RedisAdapter({ url })` creates its own client: offline queue disabled, a connect timeout,
  *   and reconnection forever with capped, jittered backoff. `close()` destroys it and returns only
  *   when no socket and no timer of it is left.
  * - `new RedisAdapter({ client })` uses the caller's client, connects it if it is not open, and
  *   never closes it (`close()` only removes the listeners the adapter added).
- * - Keys are `prefix + key` (default prefix `'reprise:'`), one prefix: the @keyv/redis store has no
- *   namespace of its own. Values are stored as they are (no Keyv envelope), so `GETDEL` returns them.
- * - `save` is `SET key value [PX ttl]` through @keyv/redis, with the TTL rounded up to whole ms
- *   (at least 1): exact, and never the `PX 1500.5` that Redis refuses. `load` is `GET`, `delete` is
- *   `UNLINK`, `take` is `GETDEL` (atomic: of concurrent takes exactly one gets the value).
+ * - Keys are `prefix + key` (default prefix `'reprise:'`). Each holds a hash `{ value, version }`,
+ *   or `{ version }` alone for a floor (what a take leaves), with the value's TTL on the key (`PX`
+ *   precision, TTLs rounded up to whole ms). A plain string (written by 0.1) is read as a value at
+ *   version 0. See scripts.ts.
  * - Failure is fast and typed: while Redis is down every call rejects at once with a `RepriseError`
  *   of code `ERR_REPRISE_ADAPTER` (`cause`: the connection error); a server that accepts but does
- *   not answer is cut off by `commandTimeout`. No call ever waits for Redis to come back, and the
- *   same adapter works again once it is back. Messages never contain keys or values.
+ *   not answer is cut off by `commandTimeout`. Refused credentials or permissions (`NOAUTH`,
+ *   `WRONGPASS`, `NOPERM`) are `transient: false`. No call ever waits for Redis to come back, and
+ *   the same adapter works again once it is back. Messages never contain keys or values.
  */
 export class RedisAdapter implements SessionAdapter {
   /** `'redis'`, for reports. */
   readonly name = 'redis';
-  /** `true`: `take` is one GETDEL. */
+  /** `true`: every call is one script, so of concurrent takes exactly one gets the value. */
   readonly atomic = true;
 
   readonly #options: ResolvedOptions;
   readonly #connection: Connection;
-  readonly #store: KeyvRedis<string>;
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed: Promise<void> | undefined;
 
@@ -59,11 +59,6 @@ export class RedisAdapter implements SessionAdapter {
     const resolved = resolveOptions(options);
     this.#options = resolved;
     this.#connection = resolved.kind === 'url' ? Connection.owned(resolved) : Connection.borrowed(resolved.client);
-    // No namespace on the store: the adapter's prefix is the only one. throwOnErrors so that a
-    // failed SET rejects instead of being reported as a success.
-    this.#store = this.#connection.adopt(
-      () => new KeyvRedis<string>(this.#connection.client as unknown as RedisClientConnectionType, { throwOnErrors: true, throwOnConnectError: true }),
-    );
   }
 
   /** The key prefix in use (default `'reprise:'`). */
@@ -72,50 +67,53 @@ export class RedisAdapter implements SessionAdapter {
   }
 
   /**
-   * `SET prefix+key value [PX ceil(ttlMs)]`.
+   * Stores `value` at version 0, replacing whatever the key held (a floor included).
    * @param ttlMs positive finite ms the value stays readable (rounded up to whole ms); `undefined` = no expiry.
    */
-  save(key: string, value: string, ttlMs?: number): Promise<void> {
-    return this.#run('save', () => {
-      checkKey(key);
+  async save(key: string, value: string, ttlMs?: number): Promise<void> {
+    await this.#run('save', key, () => {
       checkValue(value);
-      const ttl = redisTtl(ttlMs);
-      return async () => {
-        await this.#store.set(this.#options.prefix + key, value, ttl);
-      };
+      return { script: SAVE, args: [value, redisTtl(ttlMs)] };
     });
   }
 
-  /** `GET prefix+key`: the value, or `undefined` when missing or expired. */
-  load(key: string): Promise<string | undefined> {
-    return this.#run('load', () => {
-      checkKey(key);
-      return async () => replyToString(await this.#store.get(this.#options.prefix + key));
-    });
+  /** The value, or `undefined` when missing, expired or only a floor. */
+  async load(key: string): Promise<string | undefined> {
+    return replyToString(await this.#run('load', key, () => ({ script: LOAD, args: [] })));
   }
 
-  /** `GETDEL prefix+key` (Redis >= 6.2): of concurrent takes exactly one gets the value. */
-  take(key: string): Promise<string | undefined> {
-    return this.#run('take', () => {
-      checkKey(key);
-      return async () => {
-        const client = this.#connection.client as unknown as GetDelClient;
-        try {
-          return replyToString(await client.getDel(this.#options.prefix + key));
-        } catch (error) {
-          if (isUnknownCommand(error)) throw adapterError('take needs Redis 6.2 or newer (GETDEL): this server does not know GETDEL', error);
-          throw error;
-        }
-      };
+  /**
+   * Stores `value` at `version` when the key holds a value of a lower version, or no value and a
+   * version at most `version`; resolves whether it stored.
+   * @param version non-negative safe integer.
+   * @param ttlMs positive finite ms the value stays readable (rounded up to whole ms); `undefined` = no expiry.
+   */
+  async saveIfNewer(key: string, value: string, version: number, ttlMs?: number): Promise<boolean> {
+    const reply = await this.#run('saveIfNewer', key, () => {
+      checkValue(value);
+      checkVersion(version);
+      return { script: SAVE_IF_NEWER, args: [value, String(version), redisTtl(ttlMs)] };
     });
+    return replyToBoolean(reply);
   }
 
-  /** `UNLINK prefix+key`; `true` when something was deleted. */
-  delete(key: string): Promise<boolean> {
-    return this.#run('delete', () => {
-      checkKey(key);
-      return async () => this.#store.delete(this.#options.prefix + key);
-    });
+  /** Reads and removes the value in one script, leaving a floor at its version: of concurrent takes exactly one gets it. */
+  async take(key: string): Promise<string | undefined> {
+    return (await this.#take('take', key, undefined))?.value;
+  }
+
+  /**
+   * Takes the value with its version, leaving a floor; with `fence`, takes only a value of a
+   * version up to `fence.version` and raises the key's version to at least it (a floor it creates
+   * lives `fence.ttlMs`, rounded up to whole ms; `undefined`: until `delete`).
+   */
+  async takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
+    return this.#take('takeVersioned', key, fence);
+  }
+
+  /** Removes the key (value and floor); `true` when it held a value. */
+  async delete(key: string): Promise<boolean> {
+    return replyToBoolean(await this.#run('delete', key, () => ({ script: DELETE, args: [] })));
   }
 
   /**
@@ -131,18 +129,26 @@ export class RedisAdapter implements SessionAdapter {
     return this.#closed;
   }
 
+  async #take(operation: string, key: string, fence: unknown): Promise<VersionedValue | undefined> {
+    const reply = await this.#run(operation, key, () => {
+      const checked = checkFence(fence);
+      return { script: TAKE, args: checked === undefined ? ['', ''] : [String(checked.version), redisTtl(checked.ttlMs)] };
+    });
+    return replyToVersioned(reply);
+  }
+
   /**
-   * One call: validates synchronously (`prepare` throws on bad arguments and returns the command),
-   * waits for a ready client, sends the command in the same tick as the readiness check (so
-   * @keyv/redis never sees a closed client and never connects or destroys it by itself), bounds the
-   * whole call by `commandTimeout`, and turns every failure into `ERR_REPRISE_ADAPTER`. A call that
-   * times out before its command was sent never sends it; one that times out after (a server that
-   * stopped answering) may still be carried out by the server if it ever answers.
+   * One call: validates synchronously (`prepare` throws on bad arguments and returns the script to
+   * run), waits for a ready client, sends the script in the same tick as the readiness check, bounds
+   * the whole call by `commandTimeout`, and turns every failure into `ERR_REPRISE_ADAPTER`. A call
+   * that times out before its script was sent never sends it; one that times out after (a server
+   * that stopped answering) may still be carried out by the server if it ever answers.
    */
-  #run<T>(operation: string, prepare: () => () => Promise<T>): Promise<T> {
+  #run(operation: string, key: string, prepare: () => Command): Promise<unknown> {
     if (this.#closed) return Promise.reject(adapterError(`${operation} after close()`));
-    let command: () => Promise<T>;
+    let command: Command;
     try {
+      checkKey(key);
       command = prepare();
     } catch (error) {
       return Promise.reject(error);
@@ -150,16 +156,17 @@ export class RedisAdapter implements SessionAdapter {
     const call = withDeadline(
       async (signal) => {
         await this.#connection.ready();
-        // Timed out while waiting for the connection: the caller has its rejection, so the command
-        // must not go out now (a late GETDEL would consume a value nobody receives).
+        // Timed out while waiting for the connection: the caller has its rejection, so the script
+        // must not go out now (a late take would consume a value nobody receives).
         if (signal.aborted) throw adapterError(`${operation} abandoned after its deadline`);
-        return command();
+        const client = this.#connection.client as unknown as ScriptClient;
+        return runScript(client, command.script, this.#options.prefix + key, command.args, signal);
       },
       this.#options.commandTimeout,
       () => adapterError(`${operation} timed out after ${this.#options.commandTimeout} ms (Redis did not answer)`),
     ).catch((error: unknown) => {
       if (error instanceof RepriseError) throw error;
-      throw adapterError(`${operation} failed: ${error instanceof Error ? error.message : String(error)}`, error);
+      throw operationError(operation, error);
     });
     this.#inFlight.add(call);
     const forget = (): void => void this.#inFlight.delete(call);

@@ -88,6 +88,7 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     const adapter = track(new RedisAdapter({ url: own.url }));
     const first = await rejectionTime(() => adapter.load('k'), /Redis is unreachable \(.*ECONNREFUSED/);
     expect((first.error.cause as NodeJS.ErrnoException).code).to.equal('ECONNREFUSED');
+    expect(first.error, 'an outage is transient').to.have.property('transient', true);
     const second = await rejectionTime(() => adapter.save('k', 'v'), /Redis is unreachable/);
     expect(Math.max(first.ms, second.ms)).to.be.below(FAST_MS);
 
@@ -103,8 +104,9 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     const adapter = track(new RedisAdapter({ url: own.url, commandTimeout: 300 }));
     await adapter.save('k', 'v');
     own.freeze();
-    const { ms } = await rejectionTime(() => adapter.load('k'), /load timed out after 300 ms \(Redis did not answer\)/);
+    const { ms, error } = await rejectionTime(() => adapter.load('k'), /load timed out after 300 ms \(Redis did not answer\)/);
     expect(ms).to.be.within(280, 300 + LATE_MS);
+    expect(error, 'a timeout is transient').to.have.property('transient', true);
     own.thaw();
     expect(await eventually(() => adapter.load('k'), 5000)).to.equal('v');
     timings.push(`frozen server: rejected after ${ms.toFixed(0)} ms (commandTimeout 300)`);
@@ -144,19 +146,19 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     timings.push(`handshake hanging: first call rejected after ${ms.toFixed(0)} ms (commandTimeout 300); close() took ${closing.toFixed(0)} ms, nothing left`);
   });
 
-  it('a call that timed out waiting for the connection is never sent later (a late GETDEL would lose the value)', async () => {
+  it('a call that timed out waiting for the connection is never sent later (a late take would lose the value)', async () => {
     const own = await server();
     const probe = createClient({ url: own.url });
     await probe.connect();
     try {
-      await probe.set('reprise:k', 'keep me');
+      await probe.hSet('reprise:k', { value: 'keep me', version: '0' });
       own.freeze();
       const adapter = track(new RedisAdapter({ url: own.url, commandTimeout: 300 }));
       await rejectionTime(() => adapter.take('k'), /take timed out after 300 ms/);
       own.thaw();
-      // Once the connection is up, a GETDEL left behind would have run before this load.
+      // Once the connection is up, a take left behind would have run before this load.
       expect(await eventually(() => adapter.load('k'), 5000)).to.equal('keep me');
-      expect(await probe.get('reprise:k')).to.equal('keep me');
+      expect(await probe.hGet('reprise:k', 'value')).to.equal('keep me');
     } finally {
       probe.destroy();
     }
@@ -232,13 +234,27 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     }
   });
 
-  it('a server without GETDEL (Redis < 6.2): take says it needs Redis 6.2', async () => {
-    const own = await server(['--rename-command', 'GETDEL', '']);
+  it('the script cache flushed (SCRIPT FLUSH, as after a restart): calls fall back to EVAL and work', async () => {
+    const own = await server();
+    const probe = createClient({ url: own.url });
+    await probe.connect();
+    try {
+      const adapter = track(new RedisAdapter({ url: own.url }));
+      await adapter.saveIfNewer('k', 'v', 3);
+      await probe.scriptFlush();
+      expect(await adapter.takeVersioned('k')).to.deep.equal({ value: 'v', version: 3 });
+      expect(await adapter.saveIfNewer('k', 'older', 2)).to.equal(false);
+    } finally {
+      probe.destroy();
+    }
+  });
+
+  it('a server without scripting (EVALSHA renamed away): calls reject at once, not transient, naming the command', async () => {
+    const own = await server(['--rename-command', 'EVALSHA', '']);
     const adapter = track(new RedisAdapter({ url: own.url }));
-    await adapter.save('k', 'v');
-    const { error } = await rejectionTime(() => adapter.take('k'), /take needs Redis 6\.2 or newer \(GETDEL\)/);
-    expect((error.cause as Error).message).to.match(/unknown command/i);
-    expect(await adapter.load('k'), 'nothing was taken').to.equal('v');
+    const { error, ms } = await rejectionTime(() => adapter.save('k', 'v'), /save failed: Redis refused it .*unknown command/i);
+    expect(error).to.have.property('transient', false);
+    expect(ms).to.be.below(FAST_MS);
   });
 });
 

@@ -31,10 +31,10 @@ describe('RedisAdapter (shared Redis)', () => {
     probe.destroy();
   });
 
-  it('round-trips unicode, NUL characters, an empty string and 1 MB, stored as is under prefix+key', async () => {
+  it('round-trips unicode, NUL characters, an empty string and 1 MB, stored as is in a hash under prefix+key', async () => {
     for (const value of ['', 'héllo 𝄞 ﷽ e\u0301 👩‍👩‍👧', '\u0000a\u0000', '{"value":"x","expires":1}', 'x'.repeat(1024 * 1024)]) {
       await adapter.save('user:42', value);
-      expect(await probe.get(`${RUN_PREFIX}user:42`), 'no Keyv envelope in Redis').to.equal(value);
+      expect(await probe.hGetAll(`${RUN_PREFIX}user:42`), 'no envelope: the value as is, at version 0').to.deep.equal({ value, version: '0' });
       expect(await adapter.load('user:42')).to.equal(value);
     }
     expect(await probe.keys(`${RUN_PREFIX}*`)).to.deep.equal([`${RUN_PREFIX}user:42`]);
@@ -45,7 +45,7 @@ describe('RedisAdapter (shared Redis)', () => {
     const key = `${RUN_PREFIX}default`;
     try {
       await plain.save(key, 'v');
-      expect(await probe.get(`reprise:${key}`)).to.equal('v');
+      expect(await probe.hGet(`reprise:${key}`, 'value')).to.equal('v');
       expect(await plain.take(key)).to.equal('v');
     } finally {
       await plain.close();
@@ -93,8 +93,8 @@ describe('RedisAdapter (shared Redis)', () => {
     }
   });
 
-  describe('take (GETDEL)', () => {
-    it('returns the value once and removes it', async () => {
+  describe('take (one script)', () => {
+    it('returns the value once and removes it (a value of version 0 leaves no floor)', async () => {
       await adapter.save('t', 'v');
       expect(await adapter.take('t')).to.equal('v');
       expect(await probe.exists(`${RUN_PREFIX}t`)).to.equal(0);
@@ -122,12 +122,16 @@ describe('RedisAdapter (shared Redis)', () => {
     expect(await adapter.delete('d')).to.equal(false);
   });
 
-  it('a Redis error reply (WRONGTYPE) rejects with ERR_REPRISE_ADAPTER, the reply as cause, no key in the message', async () => {
+  it('a key of another type (a list, a foreign hash) rejects with a transient WRONGTYPE ERR_REPRISE_ADAPTER, no key in the message', async () => {
     await probe.hSet(`${RUN_PREFIX}hash-secret`, 'f', 'v');
-    for (const call of [adapter.load('hash-secret'), adapter.take('hash-secret')]) {
-      const error = await expectRejection(call, 'ERR_REPRISE_ADAPTER', /RedisAdapter: (load|take) failed: WRONGTYPE/);
-      expect(error.cause).to.be.instanceOf(Error);
-      expect(error.message).not.to.include('secret');
+    await probe.rPush(`${RUN_PREFIX}list-secret`, 'v');
+    for (const key of ['hash-secret', 'list-secret']) {
+      for (const call of [adapter.load(key), adapter.take(key), adapter.saveIfNewer(key, 'v', 1), adapter.takeVersioned(key, { version: 1 })]) {
+        const error = await expectRejection(call, 'ERR_REPRISE_ADAPTER', /RedisAdapter: (load|take|saveIfNewer|takeVersioned) failed: WRONGTYPE/);
+        expect(error.cause).to.be.instanceOf(Error);
+        expect(error).to.have.property('transient', true);
+        expect(error.message).not.to.include('secret');
+      }
     }
   });
 
@@ -142,7 +146,7 @@ describe('RedisAdapter (shared Redis)', () => {
       const closing = adapter.close();
       await saving;
       await closing;
-      expect(await probe.get(`${RUN_PREFIX}c`)).to.equal('v');
+      expect(await probe.hGet(`${RUN_PREFIX}c`, 'value')).to.equal('v');
       await expectRejection(adapter.load('c'), 'ERR_REPRISE_ADAPTER', /load after close\(\)/);
       await adapter.close();
     });
@@ -167,7 +171,7 @@ describe('RedisAdapter (shared Redis)', () => {
         expect(client.listenerCount('error')).to.be.greaterThan(before[0]!);
         await borrowed.close();
         expect(client.isReady, 'still open after the adapter closed').to.equal(true);
-        expect(await client.get(`${RUN_PREFIX}mine`)).to.equal('v');
+        expect(await client.hGet(`${RUN_PREFIX}mine`, 'value')).to.equal('v');
         expect(['error', 'connect', 'ready', 'reconnecting', 'end'].map((event) => client.listenerCount(event))).to.deep.equal(before);
         expect(client.listeners('error')).to.include(callerListener);
       } finally {

@@ -44,7 +44,7 @@ export function cartRouter(env: ShopEnv): Router {
   return router;
 }
 
-/** The cart as JSON, with the session id (watch it change when a session is restored). */
+/** The cart as JSON, with the session id (it stays the same when the session is restored; login changes it). */
 export function cartView(ctx: Context): { items: { sku: string; qty: number }[]; units: number; sessionId: string | null } {
   const cart = ctx.session.cart;
   return {

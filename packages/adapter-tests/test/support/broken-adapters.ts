@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import type { SessionAdapter } from '@reprise/core';
+import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
 
 /**
@@ -58,35 +58,57 @@ export class EmptyIsMissing extends MemoryAdapter {
   }
 }
 
+/** `key` lower-cased when it is a string (a wrong key is left for the argument checks to reject). */
+function lower(key: string): string {
+  return typeof key === 'string' ? key.toLowerCase() : key;
+}
+
+/** `key` cut to 255 characters when it is a string. */
+function cut(key: string): string {
+  return typeof key === 'string' ? key.slice(0, 255) : key;
+}
+
 /** Keys are lower-cased (a case-insensitive collation). */
 export class CaseFoldingKeys extends MemoryAdapter {
   override save(key: string, value: string, ttlMs?: number): Promise<void> {
-    return super.save(key.toLowerCase(), value, ttlMs);
+    return super.save(lower(key), value, ttlMs);
   }
   override load(key: string): Promise<string | undefined> {
-    return super.load(key.toLowerCase());
+    return super.load(lower(key));
   }
   override take(key: string): Promise<string | undefined> {
-    return super.take(key.toLowerCase());
+    return super.take(lower(key));
   }
   override delete(key: string): Promise<boolean> {
-    return super.delete(key.toLowerCase());
+    return super.delete(lower(key));
+  }
+  override saveIfNewer(key: string, value: string, version: number, ttlMs?: number): Promise<boolean> {
+    return super.saveIfNewer(lower(key), value, version, ttlMs);
+  }
+  override takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
+    return super.takeVersioned(lower(key), fence);
   }
 }
 
 /** Keys are cut to 255 characters (a `varchar(255)` column that truncates). */
 export class TruncatedKeys extends MemoryAdapter {
   override save(key: string, value: string, ttlMs?: number): Promise<void> {
-    return super.save(key.slice(0, 255), value, ttlMs);
+    return super.save(cut(key), value, ttlMs);
   }
   override load(key: string): Promise<string | undefined> {
-    return super.load(key.slice(0, 255));
+    return super.load(cut(key));
   }
   override take(key: string): Promise<string | undefined> {
-    return super.take(key.slice(0, 255));
+    return super.take(cut(key));
   }
   override delete(key: string): Promise<boolean> {
-    return super.delete(key.slice(0, 255));
+    return super.delete(cut(key));
+  }
+  override saveIfNewer(key: string, value: string, version: number, ttlMs?: number): Promise<boolean> {
+    return super.saveIfNewer(cut(key), value, version, ttlMs);
+  }
+  override takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
+    return super.takeVersioned(cut(key), fence);
   }
 }
 

@@ -1,0 +1,162 @@
+import { ExpiryTimer } from './expiry-timer.js';
+import { internalsOf, type LiveSession } from './live-session.js';
+import { RecencyList } from './recency-list.js';
+import type { Settings } from './options.js';
+import type { SessionData } from './types.js';
+
+/** What the registry asks of its manager. */
+export interface RegistryEvents<TData extends SessionData> {
+  /** A session's idle or absolute deadline passed while it was idle: close it ('expired'). */
+  expired(session: LiveSession<TData>): void;
+  /** The cap needs this idle session's slot: close it ('evicted'). */
+  evict(session: LiveSession<TData>): void;
+}
+
+/**
+ * The live sessions of a manager: a map by id, the recency order of the idle ones (the eviction
+ * order), their deadlines on one timer, and which are busy (held by a request: never evicted nor
+ * expired). Every operation is O(1) or O(log n); nothing scans all sessions.
+ */
+export class Registry<TData extends SessionData> {
+  readonly #live = new Map<string, LiveSession<TData>>();
+  readonly #idle = new RecencyList<LiveSession<TData>>();
+  readonly #timer: ExpiryTimer<LiveSession<TData>>;
+  readonly #settings: Readonly<Settings>;
+  readonly #now: () => number;
+  readonly #events: RegistryEvents<TData>;
+  #busy = 0;
+  #drained: (() => void) | undefined;
+
+  constructor(settings: Readonly<Settings>, now: () => number, events: RegistryEvents<TData>) {
+    this.#settings = settings;
+    this.#now = now;
+    this.#events = events;
+    this.#timer = new ExpiryTimer(now, (session) => {
+      const state = internalsOf(session);
+      if (state.state === 'live' && state.busy === 0) events.expired(session);
+    });
+  }
+
+  /** Live sessions. */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** Sessions with a request in flight. */
+  get busy(): number {
+    return this.#busy;
+  }
+
+  get(id: string): LiveSession<TData> | undefined {
+    return this.#live.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.#live.has(id);
+  }
+
+  /** Every live session (a copy, for shutdown). */
+  all(): LiveSession<TData>[] {
+    return [...this.#live.values()];
+  }
+
+  /** Adds a new or restored session, active now. */
+  add(session: LiveSession<TData>): void {
+    this.#live.set(session.id, session);
+    this.markActive(session);
+  }
+
+  /** Takes a session out (its close began): no more eviction, expiry or lookup. */
+  remove(session: LiveSession<TData>): void {
+    this.#live.delete(session.id);
+    this.#idle.delete(session);
+    this.#timer.cancel(session);
+  }
+
+  /** Files a session under its new id (`regenerate()`). */
+  rename(session: LiveSession<TData>, oldId: string): void {
+    this.#live.delete(oldId);
+    this.#live.set(session.id, session);
+  }
+
+  /** A request starts on the session: busy, out of the eviction order, activity now. */
+  hold(session: LiveSession<TData>): void {
+    const state = internalsOf(session);
+    state.busy += 1;
+    if (state.busy === 1) {
+      this.#busy += 1;
+      this.#idle.delete(session);
+    }
+    state.lastActiveAt = this.#now();
+    // The heap keeps the older, earlier deadline: it fires, finds the session busy and drops it;
+    // release() schedules the new one. So a request costs no heap operation here.
+    state.expiresAt = this.#expiryFrom(session, state.lastActiveAt);
+  }
+
+  /** A request ends; `true` when that made a live session idle (the caller enforces the cap). */
+  release(session: LiveSession<TData>): boolean {
+    const state = internalsOf(session);
+    if (state.busy === 0) return false;
+    state.busy -= 1;
+    if (state.busy > 0) return false;
+    state.isNew = false;
+    this.#busy -= 1;
+    if (this.#busy === 0) this.#drained?.();
+    if (state.state !== 'live') return false;
+    this.markActive(session);
+    return true;
+  }
+
+  /** Activity: expiry slid, and the most recent in the eviction order when idle. */
+  markActive(session: LiveSession<TData>): void {
+    const state = internalsOf(session);
+    state.lastActiveAt = this.#now();
+    state.expiresAt = this.#expiryFrom(session, state.lastActiveAt);
+    this.#timer.schedule(session, state.expiresAt);
+    if (state.busy === 0) this.#idle.touch(session);
+  }
+
+  /** Evicts until one more session fits under the cap (or no idle session is left). */
+  makeRoom(): void {
+    this.#evictWhile(() => this.#live.size >= this.#settings.maxSessions);
+  }
+
+  /** Evicts until the cap holds again (or no idle session is left). */
+  shrinkToCap(): void {
+    this.#evictWhile(() => this.#live.size > this.#settings.maxSessions);
+  }
+
+  /** Resolves when no session is busy, or after `timeoutMs` ms. */
+  async waitForIdle(timeoutMs: number): Promise<void> {
+    if (this.#busy === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#drained = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.#drained = undefined;
+  }
+
+  /** Stops the timer for good. */
+  stop(): void {
+    this.#timer.stop();
+  }
+
+  /** When a session active at `activeAt` expires: idle timeout, capped by the absolute timeout. */
+  #expiryFrom(session: LiveSession<TData>, activeAt: number): number {
+    const { idleTimeout, absoluteTimeout } = this.#settings;
+    const absolute = absoluteTimeout === undefined ? Infinity : session.createdAt + absoluteTimeout;
+    return Math.min(activeAt + idleTimeout, absolute);
+  }
+
+  #evictWhile(overCap: () => boolean): void {
+    while (overCap()) {
+      const victim = this.#idle.oldest();
+      if (victim === undefined) return;
+      // The close takes it out of the registry synchronously, so the loop moves on.
+      this.#events.evict(victim);
+      this.#idle.delete(victim);
+    }
+  }
+}

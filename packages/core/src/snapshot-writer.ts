@@ -1,0 +1,174 @@
+import { decodeRecord, encodePointer, encodeSnapshot } from './codec.js';
+import { PersistError, type RepriseError } from './errors.js';
+import { describeKey } from './redact.js';
+import type { KeyLock } from './key-lock.js';
+import type { PersistQueue } from './persist-queue.js';
+import { isInvoluntary, type SnapshotReader, type TakenSnapshot } from './snapshot-reader.js';
+import type { Store } from './store.js';
+import type { Snapshot } from './types.js';
+import type { VersionClock } from './version-clock.js';
+
+/** What a failed read of a shared key gives: the store's error. */
+class Unreadable {
+  constructor(readonly error: unknown) {}
+}
+
+/** What the writer needs of its manager. */
+export interface WriterContext {
+  readonly store: Store;
+  readonly queue: PersistQueue<Snapshot | undefined>;
+  readonly reader: SnapshotReader;
+  readonly clock: VersionClock;
+  /** Per-key lock shared with the reader (which takes through pointers under it). */
+  readonly locks: KeyLock;
+  /** ms a snapshot stays restorable. */
+  snapshotTtl(): number;
+  /** Bound on an encoded snapshot, bytes. */
+  maxSnapshotBytes(): number;
+  /** Reports a handled problem (a value dropped by the codec). */
+  report(error: RepriseError): void;
+  /** Hands a snapshot that cannot be written to the application. */
+  gaveUp(snapshot: Snapshot, error: RepriseError): void;
+  /** Counts a snapshot replaced by a newer one of its key before it was written. */
+  superseded(snapshot: Snapshot): void;
+}
+
+/**
+ * Writes the snapshots of closing sessions: encodes them, gives each write a version, leaves the
+ * pointer an involuntary close with a `persistKey` of its own needs, and applies the shared-key rule.
+ *
+ * **Shared keys.** Several sessions may share one `persistKey` (a user logged in on two devices).
+ * A close writing such a key first moves a snapshot of *another* session found there, left by an
+ * involuntary close (so that session's cookie leads to it through its pointer), under that session's
+ * own id, where its cookie still finds it; then the key takes the new snapshot. So the key always
+ * holds the newest context of the identity for `restore(key)`, and no visitor's context is destroyed.
+ * (A snapshot left there by an explicit close is replaced: the newest saved state of an identity wins.)
+ * Writes of one key are serialized in this process.
+ */
+export class SnapshotWriter {
+  readonly #c: WriterContext;
+
+  constructor(context: WriterContext) {
+    this.#c = context;
+  }
+
+  /** Writes `snapshot` (and the pointer under its session id when its key is another). Resolves after the first attempt. */
+  async write(snapshot: Snapshot): Promise<void> {
+    let text: string;
+    try {
+      const encoded = encodeSnapshot(snapshot, this.#c.maxSnapshotBytes());
+      for (const dropped of encoded.dropped) this.#c.report(dropped);
+      text = encoded.text;
+    } catch (error) {
+      this.#c.gaveUp(snapshot, error as RepriseError);
+      return;
+    }
+    const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
+    if (snapshot.key === snapshot.sessionId) {
+      await this.#c.queue.write({ key: snapshot.key, text, version: this.#c.clock.next(), expiresAt, payload: snapshot });
+      return;
+    }
+    await this.#c.locks.run(snapshot.key, async () => {
+      const displaced = await this.#displace(snapshot.key, snapshot.sessionId);
+      if (displaced instanceof Unreadable) {
+        await this.#divert(text, snapshot, displaced.error);
+        return;
+      }
+      const writes = [this.#c.queue.write({ key: snapshot.key, text, version: this.#c.clock.next(), expiresAt, payload: snapshot })];
+      // Inside the lock: a later close of the key moves this snapshot home with a newer version
+      // than this pointer, so the move is never overwritten by it.
+      if (isInvoluntary(snapshot.reason)) writes.push(this.#writePointer(snapshot, expiresAt));
+      await Promise.all(writes);
+    });
+  }
+
+  /**
+   * Puts a snapshot taken for a restore that could not use it back where it was, exactly (same
+   * version). When its key is shared and meanwhile holds another record (or held a newer one, so the
+   * store refuses the put-back), an involuntary snapshot goes under its own session id instead (where
+   * its cookie finds it), by the shared-key rule; an explicit one is superseded.
+   */
+  async putBack({ key, text, snapshot, version }: TakenSnapshot): Promise<void> {
+    if (key === snapshot.sessionId) {
+      await this.#c.reader.putBack(key, text, version, snapshot);
+      return;
+    }
+    await this.#c.locks.run(key, async () => {
+      const found = this.#c.queue.peek(key) ?? (await this.#peek(key));
+      // Refused when the key has moved on meanwhile (a newer snapshot, taken or not): home then, as below.
+      const home = isInvoluntary(snapshot.reason) ? (): void => void this.#moveHome(text, snapshot) : undefined;
+      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, home);
+      else if (found instanceof Unreadable) await this.#divert(text, snapshot, found.error);
+      else if (isInvoluntary(snapshot.reason)) await this.#moveHome(text, snapshot);
+      else this.#c.superseded(snapshot);
+    });
+  }
+
+  /** Writes an involuntary snapshot under its own session id, where its cookie finds it. */
+  async #moveHome(text: string, snapshot: Snapshot): Promise<void> {
+    const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
+    await this.#c.queue.write({ key: snapshot.sessionId, text, version: this.#c.clock.next(), expiresAt, payload: snapshot });
+  }
+
+  async #writePointer(snapshot: Snapshot, expiresAt: number): Promise<void> {
+    const { key, sessionId, reason, closedAt } = snapshot;
+    const text = encodePointer({ version: 1, key, sessionId, reason, closedAt });
+    await this.#c.queue.write({ key: sessionId, text, version: this.#c.clock.next(), expiresAt, payload: undefined });
+  }
+
+  /**
+   * Moves another session's involuntary snapshot found under `key` to that session's id (see the
+   * class comment). {@link Unreadable} when the key cannot be read or taken now: it may hold another
+   * session's only copy, so it must not be overwritten blindly.
+   */
+  async #displace(key: string, sessionId: string): Promise<true | Unreadable> {
+    const found = await this.#peek(key);
+    if (found instanceof Unreadable) return found;
+    if (!this.#foreign(found, sessionId)) return true;
+    let taken;
+    try {
+      taken = await this.#c.reader.takeValue(key);
+    } catch (error) {
+      return new Unreadable(error);
+    }
+    if (taken === undefined) return true;
+    const record = decodeRecord(taken.value);
+    if (record.kind === 'snapshot' && this.#foreign(record.snapshot, sessionId)) await this.#moveHome(taken.value, record.snapshot);
+    return true;
+  }
+
+  /**
+   * The shared key could not be read: an involuntary snapshot goes under its own id (its cookie finds
+   * it there; `restore(key)` does not), an explicit close's to `'persistFailed'` (only the key could
+   * reach it, and the key is not written blindly).
+   */
+  async #divert(text: string, snapshot: Snapshot, cause: unknown): Promise<void> {
+    if (isInvoluntary(snapshot.reason)) {
+      await this.#moveHome(text, snapshot);
+      return;
+    }
+    const error = new PersistError(describeKey(snapshot.key), `snapshot ${describeKey(snapshot.key)} not written: the shared key could not be read, and it may hold another session's only copy`, { cause });
+    this.#c.gaveUp(snapshot, error);
+  }
+
+  /** The snapshot under `key`, `undefined` when it holds none (or an unreadable record), {@link Unreadable} when the store failed. */
+  async #peek(key: string): Promise<Snapshot | undefined | Unreadable> {
+    let text: string | undefined;
+    try {
+      text = this.#c.queue.peek(key) ?? (await this.#c.store.load(key));
+    } catch (error) {
+      return new Unreadable(error);
+    }
+    if (text === undefined) return undefined;
+    try {
+      const record = decodeRecord(text);
+      return record.kind === 'snapshot' ? record.snapshot : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #foreign(snapshot: Snapshot | undefined, sessionId: string): snapshot is Snapshot {
+    return snapshot !== undefined && snapshot.sessionId !== sessionId && isInvoluntary(snapshot.reason);
+  }
+}
