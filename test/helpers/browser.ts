@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
 import type { Response } from 'supertest';
+import { absorbSetCookies, cookieHeader } from './cookie-jar.js';
 
 type Method = 'get' | 'post' | 'delete';
 
@@ -51,24 +52,12 @@ export class Browser {
 
   async send(method: Method, path: string, status?: number): Promise<Response> {
     const test = request(this.#server)[method](path);
-    if (this.#cookies.size > 0) test.set('Cookie', [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    const cookie = cookieHeader(this.#cookies);
+    if (cookie !== undefined) test.set('Cookie', cookie);
     const response = await test;
-    this.#absorb(setCookies(response));
+    absorbSetCookies(this.#cookies, setCookies(response));
     if (status !== undefined) expect(response.status, `${method.toUpperCase()} ${path}: ${response.text}`).to.equal(status);
     return response;
-  }
-
-  #absorb(headers: string[]): void {
-    for (const header of headers) {
-      const [pair = '', ...attributes] = header.split(';').map((part) => part.trim());
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      const expires = attributes.find((a) => a.toLowerCase().startsWith('expires='));
-      const expired = expires !== undefined && Date.parse(expires.slice('expires='.length)) <= Date.now();
-      if (value === '' || expired) this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
   }
 }
 

@@ -1,4 +1,5 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { absorbSetCookies, cookieHeader } from './cookie-jar.js';
 
 /** A response as {@link KeepAliveBrowser} gives it: status, headers, text, and the body parsed when it is JSON. */
 export interface Answer {
@@ -59,7 +60,8 @@ export class KeepAliveBrowser {
   /** Sends one request; rejects with the socket's error (its `code`: `ECONNREFUSED`, `ECONNRESET`, ...) when no response came. */
   send(method: string, path: string, agent: Agent = this.agent): Promise<Answer> {
     const headers: Record<string, string> = {};
-    if (this.#cookies.size > 0) headers.cookie = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    const cookie = cookieHeader(this.#cookies);
+    if (cookie !== undefined) headers.cookie = cookie;
     return new Promise<Answer>((resolve, reject) => {
       const req = request(new URL(path, this.base), { method, agent, headers }, (res) => {
         const chunks: Buffer[] = [];
@@ -76,26 +78,13 @@ export class KeepAliveBrowser {
             }
           }
           const answer: Answer = { status: res.statusCode ?? 0, headers: res.headers, text, body };
-          this.#absorb(answer);
+          absorbSetCookies(this.#cookies, answer.headers['set-cookie'] ?? []);
           resolve(answer);
         });
       });
       req.on('error', reject);
       req.end();
     });
-  }
-
-  #absorb(answer: Answer): void {
-    for (const header of answer.headers['set-cookie'] ?? []) {
-      const [pair = '', ...attributes] = header.split(';').map((part) => part.trim());
-      const eq = pair.indexOf('=');
-      const name = pair.slice(0, eq);
-      const value = pair.slice(eq + 1);
-      const expires = attributes.find((a) => a.toLowerCase().startsWith('expires='));
-      const expired = expires !== undefined && Date.parse(expires.slice('expires='.length)) <= Date.now();
-      if (value === '' || expired) this.#cookies.delete(name);
-      else this.#cookies.set(name, value);
-    }
   }
 }
 
