@@ -1,5 +1,5 @@
 import { AdapterError } from './errors.js';
-import type { Fence } from './types.js';
+import type { Fence, VersionedWrite } from './types.js';
 
 /**
  * Helpers for adapter authors: the argument checks every `SessionAdapter` makes, with the same
@@ -81,4 +81,34 @@ export function assertFence(adapter: string, fence: unknown): Fence | undefined 
   assertVersion(adapter, version);
   assertTtl(adapter, ttlMs);
   return { version, ttlMs };
+}
+
+/** The most entries the core puts in one {@link SessionAdapter.saveManyIfNewer} call. */
+export const MAX_BATCH_WRITES = 1_000;
+
+/**
+ * Checks the argument of `saveManyIfNewer`: an array of `{ key, value, version, ttlMs? }` whose fields
+ * pass `assertKey`, `assertValue`, `assertVersion` and `assertTtl`, with no key twice. Returns copies
+ * holding just those fields. The message names the index of the first bad entry.
+ */
+export function assertWrites(adapter: string, writes: unknown): VersionedWrite[] {
+  if (!Array.isArray(writes)) throw adapterError(adapter, `writes must be an array, got ${describeValue(writes)}`);
+  const keys = new Set<string>();
+  return writes.map((write: unknown, index) => {
+    if (write === null || typeof write !== 'object' || Array.isArray(write)) {
+      throw adapterError(adapter, `writes[${index}] must be an object { key, value, version, ttlMs? }, got ${describeValue(write)}`);
+    }
+    const { key, value, version, ttlMs } = write as Record<string, unknown>;
+    try {
+      assertKey(adapter, key);
+      assertValue(adapter, value);
+      assertVersion(adapter, version);
+      assertTtl(adapter, ttlMs);
+    } catch (error) {
+      throw adapterError(adapter, `writes[${index}]: ${(error as Error).message.slice(adapter.length + 2)}`);
+    }
+    if (keys.has(key)) throw adapterError(adapter, `writes[${index}]: the key is already in this batch (one write per key)`);
+    keys.add(key);
+    return { key, value, version, ttlMs };
+  });
 }

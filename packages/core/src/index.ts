@@ -9,6 +9,7 @@ export type {
   LiveSessionView,
   SessionAdapter,
   VersionedValue,
+  VersionedWrite,
   Fence,
 } from './types.js';
 export {
@@ -39,4 +40,4 @@ export type { ManagerStats } from './stats.js';
 export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';
 export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';
 export { MAX_TIMER_DELAY } from './expiry-timer.js';
-export { adapterError, unsentError, assertKey, assertValue, assertTtl, assertVersion, assertFence, describeValue, wholeMsTtl } from './adapter-arguments.js';
+export { adapterError, unsentError, assertKey, assertValue, assertTtl, assertVersion, assertFence, assertWrites, MAX_BATCH_WRITES, describeValue, wholeMsTtl } from './adapter-arguments.js';

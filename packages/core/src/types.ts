@@ -79,6 +79,17 @@ export interface VersionedValue {
   readonly version: number;
 }
 
+/** One write of {@link SessionAdapter.saveManyIfNewer}: the arguments of one `saveIfNewer` call. */
+export interface VersionedWrite {
+  readonly key: string;
+  /** Any well-formed Unicode string. */
+  readonly value: string;
+  /** Non-negative safe integer. */
+  readonly version: number;
+  /** A positive number of ms the value stays readable; `undefined` = no expiry. */
+  readonly ttlMs?: number | undefined;
+}
+
 /**
  * The fence of {@link SessionAdapter.takeVersioned}: the key's version becomes at least `version`, so
  * writes of older versions are refused from now on (a write of `version` itself still lands where the
@@ -143,4 +154,16 @@ export interface SessionAdapter {
   saveIfNewer?(key: string, value: string, version: number, ttlMs?: number): Promise<boolean>;
   /** Versioned take (a fence, with `fence`); see "Ordered writes" above. */
   takeVersioned?(key: string, fence?: Fence): Promise<VersionedValue | undefined>;
+  /**
+   * Optional batch of conditional writes, for ordered adapters: each entry is stored exactly as
+   * `saveIfNewer(key, value, version, ttlMs)` would store it, but the whole batch costs one round trip
+   * (a pipeline, a multi-row statement). Resolves one boolean per entry, in the order given: whether
+   * it was stored. The entries are independent (not a transaction: each is atomic on its own key);
+   * the core never puts one key twice in a batch, and sends at most 1,000 entries (an adapter may
+   * split a batch further). Rejects as a whole, with an `AdapterError`, when the store could not be
+   * asked or did not answer: any subset may then have been stored, and a retry is harmless (an entry
+   * that landed is refused as not newer). An empty batch resolves `[]` without touching the store.
+   * Without it the core writes a batch with `saveIfNewer`, a bounded number of calls at a time.
+   */
+  saveManyIfNewer?(writes: readonly VersionedWrite[]): Promise<boolean[]>;
 }
