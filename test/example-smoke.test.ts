@@ -66,11 +66,13 @@ describe('example shop (examples/shop)', function () {
       expect(sid).to.be.a('string').and.equal(filled.body.sessionId);
       const otherTab = v1.clone(); // the same browser's cookie, sent later from another tab
 
-      // Three more visitors: the fourth session goes over the cap of 3 and evicts v1 (least recently active).
+      // Three more visitors, each coming back once like v1 (so none is in probation): the fourth
+      // session goes over the cap of 3 and evicts v1, the least recently active.
       for (const sku of ['milk', 'eggs', 'bread']) {
         const visitor = shop.browser();
         await visitor.post(`/cart/${sku}`, 200);
         expect(visitor.sid).to.be.a('string');
+        await visitor.get('/cart', 200);
       }
       const closing = await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=evicted: saving (cart=\\S+ items?)`));
       expect(closing[1]).to.equal('cart=2 items');

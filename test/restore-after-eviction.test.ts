@@ -37,7 +37,9 @@ for (const store of storeCases('eviction')) {
       expect(before).to.deep.include({ sessionId: sid, name: 'ada', cart: [['apple', 1], ['pear', 1]] });
       const otherTab = first.clone(); // the same browser's cookie, sent later from another tab
 
-      await new Browser(listening).post('/visit?name=grace&item=milk', 200);
+      const second = new Browser(listening);
+      await second.post('/visit?name=grace&item=milk', 200);
+      await second.get('/me', 200); // grace comes back too: both are returning visitors, out of probation
       const closed = once(manager, 'close') as Promise<[{ id: string }, string]>;
       const third = new Browser(listening);
       await third.post('/visit?name=edsger&item=bread', 200); // over the cap: the least recently active (ada) goes
@@ -64,9 +66,11 @@ for (const store of storeCases('eviction')) {
       const restored = manager.get(sid);
       expect(restored, 'live again under its own id').to.not.equal(undefined);
       expect(restored!.createdAt, 'the restored session keeps its first creation time').to.equal(snapshot.createdAt);
-      // Making room for it evicted the next least recently active visitor (grace); the third is still live.
+      // Making room for it evicted the visitor who never came back (edsger, in probation), not grace,
+      // who is less recently active but came back.
       expect(manager.stats().closed.evicted).to.equal(2);
-      expect((await third.get('/me', 200)).body).to.include({ name: 'edsger', sessionId: third.sid });
+      expect(manager.get(third.sid!), 'edsger, evicted').to.equal(undefined);
+      expect((await second.get('/me', 200)).body).to.include({ name: 'grace', sessionId: second.sid });
 
       // The restore took the snapshot: it is gone from the store. The same cookie from another tab
       // finds the live session: same id, same data, no new cookie, and no second restore.

@@ -133,6 +133,7 @@ for (const store of storeCases('shared_key')) {
     /**
      * Cap 2. A and B log in as the same user (one persistKey), each puts its own cart; two other
      * visitors then evict A, and then B (A's close is finished before B's starts, so B's is the newest).
+     * The first newcomer comes back once, so that the second evicts B and not that newcomer (probation).
      */
     async function twoDevicesEvicted() {
       const { manager, server: listening, settled, dropped } = await start(2);
@@ -149,9 +150,11 @@ for (const store of storeCases('shared_key')) {
       const [aId, bId] = [a.sid!, b.sid!];
       expect(aId).to.be.a('string').and.not.equal(bId);
 
-      await new Browser(listening).post('/add?item=x', 200); // evicts A, the least recently active
+      const x = new Browser(listening);
+      await x.post('/add?item=x', 200); // evicts A, the least recently active (every session came back: no probation)
       await waitUntil('A is closed', () => closes.some((close) => close.id === aId));
       await settled();
+      await x.post('/add?item=x2', 200); // x comes back: out of probation, so the next newcomer evicts B rather than x
       await new Browser(listening).post('/add?item=y', 200); // evicts B
       await waitUntil('B is closed', () => closes.some((close) => close.id === bId));
       await settled();

@@ -22,6 +22,12 @@ export interface SessionInternals {
   busy: number;
   /** True until the request that created the session ends. */
   isNew: boolean;
+  /**
+   * True once the visitor came back: a request held the session after the one that created it
+   * ended, it was restored, or the application touched it. Sessions that never came back are the
+   * cap's first victims (the probation segment).
+   */
+  returning: boolean;
   /** Why it closed, once a close has started. */
   closeReason: CloseReason | undefined;
   /** True once the closing hooks have run: the snapshot is taken, writes to data are ignored and reported. */
@@ -58,7 +64,7 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
   constructor(owner: SessionOwner<TData>, id: string, data: TData, createdAt: number, now: number) {
     this.#owner = owner;
     this.createdAt = createdAt;
-    this.#s = { id, state: 'live', lastActiveAt: now, expiresAt: Infinity, busy: 0, isNew: true, closeReason: undefined, sealed: false };
+    this.#s = { id, state: 'live', lastActiveAt: now, expiresAt: Infinity, busy: 0, isNew: true, returning: false, closeReason: undefined, sealed: false };
     this.data = data;
   }
 

@@ -13,13 +13,22 @@ export interface RegistryEvents<TData extends SessionData> {
 }
 
 /**
- * The live sessions of a manager: a map by id, the recency order of the idle ones (the eviction
- * order), their deadlines on one timer, and which are busy (held by a request: never evicted nor
- * expired). Every operation is O(1) or O(log n); nothing scans all sessions.
+ * The live sessions of a manager: a map by id, the eviction order of the idle ones, their deadlines
+ * on one timer, and which are busy (held by a request: never evicted nor expired). Every operation
+ * is O(1) or O(log n); nothing scans all sessions.
+ *
+ * The eviction order is a segmented LRU (as segmented LRU and Caffeine's W-TinyLFU keep one): idle
+ * sessions whose visitor never came back after the creating request (the probation segment) go
+ * first, least recently active first; only when none is idle does the least recently active
+ * returning visitor go. So a flood of one-shot sessions (cookie-less writing requests) evicts only
+ * its own kind, never a visitor who returned.
  */
 export class Registry<TData extends SessionData> {
   readonly #live = new Map<string, LiveSession<TData>>();
-  readonly #idle = new RecencyList<LiveSession<TData>>();
+  /** Idle sessions whose visitor never came back: evicted first. */
+  readonly #probation = new RecencyList<LiveSession<TData>>();
+  /** Idle sessions of returning visitors: evicted only when no probation session is idle. */
+  readonly #returning = new RecencyList<LiveSession<TData>>();
   readonly #timer: ExpiryTimer<LiveSession<TData>>;
   readonly #settings: Readonly<Settings>;
   readonly #now: () => number;
@@ -69,7 +78,7 @@ export class Registry<TData extends SessionData> {
   /** Takes a session out (its close began): no more eviction, expiry or lookup. */
   remove(session: LiveSession<TData>): void {
     this.#live.delete(session.id);
-    this.#idle.delete(session);
+    this.#segment(session).delete(session);
     this.#timer.cancel(session);
   }
 
@@ -79,14 +88,18 @@ export class Registry<TData extends SessionData> {
     this.#live.set(session.id, session);
   }
 
-  /** A request starts on the session: busy, out of the eviction order, activity now. */
+  /**
+   * A request starts on the session: busy, out of the eviction order, activity now. A request after
+   * the one that created the session ended makes it a returning visitor's.
+   */
   hold(session: LiveSession<TData>): void {
     const state = internalsOf(session);
     state.busy += 1;
     if (state.busy === 1) {
       this.#busy += 1;
-      this.#idle.delete(session);
+      this.#segment(session).delete(session);
     }
+    if (!state.isNew) state.returning = true;
     state.lastActiveAt = this.#now();
     // The heap keeps the older, earlier deadline: it fires, finds the session busy and drops it;
     // release() schedules the new one. So a request costs no heap operation here.
@@ -113,7 +126,21 @@ export class Registry<TData extends SessionData> {
     state.lastActiveAt = this.#now();
     state.expiresAt = this.#expiryFrom(session, state.lastActiveAt);
     this.#timer.schedule(session, state.expiresAt);
-    if (state.busy === 0) this.#idle.touch(session);
+    if (state.busy === 0) this.#segment(session).touch(session);
+  }
+
+  /** Makes the session a returning visitor's (out of the probation segment), keeping its recency. */
+  promote(session: LiveSession<TData>): void {
+    const state = internalsOf(session);
+    if (state.returning) return;
+    const idle = this.#probation.delete(session);
+    state.returning = true;
+    if (idle) this.#returning.touch(session);
+  }
+
+  /** Idle sessions in the probation segment (never came back), and of returning visitors. */
+  get segments(): { probation: number; returning: number } {
+    return { probation: this.#probation.size, returning: this.#returning.size };
   }
 
   /** Evicts until one more session fits under the cap (or no idle session is left). */
@@ -150,13 +177,18 @@ export class Registry<TData extends SessionData> {
     return Math.min(activeAt + idleTimeout, absolute);
   }
 
+  /** The eviction list the session belongs to while idle. */
+  #segment(session: LiveSession<TData>): RecencyList<LiveSession<TData>> {
+    return internalsOf(session).returning ? this.#returning : this.#probation;
+  }
+
   #evictWhile(overCap: () => boolean): void {
     while (overCap()) {
-      const victim = this.#idle.oldest();
+      const victim = this.#probation.oldest() ?? this.#returning.oldest();
       if (victim === undefined) return;
       // The close takes it out of the registry synchronously, so the loop moves on.
       this.#events.evict(victim);
-      this.#idle.delete(victim);
+      this.#segment(victim).delete(victim);
     }
   }
 }

@@ -196,10 +196,14 @@ export class SessionManager<TData extends SessionData = SessionData>
     return this.#registry.get(id);
   }
 
-  /** Marks activity on a live session: most recent in the eviction order, expiry slid. `false` if unknown. */
+  /**
+   * Marks activity on a live session: expiry slid, and most recent in the eviction order as a
+   * returning visitor's (out of the probation segment that the cap empties first). `false` if unknown.
+   */
   touch(id: string): boolean {
     const session = this.#registry.get(id);
     if (session === undefined) return false;
+    this.#registry.promote(session);
     this.#registry.markActive(session);
     return true;
   }
@@ -299,6 +303,7 @@ export class SessionManager<TData extends SessionData = SessionData>
       busy: this.#registry.busy,
       closing: this.#closing.size,
       overCap: Math.max(0, this.#registry.size - this.#settings.maxSessions),
+      probation: this.#registry.segments.probation,
       pendingPersists: this.#queue.pending,
       retryingPersists: this.#queue.retrying,
     };

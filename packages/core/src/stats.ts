@@ -10,6 +10,11 @@ export interface ManagerStats {
   closing: number;
   /** Live sessions beyond `maxSessions` (admitted because every session was busy). */
   overCap: number;
+  /**
+   * Idle live sessions whose visitor never came back after the creating request (the probation
+   * segment): the cap evicts these first, least recently active first.
+   */
+  probation: number;
   /** Sessions created (restores excluded). */
   created: number;
   /** Snapshots restored, from a cookie or by `restore(key)`. */
@@ -37,7 +42,7 @@ export interface ManagerStats {
 }
 
 /** The counters a manager keeps itself (the gauges are read when `stats()` is called). */
-export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'pendingPersists' | 'retryingPersists'>;
+export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'probation' | 'pendingPersists' | 'retryingPersists'>;
 
 /** Fresh, zeroed counters. */
 export function newCounters(): Counters {

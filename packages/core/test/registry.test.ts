@@ -62,26 +62,38 @@ describe('registry: cap, LRU eviction, touch, get, regenerate', () => {
   });
 
   describe('LRU eviction', () => {
-    it('evicts in exact order of last activity (create and touch), least recent first', async () => {
+    it('evicts in exact order of last activity within the probation segment (sessions created, never touched)', async () => {
       const { manager, events } = makeManager({ maxSessions: 3 });
       const a = manager.create();
       const b = manager.create();
       const c = manager.create();
-      manager.touch(a.id); // order: b c a
-      const d = manager.create(); // evicts b -> c a d
-      expect(manager.get(b.id)).to.equal(undefined);
-      expect(b.state).to.equal('closing');
-      manager.touch(c.id); // a d c
-      const e = manager.create(); // evicts a -> d c e
+      const d = manager.create(); // evicts a -> b c d
       expect(manager.get(a.id)).to.equal(undefined);
-      c.touch(); // LiveSession.touch(): d e c
-      const f = manager.create(); // evicts d -> e c f
-      expect(manager.get(d.id)).to.equal(undefined);
-      expect([c, e, f].map((s) => s.state)).to.deep.equal(['live', 'live', 'live']);
+      expect(a.state).to.equal('closing');
+      manager.create(); // evicts b
+      manager.create(); // evicts c
       await flushMicrotasks();
-      expect(events.closes.map((close) => close.id)).to.deep.equal([b.id, a.id, d.id]);
+      expect(events.closes.map((close) => close.id)).to.deep.equal([a.id, b.id, c.id]);
+      expect(d.state).to.equal('live');
       expect(events.closes.every((close) => close.reason === 'evicted')).to.equal(true);
       expect(manager.stats().closed).to.deep.equal({ evicted: 3, expired: 0, closed: 0, shutdown: 0 });
+    });
+
+    it('evicts in exact order of last activity among returning visitors once no probation session is idle (touch)', async () => {
+      const { manager, events } = makeManager({ maxSessions: 3 });
+      const a = manager.create();
+      const b = manager.create();
+      const c = manager.create();
+      for (const session of [b, a, c]) manager.touch(session.id); // all returning; order b a c
+      const d = manager.create(); // evicts b -> a c | d
+      expect(b.state).to.equal('closing');
+      c.touch(); // LiveSession.touch(): a c
+      manager.acquire(d.id); // d busy: no probation session is idle
+      manager.create(); // evicts a
+      expect(a.state).to.equal('closing');
+      expect([c.state, d.state]).to.deep.equal(['live', 'live']);
+      await flushMicrotasks();
+      expect(events.closes.map((close) => close.id)).to.deep.equal([b.id, a.id]);
     });
 
     it('get() does not touch: the session read stays the eviction victim', () => {
