@@ -21,6 +21,24 @@ export interface TakenSnapshot {
   readonly text: string;
   readonly version: number;
   readonly pointer: string | undefined;
+  /** Taken from the write queue (the store never had it): a put-back re-queues it, whatever the store holds. */
+  readonly queued?: boolean;
+}
+
+/** A value taken by {@link SnapshotReader.takeValue}, and whether it came from the write queue. */
+export interface TakenValue extends VersionedValue {
+  readonly queued: boolean;
+}
+
+/** How {@link SnapshotReader.putBack} puts a record back. */
+export interface PutBackOptions {
+  /** Called when the store refuses it (it holds something newer). */
+  readonly refused?: (() => void) | undefined;
+  /**
+   * It was taken from the write queue: it goes back there even when the store (unordered) holds a
+   * value, which is older (the queued write would have replaced it).
+   */
+  readonly queued?: boolean | undefined;
 }
 
 /** Decides whether a snapshot found under a key may be restored. */
@@ -107,7 +125,7 @@ export class SnapshotReader {
    * Takes whatever value `key` holds (queue first, then store), with its version, or `undefined`.
    * Every version read is observed by the clock, so that later writes are newer.
    */
-  async takeValue(key: string): Promise<VersionedValue | undefined> {
+  async takeValue(key: string): Promise<TakenValue | undefined> {
     for (;;) {
       const fencing = this.#fencing.get(key);
       if (fencing !== undefined) {
@@ -119,9 +137,9 @@ export class SnapshotReader {
         const taken = await this.#store.take(key);
         if (taken === undefined) return undefined;
         this.#clock.observe(taken.version);
-        if (!this.#store.mayLand(key, taken.version)) return taken;
+        if (!this.#store.mayLand(key, taken.version)) return { ...taken, queued: false };
         // An attempt of this very write, abandoned at the timeout, may land over the take's floor.
-        return this.#fenced(key, { text: taken.value, version: taken.version, request: this.#requestOf(key, taken) });
+        return { ...(await this.#fenced(key, { text: taken.value, version: taken.version, request: this.#requestOf(key, taken) })), queued: false };
       }
       if ('wait' in queued) {
         await queued.wait;
@@ -129,9 +147,9 @@ export class SnapshotReader {
       }
       if (!queued.ambiguous || !this.#store.ordered) {
         this.#clock.observe(queued.version);
-        return { value: queued.text, version: queued.version };
+        return { value: queued.text, version: queued.version, queued: true };
       }
-      return this.#fenced(key, queued);
+      return { ...(await this.#fenced(key, queued)), queued: true };
     }
   }
 
@@ -162,12 +180,13 @@ export class SnapshotReader {
   /**
    * Writes a taken record back under `key` with the version it had. On an ordered store the write is
    * exact: it lands over the floor the take left and is refused if anything newer came since. On an
-   * unordered one it is skipped when the key holds a value again. `refused` is called when the store
-   * refuses it (it holds something newer).
+   * unordered one it is skipped when the key holds a value again, unless it was taken from the queue
+   * (see {@link PutBackOptions}).
    */
-  async putBack(key: string, text: string, version: number, payload: Snapshot | undefined, refused?: () => void): Promise<void> {
+  async putBack(key: string, text: string, version: number, payload: Snapshot | undefined, options: PutBackOptions = {}): Promise<void> {
+    const { refused, queued = false } = options;
     if (this.#queue.peek(key) !== undefined) return;
-    if (!this.#store.ordered && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
+    if (!this.#store.ordered && !queued && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
     const expiresAt = this.#expiryOf(closedAtOf(text));
     await this.#queue.write({ key, text, version, expiresAt, payload, ...(refused === undefined ? {} : { refused }) });
   }
@@ -181,8 +200,8 @@ export class SnapshotReader {
     const taken = await this.takeValue(key);
     if (taken === undefined) return undefined;
     const record = decodeRecord(taken.value);
-    if (record.kind === 'snapshot' && accept(record.snapshot)) return { snapshot: record.snapshot, key, text: taken.value, version: taken.version };
-    await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined);
+    if (record.kind === 'snapshot' && accept(record.snapshot)) return { snapshot: record.snapshot, key, text: taken.value, version: taken.version, queued: taken.queued };
+    await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined, { queued: taken.queued });
     return undefined;
   }
 

@@ -88,16 +88,19 @@ export class SnapshotWriter {
    * store refuses the put-back), an involuntary snapshot goes under its own session id instead (where
    * its cookie finds it), by the shared-key rule; an explicit one is superseded.
    */
-  async putBack({ key, text, snapshot, version }: TakenSnapshot): Promise<void> {
+  async putBack({ key, text, snapshot, version, queued }: TakenSnapshot): Promise<void> {
     if (key === snapshot.sessionId) {
-      await this.#c.reader.putBack(key, text, version, snapshot);
+      await this.#c.reader.putBack(key, text, version, snapshot, { queued });
       return;
     }
     await this.#c.locks.run(key, async () => {
-      const found = this.#c.queue.peek(key) ?? (await this.#peek(key));
+      const queued = this.#c.queue.peek(key);
+      // The queue holds this very record (a late take of a write it retries): it will be written there.
+      if (queued === text) return;
+      const found = queued ?? (await this.#peek(key));
       // Refused when the key has moved on meanwhile (a newer snapshot, taken or not): home then, as below.
       const home = isInvoluntary(snapshot.reason) ? (): void => void this.#moveHome(text, snapshot) : undefined;
-      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, home);
+      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, { refused: home, queued });
       else if (found instanceof Unreadable) await this.#divert(text, snapshot, found.error);
       else if (isInvoluntary(snapshot.reason)) await this.#moveHome(text, snapshot);
       else this.#c.superseded(snapshot);

@@ -29,6 +29,6 @@ export function deferred<T = void>(): Deferred<T> {
 }
 
 /** Lets pending promise callbacks run (a few macrotask-free microtask turns). */
-export async function flushMicrotasks(turns = 20): Promise<void> {
+export async function flushMicrotasks(turns = 60): Promise<void> {
   for (let i = 0; i < turns; i += 1) await Promise.resolve();
 }
