@@ -135,6 +135,28 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
     expect(await adapter.load('big:3')).to.equal('newer');
   });
 
+  it('a batch split into statements whose later statement cannot be sent rejects as not unsent (the earlier one was carried out)', async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    try {
+      const split = new PostgresAdapter({ pool }, { table, sweepInterval: false });
+      await split.load('warm-up');
+      const connect = pool.connect.bind(pool) as () => Promise<PoolClient>;
+      let connections = 0;
+      (pool as unknown as { connect: () => Promise<PoolClient> }).connect = async () => {
+        if (++connections === 2) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+        return connect();
+      };
+      const mib = 'é'.repeat(512 * 1024);
+      const count = MAX_STATEMENT_VALUE_BYTES / (1024 * 1024) + 2;
+      const error = await expectRejection(split.saveManyIfNewer(Array.from({ length: count }, (_, i) => ({ key: `split:${i}`, value: mib, version: 1 }))), 'ERR_REPRISE_ADAPTER', /^PostgresAdapter: saveManyIfNewer failed: connect ECONNREFUSED .*\(earlier statements of the batch were carried out\)$/);
+      expect(error).to.include({ transient: true, unsent: false });
+      expect(await adapter.load('split:0'), 'the first statement was carried out').to.equal(mib);
+      expect(await adapter.load(`split:${count - 1}`), 'the second was never sent').to.equal(undefined);
+    } finally {
+      await pool.end();
+    }
+  });
+
   describe('planBatch (how a batch is split into statements)', () => {
     const write = (key: string, value = 'v') => ({ key, value, version: 1 });
 
