@@ -1,11 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
+import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 import type { ResolvedOptions } from './options.js';
 import { preview } from './strings.js';
 import type { AdapterFactory, TestBody, TestFunctions } from './types.js';
 
 /** Why the checks of ordered writes are skipped on an adapter without `saveIfNewer` and `takeVersioned`. */
 export const NOT_ORDERED = 'the adapter is not ordered: it has no saveIfNewer() and takeVersioned()';
+
+/**
+ * Why the checks of batches are skipped on an ordered adapter without `saveManyIfNewer` (an optional
+ * method: the core then writes a batch with `saveIfNewer`).
+ */
+export const NO_BATCH = 'the adapter has no saveManyIfNewer() (optional: the core falls back to saveIfNewer())';
 
 /** Thrown by {@link CheckContext.skip}; turned into the runner's own skip by the check wrapper. */
 class SkipSignal {
@@ -152,6 +158,23 @@ export class TrackedAdapter {
     return this.#pending.track(this.#describe(fence === undefined ? 'takeVersioned' : 'takeVersioned+fence', key), async () =>
       fence === undefined ? raw.takeVersioned(key) : raw.takeVersioned(key, fence),
     );
+  }
+
+  /** Whether the adapter has the optional batch `saveManyIfNewer()` (checked only on an ordered adapter). */
+  get batched(): boolean {
+    return typeof this.raw.saveManyIfNewer === 'function';
+  }
+
+  /**
+   * Calls the adapter's `saveManyIfNewer()` with `writes` as given (every key is remembered for the
+   * cleanup, whether or not it was stored); throws when it has none (checks call it only when {@link batched}).
+   */
+  saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    if (!this.batched) throw new Error('the adapter has no saveManyIfNewer()');
+    const raw = this.raw as Required<Pick<SessionAdapter, 'saveManyIfNewer'>>;
+    for (const write of writes) this.written.add(write.key);
+    const first = writes[0] === undefined ? '' : `, first ${this.#describe('', writes[0].key).slice(1, -1)}`;
+    return this.#pending.track(`saveManyIfNewer(${writes.length} writes${first})`, async () => raw.saveManyIfNewer(writes));
   }
 
   #orderedAdapter(): Required<Pick<SessionAdapter, 'saveIfNewer' | 'takeVersioned'>> {
@@ -352,6 +375,32 @@ export class Group {
       if (!this.adapter.ordered) context.skip(NOT_ORDERED);
       await body();
     }, plannedWaitMs);
+  }
+
+  /**
+   * Declares a check of the optional batch `saveManyIfNewer()` of an ordered adapter. It is skipped
+   * at run time with the reason {@link NOT_ORDERED} on an adapter that is not ordered, and
+   * {@link NO_BATCH} on an ordered one without the method.
+   * @param plannedWaitMs what the body waits on purpose, in ms.
+   */
+  batchCheck(title: string, body: Check, plannedWaitMs = 0): void {
+    this.check(title, (context) => {
+      this.#skipUnlessBatched(context);
+      return body(context);
+    }, plannedWaitMs);
+  }
+
+  /** {@link scenario} for the batch `saveManyIfNewer()`: skipped like {@link batchCheck}. */
+  batchScenario(title: string, body: () => Promise<void>, plannedWaitMs: number): void {
+    this.scenario(title, async (context) => {
+      this.#skipUnlessBatched(context);
+      await body();
+    }, plannedWaitMs);
+  }
+
+  #skipUnlessBatched(context: CheckContext): void {
+    if (!this.adapter.ordered) context.skip(NOT_ORDERED);
+    if (!this.adapter.batched) context.skip(NO_BATCH);
   }
 
   /**

@@ -24,6 +24,11 @@ import type { AdapterFactory, AdapterTestOptions, TestFunctions } from './types.
 import { upsertTests } from './upsert.js';
 import { versionRangeTests } from './version-range.js';
 import { versionedArgumentTests } from './versioned-arguments.js';
+import { versionedBatchTests } from './versioned-batch.js';
+import { versionedBatchArgumentTests } from './versioned-batch-arguments.js';
+import { versionedBatchConcurrencyTests } from './versioned-batch-concurrency.js';
+import { versionedBatchInterleavingTests } from './versioned-batch-interleavings.js';
+import { versionedBatchTtlTests } from './versioned-batch-ttl.js';
 import { versionedConcurrencyTests } from './versioned-concurrency.js';
 import { versionedResetTests } from './versioned-resets.js';
 import { versionedTtlTests } from './versioned-ttl.js';
@@ -31,15 +36,17 @@ import { versionedWriteTests } from './versioned-writes.js';
 
 export type { AdapterFactory, AdapterTestOptions, ItFunction, TestBody, TestFunctions } from './types.js';
 export { DEFAULT_OPTIONS } from './options.js';
-export { NOT_ORDERED } from './harness.js';
+export { NOT_ORDERED, NO_BATCH } from './harness.js';
 
 /**
  * Registers the conformance suite of {@link SessionAdapter}: one group (`describe`) named `name`,
  * holding one group per concern: interface, round trip, missing keys, upsert, TTL, take, delete,
  * then the ordered writes (`saveIfNewer`, floors, fences, save and delete of versioned keys, TTL of
- * floors, version range, arguments, concurrency, random interleavings), then close. It only
- * registers; the runner runs the checks. The checks of ordered writes are reported as skipped,
- * with the reason, on an adapter without `saveIfNewer` and `takeVersioned`.
+ * floors, version range, arguments, concurrency, random interleavings), then the optional batch
+ * `saveManyIfNewer` (results against the model, TTLs, arguments, concurrency, interleavings), then
+ * close. It only registers; the runner runs the checks. The checks of ordered writes are reported
+ * as skipped, with the reason, on an adapter without `saveIfNewer` and `takeVersioned`; those of
+ * batches also on an ordered adapter without `saveManyIfNewer` ({@link NO_BATCH}).
  *
  * The factory is called once per group, in the group's `before` hook (the checks of a group share
  * that adapter, each with its own random keys), and once per `close()` check; after each group the
@@ -81,6 +88,11 @@ export function runAdapterTests(
     versionedArgumentTests(harness);
     versionedConcurrencyTests(harness);
     interleavingTests(harness);
+    versionedBatchTests(harness);
+    versionedBatchTtlTests(harness);
+    versionedBatchArgumentTests(harness);
+    versionedBatchConcurrencyTests(harness);
+    versionedBatchInterleavingTests(harness);
     closeTests(harness);
   });
 }

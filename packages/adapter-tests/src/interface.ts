@@ -9,8 +9,9 @@ function isThenable(value: unknown): boolean {
 
 /**
  * The shape of the adapter: `name` a non-empty string, the four methods present and returning
- * promises, `close` a method or absent, `atomic` a boolean or absent, and `saveIfNewer` and
- * `takeVersioned` both methods (an *ordered* adapter) or both absent, returning promises.
+ * promises, `close` a method or absent, `atomic` a boolean or absent, `saveIfNewer` and
+ * `takeVersioned` both methods (an *ordered* adapter) or both absent, returning promises, and
+ * `saveManyIfNewer` absent or a method of an ordered adapter.
  */
 export function interfaceTests(harness: Harness): void {
   harness.group('interface', (g) => {
@@ -42,6 +43,13 @@ export function interfaceTests(harness: Harness): void {
         assert.ok(kind === 'function' || kind === 'undefined', `${i === 0 ? 'saveIfNewer' : 'takeVersioned'} must be a method or undefined, got ${kind}`);
       }
       assert.equal(kinds[0], kinds[1], `saveIfNewer is ${kinds[0] === 'function' ? 'a method' : 'absent'} but takeVersioned is ${kinds[1] === 'function' ? 'a method' : 'absent'}: an ordered adapter has both, an unordered one neither`);
+    });
+
+    g.check('saveManyIfNewer is a method or absent, and a method only on an ordered adapter', () => {
+      const raw = g.adapter.raw as unknown as Record<string, unknown>;
+      const kind = typeof raw['saveManyIfNewer'];
+      assert.ok(kind === 'function' || kind === 'undefined', `saveManyIfNewer must be a method or undefined, got ${kind}`);
+      assert.ok(kind === 'undefined' || g.adapter.ordered, 'saveManyIfNewer is a method but the adapter is not ordered (it needs saveIfNewer and takeVersioned): a batch of conditional writes needs the versions they keep');
     });
 
     g.orderedCheck('saveIfNewer and takeVersioned return promises', async () => {

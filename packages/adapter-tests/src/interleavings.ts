@@ -39,8 +39,8 @@ function toOp(d: Draft, value: string): VersionedOp {
   return { kind: d.kind };
 }
 
-/** Makes the call on the adapter. */
-function call(adapter: TrackedAdapter, key: string, op: VersionedOp): Promise<OpResult> {
+/** Makes the call `op` on `key` of the adapter; resolves what it resolved (`undefined` for `save`). */
+export function callOp(adapter: TrackedAdapter, key: string, op: VersionedOp): Promise<OpResult> {
   switch (op.kind) {
     case 'saveIfNewer':
       return adapter.saveIfNewer(key, op.value, op.version);
@@ -65,23 +65,23 @@ async function runCaller(adapter: TrackedAdapter, key: string, steps: readonly S
     for (let turn = 0; turn < delay; turn++) await new Promise((resolve) => setImmediate(resolve));
     const op = toOp(d, `c${caller}.${index}`);
     const start = performance.now();
-    const result = await call(adapter, key, op);
+    const result = await callOp(adapter, key, op);
     events.push({ op, result, start, end: performance.now() });
   }
   return events;
 }
 
 /** The history as text: one line per call, in the order they were made. */
-function describeHistory(history: readonly HistoryEvent[]): string {
+export function describeHistory(history: readonly HistoryEvent[]): string {
   const t0 = Math.min(...history.map((event) => event.start));
   return [...history]
     .sort((a, b) => a.start - b.start)
-    .map((e) => `  [${(e.start - t0).toFixed(2)}–${(e.end - t0).toFixed(2)} ms] ${describeOp(e.op)} → ${describeResult(e.result)}`)
+    .map((e) => `  [${(e.start - t0).toFixed(2)}–${(e.end - t0).toFixed(2)} ms] ${e.via === undefined ? '' : `${e.via}: `}${describeOp(e.op)} → ${describeResult(e.result)}`)
     .join('\n');
 }
 
 /** The invariants with a name of their own, checked first for a clear message: no value is taken twice. */
-function assertNothingTakenTwice(history: readonly HistoryEvent[]): void {
+export function assertNothingTakenTwice(history: readonly HistoryEvent[]): void {
   const taken = new Set<string>();
   for (const { op, result } of history) {
     if (op.kind !== 'takeVersioned' && op.kind !== 'fence' && op.kind !== 'take') continue;

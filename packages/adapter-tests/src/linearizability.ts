@@ -9,6 +9,8 @@ export interface HistoryEvent {
   readonly start: number;
   /** When it resolved. */
   readonly end: number;
+  /** How the call was made, when not on its own (for example `batch 3` for an entry of a `saveManyIfNewer()`), for messages. */
+  readonly via?: string;
 }
 
 /** Upper bound on the search's steps: a history this hard to explain is reported as such. */

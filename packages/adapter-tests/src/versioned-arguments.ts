@@ -4,7 +4,7 @@ import type { Harness } from './harness.js';
 import { assertSameString, preview } from './strings.js';
 
 /** Versions that are not non-negative safe integers, with a label each. */
-const BAD_VERSIONS: ReadonlyArray<readonly [string, unknown]> = [
+export const BAD_VERSIONS: ReadonlyArray<readonly [string, unknown]> = [
   ['-1', -1],
   ['0.5', 0.5],
   ['NaN', Number.NaN],
@@ -17,7 +17,7 @@ const BAD_VERSIONS: ReadonlyArray<readonly [string, unknown]> = [
 ];
 
 /** `ttlMs` values that are neither undefined nor a positive finite number. */
-const BAD_TTLS: ReadonlyArray<readonly [string, unknown]> = [
+export const BAD_TTLS: ReadonlyArray<readonly [string, unknown]> = [
   ['0', 0],
   ['-1', -1],
   ['NaN', Number.NaN],
@@ -29,7 +29,7 @@ const BAD_TTLS: ReadonlyArray<readonly [string, unknown]> = [
  * Calls `call`, which must return a promise that rejects with a `RepriseError` of code
  * `ERR_REPRISE_ADAPTER` (never throw synchronously, never resolve) whose message matches `pattern`.
  */
-async function expectAdapterRejection(call: () => Promise<unknown>, pattern: RegExp, what: string): Promise<void> {
+export async function expectAdapterRejection(call: () => Promise<unknown>, pattern: RegExp, what: string): Promise<void> {
   let promise: Promise<unknown>;
   try {
     promise = call();

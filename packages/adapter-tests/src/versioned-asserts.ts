@@ -36,3 +36,17 @@ export function assertNothingTaken(actual: unknown, what: string): void {
 export function assertStored(actual: unknown, expected: boolean, what: string, why: string): void {
   assert.ok(actual === expected, `${what} resolved ${preview(actual)}, expected ${expected}: ${why}`);
 }
+
+/**
+ * Asserts that a `saveManyIfNewer()` result is an array of exactly `expected.length` booleans equal
+ * to `expected`, entry by entry (so results in another order fail). The message names the first
+ * entries that differ, with the rule that decides each (`why[i]`).
+ * @param what what produced `actual`, for example `saveManyIfNewer() of 16 writes`.
+ */
+export function assertBatchResults(actual: unknown, expected: readonly boolean[], why: readonly string[], what: string): void {
+  assert.ok(Array.isArray(actual), `${what} resolved ${preview(actual)}, expected an array of ${expected.length} booleans`);
+  assert.ok(actual.length === expected.length, `${what} resolved ${actual.length} results for ${expected.length} writes (one per entry, in order)`);
+  const wrong = expected.flatMap((stored, i) => (actual[i] === stored ? [] : [`entry ${i} resolved ${preview(actual[i])}, expected ${stored}: ${why[i]}`]));
+  if (wrong.length === 0) return;
+  assert.fail(`${what}: ${wrong.length} of ${expected.length} results are wrong: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? '; …' : ''}`);
+}

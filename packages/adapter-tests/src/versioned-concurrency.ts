@@ -8,7 +8,7 @@ import { assertStored, assertTaken } from './versioned-asserts.js';
  * `1..n` in a reproducible shuffled order (Fisher-Yates over a seeded generator), with `n` moved to
  * the middle: a store where the first or the last write wins cannot pass by luck.
  */
-function shuffledVersions(n: number, seed: number): number[] {
+export function shuffledVersions(n: number, seed: number): number[] {
   const next = randomInts(seed);
   const versions = Array.from({ length: n }, (_, i) => i + 1);
   for (let i = n - 1; i > 0; i--) {

@@ -26,6 +26,8 @@ import type { StoreTraits } from './check-keyv.js';
  *   value and returns the older); `RedisAdapter` (GETDEL) has no such window.
  * - Every failure rejects with a `RepriseError` of code `ERR_REPRISE_ADAPTER` whose `cause` is the
  *   store's error. Messages never contain keys or values (a key may be a restorable session id).
+ * - Not ordered: no `saveIfNewer`, `takeVersioned` or `saveManyIfNewer` (a Keyv store has no
+ *   conditional write). The core falls back to single `save` and `take` calls.
  */
 export class KeyvAdapter implements SessionAdapter {
   /** `'keyv'`, or `'keyv:<store>'` for a store it recognises (`keyv:map`, `keyv:redis`, `keyv:postgres`). */

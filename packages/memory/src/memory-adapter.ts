@@ -1,5 +1,5 @@
-import { DeadlineHeap, adapterError, assertFence, assertKey, assertTtl, assertValue, assertVersion } from '@reprise/core';
-import type { AdapterError, Fence, SessionAdapter, VersionedValue } from '@reprise/core';
+import { DeadlineHeap, adapterError, assertFence, assertKey, assertTtl, assertValue, assertVersion, assertWrites } from '@reprise/core';
+import type { AdapterError, Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 import { acceptsVersion, deadlineOf, takeOutcome } from './entry.js';
 import type { Entry } from './entry.js';
 import { resolveOptions, show } from './options.js';
@@ -22,8 +22,9 @@ function memoryError(message: string): AdapterError {
  *
  * It is *ordered* (see "Ordered writes" on {@link SessionAdapter}): `saveIfNewer` and
  * `takeVersioned` keep a version per key, and a take leaves a floor (the key's version without a
- * value, for the rest of the value's TTL). Every call runs in one synchronous step after its
- * arguments are checked, so each is atomic: of concurrent takes exactly one gets the value.
+ * value, for the rest of the value's TTL); `saveManyIfNewer` applies a batch of such writes. Every
+ * call runs in one synchronous step after its arguments are checked, so each is atomic: of
+ * concurrent takes exactly one gets the value.
  */
 export class MemoryAdapter implements SessionAdapter {
   /** `'memory'`, for reports. */
@@ -82,9 +83,35 @@ export class MemoryAdapter implements SessionAdapter {
     assertValue(NAME, value);
     assertVersion(NAME, version);
     assertTtl(NAME, ttlMs);
-    if (!acceptsVersion(this.#entries.get(key), version)) return false;
-    this.#put(key, { value, version, deadline: deadlineOf(now, ttlMs) });
-    return true;
+    return this.#storeIfNewer(now, { key, value, version, ttlMs });
+  }
+
+  /**
+   * A batch of conditional writes: each entry is stored exactly as `saveIfNewer(key, value,
+   * version, ttlMs)` stores it, one after the other, in one synchronous step (so the whole batch is
+   * applied at one instant of the clock). Resolves one boolean per entry, in the order given:
+   * whether it was stored. Entries are independent: a refused one does not stop the others.
+   * An empty batch resolves `[]`.
+   * @param writes `{ key, value, version, ttlMs? }` each, no key twice; `version` a non-negative
+   *   safe integer, `ttlMs` a positive finite number of ms or `undefined` (no expiry).
+   * Rejects with `ERR_REPRISE_ADAPTER` naming the index of the first bad entry (nothing is stored
+   * then), or after `close()`. When `onDrop` throws, every entry is still applied, then the call
+   * rejects with the first such error.
+   */
+  async saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    const now = this.#begin();
+    const checked = assertWrites(NAME, writes);
+    let dropError: { error: unknown } | undefined;
+    const stored = checked.map((write) => {
+      try {
+        return this.#storeIfNewer(now, write);
+      } catch (error) {
+        dropError ??= { error };
+        return true; // only onDrop throws here, after the value was stored
+      }
+    });
+    if (dropError !== undefined) throw dropError.error;
+    return stored;
   }
 
   /** The value under `key`, or `undefined` when missing, expired, or only a floor. Rejects after `close()`. */
@@ -127,6 +154,13 @@ export class MemoryAdapter implements SessionAdapter {
     this.#closed = true;
     this.#entries.clear();
     this.#deadlines.clear();
+  }
+
+  /** The rule of `saveIfNewer` on checked arguments, at `now`: stores and returns `true`, or returns `false`. */
+  #storeIfNewer(now: number, { key, value, version, ttlMs }: VersionedWrite): boolean {
+    if (!acceptsVersion(this.#entries.get(key), version)) return false;
+    this.#put(key, { value, version, deadline: deadlineOf(now, ttlMs) });
+    return true;
   }
 
   #takeVersioned(key: string, fence: unknown): VersionedValue | undefined {

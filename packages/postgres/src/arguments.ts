@@ -1,5 +1,5 @@
-import { assertFence, assertKey, assertTtl, assertValue, assertVersion, describeValue } from '@reprise/core';
-import type { Fence } from '@reprise/core';
+import { assertFence, assertKey, assertTtl, assertValue, assertVersion, assertWrites, describeValue } from '@reprise/core';
+import type { Fence, VersionedWrite } from '@reprise/core';
 import { isWellFormed } from './codec.js';
 import { adapterError } from './errors.js';
 
@@ -47,4 +47,21 @@ export function checkTtl(ttlMs: unknown): number | null {
 /** Checks the `fence` argument of `takeVersioned` (core's `assertFence`, with this adapter's name). */
 export function checkFence(fence: unknown): Fence | undefined {
   return assertFence(NAME, fence);
+}
+
+/**
+ * Checks the argument of `saveManyIfNewer`: core's `assertWrites` (an array of
+ * `{ key, value, version, ttlMs? }`, no key twice), then every key and value well-formed, as
+ * {@link checkKey} and {@link checkValue} require. Returns copies of the entries.
+ * @throws AdapterError `ERR_REPRISE_ADAPTER` naming the index of the first bad entry (`writes[2]: …`).
+ */
+export function checkWrites(writes: unknown): VersionedWrite[] {
+  const checked = assertWrites(NAME, writes);
+  checked.forEach(({ key, value }, index) => {
+    if (!isWellFormed(key)) throw adapterError(`writes[${index}]: key is not well-formed Unicode (it has a lone surrogate)`);
+    if (!isWellFormed(value)) {
+      throw adapterError(`writes[${index}]: value is not well-formed Unicode (it has a lone surrogate), so it has no exact UTF-8 form`);
+    }
+  });
+  return checked;
 }

@@ -1,8 +1,10 @@
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { AdapterError, RepriseError } from '@reprise/core';
-import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
-import { checkFence, checkKey, checkTtl, checkValue, checkVersion } from './arguments.js';
+import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
+import { checkFence, checkKey, checkTtl, checkValue, checkVersion, checkWrites } from './arguments.js';
+import { planBatch, statementParams } from './batch.js';
+import type { BatchStatement } from './batch.js';
 import { RAW_TYPES, decodeValue, encodeValue, keyId, keyLabel } from './codec.js';
 import { adapterError, describeFailure, failure, unsentError } from './errors.js';
 import { resolveConnection, resolveOptions } from './options.js';
@@ -34,7 +36,9 @@ type Query = Omit<TimedQuery, 'query_timeout'>;
  *   primary key, the value's UTF-8 bytes as `bytea` (NUL characters intact; `NULL` for a floor),
  *   the `version` of ordered writes as `bigint`, and an indexed `expires_at` on the database clock.
  * - Ordered (see "Ordered writes" on {@link SessionAdapter}): `saveIfNewer` is one
- *   `INSERT … ON CONFLICT DO UPDATE … WHERE`, `takeVersioned` one statement that locks the row.
+ *   `INSERT … ON CONFLICT DO UPDATE … WHERE`, `takeVersioned` one statement that locks the row,
+ *   and the batch `saveManyIfNewer` one statement for all its entries (`INSERT … SELECT … FROM
+ *   unnest(…)` with the same condition).
  * - Lazy: nothing happens until the first call, which creates the table if missing (safe when
  *   several processes start together) and starts the sweep timer. A failed preparation is retried
  *   by the next call.
@@ -131,6 +135,30 @@ export class PostgresAdapter implements SessionAdapter {
     return result.rowCount === 1;
   }
 
+  /**
+   * A batch of conditional writes in one statement: every entry is stored exactly as
+   * `saveIfNewer(key, value, version, ttlMs)` would store it (same condition, an expired row
+   * counting as absent), each row decided on its own (not a transaction of all or nothing).
+   * Resolves one boolean per entry, in the order given: whether it was stored. An empty batch
+   * resolves `[]` without a statement. Values over 32 MiB in all (`MAX_STATEMENT_VALUE_BYTES`) are
+   * split over several statements, run one after the other.
+   * @param writes `{ key, value, version, ttlMs? }` each, no key twice; `ttlMs` as for {@link save}.
+   * Rejects as a whole with `ERR_REPRISE_ADAPTER`: naming the index of the first bad entry (nothing
+   * sent); like `saveIfNewer` otherwise (`unsent` when no connection could be had, a `queryTimeout`
+   * not `unsent`: the statement may have run).
+   */
+  async saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    const operation = 'saveManyIfNewer';
+    this.#checkOpen(operation);
+    const checked = checkWrites(writes);
+    const stored = new Array<boolean>(checked.length).fill(false);
+    for (const [n, statement] of planBatch(checked).entries()) {
+      const rows = await this.#storeMany(operation, statement, n > 0);
+      statement.hexIds.forEach((hex, i) => void (stored[statement.indexes[i]!] = rows.has(hex)));
+    }
+    return stored;
+  }
+
   /** The value under `key`, or `undefined` when missing, expired or only a floor. */
   async load(key: string): Promise<string | undefined> {
     checkKey(key);
@@ -224,6 +252,25 @@ export class PostgresAdapter implements SessionAdapter {
       return { value: this.#decode(operation, row.value)!, version: this.#version(operation, row.version) };
     }
     throw adapterError(`${operation}: the key was written concurrently ${MAX_TAKE_ATTEMPTS} times in a row; try again`);
+  }
+
+  /**
+   * Runs one statement of a batch; resolves the hex ids of the rows it stored. A statement after
+   * the first (`followsOthers`) that could not be sent is not `unsent`: the batch's earlier
+   * statements were carried out.
+   */
+  async #storeMany(operation: string, statement: BatchStatement, followsOthers: boolean): Promise<Set<string>> {
+    try {
+      const result = await this.#query<{ id: string }>(operation, {
+        text: this.#sql.saveManyIfNewer,
+        values: statementParams(statement),
+        types: RAW_TYPES,
+      });
+      return new Set(result.rows.map((row) => row.id));
+    } catch (error) {
+      if (!followsOthers || !(error instanceof AdapterError) || !error.unsent) throw error;
+      throw adapterError(`${error.message.replace(/^PostgresAdapter: /, '')} (earlier statements of the batch were carried out)`, error.cause);
+    }
   }
 
   #checkOpen(operation: string): void {

@@ -34,6 +34,10 @@ describe('PostgresAdapter: unreachable server', () => {
       }
       const { error } = await timedRejection(() => adapter.saveIfNewer('k', 'v', 2));
       expect(error).to.include({ transient: true, unsent: true });
+      const batch = await timedRejection(() => adapter.saveManyIfNewer([{ key: 'k', value: 'v', version: 2 }, { key: 'j', value: 'v', version: 1 }]));
+      expect(batch.error.message).to.match(/^PostgresAdapter: saveManyIfNewer: cannot prepare table "reprise_snapshots": connect ECONNREFUSED/);
+      expect(batch.error, 'a batch whose statement was never sent').to.include({ transient: true, unsent: true });
+      expect(batch.ms).to.be.below(1000);
     } finally {
       await adapter.close();
     }

@@ -64,6 +64,19 @@ describe('PostgresAdapter: queryTimeout (a TCP proxy of the test\'s own that sto
     expect(await adapter.load('k'), 'new connections work again').to.equal('during');
   });
 
+  it('a batch whose statement times out rejects within queryTimeout, transient and not unsent; its one statement still ran, every entry of it', async () => {
+    const table = freshTable();
+    const adapter = track(new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table, ...QUIET, queryTimeout: QUERY_TIMEOUT, connectTimeout: 500 }));
+    await adapter.saveIfNewer('k0', 'before', 1);
+    proxy.mode = 'drop-replies';
+    const writes = Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `during ${i}`, version: 5 }));
+    const ms = await timedOut(() => adapter.saveManyIfNewer(writes), 'saveManyIfNewer');
+    expect(ms).to.be.within(QUERY_TIMEOUT - 20, QUERY_TIMEOUT + SLACK);
+    proxy.mode = 'forward';
+    expect(await waitFor(async () => (await admin.query(`SELECT count(*)::int AS n FROM "${table}" WHERE version = 5`)).rows[0].n === 100, 2000), 'the statement reached the server and was carried out whole').to.equal(true);
+    expect(await adapter.saveManyIfNewer(writes), 'a retry is harmless: every entry is refused as not newer').to.deep.equal(writes.map(() => false));
+  });
+
   it('own pool: a black hole (nothing forwarded either way) is cut off after queryTimeout too', async () => {
     const adapter = track(new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table: freshTable(), ...QUIET, queryTimeout: QUERY_TIMEOUT }));
     await adapter.save('k', 'v');

@@ -1,5 +1,5 @@
-import { adapterError as coreAdapterError, unsentError as coreUnsentError, assertFence, assertKey, assertTtl, assertValue, assertVersion, describeValue, wholeMsTtl } from '@reprise/core';
-import type { AdapterError, Fence } from '@reprise/core';
+import { adapterError as coreAdapterError, unsentError as coreUnsentError, assertFence, assertKey, assertTtl, assertValue, assertVersion, assertWrites, describeValue, wholeMsTtl } from '@reprise/core';
+import type { AdapterError, Fence, VersionedWrite } from '@reprise/core';
 
 const NAME = 'RedisAdapter';
 
@@ -39,6 +39,15 @@ export function checkVersion(version: unknown): asserts version is number {
 /** Checks the `fence` argument of `takeVersioned` (core's `assertFence`, with this adapter's name). */
 export function checkFence(fence: unknown): Fence | undefined {
   return assertFence(NAME, fence);
+}
+
+/**
+ * Checks the argument of `saveManyIfNewer` (core's `assertWrites`, with this adapter's name): an
+ * array of `{ key, value, version, ttlMs? }`, no key twice. Returns copies of the entries.
+ * @throws AdapterError `ERR_REPRISE_ADAPTER` naming the index of the first bad entry.
+ */
+export function checkWrites(writes: unknown): VersionedWrite[] {
+  return assertWrites(NAME, writes);
 }
 
 /**

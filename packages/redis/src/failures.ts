@@ -37,7 +37,7 @@ export function operationError(operation: string, error: unknown): AdapterError 
  * Whether node-redis refused the command before sending it: the client is offline (the adapter
  * disables the offline queue, so a command rejects at once while disconnected) or closed.
  */
-function isNotSent(error: unknown): boolean {
+export function isNotSent(error: unknown): boolean {
   const name = error instanceof Error ? error.constructor.name : '';
   return name === 'ClientOfflineError' || name === 'ClientClosedError' || /^The client is (offline|closed)$/.test(messageOf(error));
 }
@@ -50,4 +50,20 @@ export function connectionError(cause: unknown): AdapterError {
   const message = messageOf(cause) || 'not connected';
   if (isConfigurationError(cause)) return adapterError(`Redis refused the connection (check the URL's credentials and database): ${message}`, cause, false);
   return unsentError(`Redis is unreachable (${message})`, cause ?? undefined);
+}
+
+/**
+ * `ERR_REPRISE_ADAPTER` for a batch (a pipeline) some of whose commands failed, classified like a
+ * single call's failure by the most telling error: one from a command that reached Redis, when any
+ * did (a socket lost mid-pipeline, an error reply, a refused permission: not `unsent`). The batch is
+ * `unsent` only when every command failed without being sent; when some entries ran and only the
+ * others were never sent, it is not `unsent` either (part of the batch may have been stored).
+ * @param reasons the errors of the failed commands, in order (at least one).
+ * @param allFailed whether every command of the batch failed.
+ */
+export function batchError(operation: string, reasons: readonly unknown[], allFailed: boolean): AdapterError {
+  const reason = reasons.find((error) => !isNotSent(error)) ?? reasons[0];
+  const error = operationError(operation, reason);
+  if (!error.unsent || allFailed) return error;
+  return adapterError(`${operation} failed: ${messageOf(reason) || String(reason)} (other entries of the batch reached Redis and may have been stored)`, reason);
 }

@@ -1,12 +1,14 @@
 import { RepriseError } from '@reprise/core';
-import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
-import { adapterError, checkFence, checkKey, checkValue, checkVersion, redisTtl } from './arguments.js';
+import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
+import { adapterError, checkFence, checkKey, checkValue, checkVersion, checkWrites, redisTtl } from './arguments.js';
 import { Connection } from './connection.js';
 import { withDeadline } from './deadline.js';
-import { operationError } from './failures.js';
+import { batchError, operationError } from './failures.js';
 import { resolveOptions } from './options.js';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
 import { replyToBoolean, replyToString, replyToVersioned } from './replies.js';
+import { runScriptPipeline } from './script-pipeline.js';
+import type { ScriptCall } from './script-pipeline.js';
 import { runScript } from './script-runner.js';
 import type { ScriptClient } from './script-runner.js';
 import { DELETE, LOAD, SAVE, SAVE_IF_NEWER, TAKE } from './scripts.js';
@@ -21,7 +23,8 @@ interface Command {
 /**
  * The Redis {@link SessionAdapter}, on the node-redis 5 client of @keyv/redis. Every call is one
  * Lua script (`EVALSHA`), so every call is atomic, and it is *ordered* (`saveIfNewer`,
- * `takeVersioned`; see "Ordered writes" on {@link SessionAdapter}). Needs Redis 6.2 or newer.
+ * `takeVersioned`; see "Ordered writes" on {@link SessionAdapter}), with the batch
+ * `saveManyIfNewer`: one pipeline of the `saveIfNewer` script, one round trip. Needs Redis 6.2 or newer.
  *
  * - `new RedisAdapter({ url })` creates its own client: offline queue disabled, a connect timeout,
  *   and reconnection forever with capped, jittered backoff. `close()` destroys it and returns only
@@ -97,6 +100,31 @@ export class RedisAdapter implements SessionAdapter {
     return replyToBoolean(reply);
   }
 
+  /**
+   * A batch of conditional writes in one round trip: the `saveIfNewer` script once per entry, all in
+   * one pipeline (not a MULTI transaction: each entry is atomic on its own key, and a refused entry
+   * does not stop the others). Resolves one boolean per entry, in the order given: whether it was
+   * stored. An empty batch resolves `[]` without touching Redis. Keys get the prefix, TTLs are
+   * rounded up to whole ms, as for `saveIfNewer`.
+   * @param writes `{ key, value, version, ttlMs? }` each, no key twice.
+   * Rejects as a whole with `ERR_REPRISE_ADAPTER`: naming the index of the first bad entry (nothing
+   * sent); `unsent` when Redis is unreachable (nothing sent); after `commandTimeout` for the whole
+   * batch, or when a command of it failed (some entries may then have been stored; a retry is harmless).
+   */
+  async saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    const operation = 'saveManyIfNewer';
+    if (this.#closed) throw adapterError(`${operation} after close()`);
+    const calls: ScriptCall[] = checkWrites(writes).map(({ key, value, version, ttlMs }) => ({
+      key: this.#options.prefix + key,
+      args: [value, String(version), redisTtl(ttlMs)],
+    }));
+    if (calls.length === 0) return [];
+    const outcomes = await this.#send(operation, (client, signal) => runScriptPipeline(client, SAVE_IF_NEWER, calls, signal));
+    const failed = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+    if (failed.length > 0) throw batchError(operation, failed, failed.length === outcomes.length);
+    return outcomes.map((outcome) => replyToBoolean((outcome as PromiseFulfilledResult<unknown>).value));
+  }
+
   /** Reads and removes the value in one script, leaving a floor at its version: of concurrent takes exactly one gets it. */
   async take(key: string): Promise<string | undefined> {
     return (await this.#take('take', key, undefined))?.value;
@@ -139,10 +167,7 @@ export class RedisAdapter implements SessionAdapter {
 
   /**
    * One call: validates synchronously (`prepare` throws on bad arguments and returns the script to
-   * run), waits for a ready client, sends the script in the same tick as the readiness check, bounds
-   * the whole call by `commandTimeout`, and turns every failure into `ERR_REPRISE_ADAPTER`. A call
-   * that times out before its script was sent never sends it; one that times out after (a server
-   * that stopped answering) may still be carried out by the server if it ever answers.
+   * run), then runs the script on `prefix + key` through {@link #send}.
    */
   #run(operation: string, key: string, prepare: () => Command): Promise<unknown> {
     if (this.#closed) return Promise.reject(adapterError(`${operation} after close()`));
@@ -153,14 +178,24 @@ export class RedisAdapter implements SessionAdapter {
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#send(operation, (client, signal) => runScript(client, command.script, this.#options.prefix + key, command.args, signal));
+  }
+
+  /**
+   * Sends `work` to Redis: waits for a ready client, starts `work` in the same tick as the readiness
+   * check, bounds the whole call by `commandTimeout`, and turns every failure into
+   * `ERR_REPRISE_ADAPTER`. A call that times out before it was sent never sends it; one that times
+   * out after (a server that stopped answering) may still be carried out by the server if it ever
+   * answers. `close()` waits for the calls in flight.
+   */
+  #send<T>(operation: string, work: (client: ScriptClient, signal: AbortSignal) => Promise<T>): Promise<T> {
     const call = withDeadline(
       async (signal) => {
         await this.#connection.ready();
         // Timed out while waiting for the connection: the caller has its rejection, so the script
         // must not go out now (a late take would consume a value nobody receives).
         if (signal.aborted) throw adapterError(`${operation} abandoned after its deadline`);
-        const client = this.#connection.client as unknown as ScriptClient;
-        return runScript(client, command.script, this.#options.prefix + key, command.args, signal);
+        return work(this.#connection.client as unknown as ScriptClient, signal);
       },
       this.#options.commandTimeout,
       () => adapterError(`${operation} timed out after ${this.#options.commandTimeout} ms (Redis did not answer)`),

@@ -8,7 +8,7 @@ export interface ScriptClient {
 }
 
 /** Redis answers `EVALSHA` of a script it has not cached (first use, after a restart or `SCRIPT FLUSH`) with NOSCRIPT. */
-function isNoScript(error: unknown): boolean {
+export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 

@@ -81,6 +81,13 @@ describe('RedisAdapter: error classification (a redis-server of the test\'s own)
     expect(error).to.include({ transient: true, unsent: true });
     const write = await expectRejection(down.saveIfNewer('k', 'v', 2), 'ERR_REPRISE_ADAPTER', /Redis is unreachable/);
     expect(write).to.include({ transient: true, unsent: true });
+    const batch = await expectRejection(down.saveManyIfNewer([{ key: 'k', value: 'v', version: 2 }, { key: 'j', value: 'v', version: 1 }]), 'ERR_REPRISE_ADAPTER', /Redis is unreachable \(.*ECONNREFUSED/);
+    expect(batch, 'a batch that could not be sent: nothing of it can land later').to.include({ transient: true, unsent: true });
+  });
+
+  it('a batch refused for its ACL user (NOPERM on every entry): not transient, not unsent', async () => {
+    const error = await refusal(adapter(`redis://noscripts:pw@127.0.0.1:${own.port}`).saveManyIfNewer([{ key: 'k', value: 'v', version: 1 }, { key: 'j', value: 'v', version: 1 }]), /saveManyIfNewer failed: Redis refused it .*NOPERM/);
+    expect(error.message).not.to.include('pw@');
   });
 
   it('classifies replies by their code', () => {

@@ -129,6 +129,64 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     timings.push(`close() during an outage: ${closing.toFixed(0)} ms (maxReconnectDelay 400), no timer or socket left`);
   });
 
+  it('a frozen server: a batch rejects after commandTimeout, transient and not unsent (it was sent: it may still run)', async () => {
+    const own = await server();
+    const adapter = track(new RedisAdapter({ url: own.url, commandTimeout: 300 }));
+    await adapter.saveIfNewer('k', 'v', 1);
+    own.freeze();
+    const { ms, error } = await rejectionTime(() => adapter.saveManyIfNewer([{ key: 'k', value: 'w', version: 2 }, { key: 'j', value: 'w', version: 2 }]), /^RedisAdapter: saveManyIfNewer timed out after 300 ms \(Redis did not answer\)$/);
+    expect(ms).to.be.within(280, 300 + LATE_MS);
+    expect(error).to.include({ transient: true, unsent: false });
+    own.thaw();
+    // The pipeline had left: once thawed, Redis carries it out.
+    expect(await eventually(async () => {
+      const value = await adapter.load('j');
+      if (value === undefined) throw new Error('not yet');
+      return value;
+    }, 5000)).to.equal('w');
+    timings.push(`frozen server: a batch rejected after ${ms.toFixed(0)} ms (commandTimeout 300)`);
+  });
+
+  it('Redis killed while a batch is in flight: rejects at once, transient and not unsent; during the outage a batch rejects unsent', async () => {
+    const own = await server();
+    const adapter = track(new RedisAdapter({ url: own.url, commandTimeout: 5000 }));
+    await adapter.saveIfNewer('k', 'v', 1);
+    own.freeze();
+    const inFlight = adapter.saveManyIfNewer([{ key: 'k', value: 'w', version: 2 }, { key: 'j', value: 'w', version: 2 }]);
+    inFlight.catch(() => undefined); // examined below, after the kill
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the pipeline has left
+    await own.kill();
+    const { ms: lost, error } = await rejectionTime(() => inFlight, /^RedisAdapter: saveManyIfNewer failed: (Socket closed unexpectedly|read ECONNRESET)/);
+    expect(error).to.include({ transient: true, unsent: false });
+    expect(lost).to.be.below(FAST_MS);
+    const down = await rejectionTime(() => adapter.saveManyIfNewer([{ key: 'k', value: 'x', version: 3 }]), /Redis is unreachable|saveManyIfNewer failed: The client is (offline|closed)/);
+    expect(down.error, 'never sent while Redis is down').to.include({ transient: true, unsent: true });
+    expect(down.ms).to.be.below(FAST_MS);
+    await own.start();
+    expect(await eventually(() => adapter.saveManyIfNewer([{ key: 'k', value: 'back', version: 1 }]), 5000)).to.deep.equal([true]);
+  });
+
+  it('a batch after SCRIPT FLUSH: Redis answers NOSCRIPT, the batch is sent again behind one EVAL, and resolves right', async () => {
+    const own = await server();
+    const probe = createClient({ url: own.url });
+    await probe.connect();
+    try {
+      const adapter = track(new RedisAdapter({ url: own.url }));
+      await adapter.saveIfNewer('k0', 'v', 5);
+      await probe.scriptFlush();
+      await probe.configResetStat();
+      const writes = Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `w${i}`, version: 3 }));
+      const results = await adapter.saveManyIfNewer(writes);
+      expect(results).to.deep.equal(writes.map((_, i) => i !== 0));
+      const stats = await probe.info('commandstats');
+      expect(stats, 'one EVAL with the source for the whole batch').to.match(/cmdstat_eval:calls=1,/);
+      expect(await adapter.load('k0')).to.equal('v');
+      expect(await adapter.load('k99')).to.equal('w99');
+    } finally {
+      probe.destroy();
+    }
+  });
+
   it('a frozen server during the first connection (handshake hangs): rejects after commandTimeout; close() leaves nothing', async () => {
     const own = await server();
     own.freeze();

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
+import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
 
 /**
@@ -88,6 +88,9 @@ export class CaseFoldingKeys extends MemoryAdapter {
   override takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
     return super.takeVersioned(lower(key), fence);
   }
+  override saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    return super.saveManyIfNewer(Array.isArray(writes) ? writes.map((w) => (w !== null && typeof w === 'object' && !Array.isArray(w) ? { ...w, key: lower(w.key) } : w)) : writes);
+  }
 }
 
 /** Keys are cut to 255 characters (a `varchar(255)` column that truncates). */
@@ -109,6 +112,9 @@ export class TruncatedKeys extends MemoryAdapter {
   }
   override takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
     return super.takeVersioned(cut(key), fence);
+  }
+  override saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    return super.saveManyIfNewer(Array.isArray(writes) ? writes.map((w) => (w !== null && typeof w === 'object' && !Array.isArray(w) ? { ...w, key: cut(w.key) } : w)) : writes);
   }
 }
 

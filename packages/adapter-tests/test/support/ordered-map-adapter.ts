@@ -1,7 +1,7 @@
-import { adapterError, assertKey, assertTtl, assertValue, assertVersion, describeValue } from '@reprise/core';
-import type { Fence, SessionAdapter, VersionedValue } from '@reprise/core';
+import { adapterError, assertKey, assertTtl, assertValue, assertVersion, assertWrites, describeValue } from '@reprise/core';
+import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 
-const NAME = 'ordered-map';
+export const NAME = 'ordered-map';
 
 /** What the fixture keeps per key: a value (none: a floor), its version, and its deadline (ms since the epoch, Infinity for none). */
 export interface StoredEntry {
@@ -118,5 +118,34 @@ export class OrderedMapAdapter implements SessionAdapter {
 
   async close(): Promise<void> {
     this.entries.clear();
+  }
+}
+
+/**
+ * The fixture with the optional batch `saveManyIfNewer()`: the arguments checked first (core's
+ * `assertWrites`), then each entry through the same steps as `saveIfNewer()`, all in one synchronous
+ * step. Written as overridable steps too, so that each broken batch changes one thing only. It passes
+ * the whole suite, batch checks included (the control run proves it).
+ */
+export class BatchMapAdapter extends OrderedMapAdapter {
+  async saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    return this.applyBatch(this.checkWrites(writes));
+  }
+
+  /** The argument check of `saveManyIfNewer()`: copies of the entries, or a throw naming the bad index. */
+  protected checkWrites(writes: unknown): VersionedWrite[] {
+    return assertWrites(NAME, writes);
+  }
+
+  /** Applies checked entries in order; one result per entry. */
+  protected applyBatch(writes: readonly VersionedWrite[]): boolean[] {
+    return writes.map((write) => this.storeIfNewer(write));
+  }
+
+  /** One entry: the rule of `saveIfNewer()`. */
+  protected storeIfNewer({ key, value, version, ttlMs }: VersionedWrite): boolean {
+    if (!this.accepts(this.read(key), version)) return false;
+    this.write(key, value, version, ttlMs);
+    return true;
   }
 }

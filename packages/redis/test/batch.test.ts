@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { createClient } from '@keyv/redis';
+import { MAX_BATCH_WRITES } from '@reprise/core';
+import { expectRejection } from '@reprise/adapter-tests';
+import { RedisAdapter } from '../src/index.js';
+import { freePort } from './support/redis-server.js';
+import { LatencyProxy } from './support/latency-proxy.js';
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** Every test's keys live under this run's prefix and are removed at the end. */
+const RUN_PREFIX = `reprise-test-batch:${randomUUID()}:`;
+
+/** PTTL is read a moment after the write: allow that much drift, in ms. */
+const DRIFT_MS = 200;
+
+describe('RedisAdapter: saveManyIfNewer (shared Redis)', function () {
+  this.timeout(20_000);
+  const probe = createClient({ url: REDIS_URL });
+  let adapter: RedisAdapter;
+  const at = (key: string): string => `${RUN_PREFIX}${key}`;
+
+  before(async () => {
+    await probe.connect();
+    adapter = new RedisAdapter({ url: REDIS_URL, prefix: RUN_PREFIX });
+  });
+
+  after(async () => {
+    await adapter.close();
+    const keys = await probe.keys(`${RUN_PREFIX}*`);
+    if (keys.length > 0) await probe.unlink(keys);
+    probe.destroy();
+  });
+
+  it('writes each entry under prefix + key as the hash saveIfNewer writes, with its own TTL on the key', async () => {
+    await adapter.saveIfNewer('older', 'kept', 5);
+    const results = await adapter.saveManyIfNewer([
+      { key: 'ttl', value: 'with a TTL', version: 3, ttlMs: 60_000 },
+      { key: 'older', value: 'refused', version: 4, ttlMs: 60_000 },
+      { key: 'no-ttl', value: 'v\u0000w', version: Number.MAX_SAFE_INTEGER },
+    ]);
+    expect(results).to.deep.equal([true, false, true]);
+    expect(await probe.hGetAll(at('ttl'))).to.deep.equal({ value: 'with a TTL', version: '3' });
+    expect(await probe.pTTL(at('ttl'))).to.be.within(60_000 - DRIFT_MS, 60_000);
+    expect(await probe.hGetAll(at('older'))).to.deep.equal({ value: 'kept', version: '5' });
+    expect(await probe.pTTL(at('older')), 'a refused entry leaves the key as it was').to.equal(-1);
+    expect(await probe.hGetAll(at('no-ttl'))).to.deep.equal({ value: 'v\u0000w', version: '9007199254740991' });
+    expect(await probe.pTTL(at('no-ttl'))).to.equal(-1);
+  });
+
+  it('an empty batch resolves [] without connecting (even to a port where nothing listens)', async () => {
+    const nowhere = new RedisAdapter({ url: `redis://127.0.0.1:${await freePort()}` });
+    try {
+      expect(await nowhere.saveManyIfNewer([])).to.deep.equal([]);
+      expect(nowhere.prefix).to.equal('reprise:');
+    } finally {
+      await nowhere.close();
+    }
+  });
+
+  it('rejects bad arguments naming the index before sending anything, and after close()', async () => {
+    await expectRejection(adapter.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }, { key: 'b', value: 'v', version: 1, ttlMs: 0 }]), 'ERR_REPRISE_ADAPTER', /^RedisAdapter: writes\[1\]: ttlMs must be undefined or a positive finite number/);
+    expect(await probe.exists(at('a'))).to.equal(0);
+    const closed = new RedisAdapter({ url: REDIS_URL, prefix: RUN_PREFIX });
+    await closed.close();
+    await expectRejection(closed.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }]), 'ERR_REPRISE_ADAPTER', /^RedisAdapter: saveManyIfNewer after close\(\)$/);
+  });
+
+  it('an entry on a key of another type rejects the batch (WRONGTYPE, sent: not unsent); the other entries, independent, were stored', async () => {
+    await probe.rPush(at('a-list'), 'x');
+    const error = await expectRejection(adapter.saveManyIfNewer([
+      { key: 'before-list', value: 'v', version: 1 },
+      { key: 'a-list', value: 'v', version: 1 },
+      { key: 'after-list', value: 'v', version: 1 },
+    ]), 'ERR_REPRISE_ADAPTER', /^RedisAdapter: saveManyIfNewer failed: .*WRONGTYPE/);
+    expect(error).to.include({ transient: true, unsent: false });
+    expect(await adapter.load('before-list')).to.equal('v');
+    expect(await adapter.load('after-list')).to.equal('v');
+  });
+
+  it(`${MAX_BATCH_WRITES} entries cost one round trip: through a proxy adding 100 ms each way, the batch takes one round trip, not ${MAX_BATCH_WRITES}`, async () => {
+    const proxy = await LatencyProxy.start('127.0.0.1', Number(new URL(REDIS_URL).port || 6379), 100);
+    const url = new URL(REDIS_URL);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const distant = new RedisAdapter({ url: url.toString(), prefix: RUN_PREFIX, commandTimeout: 10_000 });
+    try {
+      await distant.saveIfNewer('warm-up', 'v', 1); // connects, and caches the script on the server
+      const writes = Array.from({ length: MAX_BATCH_WRITES }, (_, i) => ({ key: `distant-${i}`, value: `v${i}`, version: 1, ttlMs: 60_000 }));
+      const started = performance.now();
+      const results = await distant.saveManyIfNewer(writes);
+      const ms = performance.now() - started;
+      expect(results).to.have.length(MAX_BATCH_WRITES);
+      expect(results.every((stored) => stored === true)).to.equal(true);
+      expect(ms, `${MAX_BATCH_WRITES} entries took ${ms.toFixed(0)} ms with a round trip of 200 ms`).to.be.within(190, 2 * 200 - 10);
+      expect(await adapter.load(`distant-${MAX_BATCH_WRITES - 1}`)).to.equal(`v${MAX_BATCH_WRITES - 1}`);
+    } finally {
+      await distant.close();
+      await proxy.close();
+    }
+  });
+});
