@@ -94,13 +94,13 @@ export class SnapshotWriter {
       return;
     }
     await this.#c.locks.run(key, async () => {
-      const queued = this.#c.queue.peek(key);
+      const waiting = this.#c.queue.peek(key);
       // The queue holds this very record (a late take of a write it retries): it will be written there.
-      if (queued === text) return;
-      const found = queued ?? (await this.#peek(key));
+      if (waiting === text) return;
+      const found = waiting ?? (await this.#peek(key));
       // Refused when the key has moved on meanwhile (a newer snapshot, taken or not): home then, as below.
       const home = isInvoluntary(snapshot.reason) ? (): void => void this.#moveHome(text, snapshot) : undefined;
-      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, { refused: home, queued });
+      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, { refused: home });
       else if (found instanceof Unreadable) await this.#divert(text, snapshot, found.error);
       else if (isInvoluntary(snapshot.reason)) await this.#moveHome(text, snapshot);
       else this.#c.superseded(snapshot);
