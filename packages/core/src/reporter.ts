@@ -4,6 +4,7 @@ import type { LiveSession } from './live-session.js';
 import { describeKey, redactId } from './redact.js';
 import type { Counters } from './stats.js';
 import type { CloseReason, SessionData, Snapshot } from './types.js';
+import { WarningThrottle } from './warning-throttle.js';
 
 /** The events of a `SessionManager` and their arguments. */
 export interface ManagerEvents<TData extends SessionData> {
@@ -25,22 +26,27 @@ export interface ManagerEvents<TData extends SessionData> {
 export class Reporter<TData extends SessionData> {
   readonly #emitter: EventEmitter<ManagerEvents<TData>>;
   readonly #counters: Counters;
+  /** This manager's process warnings, aggregated per code and window. */
+  readonly #warnings = new WarningThrottle();
 
   constructor(emitter: EventEmitter<ManagerEvents<TData>>, counters: Counters) {
     this.#emitter = emitter;
     this.#counters = counters;
   }
 
-  /** A handled problem: an `'error'` event, or a process warning when nobody listens. Never throws. */
+  /**
+   * A handled problem: an `'error'` event, or a process warning when nobody listens (aggregated per
+   * code and 10 s window: see `WarningThrottle`). Never throws.
+   */
   report(error: RepriseError): void {
     if (this.#emitter.listenerCount('error') === 0) {
-      process.emitWarning(error);
+      this.#warnings.warn(error);
       return;
     }
     try {
       this.#emitter.emit('error', error);
     } catch (thrown) {
-      process.emitWarning(new ListenerError('error', thrown));
+      this.#warnings.warn(new ListenerError('error', thrown));
     }
   }
 

@@ -1,4 +1,4 @@
-import { OptionError, describeOptionValue } from '@reprise/core';
+import { OptionError, WarningThrottle, describeKey, describeOptionValue } from '@reprise/core';
 
 /** Options of {@link MemoryAdapter}. Every option is optional; `undefined` means the default. */
 export interface MemoryAdapterOptions {
@@ -13,7 +13,7 @@ export interface MemoryAdapterOptions {
   now?: () => number;
   /**
    * Called with the key of each entry (value or floor) dropped to honour `maxEntries`, after the
-   * write that caused the drop has stored its value. Default: `process.emitWarning` with code
+   * write that caused the drop has stored its value. Default: `process.emitWarning` (aggregated per 10 s, session ids redacted) with code
    * `'REPRISE_MEMORY_DROPPED'` (a warning, never a throw). If it throws, that write rejects with its
    * error (the value stays stored).
    */
@@ -23,11 +23,21 @@ export interface MemoryAdapterOptions {
 /** Code of the process warning the default `onDrop` emits. */
 export const DROPPED_WARNING_CODE = 'REPRISE_MEMORY_DROPPED';
 
-/** Default `onDrop`: a process warning, never a throw. */
-function warnDropped(key: string): void {
-  process.emitWarning(`MemoryAdapter: maxEntries reached, dropped the oldest entry ${JSON.stringify(key)}`, {
-    code: DROPPED_WARNING_CODE,
-  });
+/** Marks the default `onDrop` in {@link DEFAULTS}; each adapter gets its own warner in its place. */
+function warnDropped(_key: string): void {}
+
+/**
+ * The default `onDrop` of one adapter: a process warning with code `REPRISE_MEMORY_DROPPED`, never a
+ * throw. A session id in the key is redacted (an id is a credential), and the warnings are aggregated
+ * (the first of a 10 s window whole, then one count), so a flood prints two lines, not thousands.
+ */
+function droppedWarner(): (key: string) => void {
+  const throttle = new WarningThrottle();
+  return (key) => {
+    const warning = new Error(`MemoryAdapter: maxEntries reached, dropped the oldest entry ${describeKey(key)}`);
+    warning.name = 'Warning';
+    throttle.warn(Object.assign(warning, { code: DROPPED_WARNING_CODE }));
+  };
 }
 
 /** Normalized options, frozen once per adapter. */
@@ -53,7 +63,7 @@ function optionError(message: string): OptionError {
  * @throws OptionError (`ERR_REPRISE_OPTION`) on a wrong type or value, or an unknown option.
  */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined) return DEFAULTS;
+  if (options === undefined) return Object.freeze({ ...DEFAULTS, onDrop: droppedWarner() });
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw optionError(`options must be an object, got ${show(options)}`);
   }
@@ -67,5 +77,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   if (typeof now !== 'function') throw optionError(`now must be a function, got ${show(now)}`);
   if (typeof onDrop !== 'function') throw optionError(`onDrop must be a function, got ${show(onDrop)}`);
-  return Object.freeze({ maxEntries, now: now as () => number, onDrop: onDrop as (key: string) => void });
+  const drop = onDrop === warnDropped ? droppedWarner() : (onDrop as (key: string) => void);
+  return Object.freeze({ maxEntries, now: now as () => number, onDrop: drop });
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import FakeTimers from '@sinonjs/fake-timers';
 import { RepriseError } from '@reprise/core';
 import { MemoryAdapter } from '../src/index.js';
 import type { MemoryAdapterOptions } from '../src/index.js';
@@ -308,6 +309,31 @@ describe('MemoryAdapter', () => {
       expect(ours).to.have.length(1);
       expect(ours[0]!.name).to.equal('Warning');
       expect(ours[0]!.message).to.contain('"old"');
+    });
+
+    it('by default names a dropped session id redacted, and aggregates a burst: the first warning whole, then one count per 10 s', async () => {
+      const small = new MemoryAdapter({ maxEntries: 1, now: clock.now });
+      const warnings: Array<Error & { code?: string }> = [];
+      const listener = (warning: Error & { code?: string }): void => void warnings.push(warning);
+      const sid = 'AbCdEfGhIjKlMnOpQrStUvWx';
+      const timers = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'] });
+      process.on('warning', listener);
+      try {
+        await small.save(sid, 'v');
+        for (let i = 0; i < 500; i++) await small.save(`k${i}`, 'v');
+        await new Promise((resolve) => setImmediate(resolve));
+        timers.tick(10_000);
+        await new Promise((resolve) => setImmediate(resolve));
+      } finally {
+        process.off('warning', listener);
+        timers.uninstall();
+        await small.close();
+      }
+      const ours = warnings.filter((w) => w.code === 'REPRISE_MEMORY_DROPPED');
+      expect(ours.map((w) => w.message)).to.deep.equal([
+        'MemoryAdapter: maxEntries reached, dropped the oldest entry AbCdEf…',
+        '499 more REPRISE_MEMORY_DROPPED warning(s) in the last 10 s (the first was printed whole)',
+      ]);
     });
 
     it('an onDrop that throws rejects the save, which still stored its value', async () => {
