@@ -3,12 +3,8 @@ import FakeTimers from '@sinonjs/fake-timers';
 import { RepriseError } from '@reprise/core';
 import { MemoryAdapter } from '../src/index.js';
 import type { MemoryAdapterOptions } from '../src/index.js';
+import { manualClock } from './support/manual-clock.js';
 
-/** A manual clock: ms since the epoch, moved only by the test. */
-function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
-  let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
-}
 
 /** Awaits `promise`, expecting it to reject with a RepriseError of `code` whose message matches `pattern`. */
 async function expectRejection(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {

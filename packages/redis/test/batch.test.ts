@@ -1,37 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { createClient } from '@keyv/redis';
 import { MAX_BATCH_WRITES } from '@reprise/core';
 import { expectRejection } from '@reprise/adapter-tests';
 import { RedisAdapter } from '../src/index.js';
+import { DRIFT_MS, REDIS_URL, prefixedRedis } from './support/prefixed-redis.js';
 import { freePort } from './support/redis-server.js';
 import { LatencyProxy } from './support/latency-proxy.js';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-
-/** Every test's keys live under this run's prefix and are removed at the end. */
-const RUN_PREFIX = `reprise-test-batch:${randomUUID()}:`;
-
-/** PTTL is read a moment after the write: allow that much drift, in ms. */
-const DRIFT_MS = 200;
-
 describe('RedisAdapter: saveManyIfNewer (shared Redis)', function () {
   this.timeout(20_000);
-  const probe = createClient({ url: REDIS_URL });
-  let adapter: RedisAdapter;
-  const at = (key: string): string => `${RUN_PREFIX}${key}`;
-
-  before(async () => {
-    await probe.connect();
-    adapter = new RedisAdapter({ url: REDIS_URL, prefix: RUN_PREFIX });
-  });
-
-  after(async () => {
-    await adapter.close();
-    const keys = await probe.keys(`${RUN_PREFIX}*`);
-    if (keys.length > 0) await probe.unlink(keys);
-    probe.destroy();
-  });
+  const { prefix: RUN_PREFIX, probe, adapter, at } = prefixedRedis('batch');
 
   it('writes each entry under prefix + key as the hash saveIfNewer writes, with its own TTL on the key', async () => {
     await adapter.saveIfNewer('older', 'kept', 5);

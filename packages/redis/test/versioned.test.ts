@@ -1,33 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { createClient } from '@keyv/redis';
 import { expectRejection } from '@reprise/adapter-tests';
 import { RedisAdapter } from '../src/index.js';
-
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-
-/** Every test's keys live under this run's prefix and are removed at the end. */
-const RUN_PREFIX = `reprise-test-versioned:${randomUUID()}:`;
-
-/** PTTL is read a moment after the write: allow that much drift, in ms. */
-const DRIFT_MS = 200;
+import { DRIFT_MS, REDIS_URL, prefixedRedis } from './support/prefixed-redis.js';
 
 describe('RedisAdapter: ordered writes, as stored in Redis', () => {
-  const probe = createClient({ url: REDIS_URL });
-  let adapter: RedisAdapter;
-  const at = (key: string): string => `${RUN_PREFIX}${key}`;
-
-  before(async () => {
-    await probe.connect();
-    adapter = new RedisAdapter({ url: REDIS_URL, prefix: RUN_PREFIX });
-  });
-
-  after(async () => {
-    await adapter.close();
-    const keys = await probe.keys(`${RUN_PREFIX}*`);
-    if (keys.length > 0) await probe.unlink(keys);
-    probe.destroy();
-  });
+  const { prefix: RUN_PREFIX, probe, adapter, at } = prefixedRedis('versioned');
 
   it('saveIfNewer writes a hash { value, version } with the TTL on the key; the version as its decimal string', async () => {
     expect(await adapter.saveIfNewer('k', 'v', Number.MAX_SAFE_INTEGER, 60_000)).to.equal(true);
