@@ -1,6 +1,7 @@
 import { PersistError } from './errors.js';
 import { describeKey } from './redact.js';
 import { isTransient, isUnsent, type Store } from './store.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** First retry delay after a failed write, in ms; doubles per attempt up to {@link MAX_RETRY_DELAY}, with jitter. */
 export const FIRST_RETRY_DELAY = 100;
@@ -9,6 +10,9 @@ export const MAX_RETRY_DELAY = 30_000;
 
 /** Pause between two rounds of retries while flushing, in ms. */
 const FLUSH_PAUSE = 100;
+
+/** How long the queue remembers the version of the last write queued for a key, in ms (see {@link PersistQueue.queuedSince}). */
+const RECENT_WRITES_MS = 5 * 60_000;
 
 /** One write: `text` under `key` as `version`, restorable until `expiresAt` (ms since the epoch). */
 export interface WriteRequest<TPayload> {
@@ -21,6 +25,12 @@ export interface WriteRequest<TPayload> {
   readonly ambiguous?: boolean;
   /** Called instead of the `superseded` event when the adapter refuses the write (it holds something newer). */
   readonly refused?: () => void;
+  /**
+   * Called when the adapter has answered this very write: stored it, or refused it as not newer than
+   * what it holds (an earlier attempt of it that landed, or something newer). Not called when the
+   * write is taken from the queue or given up.
+   */
+  readonly answered?: () => void;
 }
 
 /** A write the queue owns until the adapter has it. */
@@ -64,7 +74,8 @@ export interface PersistQueueEvents<TPayload> {
 /**
  * The core's queue of snapshot writes. Every write goes through it; a failed write stays in it and is
  * retried with exponential backoff and jitter until the adapter takes it; a newer write to a key
- * replaces an older one; a restore can take a waiting write straight from it. Bounded: past
+ * replaces an older one; a restore can take a waiting write straight from it. Attempts travel to the
+ * adapter in batches with a bounded number in flight ({@link WriteBatcher}). Bounded: past
  * `maxPending()` writes waiting for a retry (writes in their first attempt do not count), the oldest
  * is given up. A write given up after an attempt that may still land is fenced in the store first
  * (ordered adapters), so a write is either in the store or given up, never both. Retry timers are unref'd.
@@ -75,13 +86,18 @@ export class PersistQueue<TPayload> {
   readonly #failing = new Set<Job<TPayload>>();
   /** Give-ups still fencing the store. */
   readonly #settling = new Set<Promise<void>>();
+  /** The version of the last write queued per key, and when (ms), oldest first; kept {@link RECENT_WRITES_MS}. */
+  readonly #recent = new Map<string, { readonly version: number; readonly at: number }>();
   readonly #store: Store;
+  /** Hands the attempts to the store in batches, a bounded number in flight. */
+  readonly #batcher: WriteBatcher;
   readonly #now: () => number;
   readonly #maxPending: () => number;
   readonly #events: PersistQueueEvents<TPayload>;
 
   constructor(store: Store, now: () => number, maxPending: () => number, events: PersistQueueEvents<TPayload>) {
     this.#store = store;
+    this.#batcher = new WriteBatcher(store);
     this.#now = now;
     this.#maxPending = maxPending;
     this.#events = events;
@@ -102,6 +118,7 @@ export class PersistQueue<TPayload> {
    * older version than the one queued for the key is dropped. Resolves after that attempt.
    */
   async write(request: WriteRequest<TPayload>): Promise<void> {
+    this.#remember(request);
     const existing = this.#jobs.get(request.key);
     if (existing !== undefined && request.version < existing.request.version) {
       this.#events.superseded(request.payload);
@@ -118,7 +135,18 @@ export class PersistQueue<TPayload> {
       await existing.attempt;
       return;
     }
-    if (existing !== undefined) this.#events.superseded(existing.request.payload);
+    if (existing !== undefined) {
+      this.#events.superseded(existing.request.payload);
+      // A write that arrived while the last attempt was ending waits as `next`: the newest of the two goes on.
+      const waiting = existing.next;
+      existing.next = undefined;
+      if (waiting !== undefined && waiting.version > request.version) {
+        this.#events.superseded(request.payload);
+        request = waiting;
+      } else if (waiting !== undefined) {
+        this.#events.superseded(waiting.payload);
+      }
+    }
     const job = existing ?? this.#newJob(request);
     job.request = request;
     if (request.ambiguous === true) job.ambiguous = true;
@@ -133,9 +161,41 @@ export class PersistQueue<TPayload> {
     const job = this.#jobs.get(key);
     if (job === undefined) return undefined;
     if (job.attempt !== undefined) return { wait: job.attempt };
+    if (job.next !== undefined) {
+      // A write that arrived as the last attempt ended: the newest is the one to take.
+      this.#events.superseded(job.request.payload);
+      job.request = job.next;
+      job.next = undefined;
+    }
     this.#remove(job);
     const { text, version, payload } = job.request;
     return { text, version, payload, ambiguous: job.ambiguous, request: { ...job.request, ambiguous: job.ambiguous } };
+  }
+
+  /**
+   * Whether a write newer than `version` was queued for `key` in the last few minutes: a value taken
+   * from the queue at `version` is then no longer the newest this process wrote there (what an
+   * unordered store cannot tell by itself).
+   */
+  queuedSince(key: string, version: number): boolean {
+    const last = this.#recent.get(key);
+    return last !== undefined && last.version > version;
+  }
+
+  #remember({ key, version }: WriteRequest<TPayload>): void {
+    const now = this.#now();
+    const last = this.#recent.get(key);
+    this.#recent.delete(key);
+    this.#recent.set(key, { version: Math.max(version, last?.version ?? 0), at: now });
+    for (const [old, { at }] of this.#recent) {
+      if (at > now - RECENT_WRITES_MS) break;
+      this.#recent.delete(old);
+    }
+  }
+
+  /** Resolves once no attempt for `key` is in flight (at once when none is). */
+  async settled(key: string): Promise<void> {
+    for (let attempt = this.#jobs.get(key)?.attempt; attempt !== undefined; attempt = this.#jobs.get(key)?.attempt) await attempt;
   }
 
   /** The text waiting under `key`, without taking it. */
@@ -191,27 +251,39 @@ export class PersistQueue<TPayload> {
     return attempt;
   }
 
+  /**
+   * The attempt in flight has its outcome: from now on a write for the key starts or replaces the
+   * job itself rather than waiting as `next` for an attempt that will not look at it again.
+   */
+  #ended(job: Job<TPayload>): void {
+    job.attempt = undefined;
+  }
+
   /** Writes the job's request, then any newer one that arrived meanwhile, until one fails or none is left. */
   async #run(job: Job<TPayload>): Promise<void> {
     for (;;) {
-      const { key, text, version, expiresAt, payload, refused } = job.request;
+      const { key, text, version, expiresAt, payload, refused, answered } = job.request;
       const ttl = Math.ceil(expiresAt - this.#now());
       if (ttl <= 0) {
+        this.#ended(job);
         this.#giveUp(job, 'expired before it could be written');
         return;
       }
       job.attempts += 1;
       let stored: boolean;
       try {
-        stored = await this.#store.write(key, text, version, ttl);
+        stored = await this.#batcher.write(key, text, version, ttl);
       } catch (cause) {
         this.#failedAttempt(job, cause);
+        this.#ended(job);
         return;
       }
+      answered?.();
       if (stored) this.#events.written(payload);
       else if (refused !== undefined) refused();
       else this.#events.superseded(payload);
       if (job.next === undefined) {
+        this.#ended(job);
         this.#remove(job);
         return;
       }

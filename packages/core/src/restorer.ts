@@ -57,11 +57,19 @@ export interface RestorerContext<TData extends SessionData> {
  * a snapshot restored by key into a new live session or merged into an existing one. Restores from a
  * cookie are single-flight per id, and every request waiting on one gets the session held for it.
  */
+/** Claims released on a session id while cookie restores of it look (see `Restorer.#takeFromCookie`). */
+interface ClaimWatch {
+  watchers: number;
+  released: number;
+}
+
 export class Restorer<TData extends SessionData> {
   readonly #c: RestorerContext<TData>;
   readonly #flights = new Map<string, Flight<TData>>();
   /** Session ids whose snapshot a restore by key has taken, until it is used or put back. */
   readonly #claims = new Map<string, Promise<void>>();
+  /** Session ids a cookie restore is looking for, and how many claims on each were released meanwhile. */
+  readonly #watches = new Map<string, ClaimWatch>();
 
   constructor(context: RestorerContext<TData>) {
     this.#c = context;
@@ -154,13 +162,7 @@ export class Restorer<TData extends SessionData> {
     try {
       const fromCookie: SnapshotFilter = (snapshot) =>
         snapshot.sessionId === id && isInvoluntary(snapshot.reason) && this.#withinAbsolute(snapshot);
-      let taken = await this.#take(id, fromCookie, true);
-      // A restore by key took this session's snapshot while this one looked: wait until it is used
-      // (merged elsewhere: nothing to restore) or put back (maybe home, under this id), and look again.
-      for (let claim = this.#claims.get(id); taken === undefined && claim !== undefined; claim = this.#claims.get(id)) {
-        await claim;
-        taken = await this.#take(id, fromCookie, true);
-      }
+      const taken = await this.#takeFromCookie(id, fromCookie);
       const session = taken === undefined ? undefined : await this.#revive(id, taken);
       if (session !== undefined) {
         if (session.state === 'live') for (let i = 0; i < flight.holds; i++) this.#c.registry.hold(session);
@@ -170,6 +172,38 @@ export class Restorer<TData extends SessionData> {
     } finally {
       if (this.#flights.get(id) === flight) this.#flights.delete(id);
     }
+  }
+
+  /**
+   * Takes the snapshot for a cookie restore. When a restore by key took it while this one looked,
+   * waits until it is used (merged elsewhere: nothing to restore) or put back (maybe home, under this
+   * id), and looks again; also when that claim began and ended during the look (it was released
+   * before this one could see it).
+   */
+  async #takeFromCookie(id: string, fromCookie: SnapshotFilter): Promise<TakenSnapshot | undefined> {
+    const watch = this.#watch(id);
+    try {
+      for (;;) {
+        const seen = watch.released;
+        const taken = await this.#take(id, fromCookie, true);
+        if (taken !== undefined) return taken;
+        const claim = this.#claims.get(id);
+        if (claim !== undefined) await claim;
+        else if (watch.released === seen) return undefined;
+      }
+    } finally {
+      if ((watch.watchers -= 1) === 0 && this.#watches.get(id) === watch) this.#watches.delete(id);
+    }
+  }
+
+  #watch(id: string): ClaimWatch {
+    let watch = this.#watches.get(id);
+    if (watch === undefined) {
+      watch = { watchers: 0, released: 0 };
+      this.#watches.set(id, watch);
+    }
+    watch.watchers += 1;
+    return watch;
   }
 
   /**
@@ -236,7 +270,11 @@ export class Restorer<TData extends SessionData> {
     try {
       return await work(claim);
     } finally {
-      for (const id of claimed) if (this.#claims.get(id) === settled) this.#claims.delete(id);
+      for (const id of claimed) {
+        if (this.#claims.get(id) === settled) this.#claims.delete(id);
+        const watch = this.#watches.get(id);
+        if (watch !== undefined) watch.released += 1;
+      }
       done();
     }
   }

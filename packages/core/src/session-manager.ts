@@ -113,7 +113,7 @@ export class SessionManager<TData extends SessionData = SessionData>
         this.#counters.superseded += 1;
       },
     });
-    this.#store.lateTake = (key, taken) => void this.#track(this.#putBackLate(key, taken));
+    this.#store.lateTake = (key, taken, needed) => void this.#track(this.#putBackLate(key, taken, needed));
     this.#restorer = new Restorer<TData>({
       owner: this,
       registry: this.#registry,
@@ -395,12 +395,16 @@ export class SessionManager<TData extends SessionData = SessionData>
     };
   }
 
-  /** A value a timed-out take removed from the store after all: put back exactly where it was. */
-  async #putBackLate(key: string, { value, version }: VersionedValue): Promise<void> {
+  /**
+   * A value a timed-out take removed from the store after all: put back exactly where it was (when
+   * `needed` resolves true: the caller may know that another copy of it survives).
+   */
+  async #putBackLate(key: string, { value, version }: VersionedValue, needed?: () => Promise<boolean>): Promise<void> {
     try {
+      if (needed !== undefined && !(await needed())) return;
       const record = decodeRecord(value);
-      if (record.kind === 'snapshot') await this.#writer.putBack({ key, text: value, snapshot: record.snapshot, version, pointer: undefined });
-      else await this.#reader.putBack(key, value, version, undefined);
+      if (record.kind === 'snapshot') await this.#writer.putBack({ key, text: value, snapshot: record.snapshot, version, pointer: undefined, lateFence: true });
+      else await this.#reader.putBack(key, value, version, undefined, { lateFence: true });
     } catch (error) {
       this.#reporter.report(new RestoreError(describeKey(key), `a value taken late from ${describeKey(key)} could not be put back`, { cause: error }));
     }

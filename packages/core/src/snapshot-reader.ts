@@ -23,6 +23,8 @@ export interface TakenSnapshot {
   readonly pointer: string | undefined;
   /** Taken from the write queue (the store never had it): a put-back re-queues it, whatever the store holds. */
   readonly queued?: boolean;
+  /** Taken out of the store by a take or fence of this process that landed after its timeout (see {@link PutBackOptions}). */
+  readonly lateFence?: boolean;
 }
 
 /** A value taken by {@link SnapshotReader.takeValue}, and whether it came from the write queue. */
@@ -39,6 +41,12 @@ export interface PutBackOptions {
    * value, which is older (the queued write would have replaced it).
    */
   readonly queued?: boolean | undefined;
+  /**
+   * It was taken out of the store by a take or fence that landed after its timeout: the write the queue holds
+   * for the key may be this very record, which had landed before the fence took it, so it is written
+   * once more (refused if it is there again) rather than trusted to the queue.
+   */
+  readonly lateFence?: boolean | undefined;
 }
 
 /** Decides whether a snapshot found under a key may be restored. */
@@ -64,7 +72,7 @@ export class SnapshotReader {
    * left in the store is the same snapshot, so no other take of the key may run until the fence has
    * removed it.
    */
-  readonly #fencing = new Map<string, Promise<void>>();
+  readonly #fencing = new Map<string, { readonly version: number; readonly done: Promise<void> }>();
 
   /**
    * @param expiryOf when a record closed at `closedAt` (ms since the epoch) stops being restorable.
@@ -129,7 +137,7 @@ export class SnapshotReader {
     for (;;) {
       const fencing = this.#fencing.get(key);
       if (fencing !== undefined) {
-        await fencing;
+        await fencing.done;
         continue;
       }
       const queued = this.#queue.take(key);
@@ -137,6 +145,14 @@ export class SnapshotReader {
         const taken = await this.#store.take(key);
         if (taken === undefined) return undefined;
         this.#clock.observe(taken.version);
+        // A take that was already in flight when another take of the key began fencing: what it got
+        // is a copy of the write the other one holds (an earlier attempt that landed in between). The
+        // other one uses or puts back that snapshot; this copy is dropped, and the key is read again.
+        const other = this.#fencing.get(key);
+        if (other !== undefined && taken.version <= other.version) {
+          await other.done;
+          continue;
+        }
         if (!this.#store.mayLand(key, taken.version)) return { ...taken, queued: false };
         // An attempt of this very write, abandoned at the timeout, may land over the take's floor.
         return { ...(await this.#fenced(key, { text: taken.value, version: taken.version, request: this.#requestOf(key, taken) })), queued: false };
@@ -160,7 +176,7 @@ export class SnapshotReader {
    */
   async #fenced(key: string, taken: Pick<QueuedValue<Snapshot | undefined>, 'text' | 'version' | 'request'>): Promise<VersionedValue> {
     const fence = this.#fence(key, taken);
-    this.#fencing.set(key, fence.then(() => undefined, () => undefined));
+    this.#fencing.set(key, { version: taken.version, done: fence.then(() => undefined, () => undefined) });
     try {
       await fence;
     } finally {
@@ -184,9 +200,13 @@ export class SnapshotReader {
    * (see {@link PutBackOptions}).
    */
   async putBack(key: string, text: string, version: number, payload: Snapshot | undefined, options: PutBackOptions = {}): Promise<void> {
-    const { refused, queued = false } = options;
-    if (this.#queue.peek(key) !== undefined) return;
-    if (!this.#store.ordered && !queued && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
+    const { refused, queued = false, lateFence = false } = options;
+    const waiting = this.#queue.peek(key);
+    // A record waits for the key: it is newer, or this very record, which the queue will write.
+    if (waiting !== undefined && !(lateFence && waiting === text)) return;
+    // Unordered store: a value there may be newer, unless this was taken from the queue and nothing was queued for the key since.
+    const newest = queued && !this.#queue.queuedSince(key, version);
+    if (waiting === undefined && !this.#store.ordered && !newest && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
     const expiresAt = this.#expiryOf(closedAtOf(text));
     await this.#queue.write({ key, text, version, expiresAt, payload, ...(refused === undefined ? {} : { refused }) });
   }
@@ -215,14 +235,20 @@ export class SnapshotReader {
   async #fence(key: string, queued: Pick<QueuedValue<Snapshot | undefined>, 'text' | 'version' | 'request'>): Promise<void> {
     const ttl = Math.max(1, Math.ceil(this.#expiryOf(closedAtOf(queued.text)) - this.#now()));
     const fenceVersion = queued.version + 1;
+    // Whether the store answered the write requeued below (if the fence fails): stored it, or refused
+    // it because an earlier attempt of it had landed. A late fence that takes a copy of it (same
+    // version) then took the only one, and must put it back. Otherwise the queue, a restore that took
+    // the write from there, or 'persistFailed' holds it, and the copy is dropped.
+    let requeuedAnswered = false;
     const late = (taken: VersionedValue): void => {
-      if (taken.version >= fenceVersion) this.#store.lateTake?.(key, taken);
+      if (taken.version > fenceVersion) this.#store.lateTake?.(key, taken);
+      else if (taken.version === fenceVersion) this.#store.lateTake?.(key, taken, () => this.#queue.settled(key).then(() => requeuedAnswered));
     };
     try {
       await this.#store.fence(key, queued.version, ttl, late);
     } catch (error) {
       this.#clock.observe(fenceVersion);
-      void this.#queue.write({ ...queued.request, version: fenceVersion, ambiguous: true });
+      void this.#queue.write({ ...queued.request, version: fenceVersion, ambiguous: true, answered: () => void (requeuedAnswered = true) });
       throw error;
     }
   }

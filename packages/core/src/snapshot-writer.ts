@@ -88,19 +88,25 @@ export class SnapshotWriter {
    * store refuses the put-back), an involuntary snapshot goes under its own session id instead (where
    * its cookie finds it), by the shared-key rule; an explicit one is superseded.
    */
-  async putBack({ key, text, snapshot, version, queued }: TakenSnapshot): Promise<void> {
+  async putBack({ key, text, snapshot, version, queued, lateFence }: TakenSnapshot): Promise<void> {
     if (key === snapshot.sessionId) {
-      await this.#c.reader.putBack(key, text, version, snapshot, { queued });
+      await this.#c.reader.putBack(key, text, version, snapshot, { queued, lateFence });
       return;
     }
     await this.#c.locks.run(key, async () => {
       const waiting = this.#c.queue.peek(key);
-      // The queue holds this very record (a late take of a write it retries): it will be written there.
-      if (waiting === text) return;
-      const found = waiting ?? (await this.#peek(key));
+      // The queue holds this very record (a late take of a write it retries, or has in flight): it
+      // goes back there, not home (it would then be in two places).
+      if (waiting === text) {
+        if (lateFence === true) await this.#c.reader.putBack(key, text, version, snapshot, { queued: true, lateFence });
+        return;
+      }
+      // Taken from the queue with nothing queued for the key since, it is newer than what the store holds.
+      const newest = queued === true && !this.#c.queue.queuedSince(key, version);
+      const found = waiting ?? (newest ? undefined : await this.#peek(key));
       // Refused when the key has moved on meanwhile (a newer snapshot, taken or not): home then, as below.
       const home = isInvoluntary(snapshot.reason) ? (): void => void this.#moveHome(text, snapshot) : undefined;
-      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, { refused: home });
+      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, { refused: home, queued });
       else if (found instanceof Unreadable) await this.#divert(text, snapshot, found.error);
       else if (isInvoluntary(snapshot.reason)) await this.#moveHome(text, snapshot);
       else this.#c.superseded(snapshot);

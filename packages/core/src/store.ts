@@ -1,5 +1,5 @@
 import { AdapterError, RepriseError } from './errors.js';
-import type { SessionAdapter, VersionedValue } from './types.js';
+import type { SessionAdapter, VersionedValue, VersionedWrite } from './types.js';
 
 /**
  * The core's view of the adapter: every call bounded by `adapterTimeout` (a call still running then
@@ -16,7 +16,7 @@ export class Store {
    * Gets what a take abandoned at the timeout took after all (the store performed it late): nobody
    * else holds that value then, so it must be put back. Set by the manager.
    */
-  lateTake: ((key: string, taken: VersionedValue) => void) | undefined;
+  lateTake: ((key: string, taken: VersionedValue, needed?: () => Promise<boolean>) => void) | undefined;
   /**
    * Writes abandoned at the timeout and not settled yet: by key, how many of each version. Such a
    * write may still land, also after its value was taken (see {@link mayLand}).
@@ -32,6 +32,34 @@ export class Store {
 
   get name(): string {
     return this.adapter.name;
+  }
+
+  /** Whether the adapter writes a batch in one call (`saveManyIfNewer`, ordered adapters only). */
+  get batches(): boolean {
+    return this.ordered && typeof this.adapter.saveManyIfNewer === 'function';
+  }
+
+  /**
+   * Writes a batch (distinct keys): one `saveManyIfNewer` call bounded by `adapterTimeout` when the
+   * adapter has it (its failure is every entry's), else one {@link write} per entry, all at once.
+   * Resolves, per entry and in order, whether the store took it, or the error it failed with.
+   */
+  async writeMany(writes: readonly VersionedWrite[]): Promise<(boolean | Error)[]> {
+    if (!this.batches) {
+      return Promise.all(writes.map((w) => this.write(w.key, w.value, w.version, w.ttlMs!).catch((error: Error) => error)));
+    }
+    const abandon = (running: Promise<unknown>): void => {
+      for (const w of writes) this.#abandon(w.key, w.version, running);
+    };
+    try {
+      const stored = await this.#call('save', () => this.adapter.saveManyIfNewer!(writes), undefined, abandon);
+      if (!Array.isArray(stored) || stored.length !== writes.length || stored.some((s) => typeof s !== 'boolean')) {
+        throw new AdapterError('ERR_REPRISE_ADAPTER', `adapter ${this.name}: saveManyIfNewer resolved ${describeResults(stored)} for ${writes.length} writes (want one boolean per write)`, { transient: false });
+      }
+      return stored;
+    } catch (error) {
+      return writes.map(() => error as Error);
+    }
   }
 
   /** Writes `text` as `version`; `false` when the store holds a newer version (ordered adapters only). */
@@ -128,6 +156,10 @@ export class Store {
       clearTimeout(timer);
     }
   }
+}
+
+function describeResults(results: unknown): string {
+  return Array.isArray(results) ? `an array of ${results.length}` : typeof results;
 }
 
 function wrap(name: string, what: string, cause: unknown): AdapterError {

@@ -1,6 +1,6 @@
 import type fc from 'fast-check';
 import { decodeRecord, type DecodedRecord } from '../../src/codec.js';
-import type { Fence, SessionAdapter, VersionedValue } from '../../src/types.js';
+import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '../../src/types.js';
 
 /** Which adapter calls may fail in a run of the exactly-once property. */
 export type FailMode = 'none' | 'saves' | 'all';
@@ -59,13 +59,19 @@ export class ScheduledAdapter implements SessionAdapter {
   readonly failures: { method: Method; key: string }[] = [];
   saveIfNewer?: (key: string, value: string, version: number, ttlMs?: number) => Promise<boolean>;
   takeVersioned?: (key: string, fence?: Fence) => Promise<VersionedValue | undefined>;
+  saveManyIfNewer?: (writes: readonly VersionedWrite[]) => Promise<boolean[]>;
   #calls = 0;
   readonly #s: fc.Scheduler;
   readonly #now: () => number;
   readonly #mode: FailMode;
   readonly #plan: readonly boolean[];
 
-  constructor(s: fc.Scheduler, now: () => number, mode: FailMode, plan: readonly boolean[], ordered = false) {
+  /**
+   * @param ordered offers `saveIfNewer` and `takeVersioned`.
+   * @param batched (with `ordered`) offers `saveManyIfNewer` too: one scheduled call for the whole
+   *   batch, which fails as a whole or applies every entry at once.
+   */
+  constructor(s: fc.Scheduler, now: () => number, mode: FailMode, plan: readonly boolean[], ordered = false, batched = false) {
     this.#s = s;
     this.#now = now;
     this.#mode = mode;
@@ -73,6 +79,7 @@ export class ScheduledAdapter implements SessionAdapter {
     if (ordered) {
       this.saveIfNewer = (key, value, version, ttlMs) => this.#saveIfNewer(key, value, version, ttlMs);
       this.takeVersioned = (key, fence) => this.#takeVersioned(key, fence);
+      if (batched) this.saveManyIfNewer = (writes) => this.#saveManyIfNewer(writes);
     }
   }
 
@@ -119,6 +126,15 @@ export class ScheduledAdapter implements SessionAdapter {
 
   async #saveIfNewer(key: string, value: string, version: number, ttlMs?: number): Promise<boolean> {
     await this.#gate('save', key);
+    return this.#applySaveIfNewer(key, value, version, ttlMs);
+  }
+
+  async #saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    await this.#gate('save', `batch of ${writes.length}: ${writes.map((w) => w.key.slice(0, 8)).join(' ')}`);
+    return writes.map((w) => this.#applySaveIfNewer(w.key, w.value, w.version, w.ttlMs));
+  }
+
+  #applySaveIfNewer(key: string, value: string, version: number, ttlMs?: number): boolean {
     const entry = this.#live(key);
     const accepts = entry === undefined || (entry.value === undefined ? entry.version <= version : entry.version < version);
     if (!accepts) {

@@ -1,4 +1,4 @@
-import type { Fence, SessionAdapter, VersionedValue } from '../../src/types.js';
+import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '../../src/types.js';
 import { decodeRecord, type DecodedRecord } from '../../src/codec.js';
 
 interface Entry {
@@ -206,7 +206,7 @@ export class OrderedTestAdapter extends TestAdapter {
     this.floors.delete(key);
   }
 
-  private accepts(key: string, version: number): boolean {
+  protected accepts(key: string, version: number): boolean {
     if (this.read(key) !== undefined) return (this.versions.get(key) ?? 0) < version;
     return (this.floor(key)?.version ?? 0) <= version;
   }
@@ -218,5 +218,45 @@ export class OrderedTestAdapter extends TestAdapter {
       return undefined;
     }
     return floor;
+  }
+}
+
+/**
+ * An {@link OrderedTestAdapter} that also writes batches (`saveManyIfNewer`): each call is logged
+ * with its size in `batches`, waits for the next of `batchGates` (taken out) while there is one, and
+ * fails as a whole when `failSaves` is set; otherwise each entry is applied as `saveIfNewer` would.
+ */
+export class BatchingTestAdapter extends OrderedTestAdapter {
+  override readonly name: string = 'batching-test';
+  /** Sizes of the `saveManyIfNewer` calls, in order. */
+  readonly batches: number[] = [];
+  /** Batches started and not yet settled. */
+  inFlight = 0;
+  /** Most batches in flight at once so far. */
+  maxInFlight = 0;
+  /** Each batch waits for the next promise of this list (taken out), while there is one. */
+  readonly batchGates: Promise<void>[] = [];
+  /** When set, `saveManyIfNewer` resolves this instead of its results (a broken adapter). */
+  brokenResult: unknown;
+
+  async saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    this.batches.push(writes.length);
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      const gate = this.batchGates.shift();
+      if (gate !== undefined) await gate;
+      await this.beforeSave(`a batch of ${writes.length}`);
+      if (this.brokenResult !== undefined) return this.brokenResult as boolean[];
+      return writes.map((w) => {
+        if (!this.accepts(w.key, w.version)) return false;
+        this.store(w.key, w.value, w.ttlMs);
+        this.versions.set(w.key, w.version);
+        this.floors.delete(w.key);
+        return true;
+      });
+    } finally {
+      this.inFlight -= 1;
+    }
   }
 }
