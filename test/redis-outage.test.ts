@@ -47,7 +47,8 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
     redis = await OwnRedis.start({ aofDir });
     // Reconnects within 200 ms once Redis is back; a call fails at once while it is down.
     adapter = new RedisAdapter({ url: redis.url, prefix: PREFIX, maxReconnectDelay: 200, commandTimeout: 2_000 });
-    const built = sessionApp({ adapter, maxSessions: CAP, shutdownTimeout: 2_000, retryAfter: RETRY_AFTER });
+    // Checkpoints off: this suite counts the closes' own writes and restores in the store (crash-checkpoints.test.ts covers checkpoints).
+    const built = sessionApp({ adapter, maxSessions: CAP, shutdownTimeout: 2_000, retryAfter: RETRY_AFTER, checkpointInterval: 0 });
     middleware = built.middleware;
     middleware.manager.on('error', (error) => errors.push(error));
     middleware.manager.on('persistFailed', (snapshot) => givenUp.push(snapshot));

@@ -20,6 +20,8 @@ interface Store {
   open(): { env: NodeJS.ProcessEnv; adapter: SessionAdapter; cleanup(): Promise<void> };
 }
 
+// Checkpoints off (CHECKPOINT_INTERVAL 0): these tests read exactly what the shutdown's closes and the
+// restores leave in the store; crash-checkpoints.test.ts covers checkpoints.
 const STORES: Store[] = [
   {
     name: 'Redis',
@@ -27,7 +29,7 @@ const STORES: Store[] = [
     open() {
       const prefix = `reprise-it:restart:${randomUUID()}:`;
       return {
-        env: { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix },
+        env: { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix, CHECKPOINT_INTERVAL: '0' },
         adapter: new RedisAdapter({ url: REDIS_URL, prefix }),
         cleanup: async () => void (await deleteRedisKeys(prefix)),
       };
@@ -39,7 +41,7 @@ const STORES: Store[] = [
     open() {
       const table = uniqueName('reprise_it_restart');
       return {
-        env: { ADAPTER: 'postgres', DATABASE_URL, TABLE: table },
+        env: { ADAPTER: 'postgres', DATABASE_URL, TABLE: table, CHECKPOINT_INTERVAL: '0' },
         adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
         cleanup: () => dropTable(table),
       };

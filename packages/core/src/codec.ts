@@ -30,7 +30,7 @@ import { parse, stringify } from 'devalue';
 import { types } from 'node:util';
 import { CodecError, OptionError } from './errors.js';
 import { describeKey } from './redact.js';
-import type { CloseReason, SessionData, Snapshot } from './types.js';
+import type { SessionData, Snapshot, SnapshotReason } from './types.js';
 
 /** Default bound on an encoded snapshot: 1 MiB (bytes of UTF-8). */
 export const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024;
@@ -53,7 +53,7 @@ export const MAX_DROP_REPORTS = 100;
 const PREFIX = 'R1:';
 const PREFIX_PATTERN = /^R(\d+):/;
 
-const CLOSE_REASONS: ReadonlySet<string> = new Set<CloseReason>(['evicted', 'expired', 'closed', 'shutdown']);
+const SNAPSHOT_REASONS: ReadonlySet<string> = new Set<SnapshotReason>(['evicted', 'expired', 'closed', 'shutdown', 'checkpoint']);
 const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** A pointer left under a session id when a snapshot is stored under another persistKey. Times are ms since the epoch. */
@@ -63,7 +63,7 @@ export interface SnapshotPointer {
   readonly key: string;
   /** The id of the closed session (the adapter key the pointer itself is stored under). */
   readonly sessionId: string;
-  readonly reason: CloseReason;
+  readonly reason: SnapshotReason;
   readonly closedAt: number;
 }
 
@@ -143,7 +143,7 @@ function fieldProblem(value: unknown, kind: FieldKind): string | undefined {
     case 'time':
       return typeof value === 'number' && Number.isFinite(value) ? undefined : `must be a finite number of ms, got ${describe(value)}`;
     case 'reason':
-      return typeof value === 'string' && CLOSE_REASONS.has(value) ? undefined : `must be a close reason, got ${describe(value)}`;
+      return typeof value === 'string' && SNAPSHOT_REASONS.has(value) ? undefined : `must be a snapshot reason, got ${describe(value)}`;
   }
 }
 
@@ -421,7 +421,7 @@ export function decodeRecord(text: string): DecodedRecord {
   if (kind !== 's' && kind !== 'p') throw corrupt('kind', `Unknown record kind ${describe(kind)}`);
   const key = readField(envelope, 'key', 'key', 'string') as string;
   const sessionId = readField(envelope, 'id', 'sessionId', 'string') as string;
-  const reason = readField(envelope, 'r', 'reason', 'reason') as CloseReason;
+  const reason = readField(envelope, 'r', 'reason', 'reason') as SnapshotReason;
   const closedAt = readField(envelope, 'x', 'closedAt', 'time') as number;
   if (kind === 'p') return { kind: 'pointer', pointer: { version: 1, key, sessionId, reason, closedAt } };
   const createdAt = readField(envelope, 'c', 'createdAt', 'time') as number;

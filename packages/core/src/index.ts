@@ -1,6 +1,7 @@
 export type {
   CloseReason,
   InvoluntaryReason,
+  SnapshotReason,
   SessionState,
   SessionData,
   Snapshot,

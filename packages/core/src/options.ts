@@ -29,6 +29,13 @@ export interface SessionManagerOptions<TData extends SessionData = SessionData> 
   adapterTimeout?: number;
   /** Seconds a 503 for an unavailable session tells the client to wait (`Retry-After`). Positive integer; default 5. */
   retryAfter?: number;
+  /**
+   * ms between checkpoints: every live session changed since its last write is written (under its
+   * session id, reason `'checkpoint'`, no hook) at most this long after the change, so a crash loses at
+   * most this much. `0` turns checkpoints off. At most 2^31 - 1. Default 5 s, or `0` on an adapter that
+   * declares itself `ephemeral` (`MemoryAdapter`: it dies with the process anyway).
+   */
+  checkpointInterval?: number;
   /** Closing hook or hooks, run in order at every close. */
   onClose?: CloseHook<TData> | readonly CloseHook<TData>[];
   /** Restore hook or hooks, run in order after every restore. */
@@ -48,7 +55,8 @@ export type RuntimeOptionName =
   | 'maxPendingPersists'
   | 'shutdownTimeout'
   | 'adapterTimeout'
-  | 'retryAfter';
+  | 'retryAfter'
+  | 'checkpointInterval';
 
 /** The normalized, validated run-time settings (units and defaults as in {@link SessionManagerOptions}). */
 export interface Settings {
@@ -64,6 +72,8 @@ export interface Settings {
   adapterTimeout: number;
   /** Seconds; default 5. */
   retryAfter: number;
+  /** ms; 0 = off; default 5,000 (0 on an ephemeral adapter). */
+  checkpointInterval: number;
 }
 
 /** The defaults every option is normalized from. */
@@ -78,6 +88,7 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   shutdownTimeout: 10_000,
   adapterTimeout: 5_000,
   retryAfter: 5,
+  checkpointInterval: 5_000,
 });
 
 /** Every name `new SessionManager(options)` accepts; any other is a typo and an {@link OptionError}. */
@@ -94,6 +105,7 @@ export const MANAGER_OPTION_NAMES: ReadonlySet<string> = new Set(
     shutdownTimeout: true,
     adapterTimeout: true,
     retryAfter: true,
+    checkpointInterval: true,
     onClose: true,
     onRestore: true,
     now: true,
@@ -163,6 +175,16 @@ const timerMs = positiveMsUpTo(MAX_TIMER_DELAY, "about 24.8 days, the longest de
 /** Handed to the store as a TTL. */
 const ttlMs = positiveMsUpTo(Number.MAX_SAFE_INTEGER, 'Number.MAX_SAFE_INTEGER');
 
+/** `0` (off) or a delay one `setTimeout` can hold. */
+const timerMsOrOff: Check = (name, value) => {
+  if (value === 0) return;
+  try {
+    timerMs(name, value);
+  } catch (error) {
+    throw new OptionError(`${(error as Error).message} (or 0 for off)`);
+  }
+};
+
 const optionalPositiveMs: Check = (name, value) => {
   if (value !== undefined) positiveMs(name, value);
 };
@@ -178,6 +200,7 @@ const CHECKS: Readonly<Record<RuntimeOptionName, Check>> = Object.freeze({
   shutdownTimeout: timerMs,
   adapterTimeout: timerMs,
   retryAfter: positiveInteger,
+  checkpointInterval: timerMsOrOff,
 });
 
 /** Whether `name` is an option `setOption()` accepts. */
@@ -190,9 +213,12 @@ export function validateOption(name: RuntimeOptionName, value: unknown): void {
   CHECKS[name](name, value);
 }
 
-/** Normalizes the run-time settings of `options` from {@link DEFAULTS}, validating each. */
-export function normalizeSettings(options: Partial<Record<RuntimeOptionName, unknown>>): Settings {
-  const settings: Settings = { ...DEFAULTS };
+/**
+ * Normalizes the run-time settings of `options` from {@link DEFAULTS}, validating each. On an
+ * `ephemeral` adapter checkpoints default to off.
+ */
+export function normalizeSettings(options: Partial<Record<RuntimeOptionName, unknown>>, adapter?: Pick<SessionAdapter, 'ephemeral'>): Settings {
+  const settings: Settings = { ...DEFAULTS, ...(adapter?.ephemeral === true ? { checkpointInterval: 0 } : {}) };
   for (const name of Object.keys(CHECKS) as RuntimeOptionName[]) {
     const value = options[name];
     if (value === undefined) continue;

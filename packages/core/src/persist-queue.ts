@@ -89,15 +89,19 @@ export class PersistQueue<TPayload> {
   /** The version of the last write queued per key, and when (ms), oldest first; kept {@link RECENT_WRITES_MS}. */
   readonly #recent = new Map<string, { readonly version: number; readonly at: number }>();
   readonly #store: Store;
-  /** Hands the attempts to the store in batches, a bounded number in flight. */
-  readonly #batcher: WriteBatcher;
+  /**
+   * Hands the attempts to an ordered store in batches, a bounded number in flight. An unordered
+   * store gets each attempt at once: without versions, a write that waits between the queue and the
+   * store widens the window in which a take and a put-back of its key can cross it.
+   */
+  readonly #batcher: WriteBatcher | undefined;
   readonly #now: () => number;
   readonly #maxPending: () => number;
   readonly #events: PersistQueueEvents<TPayload>;
 
   constructor(store: Store, now: () => number, maxPending: () => number, events: PersistQueueEvents<TPayload>) {
     this.#store = store;
-    this.#batcher = new WriteBatcher(store);
+    this.#batcher = store.ordered ? new WriteBatcher(store) : undefined;
     this.#now = now;
     this.#maxPending = maxPending;
     this.#events = events;
@@ -198,6 +202,11 @@ export class PersistQueue<TPayload> {
     for (let attempt = this.#jobs.get(key)?.attempt; attempt !== undefined; attempt = this.#jobs.get(key)?.attempt) await attempt;
   }
 
+  /** Whether an attempt to write `key` is in flight (its write may have landed already). */
+  inFlight(key: string): boolean {
+    return this.#jobs.get(key)?.attempt !== undefined;
+  }
+
   /** The text waiting under `key`, without taking it. */
   peek(key: string): string | undefined {
     return this.#jobs.get(key)?.request.text;
@@ -272,7 +281,7 @@ export class PersistQueue<TPayload> {
       job.attempts += 1;
       let stored: boolean;
       try {
-        stored = await this.#batcher.write(key, text, version, ttl);
+        stored = await (this.#batcher === undefined ? this.#store.write(key, text, version, ttl) : this.#batcher.write(key, text, version, ttl));
       } catch (cause) {
         this.#failedAttempt(job, cause);
         this.#ended(job);

@@ -50,6 +50,14 @@ export interface RestorerContext<TData extends SessionData> {
   unavailable(why: 'store' | 'shutdown', cause?: unknown): SessionUnavailableError;
   /** Ends a hold (the manager enforces the cap and the shutdown then). */
   release(session: LiveSession<TData>): void;
+  /** A snapshot was restored into `session` (its record is out of the store until the session is written again). */
+  restored(session: LiveSession<TData>): void;
+}
+
+/** Claims released on a session id while cookie restores of it look (see `Restorer.#takeFromCookie`). */
+interface ClaimWatch {
+  watchers: number;
+  released: number;
 }
 
 /**
@@ -57,11 +65,6 @@ export interface RestorerContext<TData extends SessionData> {
  * a snapshot restored by key into a new live session or merged into an existing one. Restores from a
  * cookie are single-flight per id, and every request waiting on one gets the session held for it.
  */
-/** Claims released on a session id while cookie restores of it look (see `Restorer.#takeFromCookie`). */
-interface ClaimWatch {
-  watchers: number;
-  released: number;
-}
 
 export class Restorer<TData extends SessionData> {
   readonly #c: RestorerContext<TData>;
@@ -83,7 +86,7 @@ export class Restorer<TData extends SessionData> {
   async restore(key: string): Promise<LiveSession<TData> | undefined> {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('restore: key must be a non-empty string');
     if (this.#c.shuttingDown()) return undefined;
-    const withinAbsolute: SnapshotFilter = (snapshot) => this.#withinAbsolute(snapshot) && !this.#c.registry.has(snapshot.sessionId);
+    const withinAbsolute: SnapshotFilter = (snapshot) => this.#withinAbsolute(snapshot) && !this.#c.registry.has(snapshot.sessionId) && this.#notLiveHere(snapshot);
     // The claim is held until the snapshot is revived or put back: a returning cookie of its session
     // waits for that rather than finding it in nobody's hands.
     return this.#c.track(
@@ -229,7 +232,7 @@ export class Restorer<TData extends SessionData> {
 
   async #mergeInto(session: LiveSession<TData>, key: string): Promise<boolean> {
     return this.#claiming(async (claim) => {
-      const taken = await this.#take(key, claim(() => true));
+      const taken = await this.#take(key, claim((snapshot) => this.#notLiveHere(snapshot)));
       return taken !== undefined && this.#merge(session, taken);
     });
   }
@@ -277,6 +280,14 @@ export class Restorer<TData extends SessionData> {
       }
       done();
     }
+  }
+
+  /**
+   * Whether a restore by key may take this snapshot: not a checkpoint of a session live or closing
+   * here (that session still owns its context; its close writes the newer snapshot).
+   */
+  #notLiveHere(snapshot: Snapshot): boolean {
+    return snapshot.reason !== 'checkpoint' || (!this.#c.registry.has(snapshot.sessionId) && this.#c.closing(snapshot.sessionId) === undefined);
   }
 
   /** Whether a session created at the snapshot's `createdAt` is still within the absolute timeout. */
@@ -341,6 +352,7 @@ export class Restorer<TData extends SessionData> {
   }
 
   async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>): Promise<void> {
+    this.#c.restored(session);
     await runHooks('restore', this.#c.restoreHooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) => this.#c.reporter.hookFailed(error));
     this.#c.counters.restored += 1;
     this.#c.reporter.emit('restore', session, snapshot);

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { decodeRecord } from './codec.js';
-import { OptionError, RestoreError, SessionClosedError, SessionUnavailableError, type RepriseError } from './errors.js';
+import { Checkpointer } from './checkpointer.js';
+import { decodeRecord, encodeSnapshot } from './codec.js';
+import { OptionError, PersistError, RestoreError, SessionClosedError, SessionUnavailableError, type RepriseError } from './errors.js';
 import { disposeLive, runHooks } from './hooks.js';
 import { keepAlive } from './keep-alive.js';
 import { KeyLock } from './key-lock.js';
@@ -27,11 +28,17 @@ import { Restorer, type Resumption } from './restorer.js';
 import { Reporter, type ManagerEvents } from './reporter.js';
 import { newCounters, type Counters, type ManagerStats } from './stats.js';
 import { Store } from './store.js';
-import type { CloseHook, CloseReason, RestoreHook, SessionAdapter, SessionData, Snapshot, VersionedValue } from './types.js';
+import type { CloseHook, CloseReason, RestoreHook, SessionAdapter, SessionData, Snapshot, SnapshotReason, VersionedValue } from './types.js';
 import { VersionClock } from './version-clock.js';
 
 export type { ManagerEvents } from './reporter.js';
 export type { Resumption } from './restorer.js';
+
+/** Whether `data` has no own enumerable key. */
+function isEmpty(data: object): boolean {
+  for (const _ in data) return false;
+  return true;
+}
 
 /** Rounds of restore-wait and close that `shutdown()` runs at most before it flushes the queue. */
 const MAX_SHUTDOWN_ROUNDS = 1000;
@@ -63,6 +70,7 @@ export class SessionManager<TData extends SessionData = SessionData>
   readonly #reader: SnapshotReader;
   readonly #writer: SnapshotWriter;
   readonly #restorer: Restorer<TData>;
+  readonly #checkpointer: Checkpointer<TData>;
   readonly #counters: Counters = newCounters();
   readonly #reporter = new Reporter<TData>(this, this.#counters);
   #shuttingDown = false;
@@ -73,7 +81,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     if (typeof options !== 'object' || options === null) throw new OptionError('SessionManager options must be an object');
     assertKnownOptions(options);
     this.adapter = validateAdapter(options.adapter);
-    this.#settings = normalizeSettings(options);
+    this.#settings = normalizeSettings(options, this.adapter);
     this.#now = normalizeClock(options.now);
     this.#closeHooks = normalizeHooks('onClose', options.onClose);
     this.#restoreHooks = normalizeHooks('onRestore', options.onRestore);
@@ -85,12 +93,13 @@ export class SessionManager<TData extends SessionData = SessionData>
     const clock = new VersionClock(this.#now);
     this.#queue = new PersistQueue(this.#store, this.#now, () => this.#settings.maxPendingPersists, {
       failed: (error, first) => this.#reporter.persistFailed(error, first),
-      gaveUp: (snapshot, error) => this.#reporter.gaveUp(snapshot, error),
+      gaveUp: (snapshot, error) => (snapshot?.reason === 'checkpoint' ? this.#checkpointGivenUp(snapshot, error) : this.#reporter.gaveUp(snapshot, error)),
       written: (snapshot) => {
-        if (snapshot !== undefined) this.#counters.persisted += 1;
+        if (snapshot?.reason === 'checkpoint') this.#counters.checkpoints += 1;
+        else if (snapshot !== undefined) this.#counters.persisted += 1;
       },
       superseded: (snapshot) => {
-        if (snapshot !== undefined) this.#counters.superseded += 1;
+        if (snapshot !== undefined && snapshot.reason !== 'checkpoint') this.#counters.superseded += 1;
       },
     });
     const queue = this.#queue as PersistQueue<Snapshot | undefined>;
@@ -113,6 +122,11 @@ export class SessionManager<TData extends SessionData = SessionData>
         this.#counters.superseded += 1;
       },
     });
+    this.#checkpointer = new Checkpointer<TData>({
+      interval: () => this.#settings.checkpointInterval,
+      encode: (session) => this.#encodeCheckpoint(session),
+      write: (session, text) => this.#writer.checkpoint(this.#checkpointOf(session), text),
+    });
     this.#store.lateTake = (key, taken, needed) => void this.#track(this.#putBackLate(key, taken, needed));
     this.#restorer = new Restorer<TData>({
       owner: this,
@@ -129,6 +143,7 @@ export class SessionManager<TData extends SessionData = SessionData>
       track: (work) => this.#track(work),
       unavailable: (why, cause) => this.unavailable(why, cause),
       release: (session) => this.release(session),
+      restored: (session) => void this.#checkpointer.writeNow(session),
     });
   }
 
@@ -188,6 +203,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#registry.makeRoom();
     this.#registry.add(session);
     this.#counters.created += 1;
+    this.#checkpointer.mark(session);
     return session;
   }
 
@@ -205,6 +221,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     if (session === undefined) return false;
     this.#registry.promote(session);
     this.#registry.markActive(session);
+    this.#checkpointer.mark(session);
     return true;
   }
 
@@ -224,8 +241,12 @@ export class SessionManager<TData extends SessionData = SessionData>
    */
   release(session: LiveSession<TData>): void {
     if (!this.#registry.release(session)) return;
-    if (this.#shuttingDown) void this.#close(session, 'shutdown');
-    else this.#registry.shrinkToCap();
+    if (this.#shuttingDown) {
+      void this.#close(session, 'shutdown');
+      return;
+    }
+    this.#checkpointer.mark(session);
+    this.#registry.shrinkToCap();
   }
 
   /**
@@ -277,6 +298,9 @@ export class SessionManager<TData extends SessionData = SessionData>
     state.id = newSessionId();
     this.#registry.rename(session, oldId);
     this.#restorer.forget(oldId);
+    // The old id must restore nothing: its checkpoint is erased, and the session is written under the new one.
+    if (this.#checkpointer.wrote(session)) void this.#writer.erase(oldId, this.#now());
+    this.#checkpointer.reset(session);
     return state.id;
   }
 
@@ -326,6 +350,8 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#shuttingDown = true;
     const letGo = keepAlive();
     try {
+      // The close of each session writes it; a pass already running only finishes issuing its writes.
+      await this.#checkpointer.stop();
       await this.#registry.waitForIdle(this.#settings.shutdownTimeout);
       // Until nothing is left: a restore in flight brings a live session back, which must close too.
       for (let round = 0; round < MAX_SHUTDOWN_ROUNDS; round++) {
@@ -377,13 +403,51 @@ export class SessionManager<TData extends SessionData = SessionData>
     await runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report);
     // The snapshot is taken now: later writes to data are not in it, so they are refused or reported.
     internalsOf(session).sealed = true;
-    if (session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey)) await this.#writer.write(this.#snapshotOf(session, reason));
+    const writes = session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey);
+    if (writes) await this.#writer.write(this.#snapshotOf(session, reason));
+    // An involuntary close's record under the id (snapshot or pointer) replaces its checkpoint; otherwise it is erased.
+    if (this.#checkpointer.wrote(session) && !(writes && isInvoluntary(reason))) await this.#writer.erase(session.id, this.#now());
     await disposeLive(session.live, id, this.#settings.hookTimeout, report);
     internalsOf(session).state = 'closed';
     this.#reporter.emit('close', session, reason);
   }
 
-  #snapshotOf(session: LiveSession<TData>, reason: CloseReason): Snapshot<TData> {
+  /**
+   * The text of a checkpoint of `session`, `undefined` when there is nothing worth writing (no data,
+   * no key of its own, no checkpoint yet) or it cannot be encoded (too large: reported; values the
+   * codec drops are reported at the close, not at every checkpoint).
+   */
+  #encodeCheckpoint(session: LiveSession<TData>): string | undefined {
+    if (!this.#checkpointer.wrote(session) && !session.hasCustomPersistKey && isEmpty(session.rawData)) return undefined;
+    try {
+      return encodeSnapshot(this.#checkpointOf(session), this.#settings.maxSnapshotBytes).text;
+    } catch (error) {
+      this.#reporter.report(new PersistError(redactId(session.id), `checkpoint of session ${redactId(session.id)} not written: ${(error as Error).message}`, { cause: error }));
+      return undefined;
+    }
+  }
+
+  /**
+   * A checkpoint of `session`. Its `closedAt` is the start of the current refresh period (a quarter
+   * of `snapshotTtl`, at least one interval), not the current time: an unchanged session then encodes
+   * to the same text and is not written again, yet once per period every live session is rewritten,
+   * so its checkpoint stays restorable (at least three quarters of `snapshotTtl` ahead).
+   */
+  #checkpointOf(session: LiveSession<TData>): Snapshot<TData> {
+    const now = this.#now();
+    const period = Math.max(this.#settings.checkpointInterval, Math.floor(this.#settings.snapshotTtl / 4));
+    return { ...this.#snapshotOf(session, 'checkpoint'), closedAt: now - (now % period) };
+  }
+
+  /** A checkpoint the write queue gave up (its session is live or has written its close): reported, and written again at the next pass. */
+  #checkpointGivenUp(snapshot: Snapshot<TData>, error: RepriseError): void {
+    this.#counters.checkpointFailures += 1;
+    const session = this.#registry.get(snapshot.sessionId);
+    if (session !== undefined) this.#checkpointer.failed(session);
+    this.#reporter.report(new PersistError(redactId(snapshot.sessionId), `checkpoint of session ${redactId(snapshot.sessionId)} not written: ${error.message}`, { cause: error }));
+  }
+
+  #snapshotOf(session: LiveSession<TData>, reason: SnapshotReason): Snapshot<TData> {
     return {
       version: 1,
       key: session.persistKey,

@@ -3,11 +3,11 @@ import type { KeyLock } from './key-lock.js';
 import { isSessionId } from './session-id.js';
 import type { PersistQueue, QueuedValue, WriteRequest } from './persist-queue.js';
 import type { Store } from './store.js';
-import type { CloseReason, Snapshot, VersionedValue } from './types.js';
+import type { Snapshot, SnapshotReason, VersionedValue } from './types.js';
 import type { VersionClock } from './version-clock.js';
 
-/** The close reasons a returning cookie may be restored from. */
-export function isInvoluntary(reason: CloseReason): boolean {
+/** Whether a returning cookie may restore a snapshot of this reason: every close but an explicit one (`'closed'`), and checkpoints. */
+export function isInvoluntary(reason: SnapshotReason): boolean {
   return reason !== 'closed';
 }
 
@@ -202,8 +202,9 @@ export class SnapshotReader {
   async putBack(key: string, text: string, version: number, payload: Snapshot | undefined, options: PutBackOptions = {}): Promise<void> {
     const { refused, queued = false, lateFence = false } = options;
     const waiting = this.#queue.peek(key);
-    // A record waits for the key: it is newer, or this very record, which the queue will write.
-    if (waiting !== undefined && !(lateFence && waiting === text)) return;
+    // A record waits for the key: it is newer, or this very record, which the queue will write;
+    // unless that record's attempt has landed already and this is it, taken back (see `#again`).
+    if (waiting !== undefined && !(waiting === text && this.#again(key, lateFence))) return;
     // Unordered store: a value there may be newer, unless this was taken from the queue and nothing was queued for the key since.
     const newest = queued && !this.#queue.queuedSince(key, version);
     if (waiting === undefined && !this.#store.ordered && !newest && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
@@ -223,6 +224,16 @@ export class SnapshotReader {
     if (record.kind === 'snapshot' && accept(record.snapshot)) return { snapshot: record.snapshot, key, text: taken.value, version: taken.version, queued: taken.queued };
     await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined, { queued: taken.queued });
     return undefined;
+  }
+
+  /**
+   * Whether a record taken from `key` that the queue also holds (same text) must be written once
+   * more: it was taken by a late fence, or the queue's attempt is in flight (it may have landed and
+   * be the very copy taken). Written again at its version, it lands over the take's floor once, and
+   * is refused if the queue's attempt lands after it.
+   */
+  #again(key: string, lateFence: boolean): boolean {
+    return lateFence || (this.#store.ordered && this.#queue.inFlight(key));
   }
 
   /**

@@ -98,7 +98,7 @@ export class SnapshotWriter {
       // The queue holds this very record (a late take of a write it retries, or has in flight): it
       // goes back there, not home (it would then be in two places).
       if (waiting === text) {
-        if (lateFence === true) await this.#c.reader.putBack(key, text, version, snapshot, { queued: true, lateFence });
+        if (lateFence === true || this.#c.queue.inFlight(key)) await this.#c.reader.putBack(key, text, version, snapshot, { queued: true, lateFence });
         return;
       }
       // Taken from the queue with nothing queued for the key since, it is newer than what the store holds.
@@ -109,8 +109,41 @@ export class SnapshotWriter {
       if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, { refused: home, queued });
       else if (found instanceof Unreadable) await this.#divert(text, snapshot, found.error);
       else if (isInvoluntary(snapshot.reason)) await this.#moveHome(text, snapshot);
+      else if (this.#foreign(typeof found === 'string' ? snapshotIn(found) : found, snapshot.sessionId)) await this.#putBackOver(text, snapshot, version);
       else this.#c.superseded(snapshot);
     });
+  }
+
+  /**
+   * An explicit close's snapshot goes back to its shared key, which meanwhile took another session's
+   * involuntary snapshot (put back there, or written by its close): as at a close, that one moves
+   * under its own id (where its cookie finds it), and the key takes this one back.
+   */
+  async #putBackOver(text: string, snapshot: Snapshot, version: number): Promise<void> {
+    const displaced = await this.#displace(snapshot.key, snapshot.sessionId);
+    if (displaced instanceof Unreadable) await this.#divert(text, snapshot, displaced.error);
+    else await this.#c.reader.putBack(snapshot.key, text, version, snapshot);
+  }
+
+  /**
+   * Writes a checkpoint (`snapshot.reason` `'checkpoint'`, encoded as `text`) of a live session under
+   * its session id, where its cookie finds it after a crash; never under a `persistKey` of its own,
+   * which could displace or be taken by another session of the same identity while this one lives.
+   * A restore from it keeps the `persistKey` (the snapshot names it). Resolves after the first attempt.
+   */
+  async checkpoint(snapshot: Snapshot, text: string): Promise<void> {
+    const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
+    await this.#c.queue.write({ key: snapshot.sessionId, text, version: this.#c.clock.next(), expiresAt, payload: snapshot });
+  }
+
+  /**
+   * Erases the checkpoint under `sessionId` (an explicit close, `persist = false`, a regenerate): an
+   * ordered write of a pointer that restores nothing (reason `'closed'`), so that no pending or late
+   * checkpoint of the session can land over it. Resolves after the first attempt.
+   */
+  async erase(sessionId: string, closedAt: number): Promise<void> {
+    const text = encodePointer({ version: 1, key: sessionId, sessionId, reason: 'closed', closedAt });
+    await this.#c.queue.write({ key: sessionId, text, version: this.#c.clock.next(), expiresAt: closedAt + this.#c.snapshotTtl(), payload: undefined });
   }
 
   /** Writes an involuntary snapshot under its own session id, where its cookie finds it. */
@@ -168,16 +201,20 @@ export class SnapshotWriter {
     } catch (error) {
       return new Unreadable(error);
     }
-    if (text === undefined) return undefined;
-    try {
-      const record = decodeRecord(text);
-      return record.kind === 'snapshot' ? record.snapshot : undefined;
-    } catch {
-      return undefined;
-    }
+    return text === undefined ? undefined : snapshotIn(text);
   }
 
   #foreign(snapshot: Snapshot | undefined, sessionId: string): snapshot is Snapshot {
     return snapshot !== undefined && snapshot.sessionId !== sessionId && isInvoluntary(snapshot.reason);
+  }
+}
+
+/** The snapshot a record's text holds; `undefined` for a pointer or an unreadable record. */
+function snapshotIn(text: string): Snapshot | undefined {
+  try {
+    const record = decodeRecord(text);
+    return record.kind === 'snapshot' ? record.snapshot : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -25,8 +25,12 @@ export interface ManagerStats {
   closed: Record<CloseReason, number>;
   /** Closing and restore hooks (and disposals) that threw or timed out. */
   hookErrors: number;
-  /** Snapshots the adapter accepted. */
+  /** Snapshots the adapter accepted (checkpoints excluded). */
   persisted: number;
+  /** Checkpoints the adapter accepted. */
+  checkpoints: number;
+  /** Checkpoints given up by the write queue (each is written again at the next pass while its session lives). */
+  checkpointFailures: number;
   /** Failed write attempts, and snapshots that could not be encoded. */
   persistFailures: number;
   /** Snapshots given up and handed to `'persistFailed'`. */
@@ -53,6 +57,8 @@ export function newCounters(): Counters {
     closed: { evicted: 0, expired: 0, closed: 0, shutdown: 0 },
     hookErrors: 0,
     persisted: 0,
+    checkpoints: 0,
+    checkpointFailures: 0,
     persistFailures: 0,
     persistGivenUp: 0,
     superseded: 0,

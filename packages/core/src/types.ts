@@ -10,6 +10,13 @@ export type CloseReason = 'evicted' | 'expired' | 'closed' | 'shutdown';
 /** The close reasons a returning cookie may be restored from (every one but `'closed'`). */
 export type InvoluntaryReason = Exclude<CloseReason, 'closed'>;
 
+/**
+ * Why a snapshot was written: a close (its {@link CloseReason}), or `'checkpoint'`: a copy of a live
+ * session written every `checkpointInterval` while it changes, so that a crash loses at most one
+ * interval. A returning cookie restores from a checkpoint as from an involuntary close.
+ */
+export type SnapshotReason = CloseReason | 'checkpoint';
+
 /** Lifecycle state of a {@link LiveSession}: `'live'` until a close starts, `'closing'` while hooks run, then `'closed'`. */
 export type SessionState = 'live' | 'closing' | 'closed';
 
@@ -28,8 +35,9 @@ export interface Snapshot<TData extends SessionData = SessionData> {
   readonly sessionId: string;
   readonly data: TData;
   readonly createdAt: number;
+  /** When it was taken: the close, or the checkpoint (ms since the epoch). */
   readonly closedAt: number;
-  readonly reason: CloseReason;
+  readonly reason: SnapshotReason;
 }
 
 /**
@@ -129,6 +137,11 @@ export interface Fence {
 export interface SessionAdapter {
   /** A short name for reports (for example `'memory'`, `'redis'`). */
   readonly name: string;
+  /**
+   * `true` when what the adapter holds dies with the process (`MemoryAdapter`): checkpoints, which
+   * exist to survive a crash, are then off unless `checkpointInterval` is set. Default `false`.
+   */
+  readonly ephemeral?: boolean;
   /**
    * Upsert of any well-formed Unicode string (NUL characters included).
    * @param ttlMs a positive number of ms the value stays readable; `undefined` = no expiry.

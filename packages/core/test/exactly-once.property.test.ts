@@ -1181,6 +1181,11 @@ describe('exactly-once property: closes, snapshots and restores under any interl
       path: '1490:0:13:7:18:27:10:12:19:21:47:54:54:93:58:5:11:14:14:19:13:36:36:75:86:52:58:27:50:74:74:74:74:44:65:23:49',
       what: 'a cookie restore finds nothing while a restore by key holds the snapshot, whose claim ends (put back) before the cookie restore looks for it: it looks again instead of answering none',
     },
+    {
+      seed: 1310021768,
+      path: '1445:0',
+      what: 'two takes race a put-back: the second takes the put-back copy while its write is still in flight, and must put it back once more rather than trust the queue (lost before)',
+    },
   ];
   for (const { seed, path, what } of counterexamples) {
     it(`replays: ${what}`, async function () {

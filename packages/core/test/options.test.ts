@@ -31,7 +31,7 @@ describe('options', () => {
       expect(() => assertKnownOptions(all)).not.to.throw();
       expect([...MANAGER_OPTION_NAMES]).to.have.members([
         'adapter', 'maxSessions', 'idleTimeout', 'absoluteTimeout', 'snapshotTtl', 'hookTimeout', 'maxSnapshotBytes',
-        'maxPendingPersists', 'shutdownTimeout', 'adapterTimeout', 'retryAfter', 'onClose', 'onRestore', 'now',
+        'maxPendingPersists', 'shutdownTimeout', 'adapterTimeout', 'retryAfter', 'checkpointInterval', 'onClose', 'onRestore', 'now',
       ]);
     });
 

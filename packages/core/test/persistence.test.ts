@@ -679,11 +679,13 @@ for (const kind of ADAPTER_KINDS) {
         const { manager, adapter, events } = makeManager<Data>({ snapshotTtl: 1_000 });
         adapter.failSaves = true;
         const s = manager.create({ n: 1 });
-        await manager.close(s.id, 'expired');
-        // Whatever the jitter, the retries before 950 ms fail and the next one comes after 1 000 ms.
-        await clock.tickAsync(950);
-        adapter.failSaves = false;
-        await clock.tickAsync(2_000);
+        // random() just under 1: full delays, so retries at about 100, 300 and 700 ms fail and the next comes at about 1 500 ms.
+        await withRandom(() => 0.999, async () => {
+          await manager.close(s.id, 'expired');
+          await clock.tickAsync(950);
+          adapter.failSaves = false;
+          await clock.tickAsync(2_000);
+        });
         expect(adapter.keys()).to.deep.equal([]);
         expect(events.persistFailed.map((f) => f.snapshot.sessionId)).to.deep.equal([s.id]);
         expect(manager.stats().pendingPersists).to.equal(0);

@@ -31,6 +31,8 @@ export class MemoryAdapter implements SessionAdapter {
   readonly name = 'memory';
   /** `true`: `take` reads and deletes in one synchronous step, so one caller gets each value. */
   readonly atomic = true;
+  /** `true`: its entries die with the process, so checkpoints default to off on it (see `checkpointInterval`). */
+  readonly ephemeral = true;
 
   readonly #options: ResolvedOptions;
   /** Entries (values and floors) by key, in write order: a write of a value moves its key to the newest end. */

@@ -52,6 +52,8 @@ interface Entry {
 export class ScheduledAdapter implements SessionAdapter {
   readonly name = 'scheduled';
   readonly atomic = true;
+  /** In-process, like `MemoryAdapter`: checkpoints default to off (the model counts closes' writes only). */
+  readonly ephemeral = true;
   readonly entries = new Map<string, Entry>();
   /** Calls that took effect, in the order they did. */
   readonly log: StoreEvent[] = [];

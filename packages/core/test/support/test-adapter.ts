@@ -25,6 +25,11 @@ export interface AdapterCall {
 export class TestAdapter implements SessionAdapter {
   readonly name: string = 'test';
   readonly atomic = true;
+  /**
+   * An in-process Map dies with the process, like `MemoryAdapter`: checkpoints default to off, so
+   * the tests of closes and restores see only their own writes. Checkpoint tests set `checkpointInterval`.
+   */
+  ephemeral = true;
   readonly entries = new Map<string, Entry>();
   readonly calls: AdapterCall[] = [];
   /** When true, save() rejects. */
