@@ -64,7 +64,7 @@ describe('checkpoints', () => {
         const { manager, adapter } = make();
         const s = manager.create({ n: 1 });
         await pass(clock);
-        const saves = () => adapter.calls.filter((c) => c.method === 'save' || c.method === 'saveIfNewer').length;
+        const saves = () => adapter.calls.filter((c) => c.method === 'save').length;
         const first = saves();
         expect(first).to.equal(1);
         manager.touch(s.id);

@@ -28,7 +28,7 @@ import type { LiveSession } from '../src/live-session.js';
 import { AdapterError, HookError, PersistError, RepriseError, RestoreError, SessionUnavailableError } from '../src/errors.js';
 import { redactId } from '../src/redact.js';
 import type { Resumption } from '../src/session-manager.js';
-import type { CloseReason, SessionState, Snapshot } from '../src/types.js';
+import type { CloseReason, SessionState, Snapshot, SnapshotReason } from '../src/types.js';
 import { PlannedAdapterFailure, ScheduledAdapter, type FailMode, type StoreEvent } from './support/property-adapter.js';
 
 const FULL = process.env.EXACTLY_ONCE_FULL !== '0';
@@ -250,7 +250,7 @@ class HookBoom extends Error {
   }
 }
 
-const INVOLUNTARY: ReadonlySet<CloseReason> = new Set<CloseReason>(['evicted', 'expired', 'shutdown']);
+const INVOLUNTARY: ReadonlySet<SnapshotReason> = new Set<SnapshotReason>(['evicted', 'expired', 'shutdown']);
 
 /** The context marker of a snapshot, if it carries one. */
 function markerOf(snapshot: Snapshot<Data> | undefined): number | undefined {
@@ -818,7 +818,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   /** Whether a close writes a snapshot: involuntary ones, and explicit ones with a persistKey of their own. */
   const writes = (f: NonNullable<Ctx['final']>): boolean => f.persist && (INVOLUNTARY.has(f.reason) || f.customKey !== undefined);
   const stillQueued = config.failMode !== 'none' && stats.pendingPersists > 0;
-  const pointerIdentity = (key: string, sessionId: string, reason: CloseReason, closedAt: number): string =>
+  const pointerIdentity = (key: string, sessionId: string, reason: SnapshotReason, closedAt: number): string =>
     `${key} for ${sessionId.slice(0, 6)} (${reason} at ${closedAt - START})`;
   const expectedPointers = new Map<string, number>();
   const putBacks = (no: number): number => saves.filter((e) => e.putBack && markerOf(snapshotOf(e)) === no).length;
