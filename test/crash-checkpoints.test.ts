@@ -15,11 +15,11 @@ import { assertBuilt } from './helpers/build.js';
 import { mapLimit, networkCode } from './helpers/concurrency.js';
 import { KeepAliveBrowser } from './helpers/keep-alive-browser.js';
 import { Child } from './helpers/process.js';
+import { startSessionServer } from './helpers/session-server.js';
 import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
 import type { VisitorView } from './helpers/session-app.js';
 import { waitUntil } from './helpers/wait.js';
 
-const FIXTURE = 'fixtures/session-server.mjs';
 const CARTS = 200;
 const WRITERS = 16;
 /** The server's checkpointInterval, ms. */
@@ -66,12 +66,6 @@ const STORES: Store[] = [
   },
 ];
 
-async function startServer(env: NodeJS.ProcessEnv, started: Child[]): Promise<{ child: Child; base: string }> {
-  const child = Child.node(FIXTURE, env);
-  started.push(child);
-  const [, port] = await child.line(/^listening on (\d+)$/);
-  return { child, base: `http://127.0.0.1:${port}` };
-}
 
 for (const store of STORES) {
   describe(`kill -9 under load on ${store.name}: checkpoints`, function () {
@@ -95,7 +89,7 @@ for (const store of STORES) {
     it(`${CARTS} carts, ${WRITERS} writers, SIGKILL mid-load: after a restart every item acknowledged more than one interval (${INTERVAL} ms + ${MARGIN} ms) before the kill is in its cart, under the same id`, async function () {
       opened = store.open();
       const env: NodeJS.ProcessEnv = { ...opened.env, MAX_SESSIONS: String(CARTS * 4), CHECKPOINT_INTERVAL: String(INTERVAL) };
-      const first = await startServer(env, started);
+      const first = await startSessionServer(env, started);
       const agent = KeepAliveBrowser.agent();
       agents.push(agent);
       const carts = await mapLimit(CARTS, WRITERS, async (index): Promise<Cart> => {
@@ -137,7 +131,7 @@ for (const store of STORES) {
       await first.child.exited;
       await writers;
 
-      const second = await startServer(env, started);
+      const second = await startSessionServer(env, started);
       const reads = await mapLimit(CARTS, WRITERS, (index) => carts[index]!.browser.at(second.base).get('/me'));
       let cartsLost = 0;
       let idsChanged = 0;

@@ -6,10 +6,10 @@ import { RedisAdapter } from '@reprise/redis';
 import { Browser, expectSameCookie } from './helpers/browser.js';
 import { assertBuilt } from './helpers/build.js';
 import { Child } from './helpers/process.js';
+import { startSessionServer } from './helpers/session-server.js';
 import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
 import type { VisitorData, VisitorView } from './helpers/session-app.js';
 
-const FIXTURE = 'fixtures/session-server.mjs';
 const VISITORS = 20;
 
 /** A store shared by two server processes, one after the other. */
@@ -49,13 +49,6 @@ const STORES: Store[] = [
   },
 ];
 
-/** Starts the fixture server process and waits for its port. */
-async function startServer(env: NodeJS.ProcessEnv, started: Child[]): Promise<{ child: Child; base: string }> {
-  const child = Child.node(FIXTURE, env);
-  started.push(child);
-  const [, port] = await child.line(/^listening on (\d+)$/);
-  return { child, base: `http://127.0.0.1:${port}` };
-}
 
 /** SIGTERM, then the exit code and the stats the process printed after its shutdown. */
 async function stopServer(child: Child): Promise<ManagerStats> {
@@ -89,7 +82,7 @@ for (const store of STORES) {
       const { env, adapter } = opened;
 
       // Process 1: VISITORS visitors write their sessions.
-      const first = await startServer(env, started);
+      const first = await startSessionServer(env, started);
       const visitors = Array.from({ length: VISITORS }, () => new Browser(first.base));
       const views = await Promise.all(
         visitors.map(async (visitor, i) => {
@@ -118,7 +111,7 @@ for (const store of STORES) {
       }
 
       // Process 2 on the same store: every cookie gets its data back under the same id (the cookie does not change).
-      const second = await startServer(env, started);
+      const second = await startSessionServer(env, started);
       const responses = await Promise.all(visitors.map((visitor) => visitor.at(second.base).get('/me', 200)));
       for (const [i, response] of responses.entries()) {
         expectSameCookie(response, oldSids[i]!, `visitor ${i}'s restore`);

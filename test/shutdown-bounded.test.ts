@@ -24,6 +24,7 @@ import { assertBuilt } from './helpers/build.js';
 import { mapLimit } from './helpers/concurrency.js';
 import { closeServer, listen } from './helpers/http.js';
 import { Child } from './helpers/process.js';
+import { startSessionServer } from './helpers/session-server.js';
 import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
 import { sessionApp, type VisitorData, type VisitorView } from './helpers/session-app.js';
 import { countRedisKeys, countRows, readSnapshots } from './helpers/store-reads.js';
@@ -31,7 +32,6 @@ import { TcpProxy } from './helpers/tcp-proxy.js';
 import { unavailableProblem } from './helpers/unavailable.js';
 import { waitUntil, within } from './helpers/wait.js';
 
-const FIXTURE = 'fixtures/session-server.mjs';
 const SESSIONS = 100;
 const HOOK_TIMEOUT = 1_000;
 
@@ -45,12 +45,6 @@ const ADAPTER_TIMEOUT = 500;
  */
 const BOUND = SHUTDOWN_TIMEOUT + 2 * ADAPTER_TIMEOUT + 1_000;
 
-async function startServer(env: NodeJS.ProcessEnv, started: Child[]): Promise<{ child: Child; base: string }> {
-  const child = Child.node(FIXTURE, env);
-  started.push(child);
-  const [, port] = await child.line(/^listening on (\d+)$/);
-  return { child, base: `http://127.0.0.1:${port}` };
-}
 
 /** `count` visitors, each writing a session (in parallel, 20 at a time); resolves with their session ids. */
 async function createSessions(base: string | Server, count: number, prefix = 'v'): Promise<{ browsers: Browser[]; sids: string[] }> {
@@ -96,7 +90,7 @@ describe('shutdown is bounded and complete', function () {
       const adapter = new PostgresAdapter({ connectionString: DATABASE_URL }, { table });
       cleanups.push(() => adapter.close(), () => dropTable(table));
       const cap = SESSIONS - 40;
-      const { child, base } = await startServer(
+      const { child, base } = await startSessionServer(
         { ADAPTER: 'postgres', DATABASE_URL, TABLE: table, MAX_SESSIONS: String(cap), HOOK: 'never', HOOK_TIMEOUT: String(HOOK_TIMEOUT), EXIT_AFTER_SHUTDOWN: '1' },
         started,
       );
@@ -133,7 +127,7 @@ describe('shutdown is bounded and complete', function () {
       const prefix = `reprise-it:bounded:${randomUUID()}:`;
       const adapter = new RedisAdapter({ url: REDIS_URL, prefix });
       cleanups.push(() => adapter.close(), () => deleteRedisKeys(prefix));
-      const { child, base } = await startServer(
+      const { child, base } = await startSessionServer(
         { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix, MAX_SESSIONS: String(SESSIONS * 10), HOOK: 'never', HOOK_TIMEOUT: String(HOOK_TIMEOUT), EXIT_AFTER_SHUTDOWN: '1' },
         started,
       );

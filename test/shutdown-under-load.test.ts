@@ -15,12 +15,12 @@ import { assertBuilt } from './helpers/build.js';
 import { mapLimit, networkCode } from './helpers/concurrency.js';
 import { KeepAliveBrowser, answerSid, type Answer } from './helpers/keep-alive-browser.js';
 import { Child } from './helpers/process.js';
+import { startSessionServer } from './helpers/session-server.js';
 import { REDIS_URL, deleteRedisKeys, requireRedis } from './helpers/services.js';
 import type { VisitorView } from './helpers/session-app.js';
 import { unavailableProblem } from './helpers/unavailable.js';
 import { waitUntil, within } from './helpers/wait.js';
 
-const FIXTURE = 'fixtures/session-server.mjs';
 const CARTS = 300;
 const WRITERS = 32;
 /** Items acknowledged (beyond each cart's first) before the SIGTERM. */
@@ -74,12 +74,6 @@ interface Tally {
   endings: string[];
 }
 
-async function startServer(env: NodeJS.ProcessEnv, started: Child[]): Promise<{ child: Child; base: string }> {
-  const child = Child.node(FIXTURE, env);
-  started.push(child);
-  const [, port] = await child.line(/^listening on (\d+)$/);
-  return { child, base: `http://127.0.0.1:${port}` };
-}
 
 describe('SIGTERM under load: a server process on Redis with the shop\'s stop sequence, then a new process', function () {
   this.timeout(40_000);
@@ -112,7 +106,7 @@ describe('SIGTERM under load: a server process on Redis with the shop\'s stop se
       REQUEST_DELAY: String(REQUEST_DELAY),
       EXIT_AFTER_SHUTDOWN: '1',
     };
-    const first = await startServer(env, started);
+    const first = await startSessionServer(env, started);
     // Browsers keep their connections open (keep-alive), so their requests go on reaching the server
     // after the SIGTERM's server.close(), while shutdown() runs, as real browsers' requests do.
     const agent = KeepAliveBrowser.agent();
@@ -205,7 +199,7 @@ describe('SIGTERM under load: a server process on Redis with the shop\'s stop se
     const completed = first.child.stdout.matching(/^shutdown complete /).length === 1;
 
     // A new process on the same store: every cart, read with its original cookie.
-    const second = await startServer(env, started);
+    const second = await startSessionServer(env, started);
     const reads = await mapLimit(CARTS, WRITERS, (index) => carts[index]!.original.at(second.base).get('/me'));
     for (const [index, response] of reads.entries()) expect(response.status, `cart ${index}: ${response.text}`).to.be.oneOf([200]);
     let cartsLost = 0;
