@@ -66,7 +66,6 @@ const STORES: Store[] = [
   },
 ];
 
-
 for (const store of STORES) {
   describe(`kill -9 under load on ${store.name}: checkpoints`, function () {
     this.timeout(60_000);

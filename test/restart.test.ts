@@ -49,7 +49,6 @@ const STORES: Store[] = [
   },
 ];
 
-
 /** SIGTERM, then the exit code and the stats the process printed after its shutdown. */
 async function stopServer(child: Child): Promise<ManagerStats> {
   const exit = await child.terminate();

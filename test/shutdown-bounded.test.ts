@@ -45,7 +45,6 @@ const ADAPTER_TIMEOUT = 500;
  */
 const BOUND = SHUTDOWN_TIMEOUT + 2 * ADAPTER_TIMEOUT + 1_000;
 
-
 /** `count` visitors, each writing a session (in parallel, 20 at a time); resolves with their session ids. */
 async function createSessions(base: string | Server, count: number, prefix = 'v'): Promise<{ browsers: Browser[]; sids: string[] }> {
   const browsers = await mapLimit(count, 20, async (index) => {

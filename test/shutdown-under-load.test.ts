@@ -74,7 +74,6 @@ interface Tally {
   endings: string[];
 }
 
-
 describe('SIGTERM under load: a server process on Redis with the shop\'s stop sequence, then a new process', function () {
   this.timeout(40_000);
   const started: Child[] = [];
