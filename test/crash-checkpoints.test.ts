@@ -7,7 +7,6 @@
 //
 // Before checkpoints: FAILS. Nothing is written before a close, so the new process finds no cart at
 // all: 200 of 200 carts lost, every acknowledged item with them.
-import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { expect } from 'chai';
 import type { ManagerStats } from '@reprise/core';
@@ -15,8 +14,8 @@ import { assertBuilt } from './helpers/build.js';
 import { mapLimit, networkCode } from './helpers/concurrency.js';
 import { KeepAliveBrowser } from './helpers/keep-alive-browser.js';
 import { Child } from './helpers/process.js';
+import { PROCESS_STORES, type OpenedStore } from './helpers/process-stores.js';
 import { startSessionServer } from './helpers/session-server.js';
-import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
 import type { VisitorView } from './helpers/session-app.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -41,37 +40,12 @@ interface Cart {
   sent: number;
 }
 
-interface Store {
-  readonly name: string;
-  readonly require: (context: Mocha.Context) => Promise<void>;
-  open(): { env: NodeJS.ProcessEnv; cleanup(): Promise<void> };
-}
-
-const STORES: Store[] = [
-  {
-    name: 'Redis',
-    require: requireRedis,
-    open() {
-      const prefix = `reprise-it:crash:${randomUUID()}:`;
-      return { env: { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix }, cleanup: async () => void (await deleteRedisKeys(prefix)) };
-    },
-  },
-  {
-    name: 'Postgres',
-    require: requirePostgres,
-    open() {
-      const table = uniqueName('reprise_it_crash');
-      return { env: { ADAPTER: 'postgres', DATABASE_URL, TABLE: table }, cleanup: () => dropTable(table) };
-    },
-  },
-];
-
-for (const store of STORES) {
+for (const store of PROCESS_STORES) {
   describe(`kill -9 under load on ${store.name}: checkpoints`, function () {
     this.timeout(60_000);
     const started: Child[] = [];
     const agents: Agent[] = [];
-    let opened: ReturnType<Store['open']> | undefined;
+    let opened: OpenedStore | undefined;
 
     before(async function () {
       await store.require(this);
@@ -86,7 +60,7 @@ for (const store of STORES) {
     });
 
     it(`${CARTS} carts, ${WRITERS} writers, SIGKILL mid-load: after a restart every item acknowledged more than one interval (${INTERVAL} ms + ${MARGIN} ms) before the kill is in its cart, under the same id`, async function () {
-      opened = store.open();
+      opened = store.open('crash');
       const env: NodeJS.ProcessEnv = { ...opened.env, MAX_SESSIONS: String(CARTS * 4), CHECKPOINT_INTERVAL: String(INTERVAL) };
       const first = await startSessionServer(env, started);
       const agent = KeepAliveBrowser.agent();

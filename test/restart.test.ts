@@ -1,53 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { decodeRecord, type ManagerStats, type SessionAdapter, type Snapshot } from '@reprise/core';
-import { PostgresAdapter } from '@reprise/postgres';
-import { RedisAdapter } from '@reprise/redis';
 import { Browser, expectSameCookie } from './helpers/browser.js';
 import { assertBuilt } from './helpers/build.js';
 import { Child } from './helpers/process.js';
+import { PROCESS_STORES, type OpenedStore } from './helpers/process-stores.js';
 import { startSessionServer } from './helpers/session-server.js';
-import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
 import type { VisitorData, VisitorView } from './helpers/session-app.js';
 
 const VISITORS = 20;
 
-/** A store shared by two server processes, one after the other. */
-interface Store {
-  readonly name: string;
-  readonly require: (context: Mocha.Context) => Promise<void>;
-  /** The fixture's environment for this run's own keys or table, an adapter on them for the test's reads, and the cleanup. */
-  open(): { env: NodeJS.ProcessEnv; adapter: SessionAdapter; cleanup(): Promise<void> };
-}
-
 // Checkpoints off (CHECKPOINT_INTERVAL 0): these tests read exactly what the shutdown's closes and the
 // restores leave in the store; crash-checkpoints.test.ts covers checkpoints.
-const STORES: Store[] = [
-  {
-    name: 'Redis',
-    require: requireRedis,
-    open() {
-      const prefix = `reprise-it:restart:${randomUUID()}:`;
-      return {
-        env: { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix, CHECKPOINT_INTERVAL: '0' },
-        adapter: new RedisAdapter({ url: REDIS_URL, prefix }),
-        cleanup: async () => void (await deleteRedisKeys(prefix)),
-      };
-    },
-  },
-  {
-    name: 'Postgres',
-    require: requirePostgres,
-    open() {
-      const table = uniqueName('reprise_it_restart');
-      return {
-        env: { ADAPTER: 'postgres', DATABASE_URL, TABLE: table, CHECKPOINT_INTERVAL: '0' },
-        adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
-        cleanup: () => dropTable(table),
-      };
-    },
-  },
-];
+const NO_CHECKPOINTS = { CHECKPOINT_INTERVAL: '0' };
 
 /** SIGTERM, then the exit code and the stats the process printed after its shutdown. */
 async function stopServer(child: Child): Promise<ManagerStats> {
@@ -57,10 +21,10 @@ async function stopServer(child: Child): Promise<ManagerStats> {
   return JSON.parse(stats!) as ManagerStats;
 }
 
-for (const store of STORES) {
+for (const store of PROCESS_STORES) {
   describe(`process restart on ${store.name}: SIGTERM -> shutdown() -> a new process`, function () {
     const started: Child[] = [];
-    let opened: ReturnType<Store['open']> | undefined;
+    let opened: OpenedStore | undefined;
 
     before(async function () {
       await store.require(this);
@@ -70,15 +34,15 @@ for (const store of STORES) {
 
     afterEach(async function () {
       for (const child of started.splice(0)) await child.kill();
-      await opened?.adapter.close?.();
       await opened?.cleanup();
       opened = undefined;
     });
 
     it(`every one of ${VISITORS} sessions is written at shutdown, restored by its cookie under the same id in the next process, and written again with its new data at the next shutdown`, async function () {
       this.timeout(30_000);
-      opened = store.open();
-      const { env, adapter } = opened;
+      opened = store.open('restart');
+      const env = { ...opened.env, ...NO_CHECKPOINTS };
+      const adapter = opened.adapter();
 
       // Process 1: VISITORS visitors write their sessions.
       const first = await startSessionServer(env, started);

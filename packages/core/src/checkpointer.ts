@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { LiveSession } from './live-session.js';
-import type { SessionData } from './types.js';
+import type { SessionData, Snapshot } from './types.js';
 
 /** ms of encoding a checkpoint pass does before it gives the event loop back. */
 export const CHECKPOINT_SLICE_MS = 4;
@@ -12,10 +12,10 @@ export const MAX_CHECKPOINTS_IN_FLIGHT = 4_000;
 export interface CheckpointContext<TData extends SessionData> {
   /** ms between passes; 0: off. Read at every arming, so `setOption` applies from the next pass. */
   interval(): number;
-  /** The session's checkpoint text, or `undefined` when it cannot be encoded now (reported by the caller). */
-  encode(session: LiveSession<TData>): string | undefined;
-  /** Writes a checkpoint text; resolves after its first attempt (failures stay with the write queue). */
-  write(session: LiveSession<TData>, text: string): Promise<void>;
+  /** The session's checkpoint and its text, or `undefined` when there is none to write now (the caller reports why). */
+  encode(session: LiveSession<TData>): { readonly snapshot: Snapshot<TData>; readonly text: string } | undefined;
+  /** Writes a checkpoint; resolves after its first attempt (failures stay with the write queue). */
+  write(snapshot: Snapshot<TData>, text: string): Promise<void>;
 }
 
 /**
@@ -130,12 +130,12 @@ export class Checkpointer<TData extends SessionData> {
 
   /** Encodes and writes `session` unless its text is the one last written; `undefined` when nothing is written. */
   #checkpoint(session: LiveSession<TData>): Promise<void> | undefined {
-    const text = this.#c.encode(session);
-    if (text === undefined) return undefined;
-    const digest = createHash('sha1').update(text).digest('base64');
+    const encoded = this.#c.encode(session);
+    if (encoded === undefined) return undefined;
+    const digest = createHash('sha1').update(encoded.text).digest('base64');
     if (this.#written.get(session) === digest) return undefined;
     this.#written.set(session, digest);
-    return this.#c.write(session, text).catch(() => {
+    return this.#c.write(encoded.snapshot, encoded.text).catch(() => {
       // The write queue reports and retries; a write it gives up is forgotten here (see `failed`).
     });
   }

@@ -122,7 +122,7 @@ export class PersistQueue<TPayload> {
    * older version than the one queued for the key is dropped. Resolves after that attempt.
    */
   async write(request: WriteRequest<TPayload>): Promise<void> {
-    this.#remember(request);
+    if (!this.#store.ordered) this.#remember(request);
     const existing = this.#jobs.get(request.key);
     if (existing !== undefined && request.version < existing.request.version) {
       this.#events.superseded(request.payload);
@@ -179,9 +179,11 @@ export class PersistQueue<TPayload> {
   /**
    * Whether a write newer than `version` was queued for `key` in the last few minutes: a value taken
    * from the queue at `version` is then no longer the newest this process wrote there (what an
-   * unordered store cannot tell by itself).
+   * unordered store cannot tell by itself). Kept for unordered stores only (an ordered store's
+   * versions tell it); on an ordered one the answer is always `true`, which only costs a read.
    */
   queuedSince(key: string, version: number): boolean {
+    if (this.#store.ordered) return true;
     const last = this.#recent.get(key);
     return last !== undefined && last.version > version;
   }

@@ -65,7 +65,6 @@ interface ClaimWatch {
  * a snapshot restored by key into a new live session or merged into an existing one. Restores from a
  * cookie are single-flight per id, and every request waiting on one gets the session held for it.
  */
-
 export class Restorer<TData extends SessionData> {
   readonly #c: RestorerContext<TData>;
   readonly #flights = new Map<string, Flight<TData>>();

@@ -125,7 +125,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#checkpointer = new Checkpointer<TData>({
       interval: () => this.#settings.checkpointInterval,
       encode: (session) => this.#encodeCheckpoint(session),
-      write: (session, text) => this.#writer.checkpoint(this.#checkpointOf(session), text),
+      write: (snapshot, text) => this.#writer.checkpoint(snapshot, text),
     });
     this.#store.lateTake = (key, taken, needed) => void this.#track(this.#putBackLate(key, taken, needed));
     this.#restorer = new Restorer<TData>({
@@ -413,14 +413,15 @@ export class SessionManager<TData extends SessionData = SessionData>
   }
 
   /**
-   * The text of a checkpoint of `session`, `undefined` when there is nothing worth writing (no data,
+   * A checkpoint of `session` and its text, `undefined` when there is nothing worth writing (no data,
    * no key of its own, no checkpoint yet) or it cannot be encoded (too large: reported; values the
    * codec drops are reported at the close, not at every checkpoint).
    */
-  #encodeCheckpoint(session: LiveSession<TData>): string | undefined {
+  #encodeCheckpoint(session: LiveSession<TData>): { snapshot: Snapshot<TData>; text: string } | undefined {
     if (!this.#checkpointer.wrote(session) && !session.hasCustomPersistKey && isEmpty(session.rawData)) return undefined;
+    const snapshot = this.#checkpointOf(session);
     try {
-      return encodeSnapshot(this.#checkpointOf(session), this.#settings.maxSnapshotBytes).text;
+      return { snapshot, text: encodeSnapshot(snapshot, this.#settings.maxSnapshotBytes).text };
     } catch (error) {
       this.#reporter.report(new PersistError(redactId(session.id), `checkpoint of session ${redactId(session.id)} not written: ${(error as Error).message}`, { cause: error }));
       return undefined;
