@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decodeRecord, type ManagerStats, type SessionAdapter, type Snapshot } from '@reprise/core';
+import { decodeRecord, type ManagerStats, type Snapshot } from '@reprise/core';
 import { Browser, expectSameCookie } from './helpers/browser.js';
 import { assertBuilt } from './helpers/build.js';
 import { Child } from './helpers/process.js';
