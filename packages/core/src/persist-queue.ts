@@ -11,7 +11,7 @@ export const MAX_RETRY_DELAY = 30_000;
 /** Pause between two rounds of retries while flushing, in ms. */
 const FLUSH_PAUSE = 100;
 
-/** How long the queue remembers the version of the last write queued for a key, in ms (see {@link PersistQueue.queuedSince}). */
+/** How long the queue remembers when the last write for a key was queued, in ms (see {@link PersistQueue.queuedSince}). */
 const RECENT_WRITES_MS = 5 * 60_000;
 
 /** One write: `text` under `key` as `version`, restorable until `expiresAt` (ms since the epoch). */
@@ -86,8 +86,10 @@ export class PersistQueue<TPayload> {
   readonly #failing = new Set<Job<TPayload>>();
   /** Give-ups still fencing the store. */
   readonly #settling = new Set<Promise<void>>();
-  /** The version of the last write queued per key, and when (ms), oldest first; kept {@link RECENT_WRITES_MS}. */
-  readonly #recent = new Map<string, { readonly version: number; readonly at: number }>();
+  /** The sequence number of the last write queued per key, and when (ms), oldest first; kept {@link RECENT_WRITES_MS}. */
+  readonly #recent = new Map<string, { readonly sequence: number; readonly at: number }>();
+  /** Writes queued so far (unordered stores: see {@link queuedSince}). */
+  #sequence = 0;
   readonly #store: Store;
   /**
    * Hands the attempts to an ordered store in batches, a bounded number in flight. An unordered
@@ -176,23 +178,30 @@ export class PersistQueue<TPayload> {
     return { text, version, payload, ambiguous: job.ambiguous, request: { ...job.request, ambiguous: job.ambiguous } };
   }
 
-  /**
-   * Whether a write newer than `version` was queued for `key` in the last few minutes: a value taken
-   * from the queue at `version` is then no longer the newest this process wrote there (what an
-   * unordered store cannot tell by itself). Kept for unordered stores only (an ordered store's
-   * versions tell it); on an ordered one the answer is always `true`, which only costs a read.
-   */
-  queuedSince(key: string, version: number): boolean {
-    if (this.#store.ordered) return true;
-    const last = this.#recent.get(key);
-    return last !== undefined && last.version > version;
+  /** How many writes were queued so far (see {@link queuedSince}). */
+  get sequence(): number {
+    return this.#sequence;
   }
 
-  #remember({ key, version }: WriteRequest<TPayload>): void {
-    const now = this.#now();
+  /**
+   * Whether a write was queued for `key` after the queue's {@link sequence} was `sequence`: a value
+   * taken from the queue then is no longer the newest this process wrote there (what an unordered
+   * store cannot tell by itself; versions cannot either, as a put-back of a value taken from an
+   * unordered store carries none). `true` when the queue does not remember the key (its last write
+   * is older than a few minutes) and always on an ordered store: the answer errs towards reading the
+   * store first, which only costs a read.
+   */
+  queuedSince(key: string, sequence: number): boolean {
+    if (this.#store.ordered) return true;
     const last = this.#recent.get(key);
+    return last === undefined || last.sequence > sequence;
+  }
+
+  #remember({ key }: WriteRequest<TPayload>): void {
+    const now = this.#now();
+    this.#sequence += 1;
     this.#recent.delete(key);
-    this.#recent.set(key, { version: Math.max(version, last?.version ?? 0), at: now });
+    this.#recent.set(key, { sequence: this.#sequence, at: now });
     for (const [old, { at }] of this.#recent) {
       if (at > now - RECENT_WRITES_MS) break;
       this.#recent.delete(old);

@@ -23,6 +23,8 @@ export interface TakenSnapshot {
   readonly pointer: string | undefined;
   /** Taken from the write queue (the store never had it): a put-back re-queues it, whatever the store holds. */
   readonly queued?: boolean;
+  /** When taken from the queue: the queue's `sequence` then (see `PersistQueue.queuedSince`). */
+  readonly queuedAt?: number | undefined;
   /** Taken out of the store by a take or fence of this process that landed after its timeout (see {@link PutBackOptions}). */
   readonly lateFence?: boolean;
 }
@@ -30,6 +32,8 @@ export interface TakenSnapshot {
 /** A value taken by {@link SnapshotReader.takeValue}, and whether it came from the write queue. */
 export interface TakenValue extends VersionedValue {
   readonly queued: boolean;
+  /** When taken from the queue: the queue's `sequence` then. */
+  readonly queuedAt?: number | undefined;
 }
 
 /** How {@link SnapshotReader.putBack} puts a record back. */
@@ -41,6 +45,8 @@ export interface PutBackOptions {
    * value, which is older (the queued write would have replaced it).
    */
   readonly queued?: boolean | undefined;
+  /** When taken from the queue: the queue's `sequence` then (a put-back that nothing queued since is the newest). */
+  readonly queuedAt?: number | undefined;
   /**
    * It was taken out of the store by a take or fence that landed after its timeout: the write the queue holds
    * for the key may be this very record, which had landed before the fence took it, so it is written
@@ -163,9 +169,10 @@ export class SnapshotReader {
       }
       if (!queued.ambiguous || !this.#store.ordered) {
         this.#clock.observe(queued.version);
-        return { value: queued.text, version: queued.version, queued: true };
+        return { value: queued.text, version: queued.version, queued: true, queuedAt: this.#queue.sequence };
       }
-      return { ...(await this.#fenced(key, queued)), queued: true };
+      const queuedAt = this.#queue.sequence;
+      return { ...(await this.#fenced(key, queued)), queued: true, queuedAt };
     }
   }
 
@@ -200,13 +207,13 @@ export class SnapshotReader {
    * (see {@link PutBackOptions}).
    */
   async putBack(key: string, text: string, version: number, payload: Snapshot | undefined, options: PutBackOptions = {}): Promise<void> {
-    const { refused, queued = false, lateFence = false } = options;
+    const { refused, queued = false, queuedAt, lateFence = false } = options;
     const waiting = this.#queue.peek(key);
     // A record waits for the key: it is newer, or this very record, which the queue will write;
     // unless that record's attempt has landed already and this is it, taken back (see `#again`).
     if (waiting !== undefined && !(waiting === text && this.#again(key, lateFence))) return;
     // Unordered store: a value there may be newer, unless this was taken from the queue and nothing was queued for the key since.
-    const newest = queued && !this.#queue.queuedSince(key, version);
+    const newest = queued && queuedAt !== undefined && !this.#queue.queuedSince(key, queuedAt);
     if (waiting === undefined && !this.#store.ordered && !newest && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
     const expiresAt = this.#expiryOf(closedAtOf(text));
     await this.#queue.write({ key, text, version, expiresAt, payload, ...(refused === undefined ? {} : { refused }) });
@@ -221,8 +228,8 @@ export class SnapshotReader {
     const taken = await this.takeValue(key);
     if (taken === undefined) return undefined;
     const record = decodeRecord(taken.value);
-    if (record.kind === 'snapshot' && accept(record.snapshot)) return { snapshot: record.snapshot, key, text: taken.value, version: taken.version, queued: taken.queued };
-    await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined, { queued: taken.queued });
+    if (record.kind === 'snapshot' && accept(record.snapshot)) return { snapshot: record.snapshot, key, text: taken.value, version: taken.version, queued: taken.queued, queuedAt: taken.queuedAt };
+    await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined, { queued: taken.queued, queuedAt: taken.queuedAt });
     return undefined;
   }
 

@@ -88,9 +88,9 @@ export class SnapshotWriter {
    * store refuses the put-back), an involuntary snapshot goes under its own session id instead (where
    * its cookie finds it), by the shared-key rule; an explicit one is superseded.
    */
-  async putBack({ key, text, snapshot, version, queued, lateFence }: TakenSnapshot): Promise<void> {
+  async putBack({ key, text, snapshot, version, queued, queuedAt, lateFence }: TakenSnapshot): Promise<void> {
     if (key === snapshot.sessionId) {
-      await this.#c.reader.putBack(key, text, version, snapshot, { queued, lateFence });
+      await this.#c.reader.putBack(key, text, version, snapshot, { queued, queuedAt, lateFence });
       return;
     }
     await this.#c.locks.run(key, async () => {
@@ -102,12 +102,12 @@ export class SnapshotWriter {
         return;
       }
       // Taken from the queue with nothing queued for the key since, it is newer than what the store holds.
-      const newest = queued === true && !this.#c.queue.queuedSince(key, version);
+      const newest = queued === true && queuedAt !== undefined && !this.#c.queue.queuedSince(key, queuedAt);
       const found = waiting ?? (newest ? undefined : await this.#peek(key));
-      // Refused when the key has moved on meanwhile (a newer snapshot, taken or not): home then, as below.
-      const home = isInvoluntary(snapshot.reason) ? (): void => void this.#moveHome(text, snapshot) : undefined;
-      if (found === undefined) await this.#c.reader.putBack(key, text, version, snapshot, { refused: home, queued });
+      if (found === undefined) await this.#putBackOrHome(key, text, version, snapshot, queued, queuedAt);
       else if (found instanceof Unreadable) await this.#divert(text, snapshot, found.error);
+      // The key holds this very snapshot again (a late take put it back, or the write it was copied from landed): one copy is enough.
+      else if (sameSnapshot(typeof found === 'string' ? snapshotIn(found) : found, snapshot)) return;
       else if (isInvoluntary(snapshot.reason)) await this.#moveHome(text, snapshot);
       else if (this.#foreign(typeof found === 'string' ? snapshotIn(found) : found, snapshot.sessionId)) await this.#putBackOver(text, snapshot, version);
       else this.#c.superseded(snapshot);
@@ -144,6 +144,31 @@ export class SnapshotWriter {
   async erase(sessionId: string, closedAt: number): Promise<void> {
     const text = encodePointer({ version: 1, key: sessionId, sessionId, reason: 'closed', closedAt });
     await this.#c.queue.write({ key: sessionId, text, version: this.#c.clock.next(), expiresAt: closedAt + this.#c.snapshotTtl(), payload: undefined });
+  }
+
+  /**
+   * Puts a snapshot back under its shared key. Refused when the key has moved on meanwhile (a newer
+   * snapshot, taken or not): an involuntary one goes home then, unless the key holds this very
+   * snapshot again (landed meanwhile: it stays there, once). A refusal of the first attempt is
+   * handled before this resolves, still under the key's lock; one of a later retry, when it comes.
+   */
+  async #putBackOrHome(key: string, text: string, version: number, snapshot: Snapshot, queued: boolean | undefined, queuedAt: number | undefined): Promise<void> {
+    let settled = false;
+    let refusedAtOnce = false;
+    const home = (): void => {
+      if (settled) void this.#homeUnlessThere(key, text, snapshot);
+      else refusedAtOnce = true;
+    };
+    await this.#c.reader.putBack(key, text, version, snapshot, { refused: isInvoluntary(snapshot.reason) ? home : undefined, queued, queuedAt });
+    settled = true;
+    if (refusedAtOnce) await this.#homeUnlessThere(key, text, snapshot);
+  }
+
+  /** Moves a put-back the key refused home, unless what the key holds is that very snapshot. */
+  async #homeUnlessThere(key: string, text: string, snapshot: Snapshot): Promise<void> {
+    const found = await this.#peek(key);
+    if (!(found instanceof Unreadable) && sameSnapshot(found, snapshot)) return;
+    await this.#moveHome(text, snapshot);
   }
 
   /** Writes an involuntary snapshot under its own session id, where its cookie finds it. */
@@ -217,4 +242,9 @@ function snapshotIn(text: string): Snapshot | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether `found` is `snapshot` (the same session's record of the same moment and reason). */
+function sameSnapshot(found: Snapshot | undefined, snapshot: Snapshot): boolean {
+  return found !== undefined && found.sessionId === snapshot.sessionId && found.closedAt === snapshot.closedAt && found.reason === snapshot.reason;
 }

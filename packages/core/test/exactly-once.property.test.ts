@@ -1186,6 +1186,16 @@ describe('exactly-once property: closes, snapshots and restores under any interl
       path: '1445:0',
       what: 'two takes race a put-back: the second takes the put-back copy while its write is still in flight, and must put it back once more rather than trust the queue (lost before)',
     },
+    {
+      seed: -1692206635,
+      path: '997:0:0:4:6:14:18:18:18:18:19:19:19:19:19:19:19:24:25:2:6:23:3:26:27:30:30:32:32:32:32:37:37:47:47:47:52:52:61:63:61:61:61:64:68:68:69:66:65:66',
+      what: 'unordered store, shared key: a snapshot taken from the queue is put back over another session\'s put-back queued since its take (versions could not tell: a put-back from an unordered store carries none)',
+    },
+    {
+      seed: -1964925658,
+      path: '949:0:22:15:15:28:9:10:9:14:7:12:120:3:3:3:16:18:7:1:0:2:2:4:11:2:7:2:4:5:7:10:22:24:37:2:2:2:5:5:40:6:58:58:91:58:3:2:11:4:13:2:10:19:19:19:40:40:40:50:50:50:50:50:50:58:67:4:3:5:14:7:40:21:55:10:10:10:10:21:34:2:28:16:28:31:31:37:33:36:36:36',
+      what: 'a late fence\'s put-back to a shared key is refused because that very snapshot landed there again: it is not also moved home (stored twice before)',
+    },
   ];
   for (const { seed, path, what } of counterexamples) {
     it(`replays: ${what}`, async function () {
