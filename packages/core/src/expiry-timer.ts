@@ -1,5 +1,13 @@
 import { DeadlineHeap } from './deadline-heap.js';
 
+/** Spreads due items over turns of the event loop (see `ClosePacer`). */
+export interface Pacer {
+  /** Whether one more item may be handled in the current slice (and counts it). */
+  take(): boolean;
+  /** Resolves when the next slice may begin. */
+  next(): Promise<void>;
+}
+
 /** Node's largest timer delay (2^31 - 1 ms); longer delays are clamped and re-armed. */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
@@ -7,20 +15,26 @@ export const MAX_TIMER_DELAY = 2 ** 31 - 1;
  * One timer for a whole set of deadlines. Items are scheduled in a {@link DeadlineHeap}; the single
  * `setTimeout` is armed for the earliest deadline and re-armed after it fires. Moving a deadline later
  * (the common case: activity) does not touch the timer; the timer then fires early, finds nothing due
- * and re-arms. The timer is unref'd: it never keeps the process alive.
+ * and re-arms. The timer is unref'd: it never keeps the process alive. With a {@link Pacer}, many items
+ * due at once are handed over in slices, the rest left in the heap until the next slice: an item
+ * rescheduled meanwhile (activity) is then no longer due.
  */
 export class ExpiryTimer<T> {
   readonly #heap = new DeadlineHeap<T>();
   readonly #now: () => number;
   readonly #onDue: (item: T) => void;
+  readonly #pacer: Pacer | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** A later slice is already scheduled. */
+  #continuing = false;
   #armedFor = Infinity;
   #stopped = false;
 
   /** @param onDue called once for each item whose deadline has come; the item is unscheduled first. */
-  constructor(now: () => number, onDue: (item: T) => void) {
+  constructor(now: () => number, onDue: (item: T) => void, pacer?: Pacer) {
     this.#now = now;
     this.#onDue = onDue;
+    this.#pacer = pacer;
   }
 
   /** Number of scheduled items. */
@@ -67,8 +81,21 @@ export class ExpiryTimer<T> {
     this.#armedFor = Infinity;
     const now = this.#now();
     while (this.#heap.peekDeadline() <= now) {
+      if (this.#pacer !== undefined && !this.#pacer.take()) {
+        this.#continueLater(this.#pacer);
+        return;
+      }
       this.#onDue(this.#heap.shift()!);
     }
     this.#arm();
+  }
+
+  #continueLater(pacer: Pacer): void {
+    if (this.#continuing) return;
+    this.#continuing = true;
+    void pacer.next().then(() => {
+      this.#continuing = false;
+      if (!this.#stopped) this.#fire();
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { ExpiryTimer } from './expiry-timer.js';
+import { ExpiryTimer, type Pacer } from './expiry-timer.js';
 import { internalsOf, type LiveSession } from './live-session.js';
 import { RecencyList } from './recency-list.js';
 import type { Settings } from './options.js';
@@ -33,17 +33,26 @@ export class Registry<TData extends SessionData> {
   readonly #settings: Readonly<Settings>;
   readonly #now: () => number;
   readonly #events: RegistryEvents<TData>;
+  readonly #pacer: Pacer;
   #busy = 0;
   #drained: (() => void) | undefined;
+  /** A paced {@link shrinkToCap} waits for its next slice. */
+  #shrinking = false;
 
-  constructor(settings: Readonly<Settings>, now: () => number, events: RegistryEvents<TData>) {
+  /** @param pacer spreads expiries and cap evictions that come in bursts over turns of the event loop. */
+  constructor(settings: Readonly<Settings>, now: () => number, events: RegistryEvents<TData>, pacer: Pacer) {
     this.#settings = settings;
     this.#now = now;
     this.#events = events;
-    this.#timer = new ExpiryTimer(now, (session) => {
-      const state = internalsOf(session);
-      if (state.state === 'live' && state.busy === 0) events.expired(session);
-    });
+    this.#pacer = pacer;
+    this.#timer = new ExpiryTimer(
+      now,
+      (session) => {
+        const state = internalsOf(session);
+        if (state.state === 'live' && state.busy === 0) events.expired(session);
+      },
+      pacer,
+    );
   }
 
   /** Live sessions. */
@@ -143,14 +152,25 @@ export class Registry<TData extends SessionData> {
     return { probation: this.#probation.size, returning: this.#returning.size };
   }
 
-  /** Evicts until one more session fits under the cap (or no idle session is left). */
+  /** Evicts until one more session fits under the cap (or no idle session is left), at once. */
   makeRoom(): void {
     this.#evictWhile(() => this.#live.size >= this.#settings.maxSessions);
   }
 
-  /** Evicts until the cap holds again (or no idle session is left). */
+  /**
+   * Evicts until the cap holds again (or no idle session is left). Paced: past one slice of
+   * closes (a lowered `maxSessions`), the rest go in later slices, and the cap holds again then.
+   */
   shrinkToCap(): void {
-    this.#evictWhile(() => this.#live.size > this.#settings.maxSessions);
+    if (this.#shrinking) return;
+    const overCap = (): boolean => this.#live.size > this.#settings.maxSessions;
+    this.#evictWhile(overCap, this.#pacer);
+    if (!overCap() || (this.#probation.size === 0 && this.#returning.size === 0)) return;
+    this.#shrinking = true;
+    void this.#pacer.next().then(() => {
+      this.#shrinking = false;
+      this.shrinkToCap();
+    });
   }
 
   /** Resolves when no session is busy, or after `timeoutMs` ms. */
@@ -182,8 +202,9 @@ export class Registry<TData extends SessionData> {
     return internalsOf(session).returning ? this.#returning : this.#probation;
   }
 
-  #evictWhile(overCap: () => boolean): void {
+  #evictWhile(overCap: () => boolean, pacer?: Pacer): void {
     while (overCap()) {
+      if (pacer !== undefined && !pacer.take()) return;
       const victim = this.#probation.oldest() ?? this.#returning.oldest();
       if (victim === undefined) return;
       // The close takes it out of the registry synchronously, so the loop moves on.

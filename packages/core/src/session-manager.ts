@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Checkpointer } from './checkpointer.js';
+import { ClosePacer } from './close-pacer.js';
 import { decodeRecord, encodeSnapshot } from './codec.js';
 import { OptionError, PersistError, RestoreError, SessionClosedError, SessionUnavailableError, type RepriseError } from './errors.js';
 import { disposeLive, runHooks } from './hooks.js';
@@ -63,6 +64,8 @@ export class SessionManager<TData extends SessionData = SessionData>
   readonly #restoreHooks: RestoreHook<TData>[];
   readonly #registry: Registry<TData>;
   readonly #closing = new Map<string, Promise<CloseReason>>();
+  /** Spreads bursts of closes (expiries, a lowered cap, a shutdown) over turns of the event loop. */
+  readonly #pacer = new ClosePacer(() => this.#closing.size);
   /** Restores in flight: `shutdown()` waits for them. */
   readonly #restoring = new Set<Promise<unknown>>();
   readonly #store: Store;
@@ -88,7 +91,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#registry = new Registry(this.#settings, this.#now, {
       expired: (session) => void this.#close(session, 'expired'),
       evict: (session) => void this.#close(session, 'evicted'),
-    });
+    }, this.#pacer);
     this.#store = new Store(this.adapter, () => this.#settings.adapterTimeout);
     const clock = new VersionClock(this.#now);
     this.#queue = new PersistQueue(this.#store, this.#now, () => this.#settings.maxPendingPersists, {
@@ -168,8 +171,10 @@ export class SessionManager<TData extends SessionData = SessionData>
   }
 
   /**
-   * Changes an option at run time (4D WEB SET OPTION). Lowering `maxSessions` evicts at once, through
-   * the closing hooks; a new `idleTimeout` or `absoluteTimeout` applies to each session from its next activity.
+   * Changes an option at run time (4D WEB SET OPTION). Lowering `maxSessions` evicts through the
+   * closing hooks, starting at once and in paced slices (see "Close bursts" in the README), so the cap
+   * holds again once they are done; a new `idleTimeout` or `absoluteTimeout` applies to each session
+   * from its next activity. A new `checkpointInterval` applies from the next pass.
    */
   setOption<K extends RuntimeOptionName>(name: K, value: Settings[K]): void {
     if (!isRuntimeOption(name)) throw new OptionError(`setOption: unknown option ${JSON.stringify(name)}`);
@@ -356,7 +361,7 @@ export class SessionManager<TData extends SessionData = SessionData>
       // Until nothing is left: a restore in flight brings a live session back, which must close too.
       for (let round = 0; round < MAX_SHUTDOWN_ROUNDS; round++) {
         await Promise.allSettled(this.#restoring);
-        await Promise.all(this.#registry.all().map((session) => this.#close(session, 'shutdown')));
+        await this.#closeAll();
         await Promise.all(this.#closing.values());
         if (this.#restoring.size === 0 && this.#registry.size === 0 && this.#closing.size === 0) break;
       }
@@ -365,6 +370,16 @@ export class SessionManager<TData extends SessionData = SessionData>
     } finally {
       letGo();
     }
+  }
+
+  /** Closes every live session with 'shutdown', in paced slices (see `ClosePacer`). */
+  async #closeAll(): Promise<void> {
+    const closes: Promise<boolean>[] = [];
+    for (const session of this.#registry.all()) {
+      while (!this.#pacer.take()) await this.#pacer.next();
+      closes.push(this.#close(session, 'shutdown'));
+    }
+    await Promise.all(closes);
   }
 
   /** Registers a restore in flight until it settles. */
@@ -390,6 +405,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#closing.set(id, done.then(() => reason));
     return done.then(() => {
       this.#closing.delete(id);
+      this.#pacer.closed();
       return true;
     });
   }
