@@ -37,6 +37,12 @@ export class MemoryAdapter implements SessionAdapter {
   readonly #options: ResolvedOptions;
   /** Entries (values and floors) by key, in write order: a write of a value moves its key to the newest end. */
   readonly #entries = new Map<string, Entry>();
+  /**
+   * Walks `#entries` in write order for {@link #enforceBound}, kept between calls: every key it has
+   * passed was dropped (a key written again moved behind it), so the oldest key is its next one.
+   * A fresh iterator would step over every deleted slot at the head of the Map on each write.
+   */
+  #oldest: Iterator<string> | undefined;
   /** Keys whose entry has a finite deadline, by that deadline (ms since the epoch). */
   readonly #deadlines = new DeadlineHeap<string>();
   #closed = false;
@@ -155,6 +161,7 @@ export class MemoryAdapter implements SessionAdapter {
   async close(): Promise<void> {
     this.#closed = true;
     this.#entries.clear();
+    this.#oldest = undefined;
     this.#deadlines.clear();
   }
 
@@ -228,11 +235,22 @@ export class MemoryAdapter implements SessionAdapter {
   /** Drops oldest-written entries past `maxEntries`, reporting each key once the store is consistent. */
   #enforceBound(): void {
     const dropped: string[] = [];
-    for (const key of this.#entries.keys()) {
-      if (this.#entries.size <= this.#options.maxEntries) break;
+    while (this.#entries.size > this.#options.maxEntries) {
+      const key = this.#nextOldest();
+      if (key === undefined) break;
       this.#remove(key);
       dropped.push(key);
     }
     for (const key of dropped) this.#options.onDrop(key);
+  }
+
+  /** The oldest key still stored (see {@link #oldest}); `undefined` when none is. */
+  #nextOldest(): string | undefined {
+    this.#oldest ??= this.#entries.keys();
+    const next = this.#oldest.next();
+    if (!next.done) return next.value;
+    // Only when nothing is stored: every stored key is ahead of the iterator. Start over next time.
+    this.#oldest = undefined;
+    return undefined;
   }
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import FakeTimers from '@sinonjs/fake-timers';
 import { RepriseError } from '@reprise/core';
 import { MemoryAdapter } from '../src/index.js';
@@ -265,6 +266,38 @@ describe('MemoryAdapter', () => {
       expect(dropped).to.deep.equal(['b']);
       expect(await small.load('a')).to.equal('a2');
       await small.close();
+    });
+
+    it('under any mix of writes, rewrites, takes and deletes, drops exactly the oldest-written keys (a model, 300 runs)', async () => {
+      const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g');
+      const op = fc.oneof(
+        fc.record({ t: fc.constant('save' as const), key }),
+        fc.record({ t: fc.constant('take' as const), key }),
+        fc.record({ t: fc.constant('delete' as const), key }),
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 60 }), async (max, ops) => {
+          const { adapter: small, dropped } = bounded(max);
+          const model: string[] = []; // keys stored, oldest written first
+          const expected: string[] = [];
+          for (const { t, key: k } of ops) {
+            const at = model.indexOf(k);
+            if (t === 'save') {
+              await small.save(k, k);
+              if (at >= 0) model.splice(at, 1);
+              model.push(k);
+              while (model.length > max) expected.push(model.shift()!);
+            } else {
+              await (t === 'take' ? small.take(k) : small.delete(k));
+              if (at >= 0) model.splice(at, 1);
+            }
+          }
+          expect(dropped).to.deep.equal(expected);
+          for (const k of model) expect(await small.load(k)).to.equal(k);
+          await small.close();
+        }),
+        { numRuns: 300 },
+      );
     });
 
     it('with maxEntries 1 keeps only the last key', async () => {
