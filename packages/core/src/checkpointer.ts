@@ -65,6 +65,11 @@ export class Checkpointer<TData extends SessionData> {
     this.mark(session);
   }
 
+  /** `session` is closing: it leaves the candidates (its close writes it), so a burst of closes holds no references here. */
+  drop(session: LiveSession<TData>): void {
+    this.#candidates.delete(session);
+  }
+
   /** Whether a checkpoint of `session` was handed to the store since it became live here (or since its last {@link reset}). */
   wrote(session: LiveSession<TData>): boolean {
     return this.#written.has(session);

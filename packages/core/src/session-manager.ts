@@ -400,6 +400,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     state.closeReason = reason;
     const id = state.id;
     this.#registry.remove(session);
+    this.#checkpointer.drop(session);
     this.#counters.closed[reason] += 1;
     const done = this.#runClose(session, reason);
     this.#closing.set(id, done.then(() => reason));
