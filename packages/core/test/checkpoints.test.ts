@@ -196,7 +196,7 @@ describe('checkpoints', () => {
     });
   }
 
-  it('a pass over 10,000 changed sessions writes every one, in saveManyIfNewer batches', async () => {
+  it('a pass over 10,000 changed sessions writes every one', async () => {
     const { manager, adapter } = makeOrderedManager<Data>({ checkpointInterval: INTERVAL, maxSessions: 20_000 });
     for (let i = 0; i < 10_000; i++) manager.create({ cart: [`item-${i}`, 'x'.repeat(200)] });
     await clock.tickAsync(INTERVAL);
