@@ -5,13 +5,20 @@ import { assertBuilt } from './helpers/build.js';
 import { Child } from './helpers/process.js';
 import { PROCESS_STORES, type OpenedStore } from './helpers/process-stores.js';
 import { startSessionServer } from './helpers/session-server.js';
+import { waitUntil } from './helpers/wait.js';
 import type { VisitorData, VisitorView } from './helpers/session-app.js';
 
 const VISITORS = 20;
 
-// Checkpoints off (CHECKPOINT_INTERVAL 0): these tests read exactly what the shutdown's closes and the
-// restores leave in the store; crash-checkpoints.test.ts covers checkpoints.
-const NO_CHECKPOINTS = { CHECKPOINT_INTERVAL: '0' };
+/**
+ * Run without checkpoints, and with them every 200 ms. With them, the record a restore takes is
+ * written again at once as the live session's checkpoint (a crash must not lose it), and the closes
+ * at shutdown replace the checkpoints.
+ */
+const CHECKPOINTS = [
+  { label: 'no checkpoints', env: { CHECKPOINT_INTERVAL: '0' }, on: false },
+  { label: 'checkpoints every 200 ms', env: { CHECKPOINT_INTERVAL: '200' }, on: true },
+] as const;
 
 /** SIGTERM, then the exit code and the stats the process printed after its shutdown. */
 async function stopServer(child: Child): Promise<ManagerStats> {
@@ -38,10 +45,10 @@ for (const store of PROCESS_STORES) {
       opened = undefined;
     });
 
-    it(`every one of ${VISITORS} sessions is written at shutdown, restored by its cookie under the same id in the next process, and written again with its new data at the next shutdown`, async function () {
+    for (const checkpoints of CHECKPOINTS) it(`${checkpoints.label}: every one of ${VISITORS} sessions is written at shutdown, restored by its cookie under the same id in the next process, and written again with its new data at the next shutdown`, async function () {
       this.timeout(30_000);
       opened = store.open('restart');
-      const env = { ...opened.env, ...NO_CHECKPOINTS };
+      const env = { ...opened.env, ...checkpoints.env };
       const adapter = opened.adapter();
 
       // Process 1: VISITORS visitors write their sessions.
@@ -82,7 +89,18 @@ for (const store of PROCESS_STORES) {
       }
       const after = (await new Browser(second.base).get('/stats', 200)).body as ManagerStats;
       expect(after).to.deep.include({ restored: VISITORS, created: 0, live: VISITORS, restoreFailures: 0 });
-      for (const sid of oldSids) expect(await adapter.load(sid), 'each snapshot was taken by its restore').to.equal(undefined);
+      if (!checkpoints.on) {
+        for (const sid of oldSids) expect(await adapter.load(sid), 'each snapshot was taken by its restore').to.equal(undefined);
+      } else {
+        // Taken by its restore, and written again at once as the live session's checkpoint, with the restored data.
+        await waitUntil('every restored session is checkpointed', async () => (await Promise.all(oldSids.map((sid) => adapter.load(sid)))).every((text) => text !== undefined), { timeoutMs: 5_000 });
+        for (const [i, sid] of oldSids.entries()) {
+          const record = decodeRecord((await adapter.load(sid))!);
+          expect(record.kind === 'snapshot' && record.snapshot.reason, `visitor ${i}'s record while live`).to.equal('checkpoint');
+          const data = (record as { snapshot: Snapshot<VisitorData> }).snapshot.data;
+          expect([...data.cart!], `visitor ${i}'s checkpointed cart`).to.deep.equal(views[i]!.cart);
+        }
+      }
 
       // Each visitor writes once more in process 2: the write goes into the restored session, same id.
       const written = await Promise.all(
