@@ -3,7 +3,13 @@
 // JavaScript of Koa + the session middleware is timed. It is far less sensitive than the HTTP
 // benchmark to other processes on the machine, and tells where the per-request CPU goes.
 //   node bench/micro.mjs [returning|new]   (env: MICRO_ITERATIONS per batch, default 20000 (returning)
-//                                           or 10000 (new); MICRO_ROUNDS, default 7)
+//                                           or 10000 (new); MICRO_ROUNDS, default 7; REDIS_URL)
+// The new-visitor workload also runs Reprise on Redis (checkpoints off, so that what is measured is the
+// request and, at the cap, the eviction's write), and "bare Koa + one snapshot write": bare Koa whose
+// handler also encodes a snapshot as Reprise does and hands it to the adapter's saveManyIfNewer (memory,
+// Redis): the cost a flood request at the cap may add to a new visitor (issue 7). In that workload each request is
+// followed by one turn of the event loop (setImmediate), for every variant, so that Redis replies are
+// read as they come, as in a server; that turn is part of every row, bare Koa's included.
 // A response here is never sent, so the 'close' Reprise waits for to settle a new session's cookie
 // is emitted by hand after each request.
 import { EventEmitter } from 'node:events';
@@ -11,7 +17,10 @@ import http from 'node:http';
 import session from 'koa-session';
 import { session as reprise } from '@reprise/koa';
 import { MemoryAdapter } from '@reprise/memory';
+import { RedisAdapter } from '@reprise/redis';
+import { encodeSnapshot, newSessionId } from '@reprise/core';
 import { KEYS, countViews, newApp } from './servers/harness.mjs';
+import { REDIS_URL, cleanRedis } from './lib.mjs';
 import { cachedSigner, hmacSigner } from './servers/signers.mjs';
 
 const WORKLOAD = process.argv[2] ?? 'returning';
@@ -35,6 +44,33 @@ function request(cookie) {
 function cookieOf(res) {
   const header = res.getHeader('set-cookie') ?? [];
   return (Array.isArray(header) ? header : [header]).map((line) => String(line).split(';', 1)[0]).join('; ');
+}
+
+const redisPrefix = `reprise-micro:${process.pid}:`;
+const redisAdapters = [];
+/** A RedisAdapter under this run's prefix (removed at the end). */
+function redisAdapter() {
+  const adapter = new RedisAdapter({ url: REDIS_URL, prefix: `${redisPrefix}${redisAdapters.length}:` });
+  redisAdapters.push(adapter);
+  return adapter;
+}
+
+/**
+ * Bare Koa whose handler also writes one snapshot the way an eviction does: encoded by the core's
+ * codec, handed to the adapter's saveManyIfNewer as a batch of one (not awaited, as a close does not
+ * hold the request). What a flood request at the cap may add to a new visitor.
+ */
+function snapshotWriter(adapter) {
+  const app = newApp();
+  let version = 0;
+  app.use(async (ctx) => {
+    ctx.body = { views: 1 };
+    const id = newSessionId();
+    const now = Date.now();
+    const { text } = encodeSnapshot({ version: 1, key: id, sessionId: id, createdAt: now, closedAt: now, reason: 'evicted', data: { views: 1 } }, 1024 * 1024);
+    void adapter.saveManyIfNewer([{ key: id, value: text, version: (version += 1), ttlMs: 86_400_000 }]);
+  });
+  return app;
 }
 
 const managers = new Map();
@@ -71,6 +107,20 @@ const variants = {
     app.use(countViews);
     return app;
   },
+  'Reprise (Redis)': () => {
+    const app = newApp();
+    app.use(track(reprise({ adapter: redisAdapter(), maxSessions: 1_000_000, checkpointInterval: 0 })));
+    app.use(countViews);
+    return app;
+  },
+  'Reprise (Redis), default cap 100': () => {
+    const app = newApp();
+    app.use(track(reprise({ adapter: redisAdapter(), checkpointInterval: 0 })));
+    app.use(countViews);
+    return app;
+  },
+  'bare Koa + one snapshot write (memory)': () => snapshotWriter(new MemoryAdapter({ onDrop: () => {} })),
+  'bare Koa + one snapshot write (Redis)': () => snapshotWriter(redisAdapter()),
   'Reprise, signer HMAC + timingSafeEqual': () => {
     const app = newApp();
     app.keys = hmacSigner(KEYS);
@@ -91,7 +141,7 @@ const variants = {
 //   node --cpu-prof --cpu-prof-dir=bench/results/profiles bench/micro.mjs new, then summarize-profile.mjs).
 const only = process.env.MICRO_ONLY ? new Set(process.env.MICRO_ONLY.split('|')) : undefined;
 const wanted = (name) =>
-  (WORKLOAD === 'new' ? !name.startsWith('Reprise, ') : !name.includes('cap 100')) &&
+  (WORKLOAD === 'new' ? !name.startsWith('Reprise, ') : !name.includes('cap 100') && !name.includes('Redis')) &&
   (only === undefined || name === 'bare Koa' || only.has(name));
 const prepared = [];
 for (const [name, build] of Object.entries(variants).filter(([name]) => wanted(name))) {
@@ -117,6 +167,7 @@ async function batch(v, n) {
     await v.handle(req, res);
     res.emit('close');
     if (res.statusCode !== 200) throw new Error(`${v.name}: status ${res.statusCode}`);
+    if (WORKLOAD === 'new') await new Promise((resolve) => setImmediate(resolve));
   }
   const cpu = process.cpuUsage(start);
   return (cpu.user + cpu.system) / n;
@@ -140,3 +191,6 @@ for (const v of prepared) {
   console.log(`| ${v.name} | ${m.toFixed(2)} | +${(m - bare).toFixed(2)} |`);
 }
 console.log(`(${VISITORS + ITERATIONS * (ROUNDS + 1)} requests per variant)`);
+for (const manager of managers.values()) await manager.shutdown();
+for (const adapter of redisAdapters) await adapter.close();
+if (redisAdapters.length > 0) await cleanRedis(redisPrefix);

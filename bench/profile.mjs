@@ -1,7 +1,7 @@
 // CPU profile of one server under one workload:
 //   node bench/profile.mjs [server file, default reprise-memory.mjs] [returning|new, default returning]
 // Env: BENCH_DURATION (s, default 10), BENCH_CONNECTIONS (10), BENCH_VISITORS (100),
-// BENCH_MAX_SESSIONS (passed to the Reprise servers), BENCH_PROF_INTERVAL (µs, default 100).
+// BENCH_MAX_SESSIONS and BENCH_CHECKPOINT_INTERVAL (passed to the Reprise servers), BENCH_PROF_INTERVAL (µs, default 100).
 // The server runs with `node --cpu-prof`; the profile (open it in Chrome DevTools) and a text summary
 // (self time and inclusive time per function, and self time per package, in µs per request) go
 // to bench/results/profiles/.
@@ -23,6 +23,7 @@ const prefix = `reprise-bench:profile-${process.pid}:`;
 const startedAt = Date.now();
 const env = { BENCH_PREFIX: prefix };
 if (process.env.BENCH_MAX_SESSIONS) env.BENCH_MAX_SESSIONS = process.env.BENCH_MAX_SESSIONS;
+if (process.env.BENCH_CHECKPOINT_INTERVAL) env.BENCH_CHECKPOINT_INTERVAL = process.env.BENCH_CHECKPOINT_INTERVAL;
 const server = await startServer(file, env, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${interval}`]);
 let measured;
 try {

@@ -53,6 +53,24 @@ const VARIANTS = [
   { id: 'reprise-redis', label: 'Reprise (Redis)', file: 'reprise-redis.mjs', redis: true, env: { BENCH_MAX_SESSIONS: BIG_CAP } },
   { id: 'reprise-memory-cap100', label: 'Reprise (memory), default cap 100', file: 'reprise-memory.mjs', workloads: ['new'] },
   { id: 'reprise-redis-cap100', label: 'Reprise (Redis), default cap 100', file: 'reprise-redis.mjs', redis: true, workloads: ['new'] },
+  // The same two without checkpoints: what an eviction costs on its own (with them, the uncapped
+  // variant also pays the checkpoints of its sessions, which the capped one evicts first).
+  {
+    id: 'reprise-redis-no-checkpoints',
+    label: 'Reprise (Redis), no checkpoints',
+    file: 'reprise-redis.mjs',
+    redis: true,
+    env: { BENCH_MAX_SESSIONS: BIG_CAP, BENCH_CHECKPOINT_INTERVAL: '0' },
+    workloads: ['new'],
+  },
+  {
+    id: 'reprise-redis-cap100-no-checkpoints',
+    label: 'Reprise (Redis), default cap 100, no checkpoints',
+    file: 'reprise-redis.mjs',
+    redis: true,
+    env: { BENCH_CHECKPOINT_INTERVAL: '0' },
+    workloads: ['new'],
+  },
   // Diagnostics (see servers/signers.mjs): the same Reprise server with a cheaper cookie signature check.
   {
     id: 'reprise-memory-hmac',
@@ -153,7 +171,7 @@ for (let round = 1; round <= config.rounds; round += 1) {
       const run = await runQuietly(variant, workload, round);
       runs.push(run);
       const c = run.server.counters;
-      const extra = c.evicted !== undefined ? `  created ${c.created} evicted ${c.evicted} dropped ${c.dropped} errors ${c.errors}` : '';
+      const extra = c.evicted !== undefined ? `  created ${c.created} evicted ${c.evicted} checkpoints ${c.checkpoints ?? 0} dropped ${c.dropped} errors ${c.errors}` : '';
       console.log(
         `  round ${round} ${workload.padEnd(9)} ${variant.id.padEnd(22)} ${run.rps.toFixed(0).padStart(6)} req/s  p99 ${run.p99.toFixed(2)} ms  ` +
           `server ${run.server.cpuUsPerReq.toFixed(1)} us/req (user ${run.server.userUsPerReq.toFixed(1)}, system ${run.server.systemUsPerReq.toFixed(1)}; ${(run.server.cpuShare * 100).toFixed(0)}% of a core)  ` +

@@ -1,6 +1,6 @@
 // Shared by reprise-memory.mjs and reprise-redis.mjs. Reprise (@reprise/koa) on the memory adapter (BENCH_ADAPTER=memory, the default) or on Redis
 // (BENCH_ADAPTER=redis, keys under the runner's prefix). BENCH_MAX_SESSIONS sets the cap
-// (unset: the default cap of 100). The figures each sample carries: the manager's stats, and
+// (unset: the default cap of 100), BENCH_CHECKPOINT_INTERVAL the checkpoint interval in ms. The figures each sample carries: the manager's stats, and
 // the errors and MemoryAdapter drops that the run produced (counted, not printed, so that a
 // flood of process warnings does not become what is measured).
 import { MemoryAdapter } from '@reprise/memory';
@@ -10,6 +10,8 @@ import { REDIS_URL, countViews, newApp, prefixFromEnv, serve } from './harness.m
 
 const kind = process.env.BENCH_ADAPTER ?? 'memory';
 const maxSessions = process.env.BENCH_MAX_SESSIONS ? Number(process.env.BENCH_MAX_SESSIONS) : undefined;
+// BENCH_CHECKPOINT_INTERVAL (ms; unset: the default, 5 s on Redis, 0 on the memory adapter).
+const checkpointInterval = process.env.BENCH_CHECKPOINT_INTERVAL ? Number(process.env.BENCH_CHECKPOINT_INTERVAL) : undefined;
 
 let dropped = 0;
 let errors = 0;
@@ -18,7 +20,11 @@ const adapter =
     ? new RedisAdapter({ url: REDIS_URL, prefix: prefixFromEnv() })
     : new MemoryAdapter({ onDrop: () => { dropped += 1; } });
 
-const middleware = session({ adapter, ...(maxSessions === undefined ? {} : { maxSessions }) });
+const middleware = session({
+  adapter,
+  ...(maxSessions === undefined ? {} : { maxSessions }),
+  ...(checkpointInterval === undefined ? {} : { checkpointInterval }),
+});
 middleware.manager.on('error', () => {
   errors += 1;
 });
@@ -35,6 +41,7 @@ serve(app, {
       evicted: s.closed.evicted,
       restored: s.restored,
       persisted: s.persisted,
+      checkpoints: s.checkpoints,
       pendingPersists: s.pendingPersists,
       persistFailures: s.persistFailures,
       errors,

@@ -6,13 +6,35 @@ import { withDeadline } from './deadline.js';
 import { batchError, operationError } from './failures.js';
 import { resolveOptions } from './options.js';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
-import { replyToBoolean, replyToString, replyToVersioned } from './replies.js';
+import { replyToBatch, replyToBoolean, replyToString, replyToVersioned } from './replies.js';
 import { runScriptPipeline } from './script-pipeline.js';
 import type { ScriptCall } from './script-pipeline.js';
 import { runScript } from './script-runner.js';
+import { TurnGate } from './turn-gate.js';
+import { WriteMerger } from './write-merger.js';
 import type { ScriptClient } from './script-runner.js';
-import { DELETE, LOAD, SAVE, SAVE_IF_NEWER, TAKE } from './scripts.js';
+import { DELETE, KEYS_PER_BATCH_SCRIPT, LOAD, NOT_A_SNAPSHOT, SAVE, SAVE_IF_NEWER, SAVE_MANY_IF_NEWER, TAKE } from './scripts.js';
 import type { LuaScript } from './scripts.js';
+
+/** Turns of the event loop a batch of fewer than {@link COALESCE_BELOW} writes waits for other batches to go out merged with. */
+export const COALESCE_TURNS = 4;
+/** A batch of at least this many writes leaves at once: it fills a socket write on its own. */
+export const COALESCE_BELOW = 64;
+
+/** The runs of the batch script for `writes`: {@link KEYS_PER_BATCH_SCRIPT} keys each (prefixed), three arguments per key. */
+function batchCalls(writes: readonly VersionedWrite[], prefix: string): ScriptCall[] {
+  const calls: ScriptCall[] = [];
+  for (let start = 0; start < writes.length; start += KEYS_PER_BATCH_SCRIPT) {
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const { key, value, version, ttlMs } of writes.slice(start, start + KEYS_PER_BATCH_SCRIPT)) {
+      keys.push(prefix + key);
+      args.push(value, String(version), redisTtl(ttlMs));
+    }
+    calls.push({ keys, args });
+  }
+  return calls;
+}
 
 /** A prepared call: which script, with which arguments (the key is added by the adapter). */
 interface Command {
@@ -50,6 +72,12 @@ export class RedisAdapter implements SessionAdapter {
   readonly #options: ResolvedOptions;
   readonly #connection: Connection;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Small batches wait a few turns for company and go out as one (see {@link WriteMerger}). */
+  readonly #merger = new WriteMerger<VersionedWrite>(
+    new TurnGate(COALESCE_TURNS),
+    (entries) => this.#writeBatch(entries),
+    (work) => this.#trackCall(work),
+  );
   #closed: Promise<void> | undefined;
 
   /**
@@ -101,28 +129,41 @@ export class RedisAdapter implements SessionAdapter {
   }
 
   /**
-   * A batch of conditional writes in one round trip: the `saveIfNewer` script once per entry, all in
-   * one pipeline (not a MULTI transaction: each entry is atomic on its own key, and a refused entry
-   * does not stop the others). Resolves one boolean per entry, in the order given: whether it was
-   * stored. An empty batch resolves `[]` without touching Redis. Keys get the prefix, TTLs are
-   * rounded up to whole ms, as for `saveIfNewer`.
+   * A batch of conditional writes in one round trip: the `saveIfNewer` rule on every entry, by a
+   * script of up to {@link KEYS_PER_BATCH_SCRIPT} keys per run, all runs in one pipeline (not a
+   * MULTI transaction: each entry is atomic on its own key, and a refused entry does not stop the
+   * others). Resolves one boolean per entry, in the order given: whether it was stored. An empty
+   * batch resolves `[]` without touching Redis. Keys get the prefix, TTLs are rounded up to whole
+   * ms, as for `saveIfNewer`. A run blocks Redis for its keys only (~0.5 ms for 100 small writes).
+   * A batch of fewer than {@link COALESCE_BELOW} writes first waits {@link COALESCE_TURNS} turns of
+   * the event loop and goes out merged with the other small batches of those turns (one pipeline,
+   * one deadline), so that the batches of a burst (one eviction per request) share a script run and
+   * a socket write: the wait is microseconds on an idle loop, a few requests' time on a busy one.
    * @param writes `{ key, value, version, ttlMs? }` each, no key twice.
    * Rejects as a whole with `ERR_REPRISE_ADAPTER`: naming the index of the first bad entry (nothing
    * sent); `unsent` when Redis is unreachable (nothing sent); after `commandTimeout` for the whole
-   * batch, or when a command of it failed (some entries may then have been stored; a retry is harmless).
+   * batch; when a run failed, or an entry's key holds something that is not a snapshot (`WRONGTYPE`,
+   * that key left as it was): the other entries may then have been stored, and a retry is harmless.
    */
   async saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
+    if (this.#closed) throw adapterError('saveManyIfNewer after close()');
+    const entries = checkWrites(writes);
+    if (entries.length === 0) return [];
+    const replies = entries.length < COALESCE_BELOW ? await this.#merger.write(entries) : await this.#writeBatch(entries);
+    if (replies.includes(NOT_A_SNAPSHOT)) {
+      throw batchError('saveManyIfNewer', [new Error('WRONGTYPE a key of the batch holds something that is not a Reprise snapshot (left as it was)')], false);
+    }
+    return replies.map((reply) => reply === 1);
+  }
+
+  /** Runs the batch script over `entries` in one pipeline; resolves one reply per entry (1, 0 or {@link NOT_A_SNAPSHOT}). */
+  async #writeBatch(entries: readonly VersionedWrite[]): Promise<number[]> {
     const operation = 'saveManyIfNewer';
-    if (this.#closed) throw adapterError(`${operation} after close()`);
-    const calls: ScriptCall[] = checkWrites(writes).map(({ key, value, version, ttlMs }) => ({
-      key: this.#options.prefix + key,
-      args: [value, String(version), redisTtl(ttlMs)],
-    }));
-    if (calls.length === 0) return [];
-    const outcomes = await this.#send(operation, (client, signal) => runScriptPipeline(client, SAVE_IF_NEWER, calls, signal));
+    const calls = batchCalls(entries, this.#options.prefix);
+    const outcomes = await this.#send(operation, (client, signal) => runScriptPipeline(client, SAVE_MANY_IF_NEWER, calls, signal));
     const failed = outcomes.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
     if (failed.length > 0) throw batchError(operation, failed, failed.length === outcomes.length);
-    return outcomes.map((outcome) => replyToBoolean((outcome as PromiseFulfilledResult<unknown>).value));
+    return outcomes.flatMap((outcome, i) => replyToBatch((outcome as PromiseFulfilledResult<unknown>).value, calls[i]!.keys.length));
   }
 
   /** Reads and removes the value in one script, leaving a floor at its version: of concurrent takes exactly one gets it. */
@@ -203,9 +244,14 @@ export class RedisAdapter implements SessionAdapter {
       if (error instanceof RepriseError) throw error;
       throw operationError(operation, error);
     });
+    this.#trackCall(call);
+    return call;
+  }
+
+  /** Registers a call in flight until it settles: `close()` waits for it. */
+  #trackCall(call: Promise<unknown>): void {
     this.#inFlight.add(call);
     const forget = (): void => void this.#inFlight.delete(call);
     call.then(forget, forget);
-    return call;
   }
 }

@@ -30,3 +30,13 @@ export function replyToBoolean(reply: unknown): boolean {
   if (text === '1' || text === '0') return text === '1';
   throw adapterError(`Redis returned ${describe(reply)} instead of 0 or 1`);
 }
+
+/** The reply of one run of the batch script: `count` integers, each 1 (stored), 0 (refused) or -1 (not a snapshot). */
+export function replyToBatch(reply: unknown, count: number): number[] {
+  if (!Array.isArray(reply) || reply.length !== count) throw adapterError(`Redis returned ${describe(reply)} instead of ${count} write results`);
+  return reply.map((entry: unknown) => {
+    const text = typeof entry === 'number' || typeof entry === 'bigint' || typeof entry === 'string' ? String(entry) : '';
+    if (text === '1' || text === '0' || text === '-1') return Number(text);
+    throw adapterError(`Redis returned ${describe(entry)} instead of 1, 0 or -1`);
+  });
+}

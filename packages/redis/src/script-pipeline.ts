@@ -3,9 +3,9 @@ import { isNoScript } from './script-runner.js';
 import type { ScriptClient } from './script-runner.js';
 import type { LuaScript } from './scripts.js';
 
-/** One run of a script in a pipeline: its key (prefix included) and its arguments. */
+/** One run of a script in a pipeline: its keys (prefix included) and its arguments. */
 export interface ScriptCall {
-  readonly key: string;
+  readonly keys: readonly string[];
   readonly args: readonly string[];
 }
 
@@ -21,7 +21,7 @@ export type ScriptOutcome = PromiseSettledResult<unknown>;
 function sendAll(client: ScriptClient, script: LuaScript, calls: readonly ScriptCall[], evalFirst: boolean): Promise<ScriptOutcome[]> {
   return Promise.allSettled(
     calls.map((call, i) => {
-      const options = { keys: [call.key], arguments: [...call.args] };
+      const options = { keys: [...call.keys], arguments: [...call.args] };
       return evalFirst && i === 0 ? client.eval(script.source, options) : client.evalSha(script.sha1, options);
     }),
   );

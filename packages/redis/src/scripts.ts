@@ -70,6 +70,50 @@ end
 return 0
 `);
 
+/** Entries of one `saveManyIfNewer` script run: a run blocks Redis for about this many writes (~0.5 ms). */
+export const KEYS_PER_BATCH_SCRIPT = 100;
+
+/** The reply for an entry of {@link SAVE_MANY_IF_NEWER} whose key holds something that is not a Reprise snapshot. */
+export const NOT_A_SNAPSHOT = -1;
+
+/**
+ * \`saveManyIfNewer\`: the \`saveIfNewer\` rule on each of KEYS; ARGV = value, version, ttl ms ('' =
+ * none) for each key in turn. Returns one reply per key: 1 stored, 0 refused, -1 the key holds
+ * something else than a snapshot (left as it is; the other keys are still written, as in a pipeline).
+ * Same representation as the single-key scripts, with fewer commands: a hash is rewritten in place
+ * (\`HSET\` of both fields, then \`PEXPIRE\`, or \`PERSIST\` without a TTL), only a 0.1 string is unlinked.
+ */
+export const SAVE_MANY_IF_NEWER = script('saveManyIfNewer', `
+local out = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local base = 3 * (i - 1)
+  local kind = redis.call('TYPE', key)['ok']
+  local value, version = false, '0'
+  if kind == 'string' then
+    value = true
+  elseif kind == 'hash' then
+    local fields = redis.call('HMGET', key, 'value', 'version')
+    if fields[2] == false then kind = 'other' else value, version = fields[1], fields[2] end
+  elseif kind ~= 'none' then
+    kind = 'other'
+  end
+  local wanted = tonumber(ARGV[base + 2])
+  if kind == 'other' then
+    out[i] = ${NOT_A_SNAPSHOT}
+  elseif (value and tonumber(version) < wanted) or (not value and tonumber(version) <= wanted) then
+    if kind == 'string' then redis.call('UNLINK', key) end
+    redis.call('HSET', key, 'value', ARGV[base + 1], 'version', ARGV[base + 2])
+    if ARGV[base + 3] ~= '' then redis.call('PEXPIRE', key, ARGV[base + 3])
+    elseif kind == 'hash' then redis.call('PERSIST', key) end
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`);
+
 /**
  * \`take\` and \`takeVersioned\`: ARGV = fence version ('' = no fence), fence ttl ms ('' = none).
  * Returns { value, version } when it took the value, else nil. Without a fence, a value is taken and

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MAX_BATCH_WRITES } from '@reprise/core';
 import { expectRejection } from '@reprise/adapter-tests';
 import { RedisAdapter } from '../src/index.js';
+import { KEYS_PER_BATCH_SCRIPT } from '../src/scripts.js';
 import { DRIFT_MS, REDIS_URL, prefixedRedis } from './support/prefixed-redis.js';
 import { freePort } from './support/redis-server.js';
 import { LatencyProxy } from './support/latency-proxy.js';
@@ -24,6 +25,42 @@ describe('RedisAdapter: saveManyIfNewer (shared Redis)', function () {
     expect(await probe.pTTL(at('older')), 'a refused entry leaves the key as it was').to.equal(-1);
     expect(await probe.hGetAll(at('no-ttl'))).to.deep.equal({ value: 'v\u0000w', version: '9007199254740991' });
     expect(await probe.pTTL(at('no-ttl'))).to.equal(-1);
+  });
+
+  it(`a batch of ${2 * KEYS_PER_BATCH_SCRIPT + 50} entries runs the script ${KEYS_PER_BATCH_SCRIPT} keys at a time, and each entry gets its own result, in order, across the runs`, async () => {
+    const n = 2 * KEYS_PER_BATCH_SCRIPT + 50;
+    // Every fifth key already holds a newer value; every seventh a 0.1 string (version 0); every
+    // eleventh a floor at the entry's version (a value at that version may still be written); with a TTL on some.
+    const expected: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i % 5 === 0) {
+        await adapter.saveIfNewer(`mixed-${i}`, 'newer', 10 + i, 60_000);
+        expected.push(false);
+      } else if (i % 7 === 0) {
+        await probe.set(at(`mixed-${i}`), 'plain 0.1 string', { PX: 60_000 });
+        expected.push(true);
+      } else if (i % 11 === 0) {
+        await adapter.saveIfNewer(`mixed-${i}`, 'taken', 1 + i);
+        expect(await adapter.take(`mixed-${i}`)).to.equal('taken');
+        expected.push(true);
+      } else {
+        expected.push(true);
+      }
+    }
+    const writes = Array.from({ length: n }, (_, i) => ({ key: `mixed-${i}`, value: `w${i}`, version: 1 + i, ...(i % 2 === 0 ? { ttlMs: 30_000 } : {}) }));
+    expect(await adapter.saveManyIfNewer(writes)).to.deep.equal(expected);
+    for (let i = 0; i < n; i++) {
+      const stored = await probe.hGetAll(at(`mixed-${i}`));
+      const ttl = await probe.pTTL(at(`mixed-${i}`));
+      if (!expected[i]) {
+        expect(stored, `entry ${i}`).to.deep.equal({ value: 'newer', version: String(10 + i) });
+        expect(ttl).to.be.within(60_000 - DRIFT_MS, 60_000);
+        continue;
+      }
+      expect(stored, `entry ${i}`).to.deep.equal({ value: `w${i}`, version: String(1 + i) });
+      if (i % 2 === 0) expect(ttl, `entry ${i}'s TTL`).to.be.within(30_000 - DRIFT_MS, 30_000);
+      else expect(ttl, `entry ${i} without ttlMs keeps no TTL of what it replaced`).to.equal(-1);
+    }
   });
 
   it('an empty batch resolves [] without connecting (even to a port where nothing listens)', async () => {

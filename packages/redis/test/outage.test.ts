@@ -132,7 +132,7 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
   it('a frozen server: a batch rejects after commandTimeout, transient and not unsent (it was sent: it may still run)', async () => {
     const own = await server();
     const adapter = track(new RedisAdapter({ url: own.url, commandTimeout: 300 }));
-    await adapter.saveIfNewer('k', 'v', 1);
+    expect(await adapter.saveManyIfNewer([{ key: 'k', value: 'v', version: 1 }])).to.deep.equal([true]); // caches the batch script
     own.freeze();
     const { ms, error } = await rejectionTime(() => adapter.saveManyIfNewer([{ key: 'k', value: 'w', version: 2 }, { key: 'j', value: 'w', version: 2 }]), /^RedisAdapter: saveManyIfNewer timed out after 300 ms \(Redis did not answer\)$/);
     expect(ms).to.be.within(280, 300 + LATE_MS);
@@ -182,6 +182,47 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
       expect(stats, 'one EVAL with the source for the whole batch').to.match(/cmdstat_eval:calls=1,/);
       expect(await adapter.load('k0')).to.equal('v');
       expect(await adapter.load('k99')).to.equal('w99');
+    } finally {
+      probe.destroy();
+    }
+  });
+
+  it(`${200} batches of one issued one per turn of the event loop share socket writes and script runs, and each resolves its own result; a bad key fails only its own batch`, async () => {
+    const own = await server();
+    const probe = createClient({ url: own.url });
+    await probe.connect();
+    try {
+      const adapter = track(new RedisAdapter({ url: own.url }));
+      await adapter.saveManyIfNewer([{ key: 'warm-up', value: 'v', version: 1 }]); // connects, caches the script
+      await adapter.saveIfNewer('newer', 'kept', 50);
+      await probe.rPush('reprise:a-list', 'x');
+      await probe.configResetStat();
+      const batches: Promise<boolean[]>[] = [];
+      for (let i = 0; i < 200; i++) {
+        const key = i === 100 ? 'newer' : i === 150 ? 'a-list' : `k${i}`;
+        const batch = adapter.saveManyIfNewer([{ key, value: `w${i}`, version: 10 }]);
+        batch.catch(() => {}); // settled below, with the others
+        batches.push(batch);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const outcomes = await Promise.allSettled(batches);
+      outcomes.forEach((outcome, i) => {
+        if (i === 150) {
+          expect(outcome.status, 'the batch holding the list').to.equal('rejected');
+          expect((outcome as PromiseRejectedResult).reason.message).to.match(/^RedisAdapter: saveManyIfNewer failed: WRONGTYPE/);
+        } else {
+          expect(outcome, `batch ${i}`).to.deep.equal({ status: 'fulfilled', value: [i !== 100] });
+        }
+      });
+      expect(await adapter.load('k199')).to.equal('w199');
+      expect(await adapter.load('newer')).to.equal('kept');
+      const stats = await probe.info('commandstats');
+      const scriptRuns = Number(/cmdstat_evalsha:calls=(\d+),/.exec(stats)?.[1] ?? 0);
+      expect(scriptRuns, 'script runs for 200 batches of one').to.be.within(1, 200 / 2);
+      const reads = Number(/total_reads_processed:(\d+)/.exec(await probe.info('stats'))?.[1] ?? 0);
+      // The adapter's reads plus the probe's own few commands since the reset.
+      expect(reads, 'socket reads by Redis for 200 batches of one').to.be.below(200 / 2);
+      timings.push(`200 batches of one, one per turn: ${scriptRuns} script runs, ${reads} socket reads`);
     } finally {
       probe.destroy();
     }

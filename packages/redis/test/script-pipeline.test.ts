@@ -25,7 +25,7 @@ function fakeClient(sent: Sent[], flushedAfterEval = 0): ScriptClient {
   };
 }
 
-const calls = ['a', 'b', 'c'].map((key) => ({ key, args: ['v', '1', ''] }));
+const calls = ['a', 'b', 'c'].map((key) => ({ keys: [key], args: ['v', '1', ''] }));
 
 describe('RedisAdapter: the script pipeline of a batch', () => {
   it('sends every entry as EVALSHA; on NOSCRIPT sends them again behind one EVAL', async () => {
