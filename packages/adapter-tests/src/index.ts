@@ -97,3 +97,5 @@ export function runAdapterTests(
   });
 }
 export { expectRejection, expectOptionError } from './expect-error.js';
+export { runCoordinatorTests } from './coordinator-conformance.js';
+export type { CoordinatorFactory, CoordinatorTestOptions } from './coordinator-conformance.js';

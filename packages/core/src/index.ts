@@ -27,6 +27,7 @@ export {
   SessionUnavailableError,
 } from './errors.js';
 export type { RepriseErrorCode } from './errors.js';
+export type { SessionCoordinator, CoordinatorMember, Lease, Claim, HandoverOutcome } from './coordinator.js';
 export { DeadlineHeap } from './deadline-heap.js';
 export { newSessionId, isSessionId } from './session-id.js';
 export { SessionManager } from './session-manager.js';

@@ -39,6 +39,7 @@ const FULL = process.env.EXACTLY_ONCE_FULL !== '0';
  * `EXACTLY_ONCE_SHARED=0` gives no two sessions the same `persistKey`.
  */
 const TIMEOUTS = process.env.EXACTLY_ONCE_TIMEOUTS !== '0';
+const CHECKPOINTS = process.env.EXACTLY_ONCE_CHECKPOINTS !== '0';
 const SHARED = FULL && process.env.EXACTLY_ONCE_SHARED !== '0';
 const FAIL_MODES = (process.env.EXACTLY_ONCE_FAILMODES?.split(',') ?? ['none', 'none', 'saves', 'all']) as FailMode[];
 
@@ -58,6 +59,8 @@ const DRAIN_HORIZON = 120_000;
 const ADAPTER_TIMEOUT = 5_000;
 /** Runs per property (there are four); EXACTLY_ONCE_RUNS overrides it. */
 const NUM_RUNS = Number(process.env.EXACTLY_ONCE_RUNS ?? 1_500);
+/** ms between checkpoint passes in the scenarios that have them (see {@link checkpointsOf}). */
+const CHECKPOINT_INTERVAL = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Generated scenario
@@ -167,6 +170,15 @@ function batchedOf(config: Config): boolean {
   return config.ordered && config.randomSeed % 2 === 0;
 }
 
+/**
+ * Whether the scenario's manager also writes checkpoints (`checkpointInterval` 100 ms, so `advance`
+ * actions run passes): half of the scenarios, by the second bit of `randomSeed` (derived, like
+ * {@link batchedOf}). EXACTLY_ONCE_CHECKPOINTS=0 turns them off everywhere.
+ */
+function checkpointsOf(config: Config): boolean {
+  return CHECKPOINTS && (config.randomSeed >> 1) % 2 === 0;
+}
+
 const configArb: fc.Arbitrary<Config> = fc.record({
   maxSessions: fc.integer({ min: 1, max: 4 }),
   oneUser: fc.integer({ min: 0, max: 3 }).map((n) => SHARED && n === 0),
@@ -252,8 +264,12 @@ class HookBoom extends Error {
 
 const INVOLUNTARY: ReadonlySet<SnapshotReason> = new Set<SnapshotReason>(['evicted', 'expired', 'shutdown']);
 
-/** The context marker of a snapshot, if it carries one. */
+/**
+ * The context marker of a close's snapshot, if it carries one. A checkpoint has none: its data is a
+ * live session's, which may still carry the marker of the close it was restored from.
+ */
 function markerOf(snapshot: Snapshot<Data> | undefined): number | undefined {
+  if (snapshot?.reason === 'checkpoint') return undefined;
   const marker = (snapshot?.data as Data | undefined)?.ctx;
   return typeof marker === 'number' ? marker : undefined;
 }
@@ -329,6 +345,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
    * snapshot's data object, and its own closing hook marks it later) went into which session.
    */
   const restores: { snapshot: Snapshot<Data>; marker: number | undefined; into: Session }[] = [];
+  /** Ids restored from a checkpoint (in one process, only when a close's record could not be written over it). */
+  const checkpointRestores: string[] = [];
   /** Markers of the snapshots handed to 'persistFailed'. */
   const persistFailed: (number | undefined)[] = [];
   /** Markers of the snapshots handed to 'persistFailed' because an adapter call passed `adapterTimeout` (the scheduler held it). */
@@ -388,6 +406,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     // Without ordered writes no call may outlive the timeout: a late write is what such an adapter cannot make safe.
     adapterTimeout: config.ordered && TIMEOUTS ? ADAPTER_TIMEOUT : 2 ** 31 - 1,
     snapshotTtl: 10 * 24 * 3_600_000,
+    checkpointInterval: checkpointsOf(config) ? CHECKPOINT_INTERVAL : 0,
     now: () => clock.now,
     onClose: [
       function hookA(view, reason) {
@@ -422,6 +441,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       const session = view as Session;
       const marker = markerOf(snapshot);
       restores.push({ snapshot, marker, into: session });
+      if (snapshot.reason === 'checkpoint') checkpointRestores.push(snapshot.sessionId);
       let ctx = byObject.get(session);
       if (ctx === undefined) {
         ctx = adopt(session, 'revived', snapshot);
@@ -864,6 +884,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   for (const e of saves) {
     if (e.record?.kind !== 'pointer' || e.putBack) continue;
     const p = e.record.pointer;
+    // A checkpoint's erasure (explicit close, persist = false, regenerate): a pointer to itself that restores nothing.
+    if (p.key === p.sessionId && p.reason === 'closed') continue;
     const what = pointerIdentity(p.key, p.sessionId, p.reason, p.closedAt);
     pointerWrites.set(what, (pointerWrites.get(what) ?? 0) + 1);
   }
@@ -872,6 +894,13 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     const n = pointerWrites.get(what) ?? 0;
     const expected = expectedPointers.get(what) ?? 0;
     if (n > expected) fail(`pointers to ${what} reached the adapter ${n} times for ${expected} close(s) that leave one`);
+  }
+
+  // A checkpoint comes back only where no close's record replaced it: its close's write, or its
+  // erasure, never reached the store (a planned failure, or a call held past adapterTimeout).
+  const callsTimedOut = errors.some((error) => causes(error).some((c) => c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT'));
+  if (checkpointRestores.length > 0 && config.failMode === 'none' && !callsTimedOut) {
+    fail(`restored from a checkpoint although every write reached the store: ${checkpointRestores.map((id) => id.slice(0, 6)).join(', ')}`);
   }
 
   // --- 3. each snapshot taken and restored at most once -----------------------------------------
@@ -1007,7 +1036,11 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
 
   // --- coverage ------------------------------------------------------------------------------------
   count('scenarios');
-  count(`scenarios with failMode ${config.failMode}${config.oneUser ? ', one user' : ''}${config.ordered ? ', ordered adapter' : ''}${batchedOf(config) ? ' (batched)' : ''}`);
+  const checkpointWrites = adapter.log.filter((e) => e.method === 'save' && snapshotOf(e)?.reason === 'checkpoint').length;
+  if (checkpointWrites > 0) count('scenarios where checkpoints reached the store');
+  if (adapter.log.some((e) => (e.method === 'take' || e.method === 'fence') && snapshotOf(e)?.reason === 'checkpoint')) count('scenarios where a checkpoint was taken from the store');
+  if (checkpointRestores.length > 0) count('scenarios with a restore from a checkpoint');
+  count(`scenarios with failMode ${config.failMode}${config.oneUser ? ', one user' : ''}${config.ordered ? ', ordered adapter' : ''}${batchedOf(config) ? ' (batched)' : ''}${checkpointsOf(config) ? ', checkpoints' : ''}`);
   if (timedOut) count('scenarios with adapter calls past adapterTimeout');
   for (const ctx of ctxs) {
     count(`contexts (${ctx.origin}${ctx.acked.length > 0 ? ', with acknowledged writes' : ''})`);

@@ -7,3 +7,5 @@ export type {
   RedisAdapterCommonOptions,
   RedisClient,
 } from './options.js';
+export { RedisCoordinator, COORDINATOR_DEFAULTS } from './redis-coordinator.js';
+export type { RedisCoordinatorOptions } from './redis-coordinator.js';

@@ -35,9 +35,14 @@ local function state()
 end
 `;
 
-function script(name: string, body: string): LuaScript {
-  const source = `${PRELUDE}${body}`;
+/** A script of `source` as it is, with its SHA-1 for `EVALSHA`. */
+export function luaScript(name: string, source: string): LuaScript {
   return Object.freeze({ name, source, sha1: createHash('sha1').update(source).digest('hex') });
+}
+
+/** A script of the adapter: the prelude (`key`, `state()`), then `body`. */
+function script(name: string, body: string): LuaScript {
+  return luaScript(name, `${PRELUDE}${body}`);
 }
 
 /** `save`: ARGV = value, ttl ms ('' = none). Replaces whatever the key holds (floor included) with value@0. */

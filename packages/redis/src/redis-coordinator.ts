@@ -1,0 +1,284 @@
+import { OptionError, RepriseError } from '@reprise/core';
+import type { Claim, CoordinatorMember, HandoverOutcome, Lease, SessionCoordinator } from '@reprise/core';
+import { adapterError, checkKey, describe } from './arguments.js';
+import { Connection } from './connection.js';
+import { CLAIM, RELEASE, RENEW } from './coordinator-scripts.js';
+import { withDeadline } from './deadline.js';
+import { operationError } from './failures.js';
+import { resolveOptions } from './options.js';
+import type { RedisAdapterOptions, RedisClient, ResolvedOptions } from './options.js';
+import { replyToString } from './replies.js';
+import { runScriptPipeline } from './script-pipeline.js';
+import type { ScriptCall } from './script-pipeline.js';
+import type { ScriptClient } from './script-runner.js';
+import type { LuaScript } from './scripts.js';
+
+/** Where a `RedisCoordinator` keeps its keys and channels, and how long tokens are remembered. */
+export interface RedisCoordinatorOptions {
+  /** Prefix of every key and channel (default `'reprise:'`, the adapter's: the names cannot collide). */
+  prefix?: string;
+  /** ms a session's token counter outlives its last claim (default 30 days; past the snapshots' life). */
+  tokenRetention?: number;
+}
+
+/** Defaults of {@link RedisCoordinatorOptions}. */
+export const COORDINATOR_DEFAULTS = Object.freeze({ prefix: 'reprise:', tokenRetention: 30 * 24 * 3_600_000 });
+
+/** Keys of leases the batch renewal script takes per run. */
+const KEYS_PER_RENEW = 100;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** What travels on an instance's channel. */
+type Message = { readonly t: 'handover'; readonly sessionId: string; readonly from: string } | { readonly t: 'released'; readonly sessionId: string };
+
+/** What the coordinator uses of a node-redis client beyond scripts. */
+interface PubSubClient {
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  unsubscribe(channel?: string): Promise<unknown>;
+  publish(channel: string, message: string): Promise<unknown>;
+  duplicate(): RedisClient;
+}
+
+function optionError(message: string): OptionError {
+  return new OptionError(`RedisCoordinator: ${message}`);
+}
+
+function positiveMs(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
+    throw adapterError(`${name} must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The {@link SessionCoordinator} on Redis 6.2+ (standalone, as the adapter): leases are hashes with a
+ * TTL claimed and renewed by Lua scripts (the compare-and-set `SET NX PX` would be, plus a fencing
+ * token from a per-session counter in the same step), and hand-over requests travel on Redis
+ * pub/sub, one channel per instance (`<prefix>instance:<instanceId>`), on a second connection.
+ *
+ * - `new RedisCoordinator({ url })` opens its own two clients (offline queue off, reconnection
+ *   forever, as the adapter's); `leave()` destroys them.
+ * - `new RedisCoordinator({ client })` uses the caller's client for commands and a duplicate of it for
+ *   pub/sub; `leave()` destroys the duplicate only.
+ * - Failures are fast: while Redis is down every call rejects at once with `ERR_REPRISE_ADAPTER`;
+ *   `commandTimeout` (default 5 s) bounds each call.
+ */
+export class RedisCoordinator implements SessionCoordinator {
+  /** `'redis'`, for reports. */
+  readonly name = 'redis';
+  readonly #options: ResolvedOptions;
+  readonly #prefix: string;
+  readonly #tokenRetention: number;
+  readonly #commands: Connection;
+  readonly #subscriber: Connection;
+  /** Whether the subscriber's client is a duplicate this coordinator made (destroyed at leave). */
+  readonly #ownsSubscriber: boolean;
+  #instanceId: string | undefined;
+  #member: CoordinatorMember | undefined;
+  /** Hand-over requests waiting for a `released` answer, by session id. */
+  readonly #waiting = new Map<string, Set<() => void>>();
+  #left: Promise<void> | undefined;
+
+  /**
+   * @param connection `{ url, commandTimeout?, connectTimeout?, maxReconnectDelay? }` or `{ client, commandTimeout? }` (as `RedisAdapter`'s).
+   * @param options `{ prefix?, tokenRetention? }` (see {@link RedisCoordinatorOptions}).
+   * @throws RepriseError `ERR_REPRISE_OPTION` on a wrong or unknown option.
+   */
+  constructor(connection: Omit<RedisAdapterOptions, 'prefix'>, options: RedisCoordinatorOptions = {}) {
+    if (connection !== null && typeof connection === 'object' && 'prefix' in connection) throw optionError('give prefix in the second argument');
+    try {
+      this.#options = resolveOptions(connection);
+    } catch (error) {
+      if (error instanceof OptionError) throw optionError(error.message.replace(/^RedisAdapter: /, ''));
+      throw error;
+    }
+    const { prefix = COORDINATOR_DEFAULTS.prefix, tokenRetention = COORDINATOR_DEFAULTS.tokenRetention, ...unknown } = options ?? {};
+    for (const name of Object.keys(unknown)) throw optionError(`unknown option ${JSON.stringify(name)} (known: prefix, tokenRetention)`);
+    if (typeof prefix !== 'string') throw optionError(`prefix must be a string, got ${describe(prefix)}`);
+    if (!Number.isSafeInteger(tokenRetention) || tokenRetention < 1) throw optionError(`tokenRetention must be a positive integer of ms, got ${describe(tokenRetention)}`);
+    this.#prefix = prefix;
+    this.#tokenRetention = tokenRetention;
+    if (this.#options.kind === 'url') {
+      this.#commands = Connection.owned(this.#options);
+      this.#subscriber = Connection.owned(this.#options);
+      this.#ownsSubscriber = false;
+    } else {
+      this.#commands = Connection.borrowed(this.#options.client);
+      this.#subscriber = Connection.borrowed((this.#options.client as unknown as PubSubClient).duplicate());
+      this.#ownsSubscriber = true;
+    }
+  }
+
+  async join(instanceId: string, member: CoordinatorMember): Promise<void> {
+    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) throw adapterError(`instanceId must be 1 to 64 letters, digits, - or _, got ${describe(instanceId)}`);
+    if (this.#instanceId !== undefined) throw adapterError(`join() was already called (as ${this.#instanceId})`);
+    if (this.#left) throw adapterError('join() after leave()');
+    this.#instanceId = instanceId;
+    this.#member = member;
+    await this.#call('join', async () => {
+      await this.#subscriber.ready();
+      await (this.#subscriber.client as unknown as PubSubClient).subscribe(this.#channel(instanceId), (message) => this.#onMessage(message));
+    });
+  }
+
+  async claim(sessionId: string, leaseMs: number): Promise<Claim> {
+    const owner = this.#me('claim');
+    checkKey(sessionId);
+    const ms = positiveMs('leaseMs', leaseMs);
+    const reply = await this.#script('claim', CLAIM, [this.#leaseKey(sessionId), this.#tokenKey(sessionId)], [owner, String(ms), String(this.#tokenRetention)]);
+    if (!Array.isArray(reply) || reply.length !== 2) throw adapterError(`Redis returned ${describe(reply)} for a claim`);
+    const value = replyToString(reply[1]) ?? '';
+    if (Number(reply[0]) === 1) return { held: true, lease: { sessionId, owner, token: tokenOf(value) } };
+    return { held: false, owner: value };
+  }
+
+  async renew(leases: readonly Lease[], leaseMs: number): Promise<string[]> {
+    const owner = this.#me('renew');
+    const ms = positiveMs('leaseMs', leaseMs);
+    if (!Array.isArray(leases)) throw adapterError(`leases must be an array, got ${describe(leases)}`);
+    if (leases.length === 0) return [];
+    const calls: ScriptCall[] = [];
+    for (let start = 0; start < leases.length; start += KEYS_PER_RENEW) {
+      const chunk = leases.slice(start, start + KEYS_PER_RENEW);
+      for (const lease of chunk) checkKey(lease?.sessionId);
+      calls.push({ keys: chunk.map((lease) => this.#leaseKey(lease.sessionId)), args: [owner, String(ms), ...chunk.map((lease) => String(lease.token))] });
+    }
+    const outcomes = await this.#send('renew', (client, signal) => runScriptPipeline(client, RENEW, calls, signal));
+    const lost: string[] = [];
+    outcomes.forEach((outcome, run) => {
+      if (outcome.status === 'rejected') throw operationError('renew', outcome.reason);
+      const replies = outcome.value as unknown[];
+      replies.forEach((reply, i) => {
+        if (Number(reply) !== 1) lost.push(leases[run * KEYS_PER_RENEW + i]!.sessionId);
+      });
+    });
+    return lost;
+  }
+
+  async release(lease: Lease): Promise<boolean> {
+    const owner = this.#me('release');
+    checkKey(lease?.sessionId);
+    const reply = await this.#script('release', RELEASE, [this.#leaseKey(lease.sessionId)], [owner, String(lease.token)]);
+    return Number(reply) === 1;
+  }
+
+  async owner(sessionId: string): Promise<Lease | undefined> {
+    this.#me('owner');
+    checkKey(sessionId);
+    const fields = await this.#send('owner', async (client) => (client as unknown as { hmGet(key: string, fields: string[]): Promise<unknown[]> }).hmGet(this.#leaseKey(sessionId), ['owner', 'token']));
+    const owner = replyToString(fields[0]);
+    const token = replyToString(fields[1]);
+    return owner === undefined || token === undefined ? undefined : { sessionId, owner, token: tokenOf(token) };
+  }
+
+  async requestHandover(sessionId: string, owner: string, timeoutMs: number): Promise<HandoverOutcome> {
+    const from = this.#me('requestHandover');
+    checkKey(sessionId);
+    if (typeof owner !== 'string' || !INSTANCE_ID.test(owner)) throw adapterError(`owner must be an instanceId, got ${describe(owner)}`);
+    const ms = positiveMs('timeoutMs', timeoutMs);
+    let answered!: () => void;
+    const released = new Promise<void>((resolve) => (answered = resolve));
+    const waiters = this.#waiting.get(sessionId) ?? new Set();
+    waiters.add(answered);
+    this.#waiting.set(sessionId, waiters);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      await this.#publish('requestHandover', owner, { t: 'handover', sessionId, from });
+      const timedOut = new Promise<HandoverOutcome>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+      return await Promise.race([released.then((): HandoverOutcome => 'released'), timedOut]);
+    } finally {
+      clearTimeout(timer);
+      waiters.delete(answered);
+      if (waiters.size === 0) this.#waiting.delete(sessionId);
+    }
+  }
+
+  leave(): Promise<void> {
+    this.#left ??= (async () => {
+      const subscriber = this.#subscriber.client as unknown as PubSubClient & { isReady: boolean; destroy(): void };
+      if (this.#instanceId !== undefined && subscriber.isReady) await subscriber.unsubscribe().catch(() => {});
+      if (this.#ownsSubscriber) subscriber.destroy();
+      await this.#subscriber.close();
+      await this.#commands.close();
+    })();
+    return this.#left;
+  }
+
+  /** An incoming message: a hand-over request for this instance, or the answer to one it sent. */
+  #onMessage(raw: string): void {
+    let message: Message;
+    try {
+      message = JSON.parse(raw) as Message;
+    } catch {
+      return; // not ours: ignored
+    }
+    if (message.t === 'released') {
+      for (const answered of this.#waiting.get(message.sessionId) ?? []) answered();
+      return;
+    }
+    if (message.t !== 'handover' || typeof message.sessionId !== 'string' || typeof message.from !== 'string' || this.#member === undefined || this.#left) return;
+    const { sessionId, from } = message;
+    void this.#member
+      .handover(sessionId, from)
+      .catch(() => {}) // the member reports its own failures; the requester then finds the lease still held
+      .then(() => this.#publish('handover', from, { t: 'released', sessionId }))
+      .catch(() => {}); // Redis unreachable: the requester's wait times out and it looks at the lease again
+  }
+
+  #publish(operation: string, instanceId: string, message: Message): Promise<void> {
+    return this.#send(operation, async (client) => {
+      await (client as unknown as PubSubClient).publish(this.#channel(instanceId), JSON.stringify(message));
+    });
+  }
+
+  #script(operation: string, script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    return this.#send(operation, async (client, signal) => {
+      const [outcome] = await runScriptPipeline(client, script, [{ keys, args }], signal);
+      if (outcome!.status === 'rejected') throw outcome!.reason;
+      return outcome!.value;
+    });
+  }
+
+  /** Runs `work` on the command connection once ready, bounded by `commandTimeout`, failures as `ERR_REPRISE_ADAPTER`. */
+  #send<T>(operation: string, work: (client: ScriptClient, signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.#call(operation, async (signal) => {
+      await this.#commands.ready();
+      if (signal.aborted) throw adapterError(`${operation} abandoned after its deadline`);
+      return work(this.#commands.client as unknown as ScriptClient, signal);
+    });
+  }
+
+  #call<T>(operation: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const timeout = this.#options.commandTimeout;
+    return withDeadline(work, timeout, () => adapterError(`RedisCoordinator: ${operation} timed out after ${timeout} ms (Redis did not answer)`)).catch((error: unknown) => {
+      if (error instanceof RepriseError) throw error;
+      throw operationError(`RedisCoordinator: ${operation}`, error);
+    });
+  }
+
+  #me(operation: string): string {
+    if (this.#left) throw adapterError(`RedisCoordinator: ${operation} after leave()`);
+    if (this.#instanceId === undefined) throw adapterError(`RedisCoordinator: ${operation} before join()`);
+    return this.#instanceId;
+  }
+
+  #leaseKey(sessionId: string): string {
+    return `${this.#prefix}lease:${sessionId}`;
+  }
+
+  #tokenKey(sessionId: string): string {
+    return `${this.#prefix}token:${sessionId}`;
+  }
+
+  #channel(instanceId: string): string {
+    return `${this.#prefix}instance:${instanceId}`;
+  }
+}
+
+/** A token as Redis returns it (a decimal string) as a number. */
+function tokenOf(text: string): number {
+  const token = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(token)) throw adapterError('Redis returned a lease token that is not a positive safe integer (was the key written by something else?)');
+  return token;
+}
