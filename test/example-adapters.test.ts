@@ -97,7 +97,7 @@ describe('the example shop on the adapter its environment names (REPRISE_ADAPTER
 
         await stopShop(first.child);
         await first.child.line(new RegExp(`closing ${escape(short(oldSids[0]!))} reason=shutdown: saving cart=2 items \\(3 units\\) under \\S+ \\(restored when its cookie comes back\\)`));
-        await first.child.line(/shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2\}; snapshots written: 2$/);
+        await first.child.line(/shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2,"handover":0\}; snapshots written: 2$/);
 
         const second = await startShop(opened.env);
         for (const [i, [visitor, cart]] of ([[alice, aliceCart], [bob, bobCart]] as const).entries()) {
@@ -112,7 +112,7 @@ describe('the example shop on the adapter its environment names (REPRISE_ADAPTER
         expect(more.body).to.deep.equal({ items: [{ sku: 'milk', qty: 3 }, { sku: 'eggs', qty: 1 }], units: 4, sessionId: oldSids[1] });
         await stopShop(second.child);
         await second.child.line(new RegExp(`closing ${escape(short(oldSids[1]!))} reason=shutdown: saving cart=2 items \\(4 units\\) under ${escape(short(oldSids[1]!))}`));
-        await second.child.line(/shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2\}; snapshots written: 2$/);
+        await second.child.line(/shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2,"handover":0\}; snapshots written: 2$/);
       });
     });
   }

@@ -95,7 +95,7 @@ describe('example shop (examples/shop)', function () {
 
       // Making room for the restore evicted the next least recently active visitor (milk).
       const stats = (await v1.get('/admin/sessions', 200)).body.stats;
-      expect(stats.closed).to.deep.equal({ evicted: 2, expired: 0, closed: 0, shutdown: 0 });
+      expect(stats.closed).to.deep.equal({ evicted: 2, expired: 0, closed: 0, shutdown: 0, handover: 0 });
       expect(stats).to.deep.include({ restored: 1, created: 4, live: 3 });
 
       // The same cookie from another tab finds the live session: same id, same cart, no new cookie.
@@ -241,7 +241,7 @@ describe('example shop (examples/shop)', function () {
 
       const after = (await v1.get('/admin/sessions', 200)).body;
       expect(after.live).to.equal(1);
-      expect(after.stats.closed).to.deep.equal({ evicted: 0, expired: 1, closed: 1, shutdown: 0 });
+      expect(after.stats.closed).to.deep.equal({ evicted: 0, expired: 1, closed: 1, shutdown: 0, handover: 0 });
       expect(after.stats).to.deep.include({ restored: 1, created: 2, persisted: 1 });
       expect(after.current.id).to.equal(v1Sid);
 
@@ -278,7 +278,7 @@ describe('example shop (examples/shop)', function () {
       expectUnavailable(await newcomer.post('/cart/milk'), 5, 'a new visitor\'s write');
       expect(newcomer.sid).to.equal(undefined);
       expect(shop.middleware.manager.stats()).to.deep.include({ created: 1, restored: 0, persisted: 1, live: 0 });
-      expect(shop.middleware.manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 1 });
+      expect(shop.middleware.manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 1, handover: 0 });
       expect(filled.sessionId).to.equal(sid);
     });
 
@@ -367,7 +367,7 @@ describe('example shop (examples/shop)', function () {
       await stdout.waitFor(new RegExp(`closing ${escape(short(sid!))} reason=shutdown: saving cart=1 item \\(2 units\\) under \\S+ \\(lost at exit: the memory adapter`));
       const [code, signal] = await exited;
       expect({ code, signal }, stderr.text).to.deep.equal({ code: 0, signal: null });
-      expect(stdout.text).to.include('shutdown complete: closed {"evicted":0,"expired":0,"closed":0,"shutdown":1}; snapshots written: 1');
+      expect(stdout.text).to.include('shutdown complete: closed {"evicted":0,"expired":0,"closed":0,"shutdown":1,"handover":0}; snapshots written: 1');
     });
   });
 });

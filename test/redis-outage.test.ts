@@ -138,7 +138,7 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
   it('killed while visitors keep arriving and evicting: live sessions keep serving, snapshots wait in the retry queue, and all reach Redis once it is back', async function () {
     await setUp();
     const first = [await arrive('l1', 'apple'), await arrive('l2', 'pear'), await arrive('l3', 'plum')];
-    expect(stats()).to.deep.include({ live: CAP, persisted: 0, closed: { evicted: 0, expired: 0, closed: 0, shutdown: 0 } });
+    expect(stats()).to.deep.include({ live: CAP, persisted: 0, closed: { evicted: 0, expired: 0, closed: 0, shutdown: 0, handover: 0 } });
 
     // The crash and the traffic start together: the first evictions' writes meet a dying server.
     const killed = redis!.kill();

@@ -68,7 +68,7 @@ for (const store of PROCESS_STORES) {
 
       // SIGTERM: server.close(), manager.shutdown() (every session closes with 'shutdown' and is written), adapter.close(), exit 0.
       const stats = await stopServer(first.child);
-      expect(stats.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: VISITORS });
+      expect(stats.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: VISITORS, handover: 0 });
       expect(stats).to.deep.include({ persisted: VISITORS, pendingPersists: 0, retryingPersists: 0, persistGivenUp: 0, superseded: 0, live: 0 });
       expect(first.child.stderr.text, 'no error reported').to.equal('');
 
@@ -115,7 +115,7 @@ for (const store of PROCESS_STORES) {
 
       // A second SIGTERM writes every session again, under the same ids, with the write of process 2.
       const final = await stopServer(second.child);
-      expect(final.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: VISITORS });
+      expect(final.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: VISITORS, handover: 0 });
       expect(final).to.deep.include({ persisted: VISITORS, pendingPersists: 0, retryingPersists: 0, persistGivenUp: 0, superseded: 0, live: 0 });
       expect(second.child.stderr.text, 'no error reported').to.equal('');
       for (const [i, sid] of oldSids.entries()) {

@@ -167,7 +167,7 @@ for (const store of storeCases('eviction')) for (const checkpoints of CHECKPOINT
       expect(visitor.sid).to.equal(sid);
 
       expect(manager.stats()).to.deep.include({ created: 1 + ROUNDS, restored: ROUNDS + 1, restoreFailures: 0 });
-      expect(manager.stats().closed).to.deep.equal({ evicted: 2 * ROUNDS, expired: 1, closed: 0, shutdown: 0 });
+      expect(manager.stats().closed).to.deep.equal({ evicted: 2 * ROUNDS, expired: 1, closed: 0, shutdown: 0, handover: 0 });
       await expectTakenByRestore(sid, 'taken by the last restore');
     });
 
@@ -220,7 +220,7 @@ for (const store of storeCases('eviction')) for (const checkpoints of CHECKPOINT
       expect(manager.get(sid)).to.equal(undefined);
       await expectNothingRestorable(sid, 'nothing under the id');
       expect(manager.stats()).to.deep.include({ persisted: 0, pendingPersists: 0 });
-      expect(manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 1, shutdown: 0 });
+      expect(manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 1, shutdown: 0, handover: 0 });
 
       // The cookie comes back: nothing to restore, and an unknown id is not a logout (no clearing Set-Cookie).
       const read = await visitor.get('/me', 200);

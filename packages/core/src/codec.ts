@@ -53,7 +53,7 @@ export const MAX_DROP_REPORTS = 100;
 const PREFIX = 'R1:';
 const PREFIX_PATTERN = /^R(\d+):/;
 
-const SNAPSHOT_REASONS: ReadonlySet<string> = new Set<SnapshotReason>(['evicted', 'expired', 'closed', 'shutdown', 'checkpoint']);
+const SNAPSHOT_REASONS: ReadonlySet<string> = new Set<SnapshotReason>(['evicted', 'expired', 'closed', 'shutdown', 'handover', 'checkpoint']);
 const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** A pointer left under a session id when a snapshot is stored under another persistKey. Times are ms since the epoch. */

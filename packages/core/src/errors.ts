@@ -125,11 +125,18 @@ export class AdapterError extends RepriseError {
   }
 }
 
+const UNAVAILABLE_MESSAGES = Object.freeze({
+  store: 'the session is unavailable: its store cannot be read now',
+  shutdown: 'the session is unavailable: the server is restarting',
+  owner: 'the session is unavailable: another instance holds it and did not hand it over in time',
+});
+
 /**
- * The request's session cannot be had right now: its snapshot cannot be read (the store is down), or
- * the process is shutting down and has already closed it. Thrown by a write to the session (so that
- * nothing is acknowledged that would be lost); the cookie is kept and the context stays where it was.
- * Carries the HTTP conventions Koa, Express and Fastify honour: `status` 503, `expose`, and a
+ * The request's session cannot be had right now: its snapshot cannot be read (the store is down),
+ * the process is shutting down and has already closed it, or (several instances) another instance
+ * holds it and did not hand it over within `handoverTimeout`. Thrown by a write to the session (so
+ * that nothing is acknowledged that would be lost); the cookie is kept and the context stays where
+ * it was. Carries the HTTP conventions Koa, Express and Fastify honour: `status` 503, `expose`, and a
  * `Retry-After` header of `retryAfter` seconds.
  */
 export class SessionUnavailableError extends RepriseError {
@@ -143,12 +150,8 @@ export class SessionUnavailableError extends RepriseError {
   readonly retryAfter: number;
   /** Response headers the frameworks set from an error: `Retry-After`. */
   readonly headers: Readonly<Record<string, string>>;
-  constructor(why: 'store' | 'shutdown', retryAfter: number, options?: { cause?: unknown }) {
-    super(
-      'ERR_REPRISE_SESSION_UNAVAILABLE',
-      why === 'store' ? 'the session is unavailable: its store cannot be read now' : 'the session is unavailable: the server is restarting',
-      options,
-    );
+  constructor(why: 'store' | 'shutdown' | 'owner', retryAfter: number, options?: { cause?: unknown }) {
+    super('ERR_REPRISE_SESSION_UNAVAILABLE', UNAVAILABLE_MESSAGES[why], options);
     this.retryAfter = retryAfter;
     this.headers = Object.freeze({ 'Retry-After': String(retryAfter) });
   }

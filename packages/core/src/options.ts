@@ -1,9 +1,13 @@
 import { OptionError } from './errors.js';
 import { MAX_TIMER_DELAY } from './expiry-timer.js';
+import type { CoordinationOptions } from './coordination-options.js';
 import type { CloseHook, RestoreHook, SessionAdapter, SessionData } from './types.js';
 
-/** Options of {@link SessionManager}. Durations are in milliseconds. */
-export interface SessionManagerOptions<TData extends SessionData = SessionData> {
+/**
+ * Options of {@link SessionManager}. Durations are in milliseconds. The options of several instances
+ * (`coordinator`, `instanceId`, `leaseMs`, `handoverTimeout`) are described on {@link CoordinationOptions}.
+ */
+export interface SessionManagerOptions<TData extends SessionData = SessionData> extends CoordinationOptions {
   /** Where snapshots go. Required by the core; `@reprise/koa` defaults to a `MemoryAdapter`. */
   adapter: SessionAdapter;
   /** Cap on live sessions (4D "Web max sessions"). Default 100. */
@@ -109,6 +113,10 @@ export const MANAGER_OPTION_NAMES: ReadonlySet<string> = new Set(
     onClose: true,
     onRestore: true,
     now: true,
+    coordinator: true,
+    instanceId: true,
+    leaseMs: true,
+    handoverTimeout: true,
   } satisfies Record<keyof SessionManagerOptions, true>),
 );
 

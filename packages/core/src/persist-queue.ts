@@ -97,6 +97,8 @@ export class PersistQueue<TPayload> {
    * store widens the window in which a take and a put-back of its key can cross it.
    */
   readonly #batcher: WriteBatcher | undefined;
+  /** {@link whenIdle} callers, by key. */
+  readonly #idleWaiters = new Map<string, (() => void)[]>();
   readonly #now: () => number;
   readonly #maxPending: () => number;
   readonly #events: PersistQueueEvents<TPayload>;
@@ -206,6 +208,19 @@ export class PersistQueue<TPayload> {
       if (at > now - RECENT_WRITES_MS) break;
       this.#recent.delete(old);
     }
+  }
+
+  /**
+   * Resolves once the queue holds no write of `key` at all (none waiting for a retry, none in
+   * flight): each was stored, refused, taken or given up. At once when it holds none.
+   */
+  whenIdle(key: string): Promise<void> {
+    if (!this.#jobs.has(key)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const waiting = this.#idleWaiters.get(key);
+      if (waiting === undefined) this.#idleWaiters.set(key, [resolve]);
+      else waiting.push(resolve);
+    });
   }
 
   /** Resolves once no attempt for `key` is in flight (at once when none is). */
@@ -385,7 +400,16 @@ export class PersistQueue<TPayload> {
     job.timer = undefined;
     this.#failing.delete(job);
     if (this.#jobs.get(job.request.key) === job) this.#jobs.delete(job.request.key);
+    if (!this.#jobs.has(job.request.key)) this.#notifyIdle(job.request.key);
   }
+
+  #notifyIdle(key: string): void {
+    const waiting = this.#idleWaiters.get(key);
+    if (waiting === undefined) return;
+    this.#idleWaiters.delete(key);
+    for (const resolve of waiting) resolve();
+  }
+
 }
 
 /** Resolves after `ms` ms (unref'd: a shutdown holds the loop itself). */

@@ -1,4 +1,4 @@
-import { CodecError, RestoreError, type RepriseError, type SessionUnavailableError } from './errors.js';
+import { CodecError, RestoreError, SessionUnavailableError, type RepriseError } from './errors.js';
 import { runHooks } from './hooks.js';
 import { LiveSession, internalsOf, type SessionOwner } from './live-session.js';
 import type { Settings } from './options.js';
@@ -10,6 +10,7 @@ import { isInvoluntary, type SnapshotFilter, type SnapshotReader, type TakenSnap
 import type { SnapshotWriter } from './snapshot-writer.js';
 import type { Counters } from './stats.js';
 import type { CloseReason, RestoreHook, SessionData, Snapshot } from './types.js';
+import type { Coordination } from './coordination.js';
 
 /**
  * What a presented session id leads to ({@link SessionManager.resume}). `live` and `restored` come
@@ -47,11 +48,13 @@ export interface RestorerContext<TData extends SessionData> {
   shuttingDown(): boolean;
   /** Registers work that `shutdown()` must wait for. */
   track<T>(work: Promise<T>): Promise<T>;
-  unavailable(why: 'store' | 'shutdown', cause?: unknown): SessionUnavailableError;
+  unavailable(why: 'store' | 'shutdown' | 'owner', cause?: unknown): SessionUnavailableError;
   /** Ends a hold (the manager enforces the cap and the shutdown then). */
   release(session: LiveSession<TData>): void;
   /** A snapshot was restored into `session` (its record is out of the store until the session is written again). */
   restored(session: LiveSession<TData>): void;
+  /** Several instances: the leases (`undefined` without a coordinator). */
+  readonly coordination: Coordination | undefined;
 }
 
 /** Claims released on a session id while cookie restores of it look (see `Restorer.#takeFromCookie`). */
@@ -150,7 +153,7 @@ export class Restorer<TData extends SessionData> {
     try {
       session = await flight.promise;
     } catch (error) {
-      return { kind: 'unavailable', error: this.#c.unavailable('store', error) };
+      return { kind: 'unavailable', error: error instanceof SessionUnavailableError ? error : this.#c.unavailable('store', error) };
     }
     if (session === undefined) return { kind: 'none' };
     return session.state === 'live' ? { kind: 'restored', session } : this.resume(id);
@@ -161,17 +164,30 @@ export class Restorer<TData extends SessionData> {
    * that joined the flight, synchronously as the flight ends, so no eviction can come between.
    */
   async #restoreFromCookie(id: string, flight: Flight<TData>): Promise<LiveSession<TData> | undefined> {
+    const coordination = this.#c.coordination;
+    let leased = false;
     try {
+      // Several instances: the lease first (asking the instance that holds it to hand the session over).
+      const lease = await coordination?.acquire(id);
+      if (lease !== undefined && !lease.held) throw this.#c.unavailable('owner');
+      leased = lease !== undefined;
       const fromCookie: SnapshotFilter = (snapshot) =>
         snapshot.sessionId === id && isInvoluntary(snapshot.reason) && this.#withinAbsolute(snapshot);
       const taken = await this.#takeFromCookie(id, fromCookie);
       const session = taken === undefined ? undefined : await this.#revive(id, taken);
+      if (session !== undefined && lease !== undefined) {
+        leased = false; // the session holds it now
+        if (lease.handedOver) this.#c.counters.handoversIn += 1;
+        else if (taken?.snapshot.reason === 'checkpoint') this.#c.counters.takeovers += 1;
+      }
       if (session !== undefined) {
         if (session.state === 'live') for (let i = 0; i < flight.holds; i++) this.#c.registry.hold(session);
         this.#c.release(session);
       }
       return session;
     } finally {
+      // A lease taken for a restore that brought nothing back is released once its writes settle.
+      if (leased && !this.#c.registry.has(id)) coordination?.closed(id);
       if (this.#flights.get(id) === flight) this.#flights.delete(id);
     }
   }
@@ -345,6 +361,7 @@ export class Restorer<TData extends SessionData> {
     internalsOf(session).isNew = false;
     if (snapshot.key !== snapshot.sessionId && !isSessionId(snapshot.key)) session.persistKey = snapshot.key;
     this.#c.registry.add(session);
+    this.#c.coordination?.adopt(id);
     this.#c.registry.hold(session);
     await this.#afterRestore(session, snapshot);
     return session;

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { Checkpointer } from './checkpointer.js';
+import { Coordination } from './coordination.js';
+import { normalizeCoordination } from './coordination-options.js';
 import { ClosePacer } from './close-pacer.js';
 import { decodeRecord, encodeSnapshot } from './codec.js';
-import { OptionError, PersistError, RestoreError, SessionClosedError, SessionUnavailableError, type RepriseError } from './errors.js';
+import { AdapterError, OptionError, PersistError, RepriseError, RestoreError, SessionClosedError, SessionUnavailableError } from './errors.js';
 import { disposeLive, runHooks } from './hooks.js';
 import { keepAlive } from './keep-alive.js';
 import { KeyLock } from './key-lock.js';
@@ -74,6 +76,10 @@ export class SessionManager<TData extends SessionData = SessionData>
   readonly #writer: SnapshotWriter;
   readonly #restorer: Restorer<TData>;
   readonly #checkpointer: Checkpointer<TData>;
+  /** Several instances: leases, versions, hand-overs (`undefined` without a coordinator). */
+  readonly #coordination: Coordination | undefined;
+  /** Requests waiting for a session to become idle (a hand-over waits so), by session. */
+  readonly #idleWaiters = new Map<LiveSession<TData>, (() => void)[]>();
   readonly #counters: Counters = newCounters();
   readonly #reporter = new Reporter<TData>(this, this.#counters);
   #shuttingDown = false;
@@ -94,6 +100,18 @@ export class SessionManager<TData extends SessionData = SessionData>
     }, this.#pacer);
     this.#store = new Store(this.adapter, () => this.#settings.adapterTimeout);
     const clock = new VersionClock(this.#now);
+    const coordination = normalizeCoordination(options, this.adapter, this.#store.ordered);
+    this.#coordination =
+      coordination === undefined
+        ? undefined
+        : new Coordination({
+            settings: coordination,
+            clock,
+            report: (error) => this.#reporter.report(error instanceof RepriseError ? error : new AdapterError('ERR_REPRISE_ADAPTER', `coordinator ${coordination.coordinator.name}: ${String((error as Error)?.message ?? error)}`, { cause: error })),
+            handover: (sessionId) => this.#handOver(sessionId),
+            lost: (sessionId) => this.#dropLost(sessionId),
+            settled: (key) => this.#queue.whenIdle(key),
+          });
     this.#queue = new PersistQueue(this.#store, this.#now, () => this.#settings.maxPendingPersists, {
       failed: (error, first) => this.#reporter.persistFailed(error, first),
       gaveUp: (snapshot, error) => (snapshot?.reason === 'checkpoint' ? this.#checkpointGivenUp(snapshot, error) : this.#reporter.gaveUp(snapshot, error)),
@@ -113,6 +131,7 @@ export class SessionManager<TData extends SessionData = SessionData>
       queue,
       reader: this.#reader,
       clock,
+      version: this.#coordination === undefined ? () => clock.next() : (key) => this.#coordination!.version(key),
       locks,
       snapshotTtl: () => this.#settings.snapshotTtl,
       maxSnapshotBytes: () => this.#settings.maxSnapshotBytes,
@@ -147,7 +166,9 @@ export class SessionManager<TData extends SessionData = SessionData>
       unavailable: (why, cause) => this.unavailable(why, cause),
       release: (session) => this.release(session),
       restored: (session) => void this.#checkpointer.writeNow(session),
+      coordination: this.#coordination,
     });
+    this.#coordination?.start();
   }
 
   /** Whether `shutdown()` has begun. */
@@ -207,6 +228,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     const session = new LiveSession<TData>(this, newSessionId(), data ?? ({} as TData), now, now);
     this.#registry.makeRoom();
     this.#registry.add(session);
+    this.#coordination?.adopt(session.id);
     this.#counters.created += 1;
     this.#checkpointer.mark(session);
     return session;
@@ -246,6 +268,7 @@ export class SessionManager<TData extends SessionData = SessionData>
    */
   release(session: LiveSession<TData>): void {
     if (!this.#registry.release(session)) return;
+    this.#wakeIdleWaiters(session);
     if (this.#shuttingDown) {
       void this.#close(session, 'shutdown');
       return;
@@ -291,7 +314,7 @@ export class SessionManager<TData extends SessionData = SessionData>
   }
 
   /** A {@link SessionUnavailableError} with the configured `retryAfter`. */
-  unavailable(why: 'store' | 'shutdown', cause?: unknown): SessionUnavailableError {
+  unavailable(why: 'store' | 'shutdown' | 'owner', cause?: unknown): SessionUnavailableError {
     return new SessionUnavailableError(why, this.#settings.retryAfter, cause === undefined ? undefined : { cause });
   }
 
@@ -306,6 +329,8 @@ export class SessionManager<TData extends SessionData = SessionData>
     // The old id must restore nothing: its checkpoint is erased, and the session is written under the new one.
     if (this.#checkpointer.wrote(session)) void this.#writer.erase(oldId, this.#now());
     this.#checkpointer.reset(session);
+    this.#coordination?.adopt(state.id);
+    this.#coordination?.closed(oldId);
     return state.id;
   }
 
@@ -318,6 +343,8 @@ export class SessionManager<TData extends SessionData = SessionData>
   reportWriteAfterClose(session: LiveSession<TData>, property: PropertyKey): void {
     this.#counters.writesAfterClose += 1;
     if (session.closeReason === 'shutdown') throw this.unavailable('shutdown');
+    // Handed over to another instance (or its lease lost): the write belongs there; nothing is acknowledged here.
+    if (session.closeReason === 'handover') throw this.unavailable('owner');
     const id = redactId(session.id);
     this.#reporter.report(new SessionClosedError(id, `write to ${String(property)} of session ${id} after its close was ignored`));
   }
@@ -335,6 +362,7 @@ export class SessionManager<TData extends SessionData = SessionData>
       probation: this.#registry.segments.probation,
       pendingPersists: this.#queue.pending,
       retryingPersists: this.#queue.retrying,
+      leases: this.#coordination?.held ?? 0,
     };
   }
 
@@ -369,6 +397,7 @@ export class SessionManager<TData extends SessionData = SessionData>
         if (this.#restoring.size === 0 && this.#registry.size === 0 && this.#closing.size === 0) break;
       }
       await this.#queue.flush(this.#settings.shutdownTimeout);
+      await this.#coordination?.stop(this.#settings.shutdownTimeout);
     } finally {
       letGo();
     }
@@ -382,6 +411,65 @@ export class SessionManager<TData extends SessionData = SessionData>
       closes.push(this.#close(session, 'shutdown'));
     }
     await Promise.all(closes);
+  }
+
+  /**
+   * Several instances: another instance asks for `sessionId`. A live session here is closed with
+   * `'handover'` once the requests in flight on it ended (or after `handoverTimeout`: their later
+   * writes then answer 503); a closing one is waited for. The coordination then waits for the
+   * close's writes to settle and releases the lease.
+   */
+  async #handOver(sessionId: string): Promise<void> {
+    const session = this.#registry.get(sessionId);
+    if (session === undefined) {
+      await this.#closing.get(sessionId);
+      return;
+    }
+    await this.#whenIdle(session, this.#coordination?.handoverTimeout ?? 0);
+    if (!(await this.#close(session, 'handover'))) await this.#closing.get(sessionId);
+  }
+
+  /**
+   * Several instances: the lease of `sessionId` was lost to another instance (this one stalled past
+   * it). The copy here is stale: it is dropped without hooks and without writes (the new owner runs
+   * them), and its live resources are disposed. Writes to it answer 503.
+   */
+  #dropLost(sessionId: string): void {
+    const session = this.#registry.get(sessionId);
+    if (session === undefined) return;
+    const state = internalsOf(session);
+    state.state = 'closing';
+    state.closeReason = 'handover';
+    state.sealed = true;
+    this.#registry.remove(session);
+    this.#checkpointer.drop(session);
+    this.#counters.leasesLost += 1;
+    const report = (error: RepriseError): void => this.#reporter.hookFailed(error);
+    void this.#track(
+      disposeLive(session.live, redactId(sessionId), this.#settings.hookTimeout, report).then(() => {
+        state.state = 'closed';
+      }),
+    );
+  }
+
+  /** Resolves when `session` has no request in flight (or is no longer live), or after `timeoutMs`. */
+  async #whenIdle(session: LiveSession<TData>, timeoutMs: number): Promise<void> {
+    if (!session.busy || session.state !== 'live') return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      const waiting = this.#idleWaiters.get(session) ?? [];
+      waiting.push(resolve);
+      this.#idleWaiters.set(session, waiting);
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+  }
+
+  #wakeIdleWaiters(session: LiveSession<TData>): void {
+    const waiting = this.#idleWaiters.get(session);
+    if (waiting === undefined) return;
+    this.#idleWaiters.delete(session);
+    for (const resolve of waiting) resolve();
   }
 
   /** Registers a restore in flight until it settles. */
@@ -409,6 +497,7 @@ export class SessionManager<TData extends SessionData = SessionData>
     return done.then(() => {
       this.#closing.delete(id);
       this.#pacer.closed();
+      this.#coordination?.closed(id);
       return true;
     });
   }

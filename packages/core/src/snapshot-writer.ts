@@ -2,7 +2,7 @@ import { decodeRecord, encodePointer, encodeSnapshot } from './codec.js';
 import { PersistError, type RepriseError } from './errors.js';
 import { describeKey } from './redact.js';
 import type { KeyLock } from './key-lock.js';
-import type { PersistQueue } from './persist-queue.js';
+import type { PersistQueue, WriteRequest } from './persist-queue.js';
 import { isInvoluntary, type SnapshotReader, type TakenSnapshot } from './snapshot-reader.js';
 import type { Store } from './store.js';
 import type { Snapshot } from './types.js';
@@ -19,6 +19,11 @@ export interface WriterContext {
   readonly queue: PersistQueue<Snapshot | undefined>;
   readonly reader: SnapshotReader;
   readonly clock: VersionClock;
+  /**
+   * The version of the next write under `key` (the clock's, or, with a coordinator, the lease's term
+   * for a session id this instance leases; a promise while that lease is being claimed).
+   */
+  version(key: string): number | Promise<number>;
   /** Per-key lock shared with the reader (which takes through pointers under it). */
   readonly locks: KeyLock;
   /** ms a snapshot stays restorable. */
@@ -65,7 +70,7 @@ export class SnapshotWriter {
     }
     const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
     if (snapshot.key === snapshot.sessionId) {
-      await this.#c.queue.write({ key: snapshot.key, text, version: this.#c.clock.next(), expiresAt, payload: snapshot });
+      await this.#queueWrite({ key: snapshot.key, text, expiresAt, payload: snapshot });
       return;
     }
     await this.#c.locks.run(snapshot.key, async () => {
@@ -74,7 +79,7 @@ export class SnapshotWriter {
         await this.#divert(text, snapshot, displaced.error);
         return;
       }
-      const writes = [this.#c.queue.write({ key: snapshot.key, text, version: this.#c.clock.next(), expiresAt, payload: snapshot })];
+      const writes = [this.#queueWrite({ key: snapshot.key, text, expiresAt, payload: snapshot })];
       // Inside the lock: a later close of the key moves this snapshot home with a newer version
       // than this pointer, so the move is never overwritten by it.
       if (isInvoluntary(snapshot.reason)) writes.push(this.#writePointer(snapshot, expiresAt));
@@ -133,7 +138,7 @@ export class SnapshotWriter {
    */
   async checkpoint(snapshot: Snapshot, text: string): Promise<void> {
     const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
-    await this.#c.queue.write({ key: snapshot.sessionId, text, version: this.#c.clock.next(), expiresAt, payload: snapshot });
+    await this.#queueWrite({ key: snapshot.sessionId, text, expiresAt, payload: snapshot });
   }
 
   /**
@@ -143,7 +148,7 @@ export class SnapshotWriter {
    */
   async erase(sessionId: string, closedAt: number): Promise<void> {
     const text = encodePointer({ version: 1, key: sessionId, sessionId, reason: 'closed', closedAt });
-    await this.#c.queue.write({ key: sessionId, text, version: this.#c.clock.next(), expiresAt: closedAt + this.#c.snapshotTtl(), payload: undefined });
+    await this.#queueWrite({ key: sessionId, text, expiresAt: closedAt + this.#c.snapshotTtl(), payload: undefined });
   }
 
   /**
@@ -174,13 +179,23 @@ export class SnapshotWriter {
   /** Writes an involuntary snapshot under its own session id, where its cookie finds it. */
   async #moveHome(text: string, snapshot: Snapshot): Promise<void> {
     const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
-    await this.#c.queue.write({ key: snapshot.sessionId, text, version: this.#c.clock.next(), expiresAt, payload: snapshot });
+    await this.#queueWrite({ key: snapshot.sessionId, text, expiresAt, payload: snapshot });
+  }
+
+  /**
+   * Queues `request` with the next version of its key: at once when that version is known (no
+   * coordinator, or the lease is held), else once the lease's claim has settled.
+   */
+  #queueWrite(request: Omit<WriteRequest<Snapshot | undefined>, 'version'>): Promise<void> {
+    const version = this.#c.version(request.key);
+    if (typeof version === 'number') return this.#c.queue.write({ ...request, version });
+    return version.then((known) => this.#c.queue.write({ ...request, version: known }));
   }
 
   async #writePointer(snapshot: Snapshot, expiresAt: number): Promise<void> {
     const { key, sessionId, reason, closedAt } = snapshot;
     const text = encodePointer({ version: 1, key, sessionId, reason, closedAt });
-    await this.#c.queue.write({ key: sessionId, text, version: this.#c.clock.next(), expiresAt, payload: undefined });
+    await this.#queueWrite({ key: sessionId, text, expiresAt, payload: undefined });
   }
 
   /**

@@ -43,10 +43,18 @@ export interface ManagerStats {
   retryingPersists: number;
   /** Writes to sessions after their close (ignored). */
   writesAfterClose: number;
+  /** Several instances: sessions restored here after another live instance handed them over (out: `closed.handover`). */
+  handoversIn: number;
+  /** Several instances: sessions restored from a checkpoint, their owner having died (its lease lapsed). */
+  takeovers: number;
+  /** Several instances: live sessions dropped here, without hooks or writes, because their lease was lost to another instance. */
+  leasesLost: number;
+  /** Several instances: leases this instance holds now (live sessions, and closed ones whose writes are not settled). */
+  leases: number;
 }
 
 /** The counters a manager keeps itself (the gauges are read when `stats()` is called). */
-export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'probation' | 'pendingPersists' | 'retryingPersists'>;
+export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'probation' | 'pendingPersists' | 'retryingPersists' | 'leases'>;
 
 /** Fresh, zeroed counters. */
 export function newCounters(): Counters {
@@ -54,7 +62,7 @@ export function newCounters(): Counters {
     created: 0,
     restored: 0,
     restoreFailures: 0,
-    closed: { evicted: 0, expired: 0, closed: 0, shutdown: 0 },
+    closed: { evicted: 0, expired: 0, closed: 0, shutdown: 0, handover: 0 },
     hookErrors: 0,
     persisted: 0,
     checkpoints: 0,
@@ -63,5 +71,8 @@ export function newCounters(): Counters {
     persistGivenUp: 0,
     superseded: 0,
     writesAfterClose: 0,
+    handoversIn: 0,
+    takeovers: 0,
+    leasesLost: 0,
   };
 }

@@ -4,8 +4,10 @@
  * - `'expired'`: its idle or absolute timeout passed (fired by the registry's timer, no request needed).
  * - `'closed'`: the application closed it (`manager.close(id)`, `ctx.session = null`, a logout).
  * - `'shutdown'`: the server is stopping (`manager.shutdown()`).
+ * - `'handover'`: another instance asked for it (several instances, with a `coordinator`): it closes
+ *   here, its snapshot is written, and the asking instance restores it under the same id.
  */
-export type CloseReason = 'evicted' | 'expired' | 'closed' | 'shutdown';
+export type CloseReason = 'evicted' | 'expired' | 'closed' | 'shutdown' | 'handover';
 
 /** The close reasons a returning cookie may be restored from (every one but `'closed'`). */
 export type InvoluntaryReason = Exclude<CloseReason, 'closed'>;

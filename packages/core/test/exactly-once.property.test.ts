@@ -507,7 +507,7 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   /** Invariants that hold at every await boundary. */
   const checkNow = (where: string): void => {
     const stats = manager.stats();
-    const observed: Record<CloseReason, number> = { evicted: 0, expired: 0, closed: 0, shutdown: 0 };
+    const observed: Record<CloseReason, number> = { evicted: 0, expired: 0, closed: 0, shutdown: 0, handover: 0 };
     // Closes counted as they start (the hooks run a microtask later).
     for (const ctx of ctxs) if (ctx.session.closeReason !== undefined) observed[ctx.session.closeReason] += 1;
     for (const reason of ['evicted', 'expired', 'closed', 'shutdown'] as const) {

@@ -76,7 +76,7 @@ describe('registry: cap, LRU eviction, touch, get, regenerate', () => {
       expect(events.closes.map((close) => close.id)).to.deep.equal([a.id, b.id, c.id]);
       expect(d.state).to.equal('live');
       expect(events.closes.every((close) => close.reason === 'evicted')).to.equal(true);
-      expect(manager.stats().closed).to.deep.equal({ evicted: 3, expired: 0, closed: 0, shutdown: 0 });
+      expect(manager.stats().closed).to.deep.equal({ evicted: 3, expired: 0, closed: 0, shutdown: 0, handover: 0 });
     });
 
     it('evicts in exact order of last activity among returning visitors once no probation session is idle (touch)', async () => {
@@ -285,7 +285,7 @@ describe('registry: cap, LRU eviction, touch, get, regenerate', () => {
       await flushMicrotasks();
       expect(hookRuns).to.equal(0);
       expect(events.closes).to.deep.equal([]);
-      expect(manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 0 });
+      expect(manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 0, handover: 0 });
     });
 
     it('the default persistKey follows the id; a custom one stays', async () => {

@@ -27,7 +27,7 @@ describe('regenerate', () => {
     expect(cookieIn(res, `${SID}.sig`)!.value).to.equal(sign(SID, res.body.id, 'k1'));
     expect(closes, 'regenerate is not a close').to.deep.equal([]);
     const stats = t.manager.stats();
-    expect(stats.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 0 });
+    expect(stats.closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 0, handover: 0 });
     expect(stats.live).to.equal(1);
     expect(t.manager.get(oldId)).to.equal(undefined);
     const next = await alice.get('/read');

@@ -1,0 +1,253 @@
+import type { CoordinationSettings } from './coordination-options.js';
+import type { CoordinatorMember, Lease } from './coordinator.js';
+import { LeaseVersions } from './lease-versions.js';
+import type { VersionClock } from './version-clock.js';
+
+/** What {@link Coordination} needs of its manager. */
+export interface CoordinationContext {
+  readonly settings: CoordinationSettings;
+  /** Versions of keys this instance holds no lease on (`persistKey`s). */
+  readonly clock: VersionClock;
+  /** Reports a coordinator failure (an `'error'` event). */
+  report(error: unknown): void;
+  /** Another instance asks for `sessionId`: close it here with `'handover'` (resolves when its close ended). */
+  handover(sessionId: string, from: string): Promise<void>;
+  /** The lease of the live session `sessionId` was lost to another instance: drop it here, without hooks or writes. */
+  lost(sessionId: string): void;
+  /** Resolves once no write of `key` is waiting or in flight in the write queue. */
+  settled(key: string): Promise<void>;
+}
+
+/** What this instance knows of one session id it leases (or tries to). */
+interface Entry {
+  /** A live session of this id is here. Otherwise the lease waits for the writes of its close to settle. */
+  live: boolean;
+  lease: Lease | undefined;
+  /** Versions of the writes under this id: the lease's term, or token 0 while no lease could be had. */
+  versions: LeaseVersions;
+  /** A claim in flight: writes wait for it, so that their versions are the lease's. */
+  claiming: Promise<void> | undefined;
+  /** The release waiting for the close's writes to settle. */
+  releasing: Promise<void> | undefined;
+}
+
+/** How many times a restore asks a holder for a session before it gives up (hand-overs can chain). */
+const MAX_HANDOVER_ROUNDS = 3;
+
+/**
+ * The leases of one manager's sessions (several instances; see docs/several-instances.md): claims
+ * at create and before a restore by cookie (asking the holder to hand the session over), versions
+ * built from the lease's token for every write under the session id, releases once a close's
+ * writes have settled, and renewals every third of the lease.
+ */
+export class Coordination {
+  readonly #c: CoordinationContext;
+  readonly #entries = new Map<string, Entry>();
+  #joined: Promise<void> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #renewing = false;
+  #stopped = false;
+  /** Whether the last renewal failed (reported once per streak). */
+  #failing = false;
+
+  constructor(context: CoordinationContext) {
+    this.#c = context;
+  }
+
+  /** ms a request waits for another instance to hand a session over. */
+  get handoverTimeout(): number {
+    return this.#c.settings.handoverTimeout;
+  }
+
+  /** Leases held now (live sessions, and closed ones whose writes are not settled). */
+  get held(): number {
+    let n = 0;
+    for (const entry of this.#entries.values()) if (entry.lease !== undefined) n += 1;
+    return n;
+  }
+
+  /** Joins the coordinator and starts the renewals (every `leaseMs / 3`, unref'd). */
+  start(): void {
+    void this.#join().catch((error: unknown) => this.#c.report(error));
+    this.#timer = setInterval(() => void this.#renew(), Math.max(1, Math.floor(this.#c.settings.leaseMs / 3)));
+    this.#timer.unref?.();
+  }
+
+  /** A session became live here without a claim (created, restored by key): its id is claimed in the background. */
+  adopt(sessionId: string): void {
+    const entry = this.#entries.get(sessionId);
+    if (entry !== undefined) {
+      entry.live = true;
+      return;
+    }
+    const fresh: Entry = { live: true, lease: undefined, versions: new LeaseVersions(0), claiming: undefined, releasing: undefined };
+    this.#entries.set(sessionId, fresh);
+    fresh.claiming = this.#claimQuietly(sessionId, fresh);
+  }
+
+  /**
+   * Before a restore by cookie: the lease on `sessionId`, asking the instance that holds it to hand
+   * the session over (up to {@link MAX_HANDOVER_ROUNDS} times, then `'elsewhere'`). `'held'`: this
+   * instance holds it now (the entry is live). Rejects when the coordinator cannot be reached.
+   */
+  async acquire(sessionId: string): Promise<{ held: boolean; handedOver: boolean }> {
+    const { coordinator, leaseMs, handoverTimeout } = this.#c.settings;
+    await this.#join();
+    let handedOver = false;
+    for (let round = 0; ; round++) {
+      const claim = await coordinator.claim(sessionId, leaseMs);
+      if (claim.held) {
+        this.#hold(sessionId, claim.lease);
+        return { held: true, handedOver };
+      }
+      if (round === MAX_HANDOVER_ROUNDS) return { held: false, handedOver };
+      const outcome = await coordinator.requestHandover(sessionId, claim.owner, handoverTimeout);
+      handedOver ||= outcome === 'released';
+    }
+  }
+
+  /** The version of the next write under `key`: its lease's term when this instance leases `key`, else the clock's. */
+  version(key: string): number | Promise<number> {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return this.#c.clock.next();
+    if (entry.claiming !== undefined) return entry.claiming.then(() => this.version(key));
+    if (!entry.versions.exhausted) return entry.versions.next();
+    // 2^20 writes in one term: a new term (release, then claim a new token).
+    entry.claiming = this.#newTerm(key, entry);
+    return entry.claiming.then(() => this.version(key));
+  }
+
+  /**
+   * The session `sessionId` left here (closed, dropped, or a restore that found nothing): its lease is
+   * released once its writes have settled, unless it is live here again by then.
+   */
+  closed(sessionId: string): void {
+    const entry = this.#entries.get(sessionId);
+    if (entry === undefined) return;
+    entry.live = false;
+    entry.releasing ??= this.#releaseWhenSettled(sessionId, entry);
+  }
+
+  /** Resolves once `sessionId`'s lease was released here (at once when this instance holds none). */
+  async released(sessionId: string): Promise<void> {
+    await this.#entries.get(sessionId)?.releasing;
+  }
+
+  /** Whether this instance holds a lease entry for `sessionId` (live or settling). */
+  has(sessionId: string): boolean {
+    return this.#entries.has(sessionId);
+  }
+
+  /** The member the coordinator calls: hand-over requests go to the manager. */
+  member(): CoordinatorMember {
+    return { handover: (sessionId, from) => this.#handover(sessionId, from) };
+  }
+
+  /**
+   * Stops the renewals after the releases in flight ended (or after `timeoutMs`). Leases still held
+   * then are left to lapse. The coordinator stays joined: leaving it is its owner's call.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    const releases = [...this.#entries.values()].flatMap((entry) => (entry.releasing === undefined ? [] : [entry.releasing]));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.allSettled(releases), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    this.#stopped = true;
+    clearInterval(this.#timer);
+  }
+
+  async #handover(sessionId: string, from: string): Promise<void> {
+    await this.#c.handover(sessionId, from);
+    await this.released(sessionId);
+  }
+
+  #join(): Promise<void> {
+    this.#joined ??= this.#c.settings.coordinator.join(this.#c.settings.instanceId, this.member()).catch((error: unknown) => {
+      this.#joined = undefined; // tried again by the next claim
+      throw error;
+    });
+    return this.#joined;
+  }
+
+  /** Records a lease this instance holds for a live session; a renewed one keeps its term's versions. */
+  #hold(sessionId: string, lease: Lease): void {
+    const entry = this.#entries.get(sessionId);
+    if (entry === undefined) {
+      this.#entries.set(sessionId, { live: true, lease, versions: new LeaseVersions(lease.token), claiming: undefined, releasing: undefined });
+      return;
+    }
+    entry.live = true;
+    if (entry.lease?.token !== lease.token) entry.versions = new LeaseVersions(lease.token);
+    entry.lease = lease;
+  }
+
+  /** A claim in the background: a failure leaves token 0 (retried at each renewal). */
+  async #claimQuietly(sessionId: string, entry: Entry): Promise<void> {
+    try {
+      await this.#join();
+      const claim = await this.#c.settings.coordinator.claim(sessionId, this.#c.settings.leaseMs);
+      if (claim.held && this.#entries.get(sessionId) === entry) {
+        if (entry.lease?.token !== claim.lease.token) entry.versions = new LeaseVersions(claim.lease.token);
+        entry.lease = claim.lease;
+      }
+    } catch (error) {
+      this.#c.report(error);
+    } finally {
+      if (this.#entries.get(sessionId) === entry) entry.claiming = undefined;
+    }
+  }
+
+  async #newTerm(sessionId: string, entry: Entry): Promise<void> {
+    try {
+      if (entry.lease !== undefined) await this.#c.settings.coordinator.release(entry.lease);
+      const claim = await this.#c.settings.coordinator.claim(sessionId, this.#c.settings.leaseMs);
+      if (!claim.held) throw new Error(`session ${sessionId.slice(0, 6)}… was claimed by ${claim.owner} while its term was renewed`);
+      entry.lease = claim.lease;
+      entry.versions = new LeaseVersions(claim.lease.token);
+    } catch (error) {
+      this.#c.report(error);
+      entry.versions = new LeaseVersions(0);
+    } finally {
+      entry.claiming = undefined;
+    }
+  }
+
+  async #releaseWhenSettled(sessionId: string, entry: Entry): Promise<void> {
+    try {
+      await entry.claiming;
+      await this.#c.settled(sessionId);
+      if (entry.live || this.#entries.get(sessionId) !== entry) return;
+      this.#entries.delete(sessionId);
+      if (entry.lease !== undefined) await this.#c.settings.coordinator.release(entry.lease);
+    } catch (error) {
+      this.#c.report(error); // the lease lapses by itself
+    } finally {
+      entry.releasing = undefined;
+    }
+  }
+
+  /** One renewal of every lease held; leases lost are dropped, sessions without one are claimed again. */
+  async #renew(): Promise<void> {
+    if (this.#renewing || this.#stopped) return;
+    this.#renewing = true;
+    try {
+      const held = [...this.#entries.values()].flatMap((entry) => (entry.lease === undefined ? [] : [entry.lease]));
+      const lost = held.length === 0 ? [] : await this.#c.settings.coordinator.renew(held, this.#c.settings.leaseMs);
+      this.#failing = false;
+      for (const sessionId of lost) {
+        const entry = this.#entries.get(sessionId);
+        if (entry === undefined) continue;
+        this.#entries.delete(sessionId);
+        if (entry.live) this.#c.lost(sessionId);
+      }
+      for (const [sessionId, entry] of this.#entries) {
+        if (entry.lease === undefined && entry.claiming === undefined && entry.live) entry.claiming = this.#claimQuietly(sessionId, entry);
+      }
+    } catch (error) {
+      if (!this.#failing) this.#c.report(error);
+      this.#failing = true;
+    } finally {
+      this.#renewing = false;
+    }
+  }
+}

@@ -1,0 +1,219 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { createClient } from '@keyv/redis';
+import { SessionManager, SessionUnavailableError, type LiveSession, type SessionAdapter, type SessionCoordinator } from '@reprise/core';
+import { MemoryAdapter, MemoryCluster, MemoryCoordinator } from '@reprise/memory';
+import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
+
+type Data = { items?: string[] };
+
+const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** Polls `check` every 5 ms until it holds, for at most `ms`. */
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** One store shared by several instances (managers in this process), each with its own coordinator. */
+interface Cluster {
+  readonly name: string;
+  instance(id: string): { adapter: SessionAdapter; coordinator: SessionCoordinator };
+  /** Lets every lease lapse at once (memory: its clock jumps; not offered on Redis). */
+  lapse?(): void;
+  cleanUp(): Promise<void>;
+}
+
+function memoryCluster(): Cluster {
+  let offset = 0;
+  const cluster = new MemoryCluster({ now: () => Date.now() + offset });
+  const adapter = new MemoryAdapter();
+  return {
+    name: 'memory',
+    instance: () => ({ adapter, coordinator: new MemoryCoordinator(cluster) }),
+    lapse: () => void (offset += 3_600_000),
+    cleanUp: async () => {},
+  };
+}
+
+function redisCluster(): Cluster {
+  const prefix = `reprise-test-coordination:${randomUUID()}:`;
+  const opened: { adapter: RedisAdapter; coordinator: RedisCoordinator }[] = [];
+  return {
+    name: 'Redis',
+    instance: () => {
+      const pair = { adapter: new RedisAdapter({ url: REDIS_URL, prefix }), coordinator: new RedisCoordinator({ url: REDIS_URL }, { prefix }) };
+      opened.push(pair);
+      return pair;
+    },
+    cleanUp: async () => {
+      for (const { adapter, coordinator } of opened.splice(0)) {
+        await coordinator.leave();
+        await adapter.close();
+      }
+      const probe = createClient({ url: REDIS_URL });
+      await probe.connect();
+      const keys = await probe.keys(`${prefix}*`);
+      if (keys.length > 0) await probe.unlink(keys);
+      probe.destroy();
+    },
+  };
+}
+
+for (const makeCluster of [memoryCluster, redisCluster]) {
+  describe(`several instances in one process: ${makeCluster().name}`, function () {
+    this.timeout(20_000);
+    let cluster: Cluster;
+    const managers: SessionManager<Data>[] = [];
+    /** Closing hooks that ran: `instance reason id items`. */
+    const hooks: string[] = [];
+
+    beforeEach(() => {
+      cluster = makeCluster();
+      hooks.length = 0;
+    });
+    afterEach(async () => {
+      await Promise.all(managers.splice(0).map((manager) => manager.shutdown()));
+      await cluster.cleanUp();
+    });
+
+    function instance(id: string, options: { leaseMs?: number; handoverTimeout?: number; checkpointInterval?: number } = {}): SessionManager<Data> {
+      const { adapter, coordinator } = cluster.instance(id);
+      const manager = new SessionManager<Data>({
+        adapter,
+        coordinator,
+        instanceId: id,
+        checkpointInterval: options.checkpointInterval ?? 60_000,
+        leaseMs: options.leaseMs ?? 3_000,
+        handoverTimeout: options.handoverTimeout ?? 2_000,
+        onClose: (session, reason) => void hooks.push(`${id} ${reason} ${session.id.slice(0, 6)} ${(session.data.items ?? []).join(',')}`),
+      });
+      manager.on('error', () => {});
+      managers.push(manager);
+      return manager;
+    }
+
+    /** A request on `manager` for `id`: resumes it (handing it over if another instance holds it), runs `work`, releases it. */
+    async function request(manager: SessionManager<Data>, id: string, work: (session: LiveSession<Data>) => void = () => {}): Promise<string> {
+      const resumed = await manager.resume(id);
+      if (resumed.kind !== 'live' && resumed.kind !== 'restored') return resumed.kind;
+      try {
+        work(resumed.session);
+      } finally {
+        manager.release(resumed.session);
+      }
+      return resumed.kind;
+    }
+
+    it("a request on another instance gets the session handed over: hooks run once on the owner ('handover'), the context moves with every write, and back", async () => {
+      const [a, b] = [instance('a'), instance('b')];
+      const session = a.create({ items: ['apple'] });
+      const id = session.id;
+      await until(() => a.stats().leases === 1, 2_000, 'the lease of the new session');
+      expect(await request(b, id, (s) => void s.data.items!.push('pear'))).to.equal('restored');
+      expect(hooks).to.deep.equal([`a handover ${id.slice(0, 6)} apple`]);
+      expect(a.get(id)).to.equal(undefined);
+      expect(b.get(id)?.data.items).to.deep.equal(['apple', 'pear']);
+      expect(b.stats()).to.include({ handoversIn: 1, restored: 1 });
+      expect(a.stats().closed.handover).to.equal(1);
+      // And back to a, with b's write.
+      expect(await request(a, id, (s) => void s.data.items!.push('plum'))).to.equal('restored');
+      expect(a.get(id)?.data.items).to.deep.equal(['apple', 'pear', 'plum']);
+      expect(hooks).to.deep.equal([`a handover ${id.slice(0, 6)} apple`, `b handover ${id.slice(0, 6)} apple,pear`]);
+      await until(() => b.stats().leases === 0, 2_000, "b's lease released after its close's write");
+    });
+
+    it('requests for one session on three instances at once: each is served in turn, one live owner at the end, every write kept', async () => {
+      const [a, b, c] = [instance('a'), instance('b'), instance('c')];
+      const id = a.create({ items: [] }).id;
+      await until(() => a.stats().leases === 1, 2_000, 'the lease of the new session');
+      const writes = Array.from({ length: 12 }, (_, n) => ({ manager: [a, b, c][n % 3]!, item: `i${n}` }));
+      const outcomes = await Promise.all(writes.map(({ manager, item }) => request(manager, id, (s) => void s.data.items!.push(item))));
+      for (const outcome of outcomes) expect(['live', 'restored', 'unavailable']).to.include(outcome);
+      const owners = [a, b, c].filter((manager) => manager.get(id) !== undefined);
+      expect(owners, 'live owners').to.have.length(1);
+      const served = writes.filter((_, n) => outcomes[n] === 'live' || outcomes[n] === 'restored').map((w) => w.item);
+      expect([...owners[0]!.get(id)!.data.items!].sort()).to.deep.equal([...served].sort());
+      expect(served.length, 'most requests served within the hand-over timeout').to.be.at.least(6);
+    });
+
+    it('a write from a stale owner (its term ended) is refused by the store: the new owner keeps its newer context', async () => {
+      const [a, b] = [instance('a'), instance('b', { checkpointInterval: 50 })];
+      const id = a.create({ items: ['first'] }).id;
+      await until(() => a.stats().leases === 1, 2_000, 'the lease of the new session');
+      expect(await request(b, id, (s) => void s.data.items!.push('second'))).to.equal('restored');
+      const { adapter } = cluster.instance('probe');
+      let record: string | undefined;
+      const deadline = Date.now() + 5_000;
+      while (!(record = await adapter.load(id))?.includes('second')) {
+        if (Date.now() > deadline) throw new Error(`the new owner's checkpoint never reached the store (${record})`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // A late write of a's term (token 1), as a stalled owner would make: refused by the version.
+      const stale = 2 ** 52 + 1 * 2 ** 21 + 100;
+      expect(await adapter.saveIfNewer!(id, 'a stale copy', stale)).to.equal(false);
+      expect(await adapter.load(id)).to.equal(record);
+    });
+
+    it('an owner that does not answer: the request is unavailable (503) after handoverTimeout, and the lease stays', async () => {
+      const [a, b] = [instance('a'), instance('b', { handoverTimeout: 300 })];
+      const session = a.create({ items: ['kept'] });
+      await until(() => a.stats().leases === 1, 2_000, 'the lease of the new session');
+      // a is busy with a request that outlives the timeout: it hands over only once that ends.
+      const held = await a.resume(session.id);
+      expect(held.kind).to.equal('live');
+      const started = Date.now();
+      const resumed = await b.resume(session.id);
+      expect(resumed.kind).to.equal('unavailable');
+      expect((resumed as { error: SessionUnavailableError }).error.message).to.match(/another instance holds it/);
+      expect(Date.now() - started).to.be.within(250, 5_000);
+      a.release((held as { session: LiveSession<Data> }).session);
+    });
+
+    if (makeCluster().lapse !== undefined) {
+      it('a lease lost to another instance (this one stalled past it): the session is dropped here without hooks, and writes to it answer 503', async () => {
+        const a = instance('a', { leaseMs: 90 });
+        const session = a.create({ items: ['x'] });
+        await until(() => a.stats().leases === 1, 2_000, 'the lease of the new session');
+        cluster.lapse!();
+        const thief = cluster.instance('thief').coordinator;
+        await thief.join('thief', { handover: async () => {} });
+        expect((await thief.claim(session.id, 60_000)).held).to.equal(true);
+        await until(() => a.stats().leasesLost === 1, 2_000, 'the renewal noticing the lost lease');
+        expect(a.get(session.id)).to.equal(undefined);
+        expect(hooks).to.deep.equal([]);
+        expect(() => {
+          session.data.items = ['late'];
+        }).to.throw(SessionUnavailableError, /another instance holds it/);
+        await thief.leave();
+      });
+    }
+
+    it('shutdown releases every lease once the snapshots are written', async () => {
+      const a = instance('a');
+      const ids = Array.from({ length: 5 }, (_, n) => a.create({ items: [`s${n}`] }).id);
+      await until(() => a.stats().leases === 5, 2_000, 'the leases');
+      await a.shutdown();
+      const probe = cluster.instance('probe2').coordinator;
+      await probe.join('probe2', { handover: async () => {} });
+      for (const id of ids) expect(await probe.owner(id), id).to.equal(undefined);
+      await probe.leave();
+      expect(a.stats().leases).to.equal(0);
+    });
+  });
+}
+
+describe('several instances: options', () => {
+  it('refuses a coordinator on an adapter without conditional writes, and coordination options without a coordinator', () => {
+    const unordered: SessionAdapter = { name: 'plain', save: async () => {}, load: async () => undefined, take: async () => undefined, delete: async () => false };
+    const coordinator = new MemoryCoordinator(new MemoryCluster());
+    expect(() => new SessionManager({ adapter: unordered, coordinator })).to.throw(/needs an adapter with conditional writes/);
+    expect(() => new SessionManager({ adapter: new MemoryAdapter(), instanceId: 'x' })).to.throw(/instanceId needs a coordinator/);
+    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, instanceId: 'no spaces' })).to.throw(/instanceId must be/);
+    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, leaseMs: 10 })).to.throw(/leaseMs must be an integer of ms from 30/);
+    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator: {} as SessionCoordinator })).to.throw(/coordinator must implement SessionCoordinator; missing: join/);
+  });
+});
