@@ -181,14 +181,35 @@ export class Coordination {
     entry.lease = lease;
   }
 
-  /** A claim in the background: a failure leaves token 0 (retried at each renewal). */
+  /**
+   * A claim in the background, for a session live here (created, restored by key): its writes wait
+   * for it, so nothing of it reaches the store before this instance holds its lease. When another
+   * instance holds the id (its visitor raced the creating response: a restore there found nothing
+   * yet), that instance is asked to let go, and the claim is tried again until `handoverTimeout`;
+   * past it the session is dropped here (a lost lease). When the coordinator cannot be reached, the
+   * writes go on with token 0 (weaker than every real owner) and the claim is tried again at each
+   * renewal.
+   */
   async #claimQuietly(sessionId: string, entry: Entry): Promise<void> {
+    const { coordinator, leaseMs, handoverTimeout } = this.#c.settings;
+    const deadline = Date.now() + handoverTimeout;
     try {
       await this.#join();
-      const claim = await this.#c.settings.coordinator.claim(sessionId, this.#c.settings.leaseMs);
-      if (claim.held && this.#entries.get(sessionId) === entry) {
-        if (entry.lease?.token !== claim.lease.token) entry.versions = new LeaseVersions(claim.lease.token);
-        entry.lease = claim.lease;
+      for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+        const claim = await coordinator.claim(sessionId, leaseMs);
+        if (this.#entries.get(sessionId) !== entry) return;
+        if (claim.held) {
+          if (entry.lease?.token !== claim.lease.token) entry.versions = new LeaseVersions(claim.lease.token);
+          entry.lease = claim.lease;
+          return;
+        }
+        if (Date.now() >= deadline) {
+          this.#entries.delete(sessionId);
+          if (entry.live) this.#c.lost(sessionId);
+          return;
+        }
+        await coordinator.requestHandover(sessionId, claim.owner, Math.max(1, deadline - Date.now()));
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
     } catch (error) {
       this.#c.report(error);
