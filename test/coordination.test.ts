@@ -4,6 +4,8 @@ import { createClient } from '@keyv/redis';
 import { SessionManager, SessionUnavailableError, type LiveSession, type SessionAdapter, type SessionCoordinator } from '@reprise/core';
 import { MemoryAdapter, MemoryCluster, MemoryCoordinator } from '@reprise/memory';
 import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
+import { PostgresAdapter, PostgresCoordinator } from '@reprise/postgres';
+import { DATABASE_URL, dropTable, uniqueName } from './helpers/services.js';
 
 type Data = { items?: string[] };
 
@@ -63,7 +65,29 @@ function redisCluster(): Cluster {
   };
 }
 
-for (const makeCluster of [memoryCluster, redisCluster]) {
+function postgresCluster(): Cluster {
+  const table = uniqueName('reprise_it_coordination');
+  const leases = `${table}_leases`;
+  const opened: { adapter: PostgresAdapter; coordinator: PostgresCoordinator }[] = [];
+  return {
+    name: 'Postgres',
+    instance: () => {
+      const pair = { adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }), coordinator: new PostgresCoordinator({ connectionString: DATABASE_URL }, { table: leases }) };
+      opened.push(pair);
+      return pair;
+    },
+    cleanUp: async () => {
+      for (const { adapter, coordinator } of opened.splice(0)) {
+        await coordinator.leave();
+        await adapter.close();
+      }
+      await dropTable(table);
+      await dropTable(leases);
+    },
+  };
+}
+
+for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
   describe(`several instances in one process: ${makeCluster().name}`, function () {
     this.timeout(20_000);
     let cluster: Cluster;

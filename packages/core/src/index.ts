@@ -28,6 +28,8 @@ export {
 } from './errors.js';
 export type { RepriseErrorCode } from './errors.js';
 export type { SessionCoordinator, CoordinatorMember, Lease, Claim, HandoverOutcome } from './coordinator.js';
+export { HandoverExchange } from './handover-exchange.js';
+export type { HandoverMessage, SendHandoverMessage } from './handover-exchange.js';
 export { DeadlineHeap } from './deadline-heap.js';
 export { newSessionId, isSessionId } from './session-id.js';
 export { SessionManager } from './session-manager.js';

@@ -29,6 +29,20 @@ export class MemoryCluster {
     this.#now = options.now ?? Date.now;
   }
 
+  /**
+   * For tests of crashes: every lease `owner` holds lapses now, as if that instance had stalled or
+   * died past them (its tokens are kept: the next claims get greater ones). Returns how many lapsed.
+   */
+  lapse(owner: string): number {
+    let lapsed = 0;
+    for (const [sessionId, record] of this.#leases) {
+      if (record.owner !== owner) continue;
+      this.#leases.delete(sessionId);
+      lapsed += 1;
+    }
+    return lapsed;
+  }
+
   /** @internal */
   join(instanceId: string, member: CoordinatorMember): void {
     if (this.#members.has(instanceId)) throw coordinatorError(`instance ${instanceId} already joined this cluster`);

@@ -4,3 +4,6 @@ export type { PostgresAdapterOptions, PostgresConnection } from './options.js';
 export { createTableSql, createIndexSql, migrateTableSql } from './sql.js';
 export { parseTableName } from './identifiers.js';
 export type { TableName } from './identifiers.js';
+export { PostgresCoordinator, COORDINATOR_DEFAULTS } from './postgres-coordinator.js';
+export type { PostgresCoordinatorOptions } from './postgres-coordinator.js';
+export { createLeaseTableSql, createLeaseIndexSql } from './coordinator-sql.js';

@@ -26,15 +26,18 @@ return { 1, tostring(token) }
 `);
 
 /**
- * \`renew\`: KEYS = lease keys; ARGV = owner, lease ms, then one token per key. Extends each lease this
- * owner holds with that token; returns one 1 (extended) or 0 (no longer held) per key.
+ * \`renew\`: KEYS = lease key and token key of each session in turn; ARGV = owner, lease ms, token
+ * retention ms, then one token per session. Extends each lease this owner holds with that token (and
+ * its token counter's retention); returns one 1 (extended) or 0 (no longer held) per session.
  */
 export const RENEW = script('renew', `
 local out = {}
-for i = 1, #KEYS do
-  local fields = redis.call('HMGET', KEYS[i], 'owner', 'token')
-  if fields[1] == ARGV[1] and fields[2] == ARGV[i + 2] then
-    redis.call('PEXPIRE', KEYS[i], ARGV[2])
+for i = 1, #KEYS / 2 do
+  local lease, counter = KEYS[2 * i - 1], KEYS[2 * i]
+  local fields = redis.call('HMGET', lease, 'owner', 'token')
+  if fields[1] == ARGV[1] and fields[2] == ARGV[i + 3] then
+    redis.call('PEXPIRE', lease, ARGV[2])
+    redis.call('PEXPIRE', counter, ARGV[3])
     out[i] = 1
   else
     out[i] = 0

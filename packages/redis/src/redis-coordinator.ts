@@ -1,6 +1,6 @@
-import { OptionError, RepriseError } from '@reprise/core';
-import type { Claim, CoordinatorMember, HandoverOutcome, Lease, SessionCoordinator } from '@reprise/core';
-import { adapterError, checkKey, describe } from './arguments.js';
+import { AdapterError, HandoverExchange, OptionError, RepriseError, adapterError as coreAdapterError } from '@reprise/core';
+import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, SessionCoordinator } from '@reprise/core';
+import { checkKey, describe } from './arguments.js';
 import { Connection } from './connection.js';
 import { CLAIM, RELEASE, RENEW } from './coordinator-scripts.js';
 import { withDeadline } from './deadline.js';
@@ -24,13 +24,10 @@ export interface RedisCoordinatorOptions {
 /** Defaults of {@link RedisCoordinatorOptions}. */
 export const COORDINATOR_DEFAULTS = Object.freeze({ prefix: 'reprise:', tokenRetention: 30 * 24 * 3_600_000 });
 
-/** Keys of leases the batch renewal script takes per run. */
-const KEYS_PER_RENEW = 100;
+/** Leases the batch renewal script takes per run (two keys each: the lease and its token counter). */
+const KEYS_PER_RENEW = 50;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** What travels on an instance's channel. */
-type Message = { readonly t: 'handover'; readonly sessionId: string; readonly from: string } | { readonly t: 'released'; readonly sessionId: string };
 
 /** What the coordinator uses of a node-redis client beyond scripts. */
 interface PubSubClient {
@@ -40,13 +37,42 @@ interface PubSubClient {
   duplicate(): RedisClient;
 }
 
+/** An `ERR_REPRISE_ADAPTER` error whose message starts with `RedisCoordinator: `. */
+function adapterError(message: string, cause?: unknown, transient = true): AdapterError {
+  return coreAdapterError('RedisCoordinator', message, cause, transient);
+}
+
+/**
+ * The same error in the coordinator's name: the connection and the failure classification are the
+ * adapter's (shared code), whose messages start with `RedisAdapter: `.
+ */
+function renamed(error: RepriseError): RepriseError {
+  if (!(error instanceof AdapterError) || !error.message.startsWith('RedisAdapter: ')) return error;
+  return new AdapterError(error.code as 'ERR_REPRISE_ADAPTER' | 'ERR_REPRISE_ADAPTER_TIMEOUT', `RedisCoordinator: ${error.message.slice('RedisAdapter: '.length)}`, { cause: error.cause, transient: error.transient, unsent: error.unsent });
+}
+
+/** A bad argument or a call out of order: `transient: false` (trying again cannot help). */
+function argumentError(message: string): AdapterError {
+  return adapterError(message, undefined, false);
+}
+
+/** Checks a session id (the adapter's key rules), in the coordinator's name. */
+function checkSessionId(sessionId: unknown): string {
+  try {
+    checkKey(sessionId);
+  } catch (error) {
+    throw renamed(error as RepriseError);
+  }
+  return sessionId as string;
+}
+
 function optionError(message: string): OptionError {
   return new OptionError(`RedisCoordinator: ${message}`);
 }
 
 function positiveMs(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw adapterError(`${name} must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${describe(value)}`);
+    throw argumentError(`${name} must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${describe(value)}`);
   }
   return value;
 }
@@ -76,8 +102,11 @@ export class RedisCoordinator implements SessionCoordinator {
   readonly #ownsSubscriber: boolean;
   #instanceId: string | undefined;
   #member: CoordinatorMember | undefined;
-  /** Hand-over requests waiting for a `released` answer, by session id. */
-  readonly #waiting = new Map<string, Set<() => void>>();
+  /** Hand-over requests and answers, sent on the instances' channels. */
+  readonly #exchange = new HandoverExchange(
+    (to, message) => this.#publish('requestHandover', to, message),
+    () => (this.#left ? undefined : this.#member),
+  );
   #left: Promise<void> | undefined;
 
   /**
@@ -111,20 +140,27 @@ export class RedisCoordinator implements SessionCoordinator {
   }
 
   async join(instanceId: string, member: CoordinatorMember): Promise<void> {
-    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) throw adapterError(`instanceId must be 1 to 64 letters, digits, - or _, got ${describe(instanceId)}`);
-    if (this.#instanceId !== undefined) throw adapterError(`join() was already called (as ${this.#instanceId})`);
-    if (this.#left) throw adapterError('join() after leave()');
+    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) throw argumentError(`instanceId must be 1 to 64 letters, digits, - or _, got ${describe(instanceId)}`);
+    if (this.#instanceId !== undefined) throw argumentError(`join() was already called (as ${this.#instanceId})`);
+    if (this.#left) throw argumentError('join() after leave()');
     this.#instanceId = instanceId;
     this.#member = member;
-    await this.#call('join', async () => {
-      await this.#subscriber.ready();
-      await (this.#subscriber.client as unknown as PubSubClient).subscribe(this.#channel(instanceId), (message) => this.#onMessage(message));
-    });
+    try {
+      await this.#call('join', async () => {
+        await this.#subscriber.ready();
+        await (this.#subscriber.client as unknown as PubSubClient).subscribe(this.#channel(instanceId), (message) => this.#exchange.receive(message));
+      });
+    } catch (error) {
+      // Not joined: the caller may try again (the manager does, at its next claim).
+      this.#instanceId = undefined;
+      this.#member = undefined;
+      throw error;
+    }
   }
 
   async claim(sessionId: string, leaseMs: number): Promise<Claim> {
     const owner = this.#me('claim');
-    checkKey(sessionId);
+    checkSessionId(sessionId);
     const ms = positiveMs('leaseMs', leaseMs);
     const reply = await this.#script('claim', CLAIM, [this.#leaseKey(sessionId), this.#tokenKey(sessionId)], [owner, String(ms), String(this.#tokenRetention)]);
     if (!Array.isArray(reply) || reply.length !== 2) throw adapterError(`Redis returned ${describe(reply)} for a claim`);
@@ -136,13 +172,16 @@ export class RedisCoordinator implements SessionCoordinator {
   async renew(leases: readonly Lease[], leaseMs: number): Promise<string[]> {
     const owner = this.#me('renew');
     const ms = positiveMs('leaseMs', leaseMs);
-    if (!Array.isArray(leases)) throw adapterError(`leases must be an array, got ${describe(leases)}`);
+    if (!Array.isArray(leases)) throw argumentError(`leases must be an array, got ${describe(leases)}`);
     if (leases.length === 0) return [];
     const calls: ScriptCall[] = [];
     for (let start = 0; start < leases.length; start += KEYS_PER_RENEW) {
       const chunk = leases.slice(start, start + KEYS_PER_RENEW);
-      for (const lease of chunk) checkKey(lease?.sessionId);
-      calls.push({ keys: chunk.map((lease) => this.#leaseKey(lease.sessionId)), args: [owner, String(ms), ...chunk.map((lease) => String(lease.token))] });
+      for (const lease of chunk) checkSessionId(lease?.sessionId);
+      calls.push({
+        keys: chunk.flatMap((lease) => [this.#leaseKey(lease.sessionId), this.#tokenKey(lease.sessionId)]),
+        args: [owner, String(ms), String(this.#tokenRetention), ...chunk.map((lease) => String(lease.token))],
+      });
     }
     const outcomes = await this.#send('renew', (client, signal) => runScriptPipeline(client, RENEW, calls, signal));
     const lost: string[] = [];
@@ -158,14 +197,14 @@ export class RedisCoordinator implements SessionCoordinator {
 
   async release(lease: Lease): Promise<boolean> {
     const owner = this.#me('release');
-    checkKey(lease?.sessionId);
+    checkSessionId(lease?.sessionId);
     const reply = await this.#script('release', RELEASE, [this.#leaseKey(lease.sessionId)], [owner, String(lease.token)]);
     return Number(reply) === 1;
   }
 
   async owner(sessionId: string): Promise<Lease | undefined> {
     this.#me('owner');
-    checkKey(sessionId);
+    checkSessionId(sessionId);
     const fields = await this.#send('owner', async (client) => (client as unknown as { hmGet(key: string, fields: string[]): Promise<unknown[]> }).hmGet(this.#leaseKey(sessionId), ['owner', 'token']));
     const owner = replyToString(fields[0]);
     const token = replyToString(fields[1]);
@@ -174,24 +213,9 @@ export class RedisCoordinator implements SessionCoordinator {
 
   async requestHandover(sessionId: string, owner: string, timeoutMs: number): Promise<HandoverOutcome> {
     const from = this.#me('requestHandover');
-    checkKey(sessionId);
-    if (typeof owner !== 'string' || !INSTANCE_ID.test(owner)) throw adapterError(`owner must be an instanceId, got ${describe(owner)}`);
-    const ms = positiveMs('timeoutMs', timeoutMs);
-    let answered!: () => void;
-    const released = new Promise<void>((resolve) => (answered = resolve));
-    const waiters = this.#waiting.get(sessionId) ?? new Set();
-    waiters.add(answered);
-    this.#waiting.set(sessionId, waiters);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await this.#publish('requestHandover', owner, { t: 'handover', sessionId, from });
-      const timedOut = new Promise<HandoverOutcome>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
-      return await Promise.race([released.then((): HandoverOutcome => 'released'), timedOut]);
-    } finally {
-      clearTimeout(timer);
-      waiters.delete(answered);
-      if (waiters.size === 0) this.#waiting.delete(sessionId);
-    }
+    checkSessionId(sessionId);
+    if (typeof owner !== 'string' || !INSTANCE_ID.test(owner)) throw argumentError(`owner must be an instanceId, got ${describe(owner)}`);
+    return this.#exchange.request(sessionId, from, owner, positiveMs('timeoutMs', timeoutMs));
   }
 
   leave(): Promise<void> {
@@ -205,28 +229,7 @@ export class RedisCoordinator implements SessionCoordinator {
     return this.#left;
   }
 
-  /** An incoming message: a hand-over request for this instance, or the answer to one it sent. */
-  #onMessage(raw: string): void {
-    let message: Message;
-    try {
-      message = JSON.parse(raw) as Message;
-    } catch {
-      return; // not ours: ignored
-    }
-    if (message.t === 'released') {
-      for (const answered of this.#waiting.get(message.sessionId) ?? []) answered();
-      return;
-    }
-    if (message.t !== 'handover' || typeof message.sessionId !== 'string' || typeof message.from !== 'string' || this.#member === undefined || this.#left) return;
-    const { sessionId, from } = message;
-    void this.#member
-      .handover(sessionId, from)
-      .catch(() => {}) // the member reports its own failures; the requester then finds the lease still held
-      .then(() => this.#publish('handover', from, { t: 'released', sessionId }))
-      .catch(() => {}); // Redis unreachable: the requester's wait times out and it looks at the lease again
-  }
-
-  #publish(operation: string, instanceId: string, message: Message): Promise<void> {
+  #publish(operation: string, instanceId: string, message: HandoverMessage): Promise<void> {
     return this.#send(operation, async (client) => {
       await (client as unknown as PubSubClient).publish(this.#channel(instanceId), JSON.stringify(message));
     });
@@ -251,15 +254,14 @@ export class RedisCoordinator implements SessionCoordinator {
 
   #call<T>(operation: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const timeout = this.#options.commandTimeout;
-    return withDeadline(work, timeout, () => adapterError(`RedisCoordinator: ${operation} timed out after ${timeout} ms (Redis did not answer)`)).catch((error: unknown) => {
-      if (error instanceof RepriseError) throw error;
-      throw operationError(`RedisCoordinator: ${operation}`, error);
+    return withDeadline(work, timeout, () => adapterError(`${operation} timed out after ${timeout} ms (Redis did not answer)`)).catch((error: unknown) => {
+      throw renamed(error instanceof RepriseError ? error : operationError(operation, error));
     });
   }
 
   #me(operation: string): string {
-    if (this.#left) throw adapterError(`RedisCoordinator: ${operation} after leave()`);
-    if (this.#instanceId === undefined) throw adapterError(`RedisCoordinator: ${operation} before join()`);
+    if (this.#left) throw argumentError(`${operation} after leave()`);
+    if (this.#instanceId === undefined) throw argumentError(`${operation} before join()`);
     return this.#instanceId;
   }
 
