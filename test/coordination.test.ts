@@ -216,6 +216,42 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       });
     }
 
+    it('renewals failing for half the lease: the live session is not served (unavailable) until a renewal succeeds again, before the lease lapses', async () => {
+      const { adapter, coordinator } = cluster.instance('flaky');
+      let failing = false;
+      const flaky = new Proxy(coordinator, {
+        get(target, name) {
+          const value = Reflect.get(target, name, target) as unknown;
+          if (name === 'renew') return (...args: unknown[]) => (failing ? Promise.reject(new Error('coordinator unreachable')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const manager = new SessionManager<Data>({ adapter, coordinator: flaky, instanceId: 'flaky', leaseMs: 900, checkpointInterval: 60_000 });
+      manager.on('error', () => {});
+      managers.push(manager);
+      const id = manager.create({ items: ['x'] }).id;
+      await until(() => manager.stats().leases === 1, 2_000, 'the lease of the new session');
+      expect(await request(manager, id)).to.equal('live');
+      failing = true;
+      const started = Date.now();
+      let answer = 'live';
+      while (answer === 'live' && Date.now() - started < 3_000) {
+        answer = await request(manager, id);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(answer, 'once renewals have failed for half the lease').to.equal('unavailable');
+      expect(Date.now() - started).to.be.within(100, 1_500);
+      failing = false;
+      let back = 'unavailable';
+      const again = Date.now();
+      while (back !== 'live' && Date.now() - again < 3_000) {
+        back = await request(manager, id);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(back, 'served again after a successful renewal').to.equal('live');
+      expect(manager.stats().leasesLost).to.equal(0);
+    });
+
     it('shutdown releases every lease once the snapshots are written', async () => {
       const a = instance('a');
       const ids = Array.from({ length: 5 }, (_, n) => a.create({ items: [`s${n}`] }).id);

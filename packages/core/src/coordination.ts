@@ -49,6 +49,8 @@ export class Coordination {
   #stopped = false;
   /** Whether the last renewal failed (reported once per streak). */
   #failing = false;
+  /** When a renewal round last succeeded (or the coordination started), ms on the local clock. */
+  #renewedAt = Date.now();
 
   constructor(context: CoordinationContext) {
     this.#c = context;
@@ -57,6 +59,17 @@ export class Coordination {
   /** ms a request waits for another instance to hand a session over. */
   get handoverTimeout(): number {
     return this.#c.settings.handoverTimeout;
+  }
+
+  /**
+   * Whether this instance may lose its leases without knowing it: no renewal succeeded for half of
+   * `leaseMs` (the coordinator unreachable, or this process stalled; renewals run every third). The
+   * leases may lapse and other instances take the sessions over, so the sessions here are not served
+   * meanwhile. The other half is the margin for clock drift between hosts. The next successful
+   * renewal (one is due before the leases lapse) tells which are still held.
+   */
+  get suspended(): boolean {
+    return Date.now() - this.#renewedAt > this.#c.settings.leaseMs / 2;
   }
 
   /** Leases held now (live sessions, and closed ones whose writes are not settled). */
@@ -253,8 +266,11 @@ export class Coordination {
     this.#renewing = true;
     try {
       const held = [...this.#entries.values()].flatMap((entry) => (entry.lease === undefined ? [] : [entry.lease]));
+      const startedAt = Date.now();
       const lost = held.length === 0 ? [] : await this.#c.settings.coordinator.renew(held, this.#c.settings.leaseMs);
       this.#failing = false;
+      // Measured from when the round started: the leases were extended from then at the latest.
+      this.#renewedAt = startedAt;
       for (const sessionId of lost) {
         const entry = this.#entries.get(sessionId);
         if (entry === undefined) continue;

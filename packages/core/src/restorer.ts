@@ -119,6 +119,8 @@ export class Restorer<TData extends SessionData> {
     for (let round = 0; round < 5; round++) {
       const live = this.#c.registry.get(id);
       if (live !== undefined) {
+        // Several instances: renewals failing for half the lease, the session may soon be another's.
+        if (this.#c.coordination?.suspended === true) return { kind: 'unavailable', error: this.#c.unavailable('store') };
         this.#c.registry.hold(live);
         return { kind: 'live', session: live };
       }
