@@ -3,19 +3,11 @@
 // write; the checkpoints that fail meanwhile are reported, never handed to 'persistFailed' (the
 // sessions are live); once Redis is back, every visitor's checkpoint catches up with every item
 // acknowledged, outage included.
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import { decodeRecord, type RepriseError, type Snapshot } from '@reprise/core';
-import type { SessionMiddleware } from '@reprise/koa';
-import { RedisAdapter } from '@reprise/redis';
 import { Browser } from './helpers/browser.js';
-import { closeServer, listen } from './helpers/http.js';
-import { OwnRedis } from './helpers/own-redis.js';
-import { requireRedisServer } from './helpers/services.js';
 import { sessionApp, type VisitorData, type VisitorView } from './helpers/session-app.js';
+import { redisOutageFixture } from './helpers/redis-outage-fixture.js';
 import { waitUntil } from './helpers/wait.js';
 
 const VISITORS = 10;
@@ -30,29 +22,11 @@ interface Visitor {
 
 describe('checkpoints through a Redis outage (a redis-server of the test\'s own, killed and started again)', function () {
   this.timeout(30_000);
-  let redis: OwnRedis | undefined;
-  let adapter: RedisAdapter | undefined;
-  let middleware: SessionMiddleware<VisitorData> | undefined;
-  let server: Server | undefined;
-  let aofDir: string | undefined;
-
-  before(async function () {
-    await requireRedisServer(this);
-  });
-
-  afterEach(async function () {
-    if (server !== undefined) await closeServer(server);
-    if (redis !== undefined && !redis.running) await redis.start();
-    await middleware?.manager.shutdown();
-    await adapter?.close();
-    await redis?.kill();
-    if (aofDir !== undefined) rmSync(aofDir, { recursive: true, force: true });
-    server = middleware = adapter = redis = aofDir = undefined;
-  });
+  const fixture = redisOutageFixture(PREFIX);
 
   /** The checkpoint under `sid` in Redis, if any. */
   async function checkpointOf(sid: string): Promise<Snapshot<VisitorData> | undefined> {
-    const text = await adapter!.load(sid).catch(() => undefined);
+    const text = await fixture.rig.adapter!.load(sid).catch(() => undefined);
     if (text === undefined) return undefined;
     const record = decodeRecord(text);
     return record.kind === 'snapshot' && record.snapshot.reason === 'checkpoint' ? (record.snapshot as Snapshot<VisitorData>) : undefined;
@@ -75,17 +49,15 @@ describe('checkpoints through a Redis outage (a redis-server of the test\'s own,
   }
 
   it(`${VISITORS} visitors write through the outage: every write is served, no checkpoint is handed to 'persistFailed', and every checkpoint catches up once Redis is back`, async function () {
-    aofDir = mkdtempSync(join(tmpdir(), 'reprise-it-redis-'));
-    redis = await OwnRedis.start({ aofDir });
-    adapter = new RedisAdapter({ url: redis.url, prefix: PREFIX, maxReconnectDelay: 200, commandTimeout: 1_000 });
+    const { redis, adapter } = await fixture.startRedis(1_000);
     const errors: RepriseError[] = [];
     const givenUp: Snapshot<VisitorData>[] = [];
     const built = sessionApp({ adapter, maxSessions: VISITORS * 2, checkpointInterval: INTERVAL, adapterTimeout: 1_000 });
-    middleware = built.middleware;
+    const middleware = built.middleware;
     middleware.manager.on('error', (error) => errors.push(error));
     middleware.manager.on('persistFailed', (snapshot) => givenUp.push(snapshot));
-    server = await listen(built.app);
-    const stats = () => middleware!.manager.stats();
+    const server = await fixture.serve(built);
+    const stats = () => middleware.manager.stats();
 
     const visitors: Visitor[] = [];
     for (let i = 0; i < VISITORS; i++) {

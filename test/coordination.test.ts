@@ -29,6 +29,14 @@ interface Cluster {
   cleanUp(): Promise<void>;
 }
 
+/** Makes every instance leave its coordinator and close its adapter (and forgets them). */
+async function closeAll(opened: { adapter: { close(): Promise<void> }; coordinator: SessionCoordinator }[]): Promise<void> {
+  for (const { adapter, coordinator } of opened.splice(0)) {
+    await coordinator.leave();
+    await adapter.close();
+  }
+}
+
 function memoryCluster(): Cluster {
   let offset = 0;
   const cluster = new MemoryCluster({ now: () => Date.now() + offset });
@@ -52,10 +60,7 @@ function redisCluster(): Cluster {
       return pair;
     },
     cleanUp: async () => {
-      for (const { adapter, coordinator } of opened.splice(0)) {
-        await coordinator.leave();
-        await adapter.close();
-      }
+      await closeAll(opened);
       const probe = createClient({ url: REDIS_URL });
       await probe.connect();
       const keys = await probe.keys(`${prefix}*`);
@@ -77,10 +82,7 @@ function postgresCluster(): Cluster {
       return pair;
     },
     cleanUp: async () => {
-      for (const { adapter, coordinator } of opened.splice(0)) {
-        await coordinator.leave();
-        await adapter.close();
-      }
+      await closeAll(opened);
       await dropTable(table);
       await dropTable(leases);
     },

@@ -7,20 +7,12 @@
 // new ids, whose carts hold only the items written since: the 16 items of the 8 old carts are lost
 // (unreachable in Redis under the old ids), and all 10 visitors end under ids other than their own
 // (a restore gives a new id).
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
-import type { SessionMiddleware } from '@reprise/koa';
-import { RedisAdapter } from '@reprise/redis';
 import { Browser, issuedSid } from './helpers/browser.js';
-import { closeServer, listen } from './helpers/http.js';
-import { OwnRedis } from './helpers/own-redis.js';
-import { requireRedisServer } from './helpers/services.js';
 import { sessionApp, type VisitorData, type VisitorView } from './helpers/session-app.js';
 import { readSnapshots } from './helpers/store-reads.js';
 import { unavailableProblem } from './helpers/unavailable.js';
+import { redisOutageFixture } from './helpers/redis-outage-fixture.js';
 import { waitUntil } from './helpers/wait.js';
 
 const CAP = 2;
@@ -38,39 +30,19 @@ interface Visitor {
 
 describe('writes during a Redis outage (a redis-server of the test\'s own, with an append-only file, killed and started again)', function () {
   this.timeout(30_000);
-  let redis: OwnRedis | undefined;
-  let adapter: RedisAdapter | undefined;
-  let middleware: SessionMiddleware<VisitorData> | undefined;
-  let server: Server | undefined;
-  let aofDir: string | undefined;
-
-  before(async function () {
-    await requireRedisServer(this);
-  });
-
-  afterEach(async function () {
-    if (server !== undefined) await closeServer(server);
-    if (redis !== undefined && !redis.running) await redis.start();
-    await middleware?.manager.shutdown();
-    await adapter?.close();
-    await redis?.kill();
-    if (aofDir !== undefined) rmSync(aofDir, { recursive: true, force: true });
-    server = middleware = adapter = redis = aofDir = undefined;
-  });
+  const fixture = redisOutageFixture(PREFIX);
 
   it(`cap ${CAP}, ${VISITORS} visitors: each evicted one's write during the outage is a 503 that keeps the cookie; after it, the same id and the whole cart come back`, async function () {
     // This Redis keeps what was written before the crash (appendfsync always), as a real one would.
-    aofDir = mkdtempSync(join(tmpdir(), 'reprise-it-redis-'));
-    redis = await OwnRedis.start({ aofDir });
     // Reconnects within 200 ms once Redis is back; a call fails at once while it is down.
-    adapter = new RedisAdapter({ url: redis.url, prefix: PREFIX, maxReconnectDelay: 200, commandTimeout: 2_000 });
+    const { redis, adapter } = await fixture.startRedis(2_000);
     const built = sessionApp({ adapter, maxSessions: CAP });
-    middleware = built.middleware;
+    const middleware = built.middleware;
     middleware.manager.on('error', () => {}); // the outage's failures are expected; counted through stats()
     const lostSnapshots: string[] = [];
     middleware.manager.on('persistFailed', (snapshot) => lostSnapshots.push(snapshot.sessionId));
-    server = await listen(built.app);
-    const stats = () => middleware!.manager.stats();
+    const server = await fixture.serve(built);
+    const stats = () => middleware.manager.stats();
 
     // Each visitor writes a cart of two items; with a cap of 2, all but the last two are evicted.
     const visitors: Visitor[] = [];
@@ -103,7 +75,7 @@ describe('writes during a Redis outage (a redis-server of the test\'s own, with 
 
     // Redis is back, with what it had.
     await redis.start();
-    await waitUntil('the adapter is connected again', () => adapter!.load('probe').then(() => true, () => false), { timeoutMs: 10_000, everyMs: 50 });
+    await waitUntil('the adapter is connected again', () => adapter.load('probe').then(() => true, () => false), { timeoutMs: 10_000, everyMs: 50 });
 
     // Each evicted visitor writes again: a 200, its cart restored under the same id, with the new item.
     const afterOutage = { notOk: [] as string[], idChanged: [] as string[], cookieChanged: [] as string[], lostItems: 0, refusedItemsPresent: 0 };
