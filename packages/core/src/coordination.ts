@@ -146,11 +146,6 @@ export class Coordination {
     await this.#entries.get(sessionId)?.releasing;
   }
 
-  /** Whether this instance holds a lease entry for `sessionId` (live or settling). */
-  has(sessionId: string): boolean {
-    return this.#entries.has(sessionId);
-  }
-
   /** The member the coordinator calls: hand-over requests go to the manager. */
   member(): CoordinatorMember {
     return { handover: (sessionId, from) => this.#handover(sessionId, from) };

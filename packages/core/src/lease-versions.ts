@@ -27,21 +27,6 @@ export function termStart(token: number): number {
   return LEASE_VERSION_BASE + token * VERSIONS_PER_TERM;
 }
 
-/**
- * The fence a new owner takes a session's record with: the largest version of any earlier term.
- * A take fenced there takes whatever an earlier term wrote, and floors the key against that term's
- * late writes.
- */
-export function termFence(token: number): number {
-  return termStart(token) - 1;
-}
-
-/** The token of a lease version, or `undefined` for a version below {@link LEASE_VERSION_BASE}. */
-export function tokenOfVersion(version: number): number | undefined {
-  if (version < LEASE_VERSION_BASE) return undefined;
-  return Math.floor((version - LEASE_VERSION_BASE) / VERSIONS_PER_TERM);
-}
-
 /** The versions of one term: strictly increasing, even, all within the term of `token`. */
 export class LeaseVersions {
   readonly token: number;
