@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { createClient } from '@keyv/redis';
 import { SessionManager, SessionUnavailableError, type LiveSession, type SessionAdapter, type SessionCoordinator } from '@reprise/core';
 import { MemoryAdapter, MemoryCluster, MemoryCoordinator } from '@reprise/memory';
 import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
 import { PostgresAdapter, PostgresCoordinator } from '@reprise/postgres';
-import { DATABASE_URL, dropTable, uniqueName } from './helpers/services.js';
+import { DATABASE_URL, deleteRedisKeys, dropTable, uniqueName } from './helpers/services.js';
 
 type Data = { items?: string[] };
 
@@ -61,11 +60,7 @@ function redisCluster(): Cluster {
     },
     cleanUp: async () => {
       await closeAll(opened);
-      const probe = createClient({ url: REDIS_URL });
-      await probe.connect();
-      const keys = await probe.keys(`${prefix}*`);
-      if (keys.length > 0) await probe.unlink(keys);
-      probe.destroy();
+      await deleteRedisKeys(prefix);
     },
   };
 }

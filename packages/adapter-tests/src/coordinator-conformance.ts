@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { CoordinatorMember, Lease, SessionCoordinator } from '@reprise/core';
+import { adoptionChecks } from './coordinator-adoption.js';
 import { resolveTestFunctions } from './options.js';
 import type { TestFunctions } from './types.js';
 
@@ -227,6 +228,8 @@ export function runCoordinatorTests(name: string, factory: CoordinatorFactory, f
         assert.deepEqual(a.asked, []);
       });
     });
+
+    adoptionChecks({ describe, it, instance, shortLease });
 
     describe('arguments and lifecycle', () => {
       it('rejects calls before join() and after leave(), a second join(), a bad instanceId and a bad leaseMs', async () => {

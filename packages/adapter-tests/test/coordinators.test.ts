@@ -106,4 +106,31 @@ describe('runCoordinatorTests catches broken coordinators', function () {
     );
     expect(failed(report).some((t) => t.includes('release ends the lease once'))).to.equal(true);
   });
+
+  it('a claim that drops its deadline (a dead instance\'s sessions would never be adopted)', async () => {
+    const report = await runSuite(broken((sound) => ({ claim: (sessionId: string, leaseMs: number) => sound.claim(sessionId, leaseMs) })));
+    expect(failed(report).some((t) => t.includes('adoptable lists the sessions past their deadline'))).to.equal(true);
+  });
+
+  it('adoptable that also lists live leases (two instances would run one session\'s hooks)', async () => {
+    const deadlines = new Map<string, number>();
+    const report = await runSuite(
+      broken((sound) => ({
+        claim: async (sessionId: string, leaseMs: number, deadline?: number): Promise<Claim> => {
+          if (deadline !== undefined) deadlines.set(sessionId, deadline);
+          return sound.claim(sessionId, leaseMs, deadline);
+        },
+        adoptable: async (limit: number): Promise<string[]> => {
+          await sound.adoptable(limit); // its argument checks
+          return [...deadlines].filter(([, deadline]) => deadline <= Date.now()).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
+        },
+      })),
+    );
+    expect(failed(report).some((t) => t.includes('not a live lease'))).to.equal(true);
+  });
+
+  it('adoptable in the wrong order (the oldest deadlines would wait)', async () => {
+    const report = await runSuite(broken((sound) => ({ adoptable: async (limit: number) => (await sound.adoptable(limit === 1 ? 1 : 10_000)).reverse().slice(0, limit) })));
+    expect(failed(report).some((t) => t.includes('oldest deadline first'))).to.equal(true);
+  });
 });

@@ -1,5 +1,5 @@
 import type { CoordinationSettings } from './coordination-options.js';
-import type { CoordinatorMember, Lease } from './coordinator.js';
+import type { CoordinatorMember, Lease, LeaseRenewal } from './coordinator.js';
 import { LeaseVersions } from './lease-versions.js';
 import type { VersionClock } from './version-clock.js';
 
@@ -16,6 +16,16 @@ export interface CoordinationContext {
   lost(sessionId: string): void;
   /** Resolves once no write of `key` is waiting or in flight in the write queue. */
   settled(key: string): Promise<void>;
+  /**
+   * The idle deadline to index for `sessionId` (ms since the epoch): the live session's, or what a
+   * session restored now would get.
+   */
+  deadline(sessionId: string): number;
+  /**
+   * Adopts `sessionId`, a session of a dead instance past its idle deadline: restores it from its
+   * checkpoint and closes it with `'expired'` (see {@link Coordination.claimOrphan}). Resolves when done.
+   */
+  adopt(sessionId: string): Promise<void>;
 }
 
 /** What this instance knows of one session id it leases (or tries to). */
@@ -33,6 +43,12 @@ interface Entry {
 
 /** How many times a restore asks a holder for a session before it gives up (hand-overs can chain). */
 const MAX_HANDOVER_ROUNDS = 3;
+/** Orphans one adoption pass asks for; a full batch starts the next pass at once. */
+const ADOPTION_BATCH = 100;
+/** Batches one pass takes at most (the next pass, a lease later, goes on). */
+const ADOPTION_ROUNDS = 10;
+/** Orphans adopted at once (each is a restore, closing hooks and a write). */
+const ADOPTION_CONCURRENCY = 4;
 
 /**
  * The leases of one manager's sessions (several instances; see docs/several-instances.md): claims
@@ -45,6 +61,8 @@ export class Coordination {
   readonly #entries = new Map<string, Entry>();
   #joined: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #adoptionTimer: ReturnType<typeof setInterval> | undefined;
+  #adopting = false;
   #renewing = false;
   #stopped = false;
   /** Whether the last renewal failed (reported once per streak). */
@@ -79,11 +97,53 @@ export class Coordination {
     return n;
   }
 
-  /** Joins the coordinator and starts the renewals (every `leaseMs / 3`, unref'd). */
+  /** Joins the coordinator and starts the renewals (every `leaseMs / 3`) and the adoption passes (every `leaseMs`), unref'd. */
   start(): void {
     void this.#join().catch((error: unknown) => this.#c.report(error));
     this.#timer = setInterval(() => void this.#renew(), Math.max(1, Math.floor(this.#c.settings.leaseMs / 3)));
     this.#timer.unref?.();
+    this.#adoptionTimer = setInterval(() => void this.adoptOrphans(), this.#c.settings.leaseMs);
+    this.#adoptionTimer.unref?.();
+  }
+
+  /**
+   * One adoption pass (the timer runs one every `leaseMs`): the sessions of dead instances whose idle
+   * deadline passed, as the coordinator's index lists them, adopted a few at a time, until a batch
+   * comes back short (at most 1,000 per pass). Skipped while renewals fail (this instance may be the one cut off) and when a
+   * pass is running. Resolves how many sessions it adopted or tried to.
+   */
+  async adoptOrphans(): Promise<number> {
+    if (this.#adopting || this.#stopped || this.suspended) return 0;
+    this.#adopting = true;
+    let tried = 0;
+    try {
+      await this.#join();
+      for (let round = 0; round < ADOPTION_ROUNDS; round++) {
+        const ids = (await this.#c.settings.coordinator.adoptable(ADOPTION_BATCH)).filter((id) => !this.#entries.has(id));
+        tried += ids.length;
+        await inSlices(ids, ADOPTION_CONCURRENCY, (id) => this.#c.adopt(id));
+        if (ids.length < ADOPTION_BATCH || this.#stopped) break;
+      }
+      return tried;
+    } catch (error) {
+      this.#c.report(error);
+      return tried;
+    } finally {
+      this.#adopting = false;
+    }
+  }
+
+  /**
+   * Claims a session of a dead instance for adoption: `true` when this instance holds its lease now
+   * (exactly one claimer wins; the others, and a claim racing its returning visitor elsewhere, get
+   * `false`). The caller restores and closes it, or calls {@link closed} when there is nothing.
+   */
+  async claimOrphan(sessionId: string): Promise<boolean> {
+    if (this.#entries.has(sessionId)) return false;
+    const claim = await this.#c.settings.coordinator.claim(sessionId, this.#c.settings.leaseMs);
+    if (!claim.held || this.#entries.has(sessionId)) return false;
+    this.#hold(sessionId, claim.lease);
+    return true;
   }
 
   /** A session became live here without a claim (created, restored by key): its id is claimed in the background. */
@@ -108,7 +168,7 @@ export class Coordination {
     await this.#join();
     let handedOver = false;
     for (let round = 0; ; round++) {
-      const claim = await coordinator.claim(sessionId, leaseMs);
+      const claim = await coordinator.claim(sessionId, leaseMs, this.#c.deadline(sessionId));
       if (claim.held) {
         this.#hold(sessionId, claim.lease);
         return { held: true, handedOver };
@@ -162,6 +222,7 @@ export class Coordination {
     clearTimeout(timer);
     this.#stopped = true;
     clearInterval(this.#timer);
+    clearInterval(this.#adoptionTimer);
   }
 
   async #handover(sessionId: string, from: string): Promise<void> {
@@ -204,7 +265,7 @@ export class Coordination {
     try {
       await this.#join();
       for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
-        const claim = await coordinator.claim(sessionId, leaseMs);
+        const claim = await coordinator.claim(sessionId, leaseMs, this.#c.deadline(sessionId));
         if (this.#entries.get(sessionId) !== entry) return;
         if (claim.held) {
           if (entry.lease?.token !== claim.lease.token) entry.versions = new LeaseVersions(claim.lease.token);
@@ -260,7 +321,11 @@ export class Coordination {
     if (this.#renewing || this.#stopped) return;
     this.#renewing = true;
     try {
-      const held = [...this.#entries.values()].flatMap((entry) => (entry.lease === undefined ? [] : [entry.lease]));
+      // Live sessions report their idle deadline; closed ones (writes unsettled) keep the one indexed.
+      const held: LeaseRenewal[] = [];
+      for (const [sessionId, { lease, live }] of this.#entries) {
+        if (lease !== undefined) held.push(live ? { ...lease, deadline: this.#c.deadline(sessionId) } : lease);
+      }
       const startedAt = Date.now();
       const lost = held.length === 0 ? [] : await this.#c.settings.coordinator.renew(held, this.#c.settings.leaseMs);
       this.#failing = false;
@@ -282,4 +347,13 @@ export class Coordination {
       this.#renewing = false;
     }
   }
+}
+
+/** Runs `work` on every item, at most `concurrency` at once; a failure is the work's own to report. */
+async function inSlices<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }

@@ -3,8 +3,10 @@
  * store: who owns each live session (a lease with a fencing token) and how an instance asks the
  * owner to hand a session over. See docs/several-instances.md for the whole design.
  *
- * Status: the interface and `RedisCoordinator` have landed. `SessionManager` does not use a
- * coordinator yet, and adoption (deadlines) will extend this interface.
+ * Besides leases, a coordinator keeps an index of the idle deadlines of leased sessions (a Redis
+ * sorted set, an indexed Postgres column): when an instance dies, a survivor finds there the
+ * sessions whose visitors never came back ({@link SessionCoordinator.adoptable}), and runs their
+ * closing hooks once (adoption), without a scan of every key.
  */
 
 /** An instance's ownership of one live session. */
@@ -19,6 +21,18 @@ export interface Lease {
    * under a lease carry versions built from it, so a stale owner's late write is refused by the store.
    */
   readonly token: number;
+}
+
+/**
+ * A lease to extend ({@link SessionCoordinator.renew}), with the session's idle deadline to index,
+ * when it is known.
+ */
+export interface LeaseRenewal extends Lease {
+  /**
+   * When the session expires if it stays idle, in ms since the epoch (the owner's clock). Indexed for
+   * adoption; `undefined` keeps the deadline indexed before.
+   */
+  readonly deadline?: number | undefined;
 }
 
 /** What a {@link SessionCoordinator.claim} got: the lease, or the instance that holds it. */
@@ -54,16 +68,26 @@ export interface SessionCoordinator {
    * Claims `sessionId` for `leaseMs` ms (a positive integer). Held when no other instance holds a
    * live lease on it: a new lease with a new token, or, when this instance already holds it, the same
    * lease extended (same token). Of concurrent claims on a free session, exactly one is held.
+   * When held and `deadline` (ms since the epoch) is given, it becomes the session's indexed idle
+   * deadline (see {@link adoptable}); otherwise the one indexed before stays.
    */
-  claim(sessionId: string, leaseMs: number): Promise<Claim>;
+  claim(sessionId: string, leaseMs: number, deadline?: number): Promise<Claim>;
   /**
    * Extends, by `leaseMs` ms from now, each of `leases` that this instance still holds with that
-   * token, in one round trip; resolves the ids of those it no longer holds (lapsed and claimed
-   * elsewhere, or released). An empty list resolves `[]` without touching the store.
+   * token, in one round trip, and indexes the `deadline` of each that has one; resolves the ids of
+   * those it no longer holds (lapsed and claimed elsewhere, or released). An empty list resolves `[]`
+   * without touching the store.
    */
-  renew(leases: readonly Lease[], leaseMs: number): Promise<string[]>;
-  /** Ends `lease` if this instance still holds it with that token; `true` when it did. */
+  renew(leases: readonly LeaseRenewal[], leaseMs: number): Promise<string[]>;
+  /** Ends `lease` if this instance still holds it with that token, and drops its deadline from the index; `true` when it did. */
   release(lease: Lease): Promise<boolean>;
+  /**
+   * Up to `limit` (a positive integer) ids of sessions whose indexed deadline has passed (on the
+   * store's clock) and whose lease is not live: their owner died or lost them without releasing.
+   * Oldest deadline first. A caller adopts one by claiming it (exactly one claim wins); once released,
+   * it leaves the index. An id claimed by a live lease is never listed.
+   */
+  adoptable(limit: number): Promise<string[]>;
   /** The live lease on `sessionId`, whoever holds it, or `undefined`. */
   owner(sessionId: string): Promise<Lease | undefined>;
   /**

@@ -27,7 +27,7 @@ export {
   SessionUnavailableError,
 } from './errors.js';
 export type { RepriseErrorCode } from './errors.js';
-export type { SessionCoordinator, CoordinatorMember, Lease, Claim, HandoverOutcome } from './coordinator.js';
+export type { SessionCoordinator, CoordinatorMember, Lease, LeaseRenewal, Claim, HandoverOutcome } from './coordinator.js';
 export { HandoverExchange } from './handover-exchange.js';
 export type { HandoverMessage, SendHandoverMessage } from './handover-exchange.js';
 export { DeadlineHeap } from './deadline-heap.js';

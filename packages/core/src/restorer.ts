@@ -227,6 +227,38 @@ export class Restorer<TData extends SessionData> {
   }
 
   /**
+   * Several instances: adopts `id`, a session of a dead instance past its idle deadline (see
+   * `Coordination.adoptOrphans`). Claims its lease (one instance wins), takes its record if it is a
+   * checkpoint (a close's snapshot means its hooks ran already: left as it is), restores it without
+   * making room (no live session is evicted for it) and hands it to `close` (the manager closes it
+   * with `'expired'`). A returning cookie of `id` here waits meanwhile, then restores the close's
+   * snapshot. `true` when it restored one.
+   */
+  async adopt(id: string, close: (session: LiveSession<TData>) => Promise<unknown>): Promise<boolean> {
+    const coordination = this.#c.coordination;
+    if (coordination === undefined || this.#c.shuttingDown() || this.#flights.has(id) || this.#claims.has(id)) return false;
+    if (this.#c.registry.has(id) || this.#c.closing(id) !== undefined) return false;
+    let done!: () => void;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    this.#claims.set(id, settled);
+    let session: LiveSession<TData> | undefined;
+    try {
+      if (!(await coordination.claimOrphan(id))) return false;
+      const taken = await this.#take(id, (snapshot) => snapshot.sessionId === id && snapshot.reason === 'checkpoint');
+      session = taken === undefined ? undefined : await this.#revive(id, taken, false);
+      if (session === undefined) return false;
+      this.#c.counters.adoptions += 1;
+      this.#c.registry.release(session); // no cap enforced: it closes at once
+      await close(session);
+      return true;
+    } finally {
+      if (session === undefined && !this.#c.registry.has(id)) coordination.closed(id);
+      if (this.#claims.get(id) === settled) this.#claims.delete(id);
+      done();
+    }
+  }
+
+  /**
    * Forgets the cookie restore in flight for `id` (its session was regenerated during its restore
    * hooks): requests already waiting still get the session; a later one presenting `id` does not.
    */
@@ -349,16 +381,16 @@ export class Restorer<TData extends SessionData> {
 
   /**
    * A taken snapshot becomes a live session with the id `id`, held busy while the restore hooks run
-   * (the caller releases it). `undefined` (and the snapshot put back) when that id is live already.
+   * (the caller releases it); room is made for it first (the cap) unless `makeRoom` is false. `undefined` (and the snapshot put back) when that id is live already.
    */
-  async #revive(id: string, taken: TakenSnapshot): Promise<LiveSession<TData> | undefined> {
+  async #revive(id: string, taken: TakenSnapshot, makeRoom = true): Promise<LiveSession<TData> | undefined> {
     const snapshot = taken.snapshot as Snapshot<TData>;
     if (this.#c.registry.has(id) || this.#c.closing(id) !== undefined) {
       await this.#putBack(taken);
       return undefined;
     }
     await this.#afterTake(taken);
-    this.#c.registry.makeRoom();
+    if (makeRoom) this.#c.registry.makeRoom();
     const session = new LiveSession<TData>(this.#c.owner, id, snapshot.data, snapshot.createdAt, this.#c.now());
     internalsOf(session).isNew = false;
     if (snapshot.key !== snapshot.sessionId && !isSessionId(snapshot.key)) session.persistKey = snapshot.key;

@@ -111,6 +111,10 @@ export class SessionManager<TData extends SessionData = SessionData>
             handover: (sessionId) => this.#handOver(sessionId),
             lost: (sessionId) => this.#dropLost(sessionId),
             settled: (key) => this.#queue.whenIdle(key),
+            deadline: (sessionId) => Math.ceil(this.#registry.get(sessionId)?.expiresAt ?? this.#now() + this.#settings.idleTimeout),
+            adopt: async (sessionId) => {
+              await this.#restorer.adopt(sessionId, (session) => this.#close(session, 'expired'));
+            },
           });
     this.#queue = new PersistQueue(this.#store, this.#now, () => this.#settings.maxPendingPersists, {
       failed: (error, first) => this.#reporter.persistFailed(error, first),
@@ -313,6 +317,18 @@ export class SessionManager<TData extends SessionData = SessionData>
     return this.#restorer.resume(id);
   }
 
+  /**
+   * Several instances: one adoption pass now (a timer runs one every `leaseMs`). The sessions of
+   * instances that died, whose idle deadline passed and whose visitors never came back, are claimed
+   * (one instance wins each), restored here from their checkpoint and closed with `'expired'`: their
+   * closing hooks run once, here. Resolves how many sessions the pass took up (0 without a
+   * coordinator, while renewals fail, or when a pass is running); `stats().adoptions` counts those
+   * restored.
+   */
+  adoptOrphans(): Promise<number> {
+    return this.#coordination?.adoptOrphans() ?? Promise.resolve(0);
+  }
+
   /** A {@link SessionUnavailableError} with the configured `retryAfter`. */
   unavailable(why: 'store' | 'shutdown' | 'owner', cause?: unknown): SessionUnavailableError {
     return new SessionUnavailableError(why, this.#settings.retryAfter, cause === undefined ? undefined : { cause });
@@ -426,7 +442,8 @@ export class SessionManager<TData extends SessionData = SessionData>
       return;
     }
     await this.#whenIdle(session, this.#coordination?.handoverTimeout ?? 0);
-    if (!(await this.#close(session, 'handover'))) await this.#closing.get(sessionId);
+    if (await this.#close(session, 'handover')) this.#counters.handoversOut += 1;
+    else await this.#closing.get(sessionId);
   }
 
   /**

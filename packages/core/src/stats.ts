@@ -45,8 +45,16 @@ export interface ManagerStats {
   writesAfterClose: number;
   /** Several instances: sessions restored here after another live instance handed them over (out: `closed.handover`). */
   handoversIn: number;
+  /** Several instances: sessions closed here with `'handover'` because another instance asked for them (also in `closed.handover`). */
+  handoversOut: number;
   /** Several instances: sessions restored from a checkpoint, their owner having died (its lease lapsed). */
   takeovers: number;
+  /**
+   * Several instances: sessions of a dead instance whose visitors never came back, restored here from
+   * their checkpoint once their idle deadline passed, and closed with `'expired'` (their closing hooks
+   * ran here; also counted in `restored` and `closed.expired`).
+   */
+  adoptions: number;
   /** Several instances: live sessions dropped here, without hooks or writes, because their lease was lost to another instance. */
   leasesLost: number;
   /** Several instances: leases this instance holds now (live sessions, and closed ones whose writes are not settled). */
@@ -72,7 +80,9 @@ export function newCounters(): Counters {
     superseded: 0,
     writesAfterClose: 0,
     handoversIn: 0,
+    handoversOut: 0,
     takeovers: 0,
+    adoptions: 0,
     leasesLost: 0,
   };
 }

@@ -1,5 +1,5 @@
 import { AdapterError, OptionError } from '@reprise/core';
-import type { Claim, CoordinatorMember, HandoverOutcome, Lease, SessionCoordinator } from '@reprise/core';
+import type { Claim, CoordinatorMember, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
 
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -22,6 +22,8 @@ export class MemoryCluster {
   /** Last token issued per session; never forgotten (a test cluster lives as long as its process). */
   readonly #tokens = new Map<string, number>();
   readonly #members = new Map<string, CoordinatorMember>();
+  /** The idle deadlines of leased sessions (ms since the epoch), until their lease is released. */
+  readonly #deadlines = new Map<string, number>();
 
   /** @param options.now the cluster's clock, ms since the epoch (default `Date.now`); leases lapse by it. */
   constructor(options: { now?: () => number } = {}) {
@@ -69,9 +71,10 @@ export class MemoryCluster {
   }
 
   /** @internal */
-  claim(sessionId: string, owner: string, leaseMs: number): Claim {
+  claim(sessionId: string, owner: string, leaseMs: number, deadline: number | undefined): Claim {
     const current = this.live(sessionId);
     if (current !== undefined && current.owner !== owner) return { held: false, owner: current.owner };
+    if (deadline !== undefined) this.#deadlines.set(sessionId, deadline);
     if (current !== undefined) {
       current.until = this.#now() + leaseMs;
       return { held: true, lease: { sessionId, owner, token: current.token } };
@@ -83,10 +86,11 @@ export class MemoryCluster {
   }
 
   /** @internal Extends the lease if `owner` holds it with `token`; whether it did. */
-  renew(sessionId: string, owner: string, token: number, leaseMs: number): boolean {
+  renew(sessionId: string, owner: string, token: number, leaseMs: number, deadline: number | undefined): boolean {
     const current = this.live(sessionId);
     if (current === undefined || current.owner !== owner || current.token !== token) return false;
     current.until = this.#now() + leaseMs;
+    if (deadline !== undefined) this.#deadlines.set(sessionId, deadline);
     return true;
   }
 
@@ -95,7 +99,18 @@ export class MemoryCluster {
     const current = this.live(sessionId);
     if (current === undefined || current.owner !== owner || current.token !== token) return false;
     this.#leases.delete(sessionId);
+    this.#deadlines.delete(sessionId);
     return true;
+  }
+
+  /** @internal Sessions past their indexed deadline without a live lease, oldest deadline first. */
+  adoptable(limit: number): string[] {
+    const now = this.#now();
+    return [...this.#deadlines]
+      .filter(([sessionId, deadline]) => deadline <= now && this.live(sessionId) === undefined)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([sessionId]) => sessionId);
   }
 }
 
@@ -108,6 +123,17 @@ function checkMs(name: string, value: unknown): number {
     throw coordinatorError(`${name} must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${String(value)}`);
   }
   return value;
+}
+
+function checkDeadline(deadline: unknown): number | undefined {
+  if (deadline === undefined) return undefined;
+  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0) throw coordinatorError(`deadline must be ms since the epoch (a non-negative safe integer), got ${String(deadline)}`);
+  return deadline;
+}
+
+function checkLimit(limit: unknown): number {
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) throw coordinatorError(`limit must be a positive integer, got ${String(limit)}`);
+  return limit;
 }
 
 function checkSessionId(sessionId: unknown): string {
@@ -145,15 +171,22 @@ export class MemoryCoordinator implements SessionCoordinator {
     this.#instanceId = instanceId;
   }
 
-  async claim(sessionId: string, leaseMs: number): Promise<Claim> {
+  async claim(sessionId: string, leaseMs: number, deadline?: number): Promise<Claim> {
     const owner = this.#me('claim');
-    return this.#cluster.claim(checkSessionId(sessionId), owner, checkMs('leaseMs', leaseMs));
+    return this.#cluster.claim(checkSessionId(sessionId), owner, checkMs('leaseMs', leaseMs), checkDeadline(deadline));
   }
 
-  async renew(leases: readonly Lease[], leaseMs: number): Promise<string[]> {
+  async renew(leases: readonly LeaseRenewal[], leaseMs: number): Promise<string[]> {
     const owner = this.#me('renew');
     const ms = checkMs('leaseMs', leaseMs);
-    return leases.filter((lease) => !this.#cluster.renew(checkSessionId(lease.sessionId), owner, lease.token, ms)).map((lease) => lease.sessionId);
+    return leases
+      .filter((lease) => !this.#cluster.renew(checkSessionId(lease.sessionId), owner, lease.token, ms, checkDeadline(lease.deadline)))
+      .map((lease) => lease.sessionId);
+  }
+
+  async adoptable(limit: number): Promise<string[]> {
+    this.#me('adoptable');
+    return this.#cluster.adoptable(checkLimit(limit));
   }
 
   async release(lease: Lease): Promise<boolean> {

@@ -9,7 +9,9 @@ import type { TableName } from './identifiers.js';
  * `session_id`, the `owner` (an `instanceId`; `NULL` once released), the fencing `token` of the
  * last lease (kept after a release or a lapse, so the next lease gets a greater one), the lease's
  * end `lease_until`, and `expires_at`, the moment the row may be deleted: the lease's end plus the
- * token retention, never moved earlier. A lease is live when `owner IS NOT NULL AND lease_until >
+ * token retention, never moved earlier, and `idle_deadline`, the session's idle deadline in ms since
+ * the epoch as its owner last reported it (indexed while the row has one; cleared by a release), read
+ * by `adoptable`. A lease is live when `owner IS NOT NULL AND lease_until >
  * now()`. Every deadline is computed and compared with the database's `now()` (the start of the
  * statement's own transaction), never a process clock, so instances on several hosts agree.
  */
@@ -24,12 +26,14 @@ export interface LeaseStatements {
   readonly create: string;
   /** The table's columns and indexes as the catalog sees them; param: the table as SQL text. */
   readonly inspect: string;
-  /** Params: session id, owner, lease ms, retention ms. Returns `owner`, `token` (text): held when `owner` is the caller. */
+  /** Params: session id, owner, lease ms, retention ms, deadline (ms or null). Returns `owner`, `token` (text): held when `owner` is the caller. */
   readonly claim: string;
-  /** Params: session ids (text[]), tokens (bigint[] as text), owner, lease ms, retention ms. Returns `session_id`, `token` of each lease extended. */
+  /** Params: session ids (text[]), tokens (bigint[] as text), owner, lease ms, retention ms, deadlines (bigint[], nulls kept). Returns `session_id`, `token` of each lease extended. */
   readonly renew: string;
   /** Params: session id, owner, token. Returns one row when it released. */
   readonly release: string;
+  /** Param: limit. Returns `session_id` of rows past their idle deadline whose lease is not live, oldest first. */
+  readonly adoptable: string;
   /** Param: session id. Returns `owner`, `token` of the live lease, or no row. */
   readonly owner: string;
   /** Params: channel, payload. */
@@ -49,7 +53,8 @@ export function createLeaseTableSql(table: TableName): string {
     '  owner       text,',
     '  token       bigint NOT NULL,',
     '  lease_until timestamptz,',
-    '  expires_at  timestamptz NOT NULL',
+    '  expires_at  timestamptz NOT NULL,',
+    '  idle_deadline bigint',
     ');',
   ].join('\n');
 }
@@ -61,6 +66,14 @@ export function createLeaseTableSql(table: TableName): string {
  */
 export function createLeaseIndexSql(table: TableName): string {
   return `CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName(table))} ON ${qualifiedTable(table)} (expires_at);`;
+}
+
+/**
+ * The partial index of adoption, exactly as the README shows it for the default name: the rows with an
+ * idle deadline, in deadline order (`<table>_idle_deadline_idx`, shortened with a hash when too long).
+ */
+export function createLeaseDeadlineIndexSql(table: TableName): string {
+  return `CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName(table, '_idle_deadline_idx'))} ON ${qualifiedTable(table)} (idle_deadline) WHERE idle_deadline IS NOT NULL;`;
 }
 
 /** A string as an SQL literal that means the same whatever `standard_conforming_strings` says. */
@@ -97,12 +110,14 @@ export function buildLeaseStatements(table: TableName): LeaseStatements {
   const mine = `(${LIVE} AND cur.owner = EXCLUDED.owner)`;
   return Object.freeze({
     table: t,
-    create: [lock, createLeaseTableSql(table), createLeaseIndexSql(table)].map((s) => s.replace(/;$/, '')).join(';\n'),
+    create: [lock, createLeaseTableSql(table), createLeaseIndexSql(table), createLeaseDeadlineIndexSql(table)].map((s) => s.replace(/;$/, '')).join(';\n'),
     inspect: [
       'WITH target AS (SELECT (SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1::text)) AS oid)',
       'SELECT target.oid IS NOT NULL AS has_table,',
       '  EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]',
-      "          WHERE i.indrelid = target.oid AND a.attname = 'expires_at') AS has_index,",
+      "          WHERE i.indrelid = target.oid AND a.attname = 'expires_at')",
+      '  AND EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]',
+      "          WHERE i.indrelid = target.oid AND a.attname = 'idle_deadline') AS has_index,",
       '  EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]',
       "          WHERE i.indrelid = target.oid AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = 'session_id') AS has_unique_id,",
       '  (SELECT json_object_agg(attname, format_type(atttypid, atttypmod)) FROM pg_attribute',
@@ -114,29 +129,37 @@ export function buildLeaseStatements(table: TableName): LeaseStatements {
     // rewritten unchanged, so that RETURNING reports that owner as of the locked row; a second
     // SELECT in the same statement could not, since it would read the statement's older snapshot.
     claim: [
-      `INSERT INTO ${t} AS cur (session_id, owner, token, lease_until, expires_at)`,
-      `VALUES ($1::text, $2::text, 1, ${after('$3')}, ${after('($3::float8 + $4::float8)')})`,
+      `INSERT INTO ${t} AS cur (session_id, owner, token, lease_until, expires_at, idle_deadline)`,
+      `VALUES ($1::text, $2::text, 1, ${after('$3')}, ${after('($3::float8 + $4::float8)')}, $5::bigint)`,
       'ON CONFLICT (session_id) DO UPDATE SET',
       `  owner = CASE WHEN ${taken} THEN cur.owner ELSE EXCLUDED.owner END,`,
       `  token = CASE WHEN ${taken} OR ${mine} THEN cur.token ELSE cur.token + 1 END,`,
       `  lease_until = CASE WHEN ${taken} THEN cur.lease_until ELSE EXCLUDED.lease_until END,`,
-      `  expires_at = CASE WHEN ${taken} THEN cur.expires_at ELSE GREATEST(cur.expires_at, EXCLUDED.expires_at) END`,
+      `  expires_at = CASE WHEN ${taken} THEN cur.expires_at ELSE GREATEST(cur.expires_at, EXCLUDED.expires_at) END,`,
+      `  idle_deadline = CASE WHEN ${taken} THEN cur.idle_deadline ELSE COALESCE(EXCLUDED.idle_deadline, cur.idle_deadline) END`,
       'RETURNING cur.owner, cur.token::text AS token',
     ].join('\n'),
     renew: [
       `UPDATE ${t} AS cur SET lease_until = ${after('$4')},`,
-      `  expires_at = GREATEST(cur.expires_at, ${after('($4::float8 + $5::float8)')})`,
-      'FROM unnest($1::text[], $2::bigint[]) AS r(session_id, token)',
+      `  expires_at = GREATEST(cur.expires_at, ${after('($4::float8 + $5::float8)')}),`,
+      '  idle_deadline = COALESCE(r.deadline, cur.idle_deadline)',
+      'FROM unnest($1::text[], $2::bigint[], $6::bigint[]) AS r(session_id, token, deadline)',
       `WHERE cur.session_id = r.session_id AND cur.token = r.token AND cur.owner = $3::text AND cur.lease_until > now()`,
       'RETURNING cur.session_id, cur.token::text AS token',
     ].join('\n'),
     // The row stays, with its token and `expires_at` (at least now + retention: the lease was live).
     release: [
-      `UPDATE ${t} AS cur SET owner = NULL, lease_until = NULL`,
+      `UPDATE ${t} AS cur SET owner = NULL, lease_until = NULL, idle_deadline = NULL`,
       `WHERE cur.session_id = $1::text AND cur.owner = $2::text AND cur.token = $3::bigint AND ${LIVE}`,
       'RETURNING 1 AS released',
     ].join('\n'),
     owner: `SELECT cur.owner, cur.token::text AS token FROM ${t} AS cur WHERE cur.session_id = $1::text AND ${LIVE}`,
+    // The partial index in deadline order; rows with a live lease (their owner expires them itself) are skipped.
+    adoptable: [
+      `SELECT cur.session_id FROM ${t} AS cur`,
+      `WHERE cur.idle_deadline IS NOT NULL AND cur.idle_deadline <= (extract(epoch FROM now()) * 1000)::bigint AND NOT ${LIVE}`,
+      'ORDER BY cur.idle_deadline LIMIT $1',
+    ].join('\n'),
     notify: 'SELECT pg_notify($1::text, $2::text)',
     sweepBatch: [
       `DELETE FROM ${t} WHERE session_id IN (`,

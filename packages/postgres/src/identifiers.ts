@@ -67,14 +67,14 @@ function truncateUtf8(text: string, maxBytes: number): string {
 const INDEX_SUFFIX = '_expires_at_idx';
 
 /**
- * Name of the expiry index: `<table>_expires_at_idx`, or, when that passes 63 bytes, the table name
- * cut short plus 8 hex digits of its SHA-256, so that two long names never share an index name.
- * (Indexes live in their table's schema, so the name is unqualified.)
+ * Name of an index of `table`: `<table><suffix>` (by default the expiry index, `<table>_expires_at_idx`),
+ * or, when that passes 63 bytes, the table name cut short plus 8 hex digits of its SHA-256, so that two
+ * long names never share an index name. (Indexes live in their table's schema, so the name is unqualified.)
  */
-export function indexName(table: TableName): string {
-  const simple = `${table.name}${INDEX_SUFFIX}`;
+export function indexName(table: TableName, suffix = INDEX_SUFFIX): string {
+  const simple = `${table.name}${suffix}`;
   if (Buffer.byteLength(simple, 'utf8') <= MAX_IDENTIFIER_BYTES) return simple;
   const digest = createHash('sha256').update(table.name, 'utf8').digest('hex').slice(0, 8);
-  const room = MAX_IDENTIFIER_BYTES - INDEX_SUFFIX.length - digest.length - 1;
-  return `${truncateUtf8(table.name, room)}_${digest}${INDEX_SUFFIX}`;
+  const room = MAX_IDENTIFIER_BYTES - suffix.length - digest.length - 1;
+  return `${truncateUtf8(table.name, room)}_${digest}${suffix}`;
 }

@@ -6,4 +6,4 @@ export { parseTableName } from './identifiers.js';
 export type { TableName } from './identifiers.js';
 export { PostgresCoordinator, COORDINATOR_DEFAULTS } from './postgres-coordinator.js';
 export type { PostgresCoordinatorOptions } from './postgres-coordinator.js';
-export { createLeaseTableSql, createLeaseIndexSql } from './coordinator-sql.js';
+export { createLeaseTableSql, createLeaseIndexSql, createLeaseDeadlineIndexSql } from './coordinator-sql.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Notification, Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { AdapterError, HandoverExchange, MAX_TIMER_DELAY, OptionError } from '@reprise/core';
-import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, SessionCoordinator } from '@reprise/core';
+import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
 import { MAX_TTL_MS } from './arguments.js';
 import { RAW_TYPES, isWellFormed } from './codec.js';
 import { buildLeaseStatements, channelName } from './coordinator-sql.js';
@@ -50,6 +50,7 @@ const COLUMNS: Readonly<Record<string, string>> = Object.freeze({
   token: 'bigint',
   lease_until: 'timestamp with time zone',
   expires_at: 'timestamp with time zone',
+  idle_deadline: 'bigint',
 });
 
 
@@ -90,6 +91,16 @@ function checkSessionId(sessionId: unknown, name = 'sessionId'): asserts session
   if (!isWellFormed(sessionId) || sessionId.includes('\u0000')) {
     throw callError(`${name} must be well-formed Unicode without NUL characters (a Postgres text cannot hold others)`);
   }
+}
+
+/** The most ids one `adoptable` call returns. */
+const MAX_ADOPTABLE = 10_000;
+
+/** A deadline as a statement parameter: ms since the epoch as text, or null for none. */
+function deadlineParam(deadline: unknown, name: string): string | null {
+  if (deadline === undefined) return null;
+  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0) throw callError(`${name} must be ms since the epoch (a non-negative safe integer), got ${show(deadline)}`);
+  return String(deadline);
 }
 
 function checkLease(lease: unknown, name: string): asserts lease is Lease {
@@ -232,11 +243,12 @@ export class PostgresCoordinator implements SessionCoordinator {
    *   statement's start. Resolves the lease (a new token, or this instance's lease extended with its
    *   token), or the instance holding a live lease.
    */
-  async claim(sessionId: string, leaseMs: number): Promise<Claim> {
+  async claim(sessionId: string, leaseMs: number, deadline?: number): Promise<Claim> {
     const owner = this.#me('claim');
     checkSessionId(sessionId);
     const ms = positiveMs('leaseMs', leaseMs);
-    const result = await this.#query<{ owner: string; token: string }>('claim', this.#sql.claim, [sessionId, owner, ms, this.#tokenRetention]);
+    const indexed = deadlineParam(deadline, 'deadline');
+    const result = await this.#query<{ owner: string; token: string }>('claim', this.#sql.claim, [sessionId, owner, ms, this.#tokenRetention, indexed]);
     const row = result.rows[0];
     if (row === undefined) throw coordinatorError('claim: Postgres returned no row');
     if (row.owner === owner) return { held: true, lease: { sessionId, owner, token: tokenOf(row.token) } };
@@ -247,7 +259,7 @@ export class PostgresCoordinator implements SessionCoordinator {
    * One statement for the whole list; resolves the ids of the leases not extended (released,
    * lapsed, or another instance's now). `leaseMs` as for {@link claim}; `[]` resolves `[]` at once.
    */
-  async renew(leases: readonly Lease[], leaseMs: number): Promise<string[]> {
+  async renew(leases: readonly LeaseRenewal[], leaseMs: number): Promise<string[]> {
     const owner = this.#me('renew');
     const ms = positiveMs('leaseMs', leaseMs);
     if (!Array.isArray(leases)) throw callError(`leases must be an array, got ${show(leases)}`);
@@ -255,7 +267,8 @@ export class PostgresCoordinator implements SessionCoordinator {
     leases.forEach((lease, i) => checkLease(lease, `leases[${i}]`));
     const ids = leases.map((lease) => lease.sessionId);
     const tokens = leases.map((lease) => String(lease.token));
-    const result = await this.#query<{ session_id: string; token: string }>('renew', this.#sql.renew, [ids, tokens, owner, ms, this.#tokenRetention]);
+    const deadlines = leases.map((lease, i) => deadlineParam(lease.deadline, `leases[${i}].deadline`));
+    const result = await this.#query<{ session_id: string; token: string }>('renew', this.#sql.renew, [ids, tokens, owner, ms, this.#tokenRetention, deadlines]);
     const kept = new Set(result.rows.map((row) => `${row.token} ${row.session_id}`));
     return leases.filter((lease) => !kept.has(`${lease.token} ${lease.sessionId}`)).map((lease) => lease.sessionId);
   }
@@ -266,6 +279,14 @@ export class PostgresCoordinator implements SessionCoordinator {
     checkLease(lease, 'lease');
     const result = await this.#query('release', this.#sql.release, [lease.sessionId, owner, String(lease.token)]);
     return result.rows.length === 1;
+  }
+
+  /** One indexed query: rows past their idle deadline (on the database clock) whose lease is not live, oldest first. */
+  async adoptable(limit: number): Promise<string[]> {
+    this.#me('adoptable');
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ADOPTABLE) throw callError(`limit must be an integer from 1 to ${MAX_ADOPTABLE}, got ${show(limit)}`);
+    const result = await this.#query<{ session_id: string }>('adoptable', this.#sql.adoptable, [limit]);
+    return result.rows.map((row) => row.session_id);
   }
 
   /** The live lease on `sessionId` (on the database clock), whoever holds it, or `undefined`. */

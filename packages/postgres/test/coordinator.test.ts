@@ -5,7 +5,7 @@ import pg from 'pg';
 import { AdapterError } from '@reprise/core';
 import type { CoordinatorMember, Lease } from '@reprise/core';
 import { expectOptionError, expectRejection, runCoordinatorTests } from '@reprise/adapter-tests';
-import { COORDINATOR_DEFAULTS, MAX_TTL_MS, PostgresCoordinator, createLeaseIndexSql, createLeaseTableSql, createTableSql, parseTableName } from '../src/index.js';
+import { COORDINATOR_DEFAULTS, MAX_TTL_MS, PostgresCoordinator, createLeaseDeadlineIndexSql, createLeaseIndexSql, createLeaseTableSql, createTableSql, parseTableName } from '../src/index.js';
 import { channelName } from '../src/coordinator-sql.js';
 import { POSTGRES_URL, adminPool, dropTables, freePort, uniqueName, waitFor } from './helpers.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -238,6 +238,7 @@ describe('PostgresCoordinator', function () {
       const name = parseTableName(COORDINATOR_DEFAULTS.table);
       expect(readme).to.include(createLeaseTableSql(name));
       expect(readme).to.include(createLeaseIndexSql(name));
+      expect(readme).to.include(createLeaseDeadlineIndexSql(name));
     });
   });
 

@@ -1,8 +1,8 @@
 import { AdapterError, HandoverExchange, OptionError, RepriseError, adapterError as coreAdapterError } from '@reprise/core';
-import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, SessionCoordinator } from '@reprise/core';
+import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
 import { checkKey, describe } from './arguments.js';
 import { Connection } from './connection.js';
-import { CLAIM, RELEASE, RENEW } from './coordinator-scripts.js';
+import { ADOPTABLE, CLAIM, RELEASE, RENEW } from './coordinator-scripts.js';
 import { withDeadline } from './deadline.js';
 import { operationError } from './failures.js';
 import { resolveOptions } from './options.js';
@@ -27,6 +27,8 @@ export const COORDINATOR_DEFAULTS = Object.freeze({ prefix: 'reprise:', tokenRet
 /** Leases the batch renewal script takes per run (two keys each: the lease and its token counter). */
 const KEYS_PER_RENEW = 50;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The most ids one `adoptable` call returns (its script looks at up to 4 times as many entries). */
+const MAX_ADOPTABLE = 10_000;
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** What the coordinator uses of a node-redis client beyond scripts. */
@@ -158,18 +160,19 @@ export class RedisCoordinator implements SessionCoordinator {
     }
   }
 
-  async claim(sessionId: string, leaseMs: number): Promise<Claim> {
+  async claim(sessionId: string, leaseMs: number, deadline?: number): Promise<Claim> {
     const owner = this.#me('claim');
     checkSessionId(sessionId);
     const ms = positiveMs('leaseMs', leaseMs);
-    const reply = await this.#script('claim', CLAIM, [this.#leaseKey(sessionId), this.#tokenKey(sessionId)], [owner, String(ms), String(this.#tokenRetention)]);
+    const keys = [this.#leaseKey(sessionId), this.#tokenKey(sessionId), this.#deadlinesKey()];
+    const reply = await this.#script('claim', CLAIM, keys, [owner, String(ms), String(this.#tokenRetention), sessionId, deadlineArg(deadline, 'deadline')]);
     if (!Array.isArray(reply) || reply.length !== 2) throw adapterError(`Redis returned ${describe(reply)} for a claim`);
     const value = replyToString(reply[1]) ?? '';
     if (Number(reply[0]) === 1) return { held: true, lease: { sessionId, owner, token: tokenOf(value) } };
     return { held: false, owner: value };
   }
 
-  async renew(leases: readonly Lease[], leaseMs: number): Promise<string[]> {
+  async renew(leases: readonly LeaseRenewal[], leaseMs: number): Promise<string[]> {
     const owner = this.#me('renew');
     const ms = positiveMs('leaseMs', leaseMs);
     if (!Array.isArray(leases)) throw argumentError(`leases must be an array, got ${describe(leases)}`);
@@ -179,8 +182,8 @@ export class RedisCoordinator implements SessionCoordinator {
       const chunk = leases.slice(start, start + KEYS_PER_RENEW);
       for (const lease of chunk) checkSessionId(lease?.sessionId);
       calls.push({
-        keys: chunk.flatMap((lease) => [this.#leaseKey(lease.sessionId), this.#tokenKey(lease.sessionId)]),
-        args: [owner, String(ms), String(this.#tokenRetention), ...chunk.map((lease) => String(lease.token))],
+        keys: [this.#deadlinesKey(), ...chunk.flatMap((lease) => [this.#leaseKey(lease.sessionId), this.#tokenKey(lease.sessionId)])],
+        args: [owner, String(ms), String(this.#tokenRetention), ...chunk.flatMap((lease) => [lease.sessionId, String(lease.token), deadlineArg(lease.deadline, 'leases[].deadline')])],
       });
     }
     const outcomes = await this.#send('renew', (client, signal) => runScriptPipeline(client, RENEW, calls, signal));
@@ -198,8 +201,17 @@ export class RedisCoordinator implements SessionCoordinator {
   async release(lease: Lease): Promise<boolean> {
     const owner = this.#me('release');
     checkSessionId(lease?.sessionId);
-    const reply = await this.#script('release', RELEASE, [this.#leaseKey(lease.sessionId)], [owner, String(lease.token)]);
+    const reply = await this.#script('release', RELEASE, [this.#leaseKey(lease.sessionId), this.#deadlinesKey()], [owner, String(lease.token), lease.sessionId]);
     return Number(reply) === 1;
+  }
+
+  /** One script run: the sorted set of deadlines read from the oldest, on Redis's clock (`TIME`). */
+  async adoptable(limit: number): Promise<string[]> {
+    this.#me('adoptable');
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ADOPTABLE) throw argumentError(`limit must be an integer from 1 to ${MAX_ADOPTABLE}, got ${describe(limit)}`);
+    const reply = await this.#script('adoptable', ADOPTABLE, [this.#deadlinesKey()], [String(limit), this.#leaseKey('')]);
+    if (!Array.isArray(reply)) throw adapterError(`Redis returned ${describe(reply)} for adoptable`);
+    return reply.map((id) => replyToString(id) ?? '');
   }
 
   async owner(sessionId: string): Promise<Lease | undefined> {
@@ -269,6 +281,11 @@ export class RedisCoordinator implements SessionCoordinator {
     return `${this.#prefix}lease:${sessionId}`;
   }
 
+  /** The sorted set of idle deadlines (one per coordinator prefix). */
+  #deadlinesKey(): string {
+    return `${this.#prefix}deadlines`;
+  }
+
   #tokenKey(sessionId: string): string {
     return `${this.#prefix}token:${sessionId}`;
   }
@@ -276,6 +293,13 @@ export class RedisCoordinator implements SessionCoordinator {
   #channel(instanceId: string): string {
     return `${this.#prefix}instance:${instanceId}`;
   }
+}
+
+/** A deadline as a script argument: '' for none. */
+function deadlineArg(deadline: unknown, name: string): string {
+  if (deadline === undefined) return '';
+  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0) throw argumentError(`${name} must be ms since the epoch (a non-negative safe integer), got ${describe(deadline)}`);
+  return String(deadline);
 }
 
 /** A token as Redis returns it (a decimal string) as a number. */
