@@ -249,6 +249,23 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       expect(manager.stats().leasesLost).to.equal(0);
     });
 
+    it("restore(id) of a checkpoint whose session is live on another instance restores nothing there (one live owner); once it closed, restore(persistKey) brings it back under the same id", async () => {
+      const a = instance('a', { checkpointInterval: 20 });
+      const b = instance('b');
+      const session = a.create({ items: ['prefs'] });
+      session.persistKey = `user:${randomUUID()}`;
+      await until(() => a.stats().checkpoints >= 1 && a.stats().leases === 1, 3_000, 'a checkpoint under the key');
+      expect(await b.restore(session.id)).to.equal(undefined);
+      expect(b.get(session.id)).to.equal(undefined);
+      expect(a.get(session.id), 'still live on its owner').to.equal(session);
+      expect(b.stats().leases).to.equal(0);
+      await a.close(session.id, 'evicted');
+      const restored = await b.restore(session.persistKey);
+      expect(restored?.id).to.equal(session.id);
+      expect(restored?.data.items).to.deep.equal(['prefs']);
+      expect(hooks).to.deep.equal([`a evicted ${session.id.slice(0, 6)} prefs`]);
+    });
+
     it('shutdown releases every lease once the snapshots are written', async () => {
       const a = instance('a');
       const ids = Array.from({ length: 5 }, (_, n) => a.create({ items: [`s${n}`] }).id);

@@ -23,7 +23,7 @@ export interface CoordinationContext {
   deadline(sessionId: string): number;
   /**
    * Adopts `sessionId`, a session of a dead instance past its idle deadline: restores it from its
-   * checkpoint and closes it with `'expired'` (see {@link Coordination.claimOrphan}). Resolves when done.
+   * checkpoint and closes it with `'expired'` (see {@link Coordination.claimFree}). Resolves when done.
    */
   adopt(sessionId: string): Promise<void>;
 }
@@ -134,11 +134,12 @@ export class Coordination {
   }
 
   /**
-   * Claims a session of a dead instance for adoption: `true` when this instance holds its lease now
-   * (exactly one claimer wins; the others, and a claim racing its returning visitor elsewhere, get
-   * `false`). The caller restores and closes it, or calls {@link closed} when there is nothing.
+   * Claims `sessionId` without asking anyone to hand it over (a session of a dead instance to adopt,
+   * or the id of a snapshot restored by key): `true` when this instance holds its lease now (exactly
+   * one claimer wins; the others, and a claim racing its visitor elsewhere, get `false`; so does an id
+   * this instance already leases). The caller restores it, or calls {@link closed} when it does not.
    */
-  async claimOrphan(sessionId: string): Promise<boolean> {
+  async claimFree(sessionId: string): Promise<boolean> {
     if (this.#entries.has(sessionId)) return false;
     const claim = await this.#c.settings.coordinator.claim(sessionId, this.#c.settings.leaseMs);
     if (!claim.held || this.#entries.has(sessionId)) return false;

@@ -98,7 +98,14 @@ export class Restorer<TData extends SessionData> {
         // An explicitly closed session comes back under a new id: its old cookie was cleared at the
         // logout, and a replayed copy of it must never reach the context again.
         const id = isInvoluntary(taken.snapshot.reason) ? taken.snapshot.sessionId : newSessionId();
+        // Several instances: an id that comes back needs its lease. Held elsewhere, the session is
+        // live there (this was its checkpoint): it stays there, as a session live here would.
+        if (id === taken.snapshot.sessionId && !(await this.#leaseForRestore(id))) {
+          await this.#putBack(taken);
+          return undefined;
+        }
         const session = await this.#revive(id, taken);
+        if (session === undefined && !this.#c.registry.has(id)) this.#c.coordination?.closed(id);
         // Released without enforcing the cap: like create(), it may stand over the cap when every
         // other session is busy, rather than be evicted before its caller gets it.
         if (session !== undefined) this.#c.registry.release(session);
@@ -227,6 +234,21 @@ export class Restorer<TData extends SessionData> {
   }
 
   /**
+   * Several instances: the lease on `id` for a restore by key, without asking anyone to hand it over
+   * (`true` at once without a coordinator). A store failure is reported and counts as not held.
+   */
+  async #leaseForRestore(id: string): Promise<boolean> {
+    const coordination = this.#c.coordination;
+    if (coordination === undefined) return true;
+    try {
+      return await coordination.claimFree(id);
+    } catch (error) {
+      this.#c.reporter.report(this.#c.unavailable('store', error));
+      return false;
+    }
+  }
+
+  /**
    * Several instances: adopts `id`, a session of a dead instance past its idle deadline (see
    * `Coordination.adoptOrphans`). Claims its lease (one instance wins), takes its record if it is a
    * checkpoint (a close's snapshot means its hooks ran already: left as it is), restores it without
@@ -243,7 +265,7 @@ export class Restorer<TData extends SessionData> {
     this.#claims.set(id, settled);
     let session: LiveSession<TData> | undefined;
     try {
-      if (!(await coordination.claimOrphan(id))) return false;
+      if (!(await coordination.claimFree(id))) return false;
       const taken = await this.#take(id, (snapshot) => snapshot.sessionId === id && snapshot.reason === 'checkpoint');
       session = taken === undefined ? undefined : await this.#revive(id, taken, false);
       if (session === undefined) return false;
