@@ -54,8 +54,10 @@ function processView<T extends object>(adapter: T, dead: () => boolean): T {
  * - every acknowledged write is in the visitor's context at the end, once, except writes a killed
  *   instance acknowledged on a session it held at the kill and had not checkpointed before it;
  *   nothing is there that was not acknowledged;
- * - every live context's closing hook ran exactly once (none of those on a killed instance: adoption
- *   is not built yet).
+ * - every live context's closing hook ran exactly once, except those live on a killed instance: once
+ *   every idle deadline passed, a new instance adopts what they left (a checkpoint) and runs the hook
+ *   of each there, once, and only for sessions whose last context died with its instance; after that,
+ *   no checkpoint is left for a visitor to restore.
  */
 describe('several instances: one live owner, nothing acknowledged lost, hooks once (property)', function () {
   this.timeout(300_000);
@@ -66,7 +68,8 @@ describe('several instances: one live owner, nothing acknowledged lost, hooks on
   it(`${NUM_RUNS} generated runs of 3 instances, 4 visitors, concurrent requests, evictions and kills`, async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 12 }), async (steps) => {
-        const cluster = new MemoryCluster();
+        let offset = 0;
+        const cluster = new MemoryCluster({ now: () => Date.now() + offset });
         const adapter = new MemoryAdapter();
         const hookRuns = new Map<LiveSession<Data>, number>();
         const contexts = new Set<LiveSession<Data>>();
@@ -178,10 +181,30 @@ describe('several instances: one live owner, nothing acknowledged lost, hooks on
           for (const session of contexts) {
             expect(hookRuns.get(session) ?? 0, `closing hooks of a context of ${session.id.slice(0, 6)}`).to.equal(killedContexts.has(session) ? 0 : 1);
           }
-          // A new instance restores every visitor: every acknowledged item is there, once.
-          const last = new SessionManager<Data>({ adapter, coordinator: new MemoryCoordinator(cluster), instanceId: 'last', checkpointInterval: 20 });
+          // A new instance, a day later (past every idle deadline), adopts what the killed ones left ...
+          offset = 24 * 3_600_000;
+          const adopted = new Map<string, number>();
+          const restoredFrom: string[] = [];
+          const last = new SessionManager<Data>({
+            adapter,
+            coordinator: new MemoryCoordinator(cluster),
+            instanceId: 'last',
+            checkpointInterval: 20,
+            onClose: (session, reason) => void (reason === 'expired' && adopted.set(session.id, (adopted.get(session.id) ?? 0) + 1)),
+          });
           last.on('error', () => {});
+          last.on('restore', (_session, snapshot) => void restoredFrom.push(snapshot.reason));
           try {
+            await last.adoptOrphans();
+            for (const id of ids) {
+              const final = [...contexts].filter((session) => session.id === id).at(-1)!;
+              const runs = adopted.get(id) ?? 0;
+              expect(runs, `adoptions of ${id.slice(0, 6)}`).to.be.at.most(1);
+              if (runs === 1) expect(killedContexts.has(final), `${id.slice(0, 6)} adopted: its last context died`).to.equal(true);
+              count('sessions adopted', runs);
+            }
+            restoredFrom.length = 0;
+            // ... and restores every visitor: every acknowledged item is there, once.
             for (const [n, id] of ids.entries()) {
               const resumed = await last.resume(id);
               const items = resumed.kind === 'restored' ? resumed.session.data.items : [];
@@ -192,6 +215,7 @@ describe('several instances: one live owner, nothing acknowledged lost, hooks on
               expect(items.filter((item) => !acked[n]!.includes(item)), `items of visitor ${n} never acknowledged`).to.deep.equal([]);
               expect(new Set(items).size, `items of visitor ${n} twice`).to.equal(items.length);
             }
+            expect(restoredFrom, 'checkpoints left unadopted').to.not.include('checkpoint');
           } finally {
             await last.shutdown();
           }

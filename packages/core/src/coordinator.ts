@@ -54,7 +54,7 @@ export interface CoordinatorMember {
 /**
  * Leases and hand-over messages for several instances sharing one store. Implemented by
  * `RedisCoordinator` (`@reprise/redis`) and `PostgresCoordinator` (`@reprise/postgres`); a custom one
- * passes the conformance suite of `@reprise/adapter-tests` (`coordinatorConformance`).
+ * passes the conformance suite of `@reprise/adapter-tests` (`runCoordinatorTests`).
  *
  * Every call rejects with an `Error` when the store cannot be reached (no call waits for it to come
  * back), and none of them may be made before {@link join} resolved or after {@link leave}.
