@@ -133,4 +133,9 @@ describe('runCoordinatorTests catches broken coordinators', function () {
     const report = await runSuite(broken((sound) => ({ adoptable: async (limit: number) => (await sound.adoptable(limit === 1 ? 1 : 10_000)).reverse().slice(0, limit) })));
     expect(failed(report).some((t) => t.includes('oldest deadline first'))).to.equal(true);
   });
+
+  it('renew that extends nothing (leases lapse under live sessions)', async () => {
+    const report = await runSuite(broken(() => ({ renew: async () => [] })));
+    expect(failed(report).some((t) => t.includes('renew keeps held leases past their first term'))).to.equal(true);
+  });
 });

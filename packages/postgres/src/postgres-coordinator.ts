@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Notification, Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { AdapterError, HandoverExchange, MAX_TIMER_DELAY, OptionError } from '@reprise/core';
 import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
 import { MAX_TTL_MS } from './arguments.js';
@@ -7,11 +7,12 @@ import { RAW_TYPES, isWellFormed } from './codec.js';
 import { buildLeaseStatements, channelName } from './coordinator-sql.js';
 import type { LeaseStatements } from './coordinator-sql.js';
 import { failure, show } from './errors.js';
-import { parseTableName, quoteIdent } from './identifiers.js';
+import { parseTableName } from './identifiers.js';
 import type { TableName } from './identifiers.js';
 import { DEFAULTS, resolveConnection } from './options.js';
 import type { PostgresConnection, ResolvedConnection } from './options.js';
 import type { TimedQuery } from './schema.js';
+import { ListenConnection } from './listen-connection.js';
 import { Sweeper } from './sweeper.js';
 
 /** Where a `PostgresCoordinator` keeps its leases, and how long tokens are remembered. */
@@ -28,10 +29,17 @@ export interface PostgresCoordinatorOptions {
    * (about 10,000 years). Give every instance the same value.
    */
   tokenRetention?: number;
+  /**
+   * ms between health checks of the `LISTEN` connection (a `SELECT 1` on it; one that fails or gets
+   * no answer within 5 s makes the coordinator open a new one), or `false` for none. A stalled
+   * connection (a partition, a half-open TCP connection) drops hand-over requests silently until
+   * then. Default 10,000; a positive integer of ms up to 2^31 − 1.
+   */
+  listenCheckInterval?: number | false;
 }
 
-/** Defaults of {@link PostgresCoordinatorOptions}: table `'reprise_leases'`, tokenRetention 30 days (in ms). Frozen. */
-export const COORDINATOR_DEFAULTS = Object.freeze({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000 });
+/** Defaults of {@link PostgresCoordinatorOptions}: table `'reprise_leases'`, tokenRetention 30 days, listenCheckInterval 10 s (in ms). Frozen. */
+export const COORDINATOR_DEFAULTS = Object.freeze({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000, listenCheckInterval: 10_000 as number | false });
 
 const NAME = 'PostgresCoordinator';
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -39,9 +47,6 @@ const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const QUERY_TIMEOUT = DEFAULTS.queryTimeout;
 /** ms the coordinator's own connections may take to open (the adapter's default `connectTimeout`). */
 const CONNECT_TIMEOUT = DEFAULTS.connectTimeout;
-/** First and longest delay (ms) between attempts to open the LISTEN connection again after it broke. */
-const RELISTEN_FIRST_MS = 100;
-const RELISTEN_MAX_MS = 5_000;
 
 /** Columns the coordinator reads and writes, with their types as `format_type` spells them. */
 const COLUMNS: Readonly<Record<string, string>> = Object.freeze({
@@ -53,15 +58,6 @@ const COLUMNS: Readonly<Record<string, string>> = Object.freeze({
   idle_deadline: 'bigint',
 });
 
-
-/** The open LISTEN connection and how to give it up. */
-interface Listener {
-  readonly client: pg.Client;
-  /** Removes the coordinator's event handlers (a no-op `'error'` handler stays while the connection is not the pool's again). */
-  detach(): void;
-  /** Gives the connection up: back to the caller's pool when `error` is undefined, else destroyed. */
-  discard(error: Error | undefined): Promise<void>;
-}
 
 const ignore = (): void => {};
 
@@ -129,7 +125,9 @@ function checkLease(lease: unknown, name: string): asserts lease is Lease {
  *   for `LISTEN` from `join()` to `leave()` (so the pool must have room for it); `leave()` gives
  *   that connection back (after `UNLISTEN *`) and never ends the pool.
  * - A `LISTEN` connection that breaks (a server restart) is opened again by itself (after 100 ms,
- *   then doubling up to 5 s); hand-over requests sent meanwhile are lost (their senders time out).
+ *   then doubling up to 5 s); so is one that fails its health check (`listenCheckInterval`, a
+ *   `SELECT 1` every 10 s by default: a stalled connection never reports itself). Hand-over requests
+ *   sent meanwhile are lost (their senders time out).
  * - Failures are fast: an unreachable server rejects at once with a transient `ERR_REPRISE_ADAPTER`
  *   (classified as the adapter's), and each statement waits at most 5 s for an answer (the
  *   adapter's `queryTimeout` default), each new connection of its own at most 5 s.
@@ -148,11 +146,9 @@ export class PostgresCoordinator implements SessionCoordinator {
   #ready: Promise<void> | undefined;
   #instanceId: string | undefined;
   #member: CoordinatorMember | undefined;
-  #channel: string | undefined;
-  #listener: Listener | undefined;
-  /** The first `LISTEN` of `join()`, or a later one after a break, while in progress. */
-  #listening: Promise<void> | undefined;
-  #relistenTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The `LISTEN` connection on this instance's channel, from `join()` to `leave()`. */
+  #listener: ListenConnection | undefined;
+  readonly #listenCheckInterval: number | false;
   /** Hand-over requests and answers, sent on the instances' channels. */
   readonly #exchange = new HandoverExchange(
     (to, message) => this.#notify('requestHandover', to, message),
@@ -167,13 +163,17 @@ export class PostgresCoordinator implements SessionCoordinator {
    * @throws RepriseError `ERR_REPRISE_OPTION` on a wrong or unknown option.
    */
   constructor(connection: PostgresConnection, options: PostgresCoordinatorOptions = {}) {
-    if (connection !== null && typeof connection === 'object' && ('table' in connection || 'tokenRetention' in connection)) {
-      throw optionError('give table and tokenRetention in the second argument');
+    if (connection !== null && typeof connection === 'object' && ('table' in connection || 'tokenRetention' in connection || 'listenCheckInterval' in connection)) {
+      throw optionError('give table, tokenRetention and listenCheckInterval in the second argument');
     }
     this.#connection = renamedOptionErrors(() => resolveConnection(connection));
     if (options === null || typeof options !== 'object' || Array.isArray(options)) throw optionError(`options must be an object, got ${show(options)}`);
-    const { table = COORDINATOR_DEFAULTS.table, tokenRetention = COORDINATOR_DEFAULTS.tokenRetention, ...unknown } = options;
-    for (const name of Object.keys(unknown)) throw optionError(`unknown option ${JSON.stringify(name)} (known: table, tokenRetention)`);
+    const { table = COORDINATOR_DEFAULTS.table, tokenRetention = COORDINATOR_DEFAULTS.tokenRetention, listenCheckInterval = COORDINATOR_DEFAULTS.listenCheckInterval, ...unknown } = options;
+    for (const name of Object.keys(unknown)) throw optionError(`unknown option ${JSON.stringify(name)} (known: table, tokenRetention, listenCheckInterval)`);
+    if (listenCheckInterval !== false && (typeof listenCheckInterval !== 'number' || !Number.isSafeInteger(listenCheckInterval) || listenCheckInterval < 1 || listenCheckInterval > MAX_TIMER_DELAY)) {
+      throw optionError(`listenCheckInterval must be false or a positive integer of ms up to ${MAX_TIMER_DELAY}, got ${show(listenCheckInterval)}`);
+    }
+    this.#listenCheckInterval = listenCheckInterval;
     if (typeof table !== 'string') throw optionError(`table must be a string, got ${show(table)}`);
     if (typeof tokenRetention !== 'number' || !Number.isSafeInteger(tokenRetention) || tokenRetention < 1 || tokenRetention > MAX_TTL_MS) {
       throw optionError(`tokenRetention must be a positive integer of ms up to ${MAX_TTL_MS}, got ${show(tokenRetention)}`);
@@ -224,18 +224,25 @@ export class PostgresCoordinator implements SessionCoordinator {
     if (member === null || typeof member !== 'object' || typeof member.handover !== 'function') throw callError(`member must have a handover function, got ${show(member)}`);
     this.#instanceId = instanceId;
     this.#member = member;
-    this.#channel = channelName(this.#table, instanceId);
-    const listening = this.#listen('join');
-    this.#listening = listening;
+    const listener = new ListenConnection(
+      this.#connection,
+      channelName(this.#table, instanceId),
+      { queryTimeout: QUERY_TIMEOUT, connectTimeout: CONNECT_TIMEOUT, checkInterval: this.#listenCheckInterval },
+      (payload) => this.#exchange.receive(payload),
+    );
+    this.#listener = listener;
     try {
-      await listening;
+      await listener.start();
     } catch (error) {
       // Not joined: a later join() may try again (SessionManager retries a failed join).
-      if (!this.#leaving) [this.#instanceId, this.#member, this.#channel] = [undefined, undefined, undefined];
-      throw error;
-    } finally {
-      if (this.#listening === listening) this.#listening = undefined;
+      if (!this.#leaving) [this.#instanceId, this.#member, this.#listener] = [undefined, undefined, undefined];
+      throw this.#failure('join failed', error, true);
     }
+  }
+
+  /** How many `LISTEN` connections this coordinator opened (more than 1: one broke, or failed its health check, and was replaced). */
+  get listenConnections(): number {
+    return this.#listener?.opened ?? 0;
   }
 
   /**
@@ -328,20 +335,8 @@ export class PostgresCoordinator implements SessionCoordinator {
   leave(): Promise<void> {
     if (this.#left) return this.#left;
     this.#leaving = true;
-    clearTimeout(this.#relistenTimer);
-    this.#relistenTimer = undefined;
     this.#left = (async () => {
-      await this.#listening?.catch(ignore);
-      const listener = this.#listener;
-      this.#listener = undefined;
-      if (listener !== undefined) {
-        listener.detach();
-        let failed: Error | undefined;
-        await listener.client.query({ text: 'UNLISTEN *', query_timeout: QUERY_TIMEOUT } as TimedQuery).catch((error: unknown) => {
-          failed = error instanceof Error ? error : new Error(String(error));
-        });
-        await listener.discard(failed);
-      }
+      await this.#listener?.stop();
       await this.#sweeper.stop();
       if (this.#ownsPool) {
         try {
@@ -352,91 +347,6 @@ export class PostgresCoordinator implements SessionCoordinator {
       }
     })();
     return this.#left;
-  }
-
-  /** Opens a connection, listens on this instance's channel there, and makes it the listener. */
-  async #listen(operation: string): Promise<void> {
-    const channel = this.#channel!;
-    let client: pg.Client;
-    let listener: Listener;
-    try {
-      if (this.#connection.kind === 'own') {
-        const own = new pg.Client({ connectionString: this.#connection.connectionString, connectionTimeoutMillis: CONNECT_TIMEOUT, keepAlive: true });
-        own.on('error', ignore); // stays: this client is never anybody else's
-        await own.connect();
-        client = own;
-        listener = {
-          client,
-          detach: () => detach(),
-          discard: async (error) => {
-            if (error === undefined) await own.end().catch(ignore);
-            else void own.end().catch(ignore); // a broken connection may never report its end
-          },
-        };
-      } else {
-        const pooled: PoolClient = await this.#connection.pool.connect();
-        pooled.on('error', ignore); // while checked out: pg requires a listener
-        client = pooled;
-        listener = {
-          client,
-          detach: () => detach(),
-          discard: async (error) => {
-            if (error === undefined) pooled.removeListener('error', ignore);
-            pooled.release(error); // an error destroys the connection instead of pooling it
-          },
-        };
-      }
-    } catch (error) {
-      throw this.#failure(`${operation} failed`, error, true);
-    }
-    const onNotification = (notification: Notification): void => {
-      if (notification.channel === channel) this.#exchange.receive(notification.payload ?? '');
-    };
-    const onError = (error: Error): void => this.#onListenerBroken(listener, error);
-    const onEnd = (): void => this.#onListenerBroken(listener, new Error('the LISTEN connection ended'));
-    const detach = (): void => {
-      client.removeListener('notification', onNotification);
-      client.removeListener('error', onError);
-      client.removeListener('end', onEnd);
-    };
-    client.on('notification', onNotification);
-    client.on('error', onError);
-    client.on('end', onEnd);
-    try {
-      await client.query({ text: `LISTEN ${quoteIdent(channel)}`, query_timeout: QUERY_TIMEOUT } as TimedQuery);
-    } catch (error) {
-      detach();
-      await listener.discard(error instanceof Error ? error : new Error(String(error)));
-      throw this.#failure(`${operation} failed`, error);
-    }
-    this.#listener = listener;
-  }
-
-  /** The LISTEN connection broke: it is given up, and a new one is opened after a delay. */
-  #onListenerBroken(listener: Listener, error: Error): void {
-    if (this.#listener !== listener) return;
-    this.#listener = undefined;
-    listener.detach();
-    void listener.discard(error);
-    if (!this.#leaving) this.#relisten(0);
-  }
-
-  #relisten(attempt: number): void {
-    const delay = Math.min(RELISTEN_FIRST_MS * 2 ** Math.min(attempt, 16), RELISTEN_MAX_MS);
-    this.#relistenTimer = setTimeout(() => {
-      this.#relistenTimer = undefined;
-      if (this.#leaving) return;
-      const listening = this.#listen('listen');
-      this.#listening = listening;
-      listening
-        .catch(() => {
-          if (!this.#leaving) this.#relisten(attempt + 1);
-        })
-        .finally(() => {
-          if (this.#listening === listening) this.#listening = undefined;
-        });
-    }, delay);
-    this.#relistenTimer.unref(); // never keeps the process alive
   }
 
   /** An incoming message: a hand-over request for this instance, or the answer to one it sent. */

@@ -244,7 +244,10 @@ describe('PostgresCoordinator', function () {
 
   it('refuses wrong options with ERR_REPRISE_OPTION', () => {
     expect(Object.isFrozen(COORDINATOR_DEFAULTS)).to.equal(true);
-    expect(COORDINATOR_DEFAULTS).to.deep.equal({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000 });
+    expect(COORDINATOR_DEFAULTS).to.deep.equal({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000, listenCheckInterval: 10_000 });
+    for (const bad of [0, -1, 1.5, true, 2 ** 31, '1000']) {
+      expectOptionError(() => new PostgresCoordinator({ connectionString }, { listenCheckInterval: bad as number }), /^PostgresCoordinator: listenCheckInterval must be false or a positive integer of ms/);
+    }
     expectOptionError(() => new PostgresCoordinator({ connectionString }, { table: 3 as unknown as string }), /^PostgresCoordinator: table must be a string/);
     expectOptionError(() => new PostgresCoordinator({ connectionString }, { table: 'a.b.c' }), /^PostgresCoordinator: table must be "name" or "schema.name"/);
     expectOptionError(() => new PostgresCoordinator({ connectionString }, { table: 'x'.repeat(64) }), /^PostgresCoordinator: table .* longer than 63 bytes/);
@@ -253,7 +256,7 @@ describe('PostgresCoordinator', function () {
     }
     expectOptionError(() => new PostgresCoordinator({ connectionString }, { leaseMs: 5 } as never), /^PostgresCoordinator: unknown option "leaseMs"/);
     expectOptionError(() => new PostgresCoordinator({ connectionString }, 'x' as never), /^PostgresCoordinator: options must be an object/);
-    expectOptionError(() => new PostgresCoordinator({ connectionString, table: 'x' } as never), /^PostgresCoordinator: give table and tokenRetention in the second argument/);
+    expectOptionError(() => new PostgresCoordinator({ connectionString, table: 'x' } as never), /^PostgresCoordinator: give table, tokenRetention and listenCheckInterval in the second argument/);
     expectOptionError(() => new PostgresCoordinator({} as never), /^PostgresCoordinator: the first argument must have exactly one of connectionString and pool/);
     expectOptionError(() => new PostgresCoordinator({ pool: {} } as never), /^PostgresCoordinator: pool must be a pg\.Pool/);
   });
@@ -296,6 +299,32 @@ describe('PostgresCoordinator', function () {
       } finally {
         await c.leave();
         await gate.close().catch(() => {});
+      }
+    });
+
+    it('a LISTEN connection that stalls without breaking (half-open) fails its health check and is replaced: hand-over requests reach the owner again', async () => {
+      const [gate, proxied] = await proxy();
+      const asked: string[] = [];
+      const owner = new PostgresCoordinator({ connectionString: proxied }, { table, listenCheckInterval: 200 });
+      const asker = new PostgresCoordinator({ connectionString }, { table });
+      const [ownerId, askerId] = [instanceId(), instanceId()];
+      try {
+        await owner.join(ownerId, { handover: async (id) => void asked.push(id) });
+        await asker.join(askerId, idle);
+        expect(owner.listenConnections).to.equal(1);
+        const id = newId();
+        held(await owner.claim(id, 60_000));
+        gate.freezeAll(); // the LISTEN connection (and the pool's) now black-holes, without an end or an error
+        expect(await asker.requestHandover(id, ownerId, 300), 'while the LISTEN connection is stalled').to.equal('timeout');
+        expect(asked).to.deep.equal([]);
+        // The health check's SELECT 1 gets no answer within the query timeout (5 s): a new connection listens.
+        expect(await waitFor(async () => owner.listenConnections === 2, 10_000), 'a new LISTEN connection').to.equal(true);
+        expect(await waitFor(async () => (await asker.requestHandover(id, ownerId, 300), asked.length > 0), 5_000), 'the owner asked again').to.equal(true);
+        expect(asked[0]).to.equal(id);
+      } finally {
+        await gate.close();
+        await owner.leave().catch(() => {});
+        await asker.leave();
       }
     });
 

@@ -18,6 +18,8 @@ export type ProxyMode = 'forward' | 'drop-replies' | 'drop-all';
 export class TcpProxy {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
+  /** Client sockets of connections that forward nothing any more, whatever the mode (see {@link freezeAll}). */
+  readonly #frozen = new WeakSet<Socket>();
   mode: ProxyMode = 'forward';
 
   private constructor(server: Server) {
@@ -48,6 +50,14 @@ export class TcpProxy {
     for (const socket of this.#sockets) socket.destroy();
   }
 
+  /**
+   * Every connection open now stops forwarding both ways, for good, and stays open: half-open TCP
+   * connections (the peer's host gone without a word). New connections forward as the mode says.
+   */
+  freezeAll(): void {
+    for (const socket of this.#sockets) this.#frozen.add(socket);
+  }
+
   /** Destroys every connection and stops listening. */
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
@@ -65,10 +75,10 @@ export class TcpProxy {
       });
     }
     client.on('data', (chunk: Buffer) => {
-      if (this.mode !== 'drop-all') upstream.write(chunk);
+      if (this.mode !== 'drop-all' && !this.#frozen.has(client)) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (this.mode === 'forward') client.write(chunk);
+      if (this.mode === 'forward' && !this.#frozen.has(client)) client.write(chunk);
     });
   }
 }
