@@ -226,9 +226,35 @@ export class Coordination {
     clearInterval(this.#adoptionTimer);
   }
 
+  /**
+   * A hand-over request from `from`. The lease is confirmed first (a renewal of that one lease): a
+   * request can arrive late, after a partition healed, when another instance holds the session
+   * already. Then the copy here is stale and is dropped without hooks, as a lost lease. When the
+   * lease cannot be confirmed (the store unreachable), nothing is done: the requester times out.
+   */
   async #handover(sessionId: string, from: string): Promise<void> {
+    const entry = this.#entries.get(sessionId);
+    if (entry?.live === true && entry.lease !== undefined) {
+      let lost: string[];
+      try {
+        lost = await this.#c.settings.coordinator.renew([{ ...entry.lease, deadline: this.#c.deadline(sessionId) }], this.#c.settings.leaseMs);
+      } catch (error) {
+        this.#c.report(error);
+        return;
+      }
+      if (lost.length > 0) {
+        if (this.#entries.get(sessionId) === entry) this.#forget(sessionId, entry);
+        return;
+      }
+    }
     await this.#c.handover(sessionId, from);
     await this.released(sessionId);
+  }
+
+  /** A lease found lost: the entry goes, and a session live here under it is dropped (no hooks, no writes). */
+  #forget(sessionId: string, entry: Entry): void {
+    this.#entries.delete(sessionId);
+    if (entry.live) this.#c.lost(sessionId);
   }
 
   #join(): Promise<void> {
@@ -334,9 +360,7 @@ export class Coordination {
       this.#renewedAt = startedAt;
       for (const sessionId of lost) {
         const entry = this.#entries.get(sessionId);
-        if (entry === undefined) continue;
-        this.#entries.delete(sessionId);
-        if (entry.live) this.#c.lost(sessionId);
+        if (entry !== undefined) this.#forget(sessionId, entry);
       }
       for (const [sessionId, entry] of this.#entries) {
         if (entry.lease === undefined && entry.claiming === undefined && entry.live) entry.claiming = this.#claimQuietly(sessionId, entry);
