@@ -4,6 +4,7 @@ import { SessionManager, SessionUnavailableError, type LiveSession, type Session
 import { MemoryAdapter, MemoryCluster, MemoryCoordinator } from '@reprise/memory';
 import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
 import { PostgresAdapter, PostgresCoordinator } from '@reprise/postgres';
+import { request } from './helpers/manager-request.js';
 import { DATABASE_URL, deleteRedisKeys, dropTable, uniqueName } from './helpers/services.js';
 
 type Data = { items?: string[] };
@@ -115,18 +116,6 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       manager.on('error', () => {});
       managers.push(manager);
       return manager;
-    }
-
-    /** A request on `manager` for `id`: resumes it (handing it over if another instance holds it), runs `work`, releases it. */
-    async function request(manager: SessionManager<Data>, id: string, work: (session: LiveSession<Data>) => void = () => {}): Promise<string> {
-      const resumed = await manager.resume(id);
-      if (resumed.kind !== 'live' && resumed.kind !== 'restored') return resumed.kind;
-      try {
-        work(resumed.session);
-      } finally {
-        manager.release(resumed.session);
-      }
-      return resumed.kind;
     }
 
     it("a request on another instance gets the session handed over: hooks run once on the owner ('handover'), the context moves with every write, and back", async () => {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { SessionManager, type LiveSession } from '@reprise/core';
+import { SessionManager } from '@reprise/core';
 import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
+import { request } from './helpers/manager-request.js';
 import { REDIS_URL, deleteRedisKeys, requireRedis } from './helpers/services.js';
 import { readSnapshots } from './helpers/store-reads.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
@@ -54,16 +55,6 @@ describe('several instances: a network partition of one instance (Redis)', funct
     };
     const a = open('a', proxy.redisUrl);
     const b = open('b', REDIS_URL);
-    const request = async (manager: SessionManager<Data>, id: string, work: (session: LiveSession<Data>) => void = () => {}): Promise<string> => {
-      const resumed = await manager.resume(id);
-      if (resumed.kind !== 'live' && resumed.kind !== 'restored') return resumed.kind;
-      try {
-        work(resumed.session);
-      } finally {
-        manager.release(resumed.session);
-      }
-      return resumed.kind;
-    };
     try {
       const { id } = a.manager.create({ items: ['before'] });
       await until(() => a.manager.stats().checkpoints >= 1 && a.manager.stats().leases === 1, 5_000, 'the checkpoint and lease of the session');
