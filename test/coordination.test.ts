@@ -29,6 +29,20 @@ interface Cluster {
   cleanUp(): Promise<void>;
 }
 
+/** `target` as a killed process sees it once `dead()`: every call hangs; `called(name)` hears each call first. */
+function killable<T extends object>(target: T, dead: () => boolean, called: (name: string) => void): T {
+  return new Proxy(target, {
+    get(object, name) {
+      const value = Reflect.get(object, name, object) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        called(String(name));
+        return dead() ? new Promise(() => {}) : (value as (...a: unknown[]) => unknown).apply(object, args);
+      };
+    },
+  });
+}
+
 /** Makes every instance leave its coordinator and close its adapter (and forgets them). */
 async function closeAll(opened: { adapter: { close(): Promise<void> }; coordinator: SessionCoordinator }[]): Promise<void> {
   for (const { adapter, coordinator } of opened.splice(0)) {
@@ -102,11 +116,12 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       await cluster.cleanUp();
     });
 
-    function instance(id: string, options: { leaseMs?: number; handoverTimeout?: number; checkpointInterval?: number } = {}): SessionManager<Data> {
+    function instance(id: string, options: { leaseMs?: number; handoverTimeout?: number; checkpointInterval?: number; wrap?: <T extends object>(target: T) => T } = {}): SessionManager<Data> {
       const { adapter, coordinator } = cluster.instance(id);
+      const wrap = options.wrap ?? (<T>(target: T): T => target);
       const manager = new SessionManager<Data>({
-        adapter,
-        coordinator,
+        adapter: wrap(adapter),
+        coordinator: wrap(coordinator),
         instanceId: id,
         checkpointInterval: options.checkpointInterval ?? 60_000,
         leaseMs: options.leaseMs ?? 3_000,
@@ -253,6 +268,45 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       expect(restored?.id).to.equal(session.id);
       expect(restored?.data.items).to.deep.equal(['prefs']);
       expect(hooks).to.deep.equal([`a evicted ${session.id.slice(0, 6)} prefs`]);
+    });
+
+    it('an owner killed right after it restored a session, before its first write of it: nothing stored is lost, the next owner restores it once the lease lapsed', async () => {
+      const a = instance('a', { checkpointInterval: 20 });
+      const id = a.create({ items: ['i1', 'i2', 'i3'] }).id;
+      await until(() => a.stats().checkpoints >= 1 && a.stats().leases === 1, 3_000, 'the checkpoint of the session');
+      let dead = false;
+      // B dies at its first write (the one right after its restore): from then on every call hangs, as for a killed process.
+      const b = instance('b', { leaseMs: 600, checkpointInterval: 20, wrap: (target) => killable(target, () => dead, (name) => (dead ||= name.startsWith('save'))) });
+      managers.splice(managers.indexOf(b), 1); // dead: never shut down
+      expect(await request(b, id)).to.equal('restored');
+      await until(() => dead, 2_000, 'B dying at its first write');
+      const c = instance('c');
+      let items: string[] | undefined;
+      // Polled: C's resume is unavailable until B's lease lapsed.
+      async function poll(): Promise<void> {
+        while (items === undefined) {
+          const kind = await request(c, id, (session) => void (items = [...(session.data.items ?? [])]));
+          expect(kind).to.be.oneOf(['unavailable', 'restored']);
+          if (items === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      await Promise.race([poll(), until(() => false, 5_000, 'C restoring the session')]);
+      expect(items).to.deep.equal(['i1', 'i2', 'i3']);
+    });
+
+    it('checkpoints off: the record a hand-over left is erased by an explicit close (a logout) and by a regenerate, so the old cookie restores nothing', async () => {
+      const [a, b, c] = [instance('a', { checkpointInterval: 0 }), instance('b', { checkpointInterval: 0 }), instance('c', { checkpointInterval: 0 })];
+      const logout = a.create({ items: ['x'] }).id;
+      const renamed = a.create({ items: ['y'] }).id;
+      await until(() => a.stats().leases === 2, 2_000, 'the leases');
+      let newId = '';
+      expect(await request(b, logout)).to.equal('restored');
+      expect(await request(b, renamed, (session) => void (newId = b.regenerate(session)))).to.equal('restored');
+      await b.close(logout, 'closed');
+      await b.shutdown();
+      expect(await request(c, logout), 'the logged-out cookie').to.equal('none');
+      expect(await request(c, renamed), 'the id before the regenerate').to.equal('none');
+      expect(await request(c, newId, (session) => expect(session.data.items).to.deep.equal(['y']))).to.equal('restored');
     });
 
     it('shutdown releases every lease once the snapshots are written', async () => {

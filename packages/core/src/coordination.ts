@@ -202,6 +202,14 @@ export class Coordination {
     entry.releasing ??= this.#releaseWhenSettled(sessionId, entry);
   }
 
+  /**
+   * The claim of `sessionId` in flight here, resolving once it settled (held, refused and dropped,
+   * or failed: then its writes go on with token 0); `undefined` when none is in flight. Never rejects.
+   */
+  leased(sessionId: string): Promise<void> | undefined {
+    return this.#entries.get(sessionId)?.claiming;
+  }
+
   /** Resolves once `sessionId`'s lease was released here (at once when this instance holds none). */
   async released(sessionId: string): Promise<void> {
     await this.#entries.get(sessionId)?.releasing;

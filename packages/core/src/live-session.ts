@@ -23,6 +23,12 @@ export interface SessionInternals {
   /** True until the request that created the session ends. */
   isNew: boolean;
   /**
+   * Several instances: a record under this id may be in the store that this session did not write
+   * (its restore read the record and left it there), so closing it explicitly or regenerating its id
+   * must erase it, as a checkpoint of its own.
+   */
+  storedUnderId?: boolean;
+  /**
    * True once the visitor came back: a request held the session after the one that created it
    * ended, it was restored, or the application touched it. Sessions that never came back are the
    * cap's first victims (the probation segment).

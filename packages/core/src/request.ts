@@ -144,6 +144,9 @@ export class SessionRequest<TData extends SessionData> {
     this.#finished = true;
     if (this.#closes.length > 0) await Promise.all(this.#closes);
     const session = this.#session;
+    // Several instances: a new session's cookie goes out once its lease is claimed (see SessionManager.leased).
+    const leased = session !== undefined && session === this.#created ? this.#manager.leased(session.id) : undefined;
+    if (leased !== undefined) await leased;
     if (session !== undefined && session.state === 'live') return { kind: 'set', session };
     if (this.#clear || session?.closeReason === 'closed') return { kind: 'clear' };
     return { kind: 'keep' };

@@ -182,7 +182,8 @@ export class Restorer<TData extends SessionData> {
       leased = lease !== undefined;
       const fromCookie: SnapshotFilter = (snapshot) =>
         snapshot.sessionId === id && isInvoluntary(snapshot.reason) && this.#withinAbsolute(snapshot);
-      const taken = await this.#takeFromCookie(id, fromCookie);
+      // Under a lease the record is read and left in place (see SnapshotReader.keep).
+      const taken = lease === undefined ? await this.#takeFromCookie(id, fromCookie) : await this.#keepFromCookie(id, fromCookie);
       const session = taken === undefined ? undefined : await this.#revive(id, taken);
       if (session !== undefined && lease !== undefined) {
         leased = false; // the session holds it now
@@ -221,6 +222,12 @@ export class Restorer<TData extends SessionData> {
     } finally {
       if ((watch.watchers -= 1) === 0 && this.#watches.get(id) === watch) this.#watches.delete(id);
     }
+  }
+
+  /** The lease holder's read of the record under `id`; a pointer is taken through, as without a lease. */
+  async #keepFromCookie(id: string, fromCookie: SnapshotFilter): Promise<TakenSnapshot | undefined> {
+    const kept = await this.#read(id, () => this.#c.reader.keep(id, fromCookie), true);
+    return kept === 'pointer' ? this.#takeFromCookie(id, fromCookie) : kept;
   }
 
   #watch(id: string): ClaimWatch {
@@ -367,8 +374,9 @@ export class Restorer<TData extends SessionData> {
     return absoluteTimeout === undefined || snapshot.createdAt + absoluteTimeout > this.#c.now();
   }
 
-  /** Writes a taken snapshot back exactly where it was (a restore that could not use it). */
+  /** Writes a taken snapshot back exactly where it was (a restore that could not use it); a kept one never left. */
   async #putBack(taken: TakenSnapshot): Promise<void> {
+    if (taken.kept === true) return; // still in the store
     try {
       await this.#c.writer.putBack(taken);
     } catch (error) {
@@ -382,8 +390,13 @@ export class Restorer<TData extends SessionData> {
    * to restore" from "could not look" (the snapshot may still be there).
    */
   async #take(key: string, accept: SnapshotFilter, rethrow = false): Promise<TakenSnapshot | undefined> {
+    return this.#read(key, () => this.#c.reader.take(key, accept), rethrow);
+  }
+
+  /** Runs a read of the snapshot under `key`, reporting failures (see {@link #take}). */
+  async #read<T>(key: string, read: () => Promise<T | undefined>, rethrow: boolean): Promise<T | undefined> {
     try {
-      return await this.#c.reader.take(key, accept);
+      return await read();
     } catch (cause) {
       this.#c.counters.restoreFailures += 1;
       const corrupt = cause instanceof CodecError;
@@ -415,6 +428,7 @@ export class Restorer<TData extends SessionData> {
     if (makeRoom) this.#c.registry.makeRoom();
     const session = new LiveSession<TData>(this.#c.owner, id, snapshot.data, snapshot.createdAt, this.#c.now());
     internalsOf(session).isNew = false;
+    if (taken.kept === true) internalsOf(session).storedUnderId = true;
     if (snapshot.key !== snapshot.sessionId && !isSessionId(snapshot.key)) session.persistKey = snapshot.key;
     this.#c.registry.add(session);
     this.#c.coordination?.adopt(id);

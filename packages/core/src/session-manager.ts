@@ -318,6 +318,18 @@ export class SessionManager<TData extends SessionData = SessionData>
   }
 
   /**
+   * Several instances: the lease claim of the session `id` (created here) in flight, resolving once
+   * it settled; `undefined` when there is nothing to wait for (no coordinator, no claim in flight). A
+   * binding waits for it before a response hands out a new session's cookie: otherwise the visitor's
+   * next request, reaching another instance first, could find the id unclaimed and nothing stored,
+   * and start a new session. Never rejects; bounded by `handoverTimeout` when another instance holds
+   * the id.
+   */
+  leased(id: string): Promise<void> | undefined {
+    return this.#coordination?.leased(id);
+  }
+
+  /**
    * Several instances: one adoption pass now (a timer runs one every `leaseMs`). The sessions of
    * instances that died, whose idle deadline passed and whose visitors never came back, are claimed
    * (one instance wins each), restored here from their checkpoint and closed with `'expired'`: their
@@ -343,7 +355,8 @@ export class SessionManager<TData extends SessionData = SessionData>
     this.#registry.rename(session, oldId);
     this.#restorer.forget(oldId);
     // The old id must restore nothing: its checkpoint is erased, and the session is written under the new one.
-    if (this.#checkpointer.wrote(session)) void this.#writer.erase(oldId, this.#now());
+    if (this.#hasRecord(session)) void this.#writer.erase(oldId, this.#now());
+    state.storedUnderId = false;
     this.#checkpointer.reset(session);
     this.#coordination?.adopt(state.id);
     this.#coordination?.closed(oldId);
@@ -531,10 +544,15 @@ export class SessionManager<TData extends SessionData = SessionData>
     const writes = session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey);
     if (writes) await this.#writer.write(this.#snapshotOf(session, reason));
     // An involuntary close's record under the id (snapshot or pointer) replaces its checkpoint; otherwise it is erased.
-    if (this.#checkpointer.wrote(session) && !(writes && isInvoluntary(reason))) await this.#writer.erase(session.id, this.#now());
+    if (this.#hasRecord(session) && !(writes && isInvoluntary(reason))) await this.#writer.erase(session.id, this.#now());
     await disposeLive(session.live, id, this.#settings.hookTimeout, report);
     internalsOf(session).state = 'closed';
     this.#reporter.emit('close', session, reason);
+  }
+
+  /** Whether the store may hold a record under `session`'s id that a close or regenerate must replace or erase. */
+  #hasRecord(session: LiveSession<TData>): boolean {
+    return this.#checkpointer.wrote(session) || internalsOf(session).storedUnderId === true;
   }
 
   /**
@@ -543,7 +561,7 @@ export class SessionManager<TData extends SessionData = SessionData>
    * codec drops are reported at the close, not at every checkpoint).
    */
   #encodeCheckpoint(session: LiveSession<TData>): { snapshot: Snapshot<TData>; text: string } | undefined {
-    if (!this.#checkpointer.wrote(session) && !session.hasCustomPersistKey && isEmpty(session.rawData)) return undefined;
+    if (!this.#hasRecord(session) && !session.hasCustomPersistKey && isEmpty(session.rawData)) return undefined;
     const snapshot = this.#checkpointOf(session);
     try {
       return { snapshot, text: encodeSnapshot(snapshot, this.#settings.maxSnapshotBytes).text };

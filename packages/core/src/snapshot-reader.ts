@@ -27,6 +27,8 @@ export interface TakenSnapshot {
   readonly queuedAt?: number | undefined;
   /** Taken out of the store by a take or fence of this process that landed after its timeout (see {@link PutBackOptions}). */
   readonly lateFence?: boolean;
+  /** Read, not taken: the record is still in the store (see {@link SnapshotReader.keep}); nothing to put back. */
+  readonly kept?: boolean;
 }
 
 /** A value taken by {@link SnapshotReader.takeValue}, and whether it came from the write queue. */
@@ -117,6 +119,23 @@ export class SnapshotReader {
     if (home?.kind !== 'snapshot' || !accept(home.snapshot, undefined)) return undefined;
     const moved = await this.#takeAccepted(key, (snapshot) => accept(snapshot, undefined));
     return moved === undefined ? undefined : { ...moved, pointer: undefined };
+  }
+
+  /**
+   * Several instances: reads the snapshot stored directly under the session id `key` for the holder
+   * of its lease, and leaves it there. The lease makes the restore exclusive already, and the record
+   * stays in the store until the new owner's first write replaces it, so an owner that dies right
+   * after its restore loses nothing that was stored (a take would have removed the only copy).
+   * `'pointer'` when the record is a pointer (the caller takes through it: the snapshot it names
+   * lives under a shared key); `undefined` when there is none or `accept` refuses it.
+   */
+  async keep(key: string, accept: SnapshotFilter): Promise<TakenSnapshot | 'pointer' | undefined> {
+    const text = this.#queue.peek(key) ?? (await this.#store.load(key));
+    if (text === undefined) return undefined;
+    const record = decodeRecord(text);
+    if (record.kind === 'pointer') return 'pointer';
+    if (!accept(record.snapshot, undefined)) return undefined;
+    return { snapshot: record.snapshot, key, text, version: 0, pointer: undefined, kept: true };
   }
 
   async #takeThrough(pointer: SnapshotPointer, accept: SnapshotFilter): Promise<Omit<TakenSnapshot, 'pointer'> | undefined> {
