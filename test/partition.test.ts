@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { SessionManager } from '@reprise/core';
+import type { SessionAdapter, SessionCoordinator } from '@reprise/core';
+import { PostgresAdapter, PostgresCoordinator } from '@reprise/postgres';
 import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
 import { request } from './helpers/manager-request.js';
-import { REDIS_URL, deleteRedisKeys, requireRedis } from './helpers/services.js';
+import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
 import { readSnapshots } from './helpers/store-reads.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 
@@ -17,30 +19,69 @@ async function until(check: () => boolean | Promise<boolean>, ms: number, what: 
   }
 }
 
+/** A store and how to open an adapter and a coordinator on it at a URL (direct, or through the proxy). */
+interface Store {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly require: (context: Mocha.Context) => Promise<void>;
+  pair(url: string): { adapter: SessionAdapter & { close(): Promise<void> }; coordinator: SessionCoordinator };
+  cleanUp(): Promise<void>;
+}
+
+function redisStore(): Store {
+  const prefix = `reprise-test-partition:${randomUUID()}:`;
+  return {
+    name: 'Redis',
+    url: REDIS_URL,
+    port: 6379,
+    require: requireRedis,
+    // Long command timeouts: what A sent into the partition is still sent when it heals.
+    pair: (url) => ({ adapter: new RedisAdapter({ url, prefix, commandTimeout: 20_000 }), coordinator: new RedisCoordinator({ url, commandTimeout: 20_000 }, { prefix }) }),
+    cleanUp: async () => void (await deleteRedisKeys(prefix)),
+  };
+}
+
+function postgresStore(): Store {
+  const table = uniqueName('reprise_it_partition');
+  return {
+    name: 'Postgres',
+    url: DATABASE_URL,
+    port: 5432,
+    require: requirePostgres,
+    pair: (connectionString) => ({
+      adapter: new PostgresAdapter({ connectionString }, { table, queryTimeout: 20_000 }),
+      coordinator: new PostgresCoordinator({ connectionString }, { table: `${table}_leases` }),
+    }),
+    cleanUp: async () => {
+      await dropTable(table);
+      await dropTable(`${table}_leases`);
+    },
+  };
+}
+
 /**
- * A network partition of one instance: instance A reaches Redis through a proxy of the test's own,
+ * A network partition of one instance: instance A reaches the store through a proxy of the test's own,
  * which stalls every byte both ways (nothing is lost, nothing arrives: packets black-holed), while
  * instance B reaches it directly. Then the partition heals and what A sent meanwhile arrives late.
  */
-describe('several instances: a network partition of one instance (Redis)', function () {
+for (const store of [redisStore(), postgresStore()]) describe(`several instances: a network partition of one instance (${store.name})`, function () {
   this.timeout(30_000);
-  const prefix = `reprise-test-partition:${randomUUID()}:`;
   let proxy: TcpProxy;
   before(async function () {
-    await requireRedis(this);
-    const target = new URL(REDIS_URL);
-    proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+    await store.require(this);
+    const target = new URL(store.url);
+    proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port || store.port) });
   });
   after(async () => {
     await proxy?.close();
-    await deleteRedisKeys(prefix);
+    await store.cleanUp();
   });
 
   it('the cut-off owner stops serving (503) within half a lease; another instance takes over from the checkpoint once the lease lapsed; after the heal the old owner drops its copy without hooks and its late write is refused', async () => {
     const hooks: string[] = [];
     const open = (name: string, url: string) => {
-      const adapter = new RedisAdapter({ url, prefix, commandTimeout: 20_000 });
-      const coordinator = new RedisCoordinator({ url, commandTimeout: 20_000 }, { prefix });
+      const { adapter, coordinator } = store.pair(url);
       const manager = new SessionManager<Data>({
         adapter,
         coordinator,
@@ -53,8 +94,10 @@ describe('several instances: a network partition of one instance (Redis)', funct
       manager.on('error', () => {});
       return { adapter, coordinator, manager };
     };
-    const a = open('a', proxy.redisUrl);
-    const b = open('b', REDIS_URL);
+    const through = new URL(store.url);
+    through.host = `127.0.0.1:${proxy.port}`;
+    const a = open('a', through.toString());
+    const b = open('b', store.url);
     try {
       const { id } = a.manager.create({ items: ['before'] });
       await until(() => a.manager.stats().checkpoints >= 1 && a.manager.stats().leases === 1, 5_000, 'the checkpoint and lease of the session');
