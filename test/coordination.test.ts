@@ -309,6 +309,31 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       expect(await request(c, newId, (session) => expect(session.data.items).to.deep.equal(['y']))).to.equal('restored');
     });
 
+    it('a release still in flight when the visitor comes back to the same instance: the claim waits for it, so the lease is not deleted under the restored session (one live owner)', async () => {
+      const slowReleases = <T extends object>(target: T): T =>
+        new Proxy(target, {
+          get(object, name) {
+            const value = Reflect.get(object, name, object) as unknown;
+            if (typeof value !== 'function') return value;
+            const call = (value as (...a: unknown[]) => unknown).bind(object);
+            return name === 'release' ? async (...args: unknown[]) => (await new Promise((resolve) => setTimeout(resolve, 200)), call(...args)) : call;
+          },
+        });
+      const a = instance('a', { leaseMs: 600, wrap: slowReleases });
+      const b = instance('b', { leaseMs: 600 });
+      const id = a.create({ items: ['i1'] }).id;
+      await a.leased(id);
+      await a.close(id, 'evicted'); // its release leaves now and lands 200 ms later
+      expect(await request(a, id, (session) => void session.data.items!.push('i2'))).to.equal('restored');
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the release has landed
+      expect(await request(b, id, (session) => void session.data.items!.push('i3'))).to.equal('restored');
+      expect(a.get(id), 'handed over by A, not live twice').to.equal(undefined);
+      await new Promise((resolve) => setTimeout(resolve, 700)); // A's renewals ran
+      expect(a.stats().leasesLost).to.equal(0);
+      expect(b.get(id)?.data.items).to.deep.equal(['i1', 'i2', 'i3']);
+      expect(hooks).to.deep.equal([`a evicted ${id.slice(0, 6)} i1`, `a handover ${id.slice(0, 6)} i1,i2`]);
+    });
+
     it('shutdown releases every lease once the snapshots are written', async () => {
       const a = instance('a');
       const ids = Array.from({ length: 5 }, (_, n) => a.create({ items: [`s${n}`] }).id);

@@ -59,6 +59,13 @@ const ADOPTION_CONCURRENCY = 4;
 export class Coordination {
   readonly #c: CoordinationContext;
   readonly #entries = new Map<string, Entry>();
+  /**
+   * Releases sent and not answered yet, by session id. A claim of the same id by this instance waits
+   * for them: this instance's claim keeps the lease's token, so a release landing after it would
+   * delete the lease just claimed again, and another instance could then claim the id and restore it
+   * too (two live copies).
+   */
+  readonly #releases = new Map<string, Promise<unknown>>();
   #joined: Promise<void> | undefined;
   #timer: ReturnType<typeof setInterval> | undefined;
   #adoptionTimer: ReturnType<typeof setInterval> | undefined;
@@ -141,6 +148,8 @@ export class Coordination {
    */
   async claimFree(sessionId: string): Promise<boolean> {
     if (this.#entries.has(sessionId)) return false;
+    await this.#releaseLanded(sessionId);
+    if (this.#entries.has(sessionId)) return false;
     const claim = await this.#c.settings.coordinator.claim(sessionId, this.#c.settings.leaseMs);
     if (!claim.held || this.#entries.has(sessionId)) return false;
     this.#hold(sessionId, claim.lease);
@@ -169,6 +178,7 @@ export class Coordination {
     await this.#join();
     let handedOver = false;
     for (let round = 0; ; round++) {
+      await this.#releaseLanded(sessionId);
       const claim = await coordinator.claim(sessionId, leaseMs, this.#c.deadline(sessionId));
       if (claim.held) {
         this.#hold(sessionId, claim.lease);
@@ -213,6 +223,7 @@ export class Coordination {
   /** Resolves once `sessionId`'s lease was released here (at once when this instance holds none). */
   async released(sessionId: string): Promise<void> {
     await this.#entries.get(sessionId)?.releasing;
+    await this.#releaseLanded(sessionId); // the entry goes before its release is sent
   }
 
   /** The member the coordinator calls: hand-over requests go to the manager. */
@@ -259,6 +270,23 @@ export class Coordination {
     await this.released(sessionId);
   }
 
+  /** Sends the release of `lease`, known to claims of the same id until it is answered (see {@link #releases}). */
+  async #release(lease: Lease): Promise<boolean> {
+    const sent = this.#c.settings.coordinator.release(lease);
+    const landed = sent.catch(() => undefined);
+    this.#releases.set(lease.sessionId, landed);
+    try {
+      return await sent;
+    } finally {
+      if (this.#releases.get(lease.sessionId) === landed) this.#releases.delete(lease.sessionId);
+    }
+  }
+
+  /** Resolves once no release of `sessionId` by this instance is in flight (at once when none is). */
+  async #releaseLanded(sessionId: string): Promise<void> {
+    for (let pending = this.#releases.get(sessionId); pending !== undefined; pending = this.#releases.get(sessionId)) await pending;
+  }
+
   /** A lease found lost: the entry goes, and a session live here under it is dropped (no hooks, no writes). */
   #forget(sessionId: string, entry: Entry): void {
     this.#entries.delete(sessionId);
@@ -300,6 +328,7 @@ export class Coordination {
     try {
       await this.#join();
       for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+        await this.#releaseLanded(sessionId);
         const claim = await coordinator.claim(sessionId, leaseMs, this.#c.deadline(sessionId));
         if (this.#entries.get(sessionId) !== entry) return;
         if (claim.held) {
@@ -324,7 +353,7 @@ export class Coordination {
 
   async #newTerm(sessionId: string, entry: Entry): Promise<void> {
     try {
-      if (entry.lease !== undefined) await this.#c.settings.coordinator.release(entry.lease);
+      if (entry.lease !== undefined) await this.#release(entry.lease);
       const claim = await this.#c.settings.coordinator.claim(sessionId, this.#c.settings.leaseMs);
       if (!claim.held) throw new Error(`session ${sessionId.slice(0, 6)}… was claimed by ${claim.owner} while its term was renewed`);
       entry.lease = claim.lease;
@@ -343,7 +372,7 @@ export class Coordination {
       await this.#c.settled(sessionId);
       if (entry.live || this.#entries.get(sessionId) !== entry) return;
       this.#entries.delete(sessionId);
-      if (entry.lease !== undefined) await this.#c.settings.coordinator.release(entry.lease);
+      if (entry.lease !== undefined) await this.#release(entry.lease);
     } catch (error) {
       this.#c.report(error); // the lease lapses by itself
     } finally {
