@@ -177,6 +177,7 @@ export class Coordination {
     const { coordinator, leaseMs, handoverTimeout } = this.#c.settings;
     await this.#join();
     let handedOver = false;
+    let timedOut = false;
     for (let round = 0; ; round++) {
       await this.#releaseLanded(sessionId);
       const claim = await coordinator.claim(sessionId, leaseMs, this.#c.deadline(sessionId));
@@ -184,9 +185,13 @@ export class Coordination {
         this.#hold(sessionId, claim.lease);
         return { held: true, handedOver };
       }
-      if (round === MAX_HANDOVER_ROUNDS) return { held: false, handedOver };
+      if (round === MAX_HANDOVER_ROUNDS || timedOut) return { held: false, handedOver };
       const outcome = await coordinator.requestHandover(sessionId, claim.owner, handoverTimeout);
       handedOver ||= outcome === 'released';
+      // An owner that did not answer (dead, cut off) is not asked again: one more claim (its lease
+      // may have lapsed meanwhile), then unavailable, so a request waits about handoverTimeout, not
+      // once per round.
+      timedOut = outcome === 'timeout';
     }
   }
 
