@@ -28,14 +28,10 @@ import pg from 'pg';
 import { SessionManager } from '@reprise/core';
 import { RedisAdapter } from '@reprise/redis';
 import { PostgresAdapter, createIndexSql, createTableSql, parseTableName } from '@reprise/postgres';
-import { REDIS_URL, cleanRedis, machineBusyUs } from './lib.mjs';
+import { REDIS_URL, cleanRedis, envNumber, machineBusyUs } from './lib.mjs';
 
 const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://root@127.0.0.1:5432/test';
-const num = (name, fallback) => {
-  const value = process.env[name] === undefined || process.env[name] === '' ? fallback : Number(process.env[name]);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-};
+const num = (name, fallback) => envNumber(name, fallback, { integer: true });
 const config = {
   sessions: num('FLUSH_SESSIONS', 20_000),
   rounds: num('FLUSH_ROUNDS', 3),

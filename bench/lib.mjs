@@ -204,3 +204,24 @@ export function between(a, b) {
     gauges: { live: b.extra?.live, pendingPersists: b.extra?.pendingPersists },
   };
 }
+
+/**
+ * A positive number from the environment variable `name`, or `fallback` when unset or empty.
+ * `integer`: it must also be an integer. Throws a clear message otherwise.
+ */
+export function envNumber(name, fallback, { integer = false } = {}) {
+  const value = process.env[name] === undefined || process.env[name] === '' ? fallback : Number(process.env[name]);
+  if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value <= 0) throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}`);
+  return value;
+}
+
+/** Waits (at most `quietWait` s) until the machine's busy CPU, nothing of ours running, is under `quiet` cores. */
+export async function waitForQuiet({ quiet, quietWait }) {
+  const until = Date.now() + quietWait * 1000;
+  while (Date.now() < until) {
+    const before = machineBusyUs();
+    if (before === undefined) return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if ((machineBusyUs() - before) / 1e6 < quiet) return;
+  }
+}

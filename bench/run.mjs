@@ -13,14 +13,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { between, cleanRedis, createVisitors, getViews, load, machineBusyUs, sample, startServer, stopServer } from './lib.mjs';
+import { between, cleanRedis, createVisitors, envNumber, getViews, load, sample, startServer, stopServer, waitForQuiet } from './lib.mjs';
 
-const num = (name, fallback) => {
-  const value = process.env[name] === undefined || process.env[name] === '' ? fallback : Number(process.env[name]);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
-  return value;
-};
+const num = (name, fallback) => envNumber(name, fallback);
 const config = {
   duration: num('BENCH_DURATION', 5),
   connections: num('BENCH_CONNECTIONS', 10),
@@ -32,16 +27,7 @@ const config = {
   retries: Number(process.env.BENCH_RETRIES || 0),
 };
 
-/** Waits (at most config.quietWait s) until the machine's busy CPU, nothing of ours running, is under config.quiet cores. */
-async function waitForQuiet() {
-  const until = Date.now() + config.quietWait * 1000;
-  while (Date.now() < until) {
-    const before = machineBusyUs();
-    if (before === undefined) return;
-    await sleep(1000);
-    if ((machineBusyUs() - before) / 1e6 < config.quiet) return;
-  }
-}
+const waitForQuietMachine = () => waitForQuiet(config);
 const BIG_CAP = '100000';
 
 /** The variants. `cap100` rows keep Reprise's default cap (100): new visitors evict constantly. */
@@ -107,7 +93,7 @@ process.once('SIGTERM', abort);
 async function runQuietly(variant, workload, round) {
   let best;
   for (let attempt = 0; attempt <= config.retries; attempt += 1) {
-    if (config.quietWait > 0) await waitForQuiet();
+    if (config.quietWait > 0) await waitForQuietMachine();
     const run = await runOnce(variant, workload, round);
     run.attempts = attempt + 1;
     if (best === undefined || run.foreignCores < best.foreignCores) best = run;

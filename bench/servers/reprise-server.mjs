@@ -1,11 +1,12 @@
 // Shared by reprise-memory.mjs and reprise-redis.mjs. Reprise (@reprise/koa) on the memory adapter (BENCH_ADAPTER=memory, the default) or on Redis
-// (BENCH_ADAPTER=redis, keys under the runner's prefix). BENCH_MAX_SESSIONS sets the cap
+// (BENCH_ADAPTER=redis, keys under the runner's prefix). With Redis, BENCH_COORDINATOR=1 adds a
+// RedisCoordinator on the same prefix (several instances: cluster.mjs), named BENCH_INSTANCE_ID. BENCH_MAX_SESSIONS sets the cap
 // (unset: the default cap of 100), BENCH_CHECKPOINT_INTERVAL the checkpoint interval in ms. The figures each sample carries: the manager's stats, and
 // the errors and MemoryAdapter drops that the run produced (counted, not printed, so that a
 // flood of process warnings does not become what is measured).
 import { MemoryAdapter } from '@reprise/memory';
 import { session } from '@reprise/koa';
-import { RedisAdapter } from '@reprise/redis';
+import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
 import { REDIS_URL, countViews, newApp, prefixFromEnv, serve } from './harness.mjs';
 
 const kind = process.env.BENCH_ADAPTER ?? 'memory';
@@ -20,8 +21,13 @@ const adapter =
     ? new RedisAdapter({ url: REDIS_URL, prefix: prefixFromEnv() })
     : new MemoryAdapter({ onDrop: () => { dropped += 1; } });
 
+// Several instances (cluster.mjs): leases and hand-overs on the same Redis and prefix.
+const coordinator =
+  kind === 'redis' && process.env.BENCH_COORDINATOR === '1' ? new RedisCoordinator({ url: REDIS_URL }, { prefix: prefixFromEnv() }) : undefined;
+
 const middleware = session({
   adapter,
+  ...(coordinator === undefined ? {} : { coordinator, instanceId: process.env.BENCH_INSTANCE_ID || undefined }),
   ...(maxSessions === undefined ? {} : { maxSessions }),
   ...(checkpointInterval === undefined ? {} : { checkpointInterval }),
 });
@@ -44,10 +50,19 @@ serve(app, {
       checkpoints: s.checkpoints,
       pendingPersists: s.pendingPersists,
       persistFailures: s.persistFailures,
+      handoversIn: s.handoversIn,
+      handoversOut: s.handoversOut,
+      takeovers: s.takeovers,
+      leasesLost: s.leasesLost,
+      leases: s.leases,
+      restoreFailures: s.restoreFailures,
       errors,
       dropped,
     };
   },
   // No manager.shutdown(): it would persist every live session (up to 100k writes) just to exit.
-  close: () => adapter.close?.(),
+  close: async () => {
+    await coordinator?.leave();
+    await adapter.close?.();
+  },
 });

@@ -1,7 +1,7 @@
 import Koa, { type Context, type Next } from 'koa';
 import type Router from '@koa/router';
 import { session, type CloseReason, type SessionAdapter, type SessionMiddleware, type Snapshot } from '@reprise/koa';
-import type { LiveSessionView } from '@reprise/core';
+import type { LiveSessionView, SessionCoordinator } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
 import { activityOf } from './activity.js';
 import { accountRouter } from './routes/account.js';
@@ -14,6 +14,8 @@ export { short, userKey } from './session-data.js';
 export { ActivityLog } from './activity.js';
 export { adapterFromEnv, redact, ADAPTER_KINDS, ADAPTER_DEFAULTS } from './adapter.js';
 export type { AdapterChoice, AdapterKind, AdapterFromEnvOptions } from './adapter.js';
+export { coordinatorFromEnv } from './coordinator.js';
+export type { CoordinatorChoice } from './coordinator.js';
 
 /** Options of {@link createApp}. Unset options take Reprise's defaults. */
 export interface ShopOptions {
@@ -29,6 +31,19 @@ export interface ShopOptions {
   log?: (line: string) => void;
   /** `app.keys` (the session cookie is signed with them); default a development key. */
   keys?: string[];
+  /** ms between checkpoints of changed live sessions (Reprise's default: 5 s on Redis and Postgres). */
+  checkpointInterval?: number;
+  /**
+   * Several instances: leases and hand-overs (`RedisCoordinator`, `PostgresCoordinator`). With it,
+   * every response carries `X-Shop-Instance` and `GET /admin/sessions` names the instance.
+   */
+  coordinator?: SessionCoordinator;
+  /** With `coordinator`: this process's name among the instances (default random). */
+  instanceId?: string;
+  /** With `coordinator`: ms a lease lives without renewal (Reprise's default 15 s). */
+  leaseMs?: number;
+  /** With `coordinator`: ms a request waits for another instance to hand a session over (default 2 s). */
+  handoverTimeout?: number;
 }
 
 /** The shop, built but not listening. */
@@ -43,13 +58,19 @@ export function createApp(options: ShopOptions = {}): Shop {
   const now = options.now ?? (() => Date.now());
   const log = options.log ?? ((line: string) => console.log(line));
   const adapter = options.adapter ?? new MemoryAdapter({ now });
-  const env: ShopEnv = { log, now, inProcessSnapshots: adapter.name === 'memory' };
+  const coordinated = options.coordinator !== undefined;
+  const instanceId = coordinated ? (options.instanceId ?? `shop-${process.pid}`) : undefined;
+  const env: ShopEnv = { log, now, inProcessSnapshots: adapter.name === 'memory', instanceId };
 
   const middleware = session<ShopData>({
     adapter,
     maxSessions: options.maxSessions,
     idleTimeout: options.idleTimeout,
     now,
+    checkpointInterval: options.checkpointInterval,
+    ...(coordinated
+      ? { coordinator: options.coordinator, instanceId, leaseMs: options.leaseMs, handoverTimeout: options.handoverTimeout }
+      : {}),
     // "On Web Legacy Close Session": runs at every close with the context intact. The snapshot
     // itself is written by Reprise after the hooks; this hook decides what a logout keeps and says
     // what is saved.
@@ -63,6 +84,7 @@ export function createApp(options: ShopOptions = {}): Shop {
 
   const app = new Koa();
   app.keys = options.keys ?? ['reprise-shop-development-key'];
+  if (instanceId !== undefined) app.use(instanceHeader(instanceId));
   app.use(jsonErrors);
   app.use(middleware);
   const routers: Router[] = [cartRouter(env), accountRouter(env), adminRouter(env, manager)];
@@ -93,7 +115,9 @@ export function onSessionClose(closing: LiveSessionView<ShopData>, reason: Close
   const key = ownKey ? `"${closing.persistKey}"` : short(closing.id);
   const next = logout
     ? 'restored at its next login'
-    : reason === 'closed'
+    : reason === 'handover'
+      ? 'another instance asked for it: restored there under the same id'
+      : reason === 'closed'
       ? 'explicit close: restored only by that key'
       : reason === 'shutdown' && env.inProcessSnapshots
         ? 'lost at exit: the memory adapter does not outlive the process'
@@ -111,7 +135,21 @@ export function onSessionRestore(restored: LiveSessionView<ShopData>, snapshot: 
   activityOf(restored, env).add(`restored ${from} (closed: ${snapshot.reason})`);
   const { lines } = cartSize(restored.data.cart);
   const into = snapshot.sessionId === restored.id ? 'under the same id' : `into ${short(restored.id)}`;
-  env.log(`[reprise] restored ${from} (closed: ${snapshot.reason}) ${into}: cart=${plural(lines, 'item')}`);
+  const how =
+    snapshot.reason === 'handover'
+      ? ' (handed over by another instance)'
+      : snapshot.reason === 'checkpoint'
+        ? ' (from its last checkpoint: the process that had it live died)'
+        : '';
+  env.log(`[reprise] restored ${from} (closed: ${snapshot.reason}) ${into}: cart=${plural(lines, 'item')}${how}`);
+}
+
+/** Several instances: names the instance that answered (`X-Shop-Instance`), also on errors. */
+function instanceHeader(instanceId: string): (ctx: Context, next: Next) => Promise<void> {
+  return async (ctx, next) => {
+    ctx.set('X-Shop-Instance', instanceId);
+    await next();
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { adapterFromEnv, type AdapterChoice } from './adapter.js';
 import { createApp } from './app.js';
+import { coordinatorFromEnv, type CoordinatorChoice } from './coordinator.js';
 
 /** A non-negative integer from the environment, or `fallback` when unset. */
 function envInt(name: string, fallback: number, min: number): number {
@@ -14,23 +15,47 @@ function envInt(name: string, fallback: number, min: number): number {
   return value;
 }
 
+/** An optional integer from the environment (`undefined` when unset: Reprise's default applies). */
+function envOptionalInt(name: string, min: number): number | undefined {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? undefined : envInt(name, 0, min);
+}
+
 const port = envInt('PORT', 3000, 0); // 0: any free port (the listening line says which)
 const maxSessions = envInt('REPRISE_MAX_SESSIONS', 3, 1);
 const idleTimeout = envInt('REPRISE_IDLE_TIMEOUT_MS', 60_000, 1);
+const checkpointInterval = envOptionalInt('REPRISE_CHECKPOINT_INTERVAL_MS', 0); // 0: off
+const leaseMs = envOptionalInt('REPRISE_LEASE_MS', 30);
+const handoverTimeout = envOptionalInt('REPRISE_HANDOVER_TIMEOUT_MS', 1);
 
 // Comma-separated cookie signing keys, newest first (a development key otherwise).
 const keys = process.env.REPRISE_KEYS?.split(',').filter((key) => key !== '');
 
 // REPRISE_ADAPTER=memory (default) | redis (REDIS_URL, REPRISE_PREFIX) | postgres (DATABASE_URL, REPRISE_TABLE).
+// REPRISE_COORDINATOR=1 (redis or postgres only): several instances, with leases and hand-overs on that store.
 let choice: AdapterChoice;
+let coordination: CoordinatorChoice | undefined;
 try {
   choice = adapterFromEnv(process.env);
+  coordination = coordinatorFromEnv(process.env, choice.kind);
+  if (coordination === undefined) {
+    for (const name of ['REPRISE_LEASE_MS', 'REPRISE_HANDOVER_TIMEOUT_MS'] as const) {
+      if (process.env[name]) throw new Error(`${name} needs REPRISE_COORDINATOR=1 (several instances)`);
+    }
+  }
 } catch (error) {
   console.error((error as Error).message);
   process.exit(2);
 }
 
-const { app, middleware } = createApp({ maxSessions, idleTimeout, adapter: choice.adapter, keys: keys?.length ? keys : undefined });
+const { app, middleware } = createApp({
+  maxSessions,
+  idleTimeout,
+  checkpointInterval,
+  adapter: choice.adapter,
+  keys: keys?.length ? keys : undefined,
+  ...(coordination === undefined ? {} : { coordinator: coordination.coordinator, instanceId: coordination.instanceId, leaseMs, handoverTimeout }),
+});
 const { manager } = middleware;
 
 const server = app.listen(port);
@@ -42,9 +67,12 @@ server.on('listening', () => {
   const { port: bound } = server.address() as AddressInfo;
   console.log(
     `Reprise shop listening on http://localhost:${bound} ` +
-      `(${choice.description}, maxSessions=${maxSessions}, idleTimeout=${idleTimeout} ms; Ctrl-C to stop)`,
+      `(${choice.description}, maxSessions=${maxSessions}, idleTimeout=${idleTimeout} ms` +
+      (coordination === undefined ? '' : `; instance ${coordination.instanceId}, pid ${process.pid}, ${coordination.description}`) +
+      '; Ctrl-C to stop)',
   );
-  console.log(instructions(`http://localhost:${bound}`));
+  // REPRISE_INSTRUCTIONS=0: no curl walk-through (the cluster launcher prints its own).
+  if (process.env.REPRISE_INSTRUCTIONS !== '0') console.log(instructions(`http://localhost:${bound}`));
   if (choice.kind !== 'memory') void probe();
 });
 
@@ -60,7 +88,7 @@ async function probe(): Promise<void> {
 }
 
 let stopping = false;
-async function stop(signal: NodeJS.Signals): Promise<void> {
+async function stop(signal: string): Promise<void> {
   if (stopping) {
     console.log(`${signal} again: exiting without waiting`);
     process.exit(1);
@@ -69,20 +97,28 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
   console.log(`${signal}: stopping; every live session closes with reason 'shutdown' (its closing hook runs)`);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   try {
-    await manager.shutdown(); // waits for requests in flight, runs the closing hooks, writes the snapshots
+    await manager.shutdown(); // waits for requests in flight, runs the closing hooks, writes the snapshots, releases the leases
     server.closeAllConnections();
     await closed;
+    await coordination?.coordinator.leave(); // stops taking hand-over requests, closes the coordinator's connections
     await manager.adapter.close?.(); // the manager never closes the adapter: its owner does
   } catch (error) {
     console.error('shutdown failed:', error);
     process.exit(1);
   }
-  const { closed: byReason, persisted } = manager.stats();
-  console.log(`shutdown complete: closed ${JSON.stringify(byReason)}; snapshots written: ${persisted}`);
+  const { closed: byReason, persisted, handoversIn, handoversOut, takeovers, adoptions, leasesLost } = manager.stats();
+  const several = coordination === undefined ? '' : `; hand-overs in ${handoversIn}, out ${handoversOut}, takeovers ${takeovers}, adoptions ${adoptions}, leases lost ${leasesLost}`;
+  console.log(`shutdown complete: closed ${JSON.stringify(byReason)}; snapshots written: ${persisted}${several}`);
   process.exit(0);
 }
 process.on('SIGINT', (signal) => void stop(signal));
 process.on('SIGTERM', (signal) => void stop(signal));
+// Started by a launcher with an IPC channel (the cluster): stop cleanly if the launcher goes away.
+if (process.send !== undefined) {
+  process.on('disconnect', () => {
+    if (!stopping) void stop('launcher gone');
+  });
+}
 
 function instructions(base: string): string {
   const c = (jar: string, rest: string): string => `  curl -s -c ${jar}.jar -b ${jar}.jar ${rest}`;

@@ -31,6 +31,8 @@ export interface ShopEnv {
   readonly now: () => number;
   /** Snapshots die with the process (the memory adapter): a 'shutdown' snapshot is not restorable after a restart. */
   readonly inProcessSnapshots: boolean;
+  /** Several instances (with a coordinator): this process's name among them. */
+  readonly instanceId?: string | undefined;
 }
 
 /** The adapter key a user's snapshot goes under at logout (restored at the next login). */

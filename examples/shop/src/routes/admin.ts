@@ -8,7 +8,8 @@ const REASONS: readonly CloseReason[] = ['evicted', 'expired', 'closed', 'shutdo
 /**
  * A window on the session manager (unprotected: a real app puts this behind authentication).
  * - `GET /admin/sessions`: live sessions, the cap and timeout, the manager's stats (closes by
- *   reason, restores, ...), and the current session's id and expiry. Creates no session.
+ *   reason, restores, hand-overs, takeovers, ...), the current session's id and expiry, and with
+ *   several instances the instance that answered. Creates no session.
  * - `POST /admin/close?reason=evicted|expired|closed|shutdown`: closes the current session with that
  *   reason (default `closed`): involuntary reasons are restored when the cookie comes back, `closed` is not.
  * - `POST /admin/options?maxSessions=N&idleTimeout=MS`: changes the options at run time (4D WEB SET
@@ -32,6 +33,8 @@ export function adminRouter(env: ShopEnv, manager: SessionManager<ShopData>): Ro
       };
     }
     ctx.body = {
+      // Several instances: which process answered (each request may land on another one).
+      ...(env.instanceId === undefined ? {} : { instance: { id: env.instanceId, pid: process.pid } }),
       live: manager.size,
       maxSessions: manager.getOption('maxSessions'),
       idleTimeoutMs: manager.getOption('idleTimeout'),
