@@ -30,7 +30,7 @@ export class Child {
 
   /** Runs a TypeScript file of test/ under tsx, with the `source` condition (the packages' src, no build needed). */
   static tsx(file: string, env: NodeJS.ProcessEnv): Child {
-    return new Child(process.execPath, ['--import', 'tsx', '--conditions=source', file], env);
+    return new Child(process.execPath, ['--import', 'tsx', '--conditions=@reprise/source', file], env);
   }
 
   get running(): boolean {

@@ -20,30 +20,30 @@ export type { CoordinatorChoice } from './coordinator.js';
 /** Options of {@link createApp}. Unset options take Reprise's defaults. */
 export interface ShopOptions {
   /** Cap on live sessions (4D "Web max sessions"). */
-  maxSessions?: number;
+  maxSessions?: number | undefined;
   /** ms of inactivity before a session expires (4D "Web inactive process timeout"). */
-  idleTimeout?: number;
+  idleTimeout?: number | undefined;
   /** Where snapshots go; default a `MemoryAdapter` on the same clock. */
-  adapter?: SessionAdapter;
+  adapter?: SessionAdapter | undefined;
   /** Clock in ms since the epoch (inject one in tests); default `Date.now`. */
   now?: () => number;
   /** Where the closing and restore hooks log; default `console.log`. */
   log?: (line: string) => void;
   /** `app.keys` (the session cookie is signed with them); default a development key. */
-  keys?: string[];
+  keys?: string[] | undefined;
   /** ms between checkpoints of changed live sessions (Reprise's default: 5 s on Redis and Postgres). */
-  checkpointInterval?: number;
+  checkpointInterval?: number | undefined;
   /**
    * Several instances: leases and hand-overs (`RedisCoordinator`, `PostgresCoordinator`). With it,
    * every response carries `X-Shop-Instance` and `GET /admin/sessions` names the instance.
    */
-  coordinator?: SessionCoordinator;
+  coordinator?: SessionCoordinator | undefined;
   /** With `coordinator`: this process's name among the instances (default random). */
-  instanceId?: string;
+  instanceId?: string | undefined;
   /** With `coordinator`: ms a lease lives without renewal (Reprise's default 15 s). */
-  leaseMs?: number;
+  leaseMs?: number | undefined;
   /** With `coordinator`: ms a request waits for another instance to hand a session over (default 2 s). */
-  handoverTimeout?: number;
+  handoverTimeout?: number | undefined;
 }
 
 /** The shop, built but not listening. */

@@ -9,7 +9,7 @@ function runFixture(adapters: string[]): Promise<{ code: number; output: string 
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', '--conditions', 'source', '--test-reporter', 'tap', fixture],
+      ['--import', 'tsx', '--conditions', '@reprise/source', '--test-reporter', 'tap', fixture],
       { env: { ...process.env, REPRISE_FIXTURE_ADAPTERS: adapters.join(',') }, timeout: 30_000 },
       (error, stdout, stderr) => {
         if (error && typeof error.code !== 'number') return reject(error);

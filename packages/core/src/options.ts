@@ -11,41 +11,41 @@ export interface SessionManagerOptions<TData extends SessionData = SessionData> 
   /** Where snapshots go. Required by the core; `@reprise/koa` defaults to a `MemoryAdapter`. */
   adapter: SessionAdapter;
   /** Cap on live sessions (4D "Web max sessions"). Default 100. */
-  maxSessions?: number;
+  maxSessions?: number | undefined;
   /** ms of inactivity after which a session expires (4D "Web inactive process timeout"). Any finite length; default 480 min. */
-  idleTimeout?: number;
+  idleTimeout?: number | undefined;
   /** ms since creation after which a session expires whatever its activity. Any finite length; default `undefined` (off). */
   absoluteTimeout?: number | undefined;
   /** ms a closed session's snapshot stays restorable (the store's TTL). At most `Number.MAX_SAFE_INTEGER`; default 7 days. */
-  snapshotTtl?: number;
+  snapshotTtl?: number | undefined;
   /**
    * ms each closing or restore hook (and each disposal) may take before it is reported and skipped.
    * At most 2147483647 (2^31 - 1, about 24.8 days: Node's timers hold no more); default 10 s.
    */
-  hookTimeout?: number;
+  hookTimeout?: number | undefined;
   /** Bound on an encoded snapshot, in bytes of UTF-8. Larger ones are not written (`'persistFailed'`). Default 1 MiB. */
-  maxSnapshotBytes?: number;
+  maxSnapshotBytes?: number | undefined;
   /** Bound on snapshots waiting in the retry queue; past it the oldest is handed to `'persistFailed'`. Default 10,000. */
-  maxPendingPersists?: number;
+  maxPendingPersists?: number | undefined;
   /** ms `shutdown()` waits for requests in flight, and then for the snapshot writes. At most 2^31 - 1; default 10 s. */
-  shutdownTimeout?: number;
+  shutdownTimeout?: number | undefined;
   /** ms each adapter call may take before the core treats it as failed (`ERR_REPRISE_ADAPTER_TIMEOUT`). At most 2^31 - 1; default 5 s. */
-  adapterTimeout?: number;
+  adapterTimeout?: number | undefined;
   /** Seconds a 503 for an unavailable session tells the client to wait (`Retry-After`). Positive integer; default 5. */
-  retryAfter?: number;
+  retryAfter?: number | undefined;
   /**
    * ms between checkpoints: every live session changed since its last write is written (under its
    * session id, reason `'checkpoint'`, no hook) at most this long after the change, so a crash loses at
    * most this much. `0` turns checkpoints off. At most 2^31 - 1. Default 5 s, or `0` on an adapter that
    * declares itself `ephemeral` (`MemoryAdapter`: it dies with the process anyway).
    */
-  checkpointInterval?: number;
+  checkpointInterval?: number | undefined;
   /** Closing hook or hooks, run in order at every close. */
-  onClose?: CloseHook<TData> | readonly CloseHook<TData>[];
+  onClose?: CloseHook<TData> | readonly CloseHook<TData>[] | undefined;
   /** Restore hook or hooks, run in order after every restore. */
-  onRestore?: RestoreHook<TData> | readonly RestoreHook<TData>[];
+  onRestore?: RestoreHook<TData> | readonly RestoreHook<TData>[] | undefined;
   /** Clock: ms since the epoch. Default `Date.now`. */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
 /** The options `setOption()` can change at run time. */
@@ -151,11 +151,12 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, substitution);
     }
     previous = row;
   }
-  return previous[b.length];
+  return previous[b.length] ?? 0;
 }
 
 type Check = (name: string, value: unknown) => void;

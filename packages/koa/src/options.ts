@@ -4,25 +4,25 @@ import { MemoryAdapter } from '@reprise/memory';
 /** Cookie settings of the session cookie. Durations in ms. */
 export interface CookieOptions {
   /** Cookie name (4D "Web session cookie name"). Default `'reprise.sid'`. */
-  name?: string;
+  name?: string | undefined;
   /** ms the cookie lives, sliding with activity, or `'session'` for a browser-session cookie. Default 7 days (outlives the live context so a returning visitor is restored). */
-  maxAge?: number | 'session';
+  maxAge?: number | 'session' | undefined;
   /** Default `true`. */
-  httpOnly?: boolean;
+  httpOnly?: boolean | undefined;
   /** Default `'lax'`. */
-  sameSite?: 'lax' | 'strict' | 'none' | false;
+  sameSite?: 'lax' | 'strict' | 'none' | false | undefined;
   /** `'auto'` (default): Secure when the request is HTTPS (`app.proxy` honoured); `true`: always (behind a TLS proxy); `false`: never. */
-  secure?: boolean | 'auto';
+  secure?: boolean | 'auto' | undefined;
   /** Default unset (host-only). */
-  domain?: string;
+  domain?: string | undefined;
   /** Default `'/'`. */
-  path?: string;
+  path?: string | undefined;
 }
 
 /** Options of `session()` besides the manager's. */
 export interface KoaOptions {
   /** The session cookie. */
-  cookie?: CookieOptions;
+  cookie?: CookieOptions | undefined;
   /**
    * When `true`, a cookie presented from another IP than the one that created the session is no cookie
    * (4D "Web session enable IP address validation"). `ctx.ip` is used, so set `app.proxy` behind a proxy.
@@ -30,7 +30,7 @@ export interface KoaOptions {
    * returning cookie after its session closed (no restore from another IP) and across restarts; without
    * keys it holds for live sessions only. Default `false`.
    */
-  ipBinding?: boolean;
+  ipBinding?: boolean | undefined;
 }
 
 /** `session()` options: the manager's options (adapter defaults to a `MemoryAdapter`), or a ready `manager`. */
@@ -132,6 +132,6 @@ export function managerFrom<TData extends SessionData>(options: SessionOptions<T
   return new SessionManager<TData>({ ...rest, adapter: adapter ?? new MemoryAdapter() });
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+function stripUndefined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }

@@ -8,16 +8,16 @@ export interface MemoryAdapterOptions {
    * new key would pass the bound, the oldest-written entry is dropped and reported through `onDrop`.
    * Positive integer; default 10,000.
    */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
   /** Clock in ms since the epoch; default `Date.now`. Inject one in tests. */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /**
    * Called with the key of each entry (value or floor) dropped to honour `maxEntries`, after the
    * write that caused the drop has stored its value. Default: `process.emitWarning` (aggregated per 10 s, session ids redacted) with code
    * `'REPRISE_MEMORY_DROPPED'` (a warning, never a throw). If it throws, that write rejects with its
    * error (the value stays stored).
    */
-  onDrop?: (key: string) => void;
+  onDrop?: ((key: string) => void) | undefined;
 }
 
 /** Code of the process warning the default `onDrop` emits. */
@@ -41,7 +41,7 @@ function droppedWarner(): (key: string) => void {
 }
 
 /** Normalized options, frozen once per adapter. */
-export type ResolvedOptions = Readonly<Required<MemoryAdapterOptions>>;
+export type ResolvedOptions = Readonly<{ [K in keyof MemoryAdapterOptions]-?: Exclude<MemoryAdapterOptions[K], undefined> }>;
 
 const DEFAULTS: ResolvedOptions = Object.freeze({
   maxEntries: 10_000,

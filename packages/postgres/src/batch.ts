@@ -84,7 +84,7 @@ export function statementParams(statement: BatchStatement): unknown[] {
   let at = 0;
   statement.values.forEach((value, i) => {
     starts.push(at + 1);
-    at += all.write(value, at, statement.lengths[i], 'utf8');
+    at += all.write(value, at, statement.lengths[i] ?? 0, 'utf8');
   });
   return [statement.ids, statement.labels, all, starts, statement.lengths, statement.versions, statement.ttls];
 }

@@ -18,27 +18,27 @@ export interface PostgresAdapterOptions {
    * any characters other than NUL are kept, so `'Sessions'` is not `sessions`) and must be 1 to 63
    * bytes in UTF-8. Without a schema, Postgres's `search_path` decides. Default `'reprise_snapshots'`.
    */
-  table?: string;
+  table?: string | undefined;
   /**
    * Whether the first call creates the table and its expiry index when they are missing (under a
    * transaction-scoped advisory lock, so processes starting at once are safe). With `false` the
    * adapter runs no DDL and the table must exist (create it with the DDL in the README). Default `true`.
    */
-  createTable?: boolean;
+  createTable?: boolean | undefined;
   /**
    * Mean ms between sweeps of expired rows, or `false` for no sweep timer (then call `sweep()`
    * yourself, or let rows be deleted as they are read). Each delay is drawn between 50% and 150% of
    * this, so processes sharing a table do not sweep together. The timer is unref'd. Default 5 min.
    */
-  sweepInterval?: number | false;
+  sweepInterval?: number | false | undefined;
   /** Rows deleted per statement of a sweep (a sweep repeats until a statement deletes fewer). Default 1000. */
-  sweepBatchSize?: number;
+  sweepBatchSize?: number | undefined;
   /**
    * ms to wait for a new connection of the adapter's own pool (`connectionTimeoutMillis`), so an
    * unreachable server is a rejection, never a hang. Only with `{ connectionString }`: give your own
    * pool a `connectionTimeoutMillis` instead. Default 5000.
    */
-  connectTimeout?: number;
+  connectTimeout?: number | undefined;
   /**
    * ms one statement may wait for the server's answer before its call rejects with a transient
    * `ERR_REPRISE_ADAPTER` (pg's `query_timeout`, given with every query, so it holds on your pool
@@ -46,13 +46,13 @@ export interface PostgresAdapterOptions {
    * waited on is then discarded. The statement may still have run on the server. Positive number
    * of ms up to 2^31 - 1; default 5000.
    */
-  queryTimeout?: number;
+  queryTimeout?: number | undefined;
   /**
    * Called with failures that no call can reject with: a background sweep that failed, or (own pool
    * only) an idle connection that broke. Each is a `RepriseError` with code `ERR_REPRISE_ADAPTER`
    * and the original error as `cause`. Default: `process.emitWarning` with code `'REPRISE_POSTGRES'`.
    */
-  onError?: (error: RepriseError) => void;
+  onError?: ((error: RepriseError) => void) | undefined;
 }
 
 /** Code of the process warning the default `onError` emits. */

@@ -22,20 +22,20 @@ export interface PostgresCoordinatorOptions {
    * 1 to 63 bytes of UTF-8). Created with its index on first use when missing. Default
    * `'reprise_leases'` (not the adapter's table: the layouts differ).
    */
-  table?: string;
+  table?: string | undefined;
   /**
    * ms a session's row, and with it its last fencing token, outlives the end of its last lease
    * (default 30 days: past the snapshots' life). A positive integer of ms up to `MAX_TTL_MS`
    * (about 10,000 years). Give every instance the same value.
    */
-  tokenRetention?: number;
+  tokenRetention?: number | undefined;
   /**
    * ms between health checks of the `LISTEN` connection (a `SELECT 1` on it; one that fails or gets
    * no answer within 5 s makes the coordinator open a new one), or `false` for none. A stalled
    * connection (a partition, a half-open TCP connection) drops hand-over requests silently until
    * then. Default 10,000; a positive integer of ms up to 2^31 − 1.
    */
-  listenCheckInterval?: number | false;
+  listenCheckInterval?: number | false | undefined;
 }
 
 /** Defaults of {@link PostgresCoordinatorOptions}: table `'reprise_leases'`, tokenRetention 30 days, listenCheckInterval 10 s (in ms). Frozen. */

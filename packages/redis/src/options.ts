@@ -20,13 +20,13 @@ export interface RedisClient {
 /** Options both forms share. */
 export interface RedisAdapterCommonOptions {
   /** Prepended to every key (`reprise:` + key). Any string, `''` for none. Default `'reprise:'`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * ms one call may take in all, waiting for the first connection included, before it rejects with
    * `ERR_REPRISE_ADAPTER`: the bound for a server that accepts connections but does not answer.
    * Positive integer; default 5000.
    */
-  commandTimeout?: number;
+  commandTimeout?: number | undefined;
 }
 
 /** `{ url }`: the adapter creates, owns and closes its client. */
@@ -34,12 +34,12 @@ export interface RedisAdapterUrlOptions extends RedisAdapterCommonOptions {
   /** `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. */
   url: string;
   /** ms one connection attempt may take. Positive integer; default 5000. */
-  connectTimeout?: number;
+  connectTimeout?: number | undefined;
   /**
    * Cap of the reconnect backoff in ms (exponential from 50 ms, with jitter, retried forever).
    * It is also the longest a `close()` during an outage waits for the pending retry. Positive integer; default 1000.
    */
-  maxReconnectDelay?: number;
+  maxReconnectDelay?: number | undefined;
   client?: never;
 }
 

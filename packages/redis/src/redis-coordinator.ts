@@ -16,9 +16,9 @@ import type { LuaScript } from './scripts.js';
 /** Where a `RedisCoordinator` keeps its keys and channels, and how long tokens are remembered. */
 export interface RedisCoordinatorOptions {
   /** Prefix of every key and channel (default `'reprise:'`, the adapter's: the names cannot collide). */
-  prefix?: string;
+  prefix?: string | undefined;
   /** ms a session's token counter outlives its last claim (default 30 days; past the snapshots' life). */
-  tokenRetention?: number;
+  tokenRetention?: number | undefined;
 }
 
 /** Defaults of {@link RedisCoordinatorOptions}. */

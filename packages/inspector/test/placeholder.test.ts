@@ -1,0 +1,3 @@
+import { expect } from 'chai';
+import { PLACEHOLDER } from '../src/index.js';
+describe('@reprise/inspector placeholder', () => { it('loads', () => expect(PLACEHOLDER).to.equal(true)); });
