@@ -244,6 +244,14 @@ export class SessionManager<TData extends SessionData = SessionData>
   }
 
   /**
+   * Every live session (closing ones excluded), in no particular order, without touching any: for
+   * admin views and diagnostics. O(n): a snapshot array, so closing sessions while iterating is safe.
+   */
+  sessions(): LiveSession<TData>[] {
+    return this.#registry.all().filter((session) => session.state === 'live');
+  }
+
+  /**
    * Marks activity on a live session: expiry slid, and most recent in the eviction order as a
    * returning visitor's (out of the probation segment that the cap empties first). `false` if unknown.
    */

@@ -14,6 +14,22 @@ describe('registry: cap, LRU eviction, touch, get, regenerate', () => {
     clock.uninstall();
   });
 
+  describe('sessions()', () => {
+    it('lists the live sessions without touching them, and leaves out one that is closing', async () => {
+      const { manager } = makeManager({ maxSessions: 10 });
+      const a = manager.create({ n: 1 });
+      const b = manager.create({ n: 2 });
+      const before = a.lastActiveAt;
+      clock.tick(1_000);
+      expect(manager.sessions().map((s) => s.id).sort()).to.deep.equal([a.id, b.id].sort());
+      expect(a.lastActiveAt).to.equal(before);
+      const closing = manager.close(a.id);
+      expect(manager.sessions().map((s) => s.id)).to.deep.equal([b.id]);
+      await closing;
+      expect(manager.sessions().map((s) => s.id)).to.deep.equal([b.id]);
+    });
+  });
+
   describe('create', () => {
     it('creates live sessions with fresh, well-formed ids and the given data', () => {
       const { manager } = makeManager({ maxSessions: 10 });

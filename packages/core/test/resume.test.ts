@@ -336,7 +336,7 @@ for (const adapterKind of ADAPTER_KINDS) {
         const { manager } = makeManager<Data>({ onClose: () => gate.promise });
         const s = manager.create({ user: 'ann' });
         void manager.close(s.id, 'expired');
-        const pending = [manager.resume(s.id), manager.resume(s.id)];
+        const pending = [manager.resume(s.id), manager.resume(s.id)] as const;
         gate.resolve();
         const [a, b] = await Promise.all(pending);
         expect(sessionOf(a)).to.equal(sessionOf(b));

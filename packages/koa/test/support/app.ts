@@ -102,7 +102,7 @@ export function buildApp<TData extends SessionData = SessionData>(options: AppOp
   const routes = { ...DEFAULT_ROUTES, ...options.routes };
   app.use(async (ctx) => {
     const route = routes[ctx.path];
-    if (route === undefined) ctx.throw(404);
+    if (route === undefined) return ctx.throw(404);
     await route(ctx as Koa.Context);
   });
   return {
