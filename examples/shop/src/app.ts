@@ -6,6 +6,7 @@ import { MemoryAdapter } from '@reprise/memory';
 import { activityOf } from './activity.js';
 import { accountRouter } from './routes/account.js';
 import { adminRouter } from './routes/admin.js';
+import { liveRouter } from './live-page/live-router.js';
 import { cartRouter } from './routes/cart.js';
 import { cartSize, plural, short, type ShopData, type ShopEnv } from './session-data.js';
 
@@ -87,7 +88,7 @@ export function createApp(options: ShopOptions = {}): Shop {
   if (instanceId !== undefined) app.use(instanceHeader(instanceId));
   app.use(jsonErrors);
   app.use(middleware);
-  const routers: Router[] = [cartRouter(env), accountRouter(env), adminRouter(env, manager)];
+  const routers: Router[] = [cartRouter(env), accountRouter(env), adminRouter(env, manager), liveRouter(env, manager)];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   return { app, middleware };
 }
