@@ -149,7 +149,9 @@ function instructions(base: string): string {
     c('a1', `-X POST ${base}/logout`),
     `#    ... and log in from another browser a2: the preferences come back`,
     c('a2', `-X POST '${base}/login?user=alice'`),
-    `# 7. Stop the server (Ctrl-C): every live session's closing hook runs with reason 'shutdown'`,
+    `# 7. Open ${base}/admin/live in a browser: the live sessions (age, idle time, data size), closes per`,
+    `#    minute by reason, and a Close button per session`,
+    `# 8. Stop the server (Ctrl-C): every live session's closing hook runs with reason 'shutdown'`,
     `#    (rm -f v*.jar a?.jar to start over)`,
     '',
   ].join('\n');
