@@ -355,7 +355,7 @@ describe('several instances: options', () => {
     expect(() => new SessionManager({ adapter: unordered, coordinator })).to.throw(/needs an adapter with conditional writes/);
     expect(() => new SessionManager({ adapter: new MemoryAdapter(), instanceId: 'x' })).to.throw(/instanceId needs a coordinator/);
     expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, instanceId: 'no spaces' })).to.throw(/instanceId must be/);
-    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, leaseMs: 10 })).to.throw(/leaseMs must be an integer of ms from 30/);
+    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, leaseMs: 10 })).to.throw(/leaseMs must be at least 30 ms, got 10/);
     expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator: {} as SessionCoordinator })).to.throw(/coordinator must implement SessionCoordinator; missing: join/);
   });
 });

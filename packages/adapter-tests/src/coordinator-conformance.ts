@@ -2,17 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { CoordinatorMember, Lease, SessionCoordinator } from '@reprise/core';
 import { adoptionChecks } from './coordinator-adoption.js';
-import { resolveTestFunctions } from './options.js';
+import { resolveCoordinatorTestOptions, resolveTestFunctions } from './options.js';
+import type { CoordinatorTestOptions } from './options.js';
 import type { TestFunctions } from './types.js';
 
 /** Returns a new coordinator, not joined yet (a promise of one is fine). Each call is one instance. */
 export type CoordinatorFactory = () => SessionCoordinator | Promise<SessionCoordinator>;
-
-/** Timing of {@link runCoordinatorTests}. */
-export interface CoordinatorTestOptions {
-  /** ms of the short leases the checks of lapses use (default 300; the store must expire keys that precisely, within 50 %). */
-  shortLeaseMs?: number;
-}
 
 /** One joined instance of the suite and what its member was asked. */
 interface Instance {
@@ -45,10 +40,10 @@ async function eventually(check: () => Promise<boolean>, ms: number, what: strin
  *
  * @param functions `describe`, `it`, `before` and `after` (default mocha's globals).
  */
-export function runCoordinatorTests(name: string, factory: CoordinatorFactory, functions?: TestFunctions, options: CoordinatorTestOptions = {}): void {
+export function runCoordinatorTests(name: string, factory: CoordinatorFactory, functions?: TestFunctions, options?: CoordinatorTestOptions): void {
+  const { shortLeaseMs: shortLease } = resolveCoordinatorTestOptions(options);
   const fns = resolveTestFunctions(functions);
   const { describe } = fns;
-  const shortLease = options.shortLeaseMs ?? 300;
   const LONG = 60_000;
   const joined: Instance[] = [];
 

@@ -20,7 +20,8 @@ import { resolveOptions, resolveTestFunctions } from './options.js';
 import { roundTripTests } from './round-trip.js';
 import { takeTests } from './take.js';
 import { ttlTests } from './ttl.js';
-import type { AdapterFactory, AdapterTestOptions, TestFunctions } from './types.js';
+import type { AdapterTestOptions } from './options.js';
+import type { AdapterFactory, TestFunctions } from './types.js';
 import { upsertTests } from './upsert.js';
 import { versionRangeTests } from './version-range.js';
 import { versionedArgumentTests } from './versioned-arguments.js';
@@ -34,8 +35,9 @@ import { versionedResetTests } from './versioned-resets.js';
 import { versionedTtlTests } from './versioned-ttl.js';
 import { versionedWriteTests } from './versioned-writes.js';
 
-export type { AdapterFactory, AdapterTestOptions, ItFunction, TestBody, TestFunctions } from './types.js';
+export type { AdapterFactory, ItFunction, TestBody, TestFunctions } from './types.js';
 export { DEFAULT_OPTIONS } from './options.js';
+export type { AdapterTestOptions, CoordinatorTestOptions } from './options.js';
 export { NOT_ORDERED, NO_BATCH } from './harness.js';
 
 /**
@@ -98,4 +100,4 @@ export function runAdapterTests(
 }
 export { expectRejection, expectOptionError } from './expect-error.js';
 export { runCoordinatorTests } from './coordinator-conformance.js';
-export type { CoordinatorFactory, CoordinatorTestOptions } from './coordinator-conformance.js';
+export type { CoordinatorFactory } from './coordinator-conformance.js';

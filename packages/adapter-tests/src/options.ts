@@ -1,17 +1,89 @@
-import { MAX_PERSIST_KEY_LENGTH, OptionError, describeOptionValue } from '@reprise/core';
-import type { AdapterTestOptions, TestFunctions } from './types.js';
+import {
+  MAX_PERSIST_KEY_LENGTH,
+  MAX_TIMER_DELAY,
+  TIMER_LIMIT_REASON,
+  booleanField,
+  describeOptionValue,
+  integerField,
+  msField,
+  optionalField,
+  optionsSchema,
+  parseOptions,
+  positiveNumberField,
+  stringField,
+  timerMsField,
+  type ParsedOptions,
+} from '@reprise/core';
+import type { TestFunctions } from './types.js';
 
-/** Options with every default filled in; `atomic` stays `undefined` when the adapter decides. */
-export interface ResolvedOptions {
-  readonly ttlGranularity: number;
-  readonly atomic: boolean | undefined;
-  readonly concurrency: number;
-  readonly largeValueBytes: number;
-  readonly maxKeyLength: number;
-  readonly timeoutMs: number;
-  readonly closeSettleMs: number;
-  readonly checkResources: boolean;
-  readonly keyPrefix: string;
+/**
+ * What the suite lets an adapter author tune. Every option is optional (`undefined` means the
+ * default); an unknown option or a wrong value throws a `RepriseError` `ERR_REPRISE_OPTION`
+ * from {@link runAdapterTests}. Times are in ms, sizes in the unit named.
+ */
+export interface AdapterTestOptions {
+  /**
+   * Smallest TTL step the store honours, in ms: `1` (the default) for stores with millisecond TTLs
+   * (memory, Redis `PX`, an expiry column), `1000` for whole-second TTLs. The TTL checks use a short
+   * TTL of `max(2, ceil(200 / ttlGranularity)) * ttlGranularity` ms (200 ms by default, 2 s at 1000)
+   * and expect expiry `ttlGranularity + 50` ms after it. Positive finite number; default `1`.
+   */
+  ttlGranularity?: number | undefined;
+  /**
+   * Whether `take()` is atomic, overriding `adapter.atomic`. Default: `adapter.atomic ?? true`.
+   * When false, the exactly-once check under concurrency is reported as skipped (with the reason
+   * in its name); the other `take()` checks still run.
+   */
+  atomic?: boolean | undefined;
+  /**
+   * Number of concurrent calls on one key in the concurrency checks: `take()` calls, and
+   * `saveIfNewer()`/`takeVersioned()` calls of an ordered adapter. Integer, at least 2; default `50`.
+   */
+  concurrency?: number | undefined;
+  /**
+   * Size of the large value that must round-trip, in UTF-8 bytes (its characters are of every UTF-8
+   * width). Integer, at least 0; default `1_048_576` (1 MiB, the default `maxSnapshotBytes` of core).
+   * `0` skips that check.
+   */
+  largeValueBytes?: number | undefined;
+  /**
+   * Length of the longest keys the suite uses, in UTF-16 code units (`String#length`, the unit of
+   * core's `persistKey` limit). Default `1024` (`MAX_PERSIST_KEY_LENGTH`, the longest persistKey core
+   * accepts). Lower it only when the store cannot do better, and then keep the application's
+   * persistKeys within it. Integer, at least 128.
+   */
+  maxKeyLength?: number | undefined;
+  /**
+   * Deadline of each check's adapter work in ms, on top of the waits the suite plans itself (TTL
+   * expiry, settling after `close()`). It also bounds the factory and the cleanup of each group.
+   * A check that passes it fails with a message naming the pending call. Positive; default `10_000`.
+   * Under mocha the suite sets its groups' timeouts from it, so `.mocharc` timeouts do not matter.
+   */
+  timeoutMs?: number | undefined;
+  /**
+   * How long the `close()` check waits, after `close()` resolves, for the adapter's sockets and timers
+   * to go away (a socket closes a moment after its client's `quit()` resolves), in ms. Positive;
+   * default `2_000`.
+   */
+  closeSettleMs?: number | undefined;
+  /**
+   * Whether the `close()` check counts the process's active resources (sockets, timers, ...), to find
+   * what the adapter leaves open. Default `true`. Set `false` when the adapter wraps a client that
+   * outlives it (one the application owns and closes itself).
+   */
+  checkResources?: boolean | undefined;
+  /**
+   * Start of every key the suite writes, followed by a random UUID per run (so parallel runs on a
+   * shared Redis or Postgres cannot collide) and a per-group part. Default `'reprise-adapter-tests:'`.
+   * At most 64 characters.
+   */
+  keyPrefix?: string | undefined;
+}
+
+/** Timing of {@link runCoordinatorTests}. */
+export interface CoordinatorTestOptions {
+  /** ms of the short leases the checks of lapses use (positive integer up to 2^31 - 1; default 300; the store must expire keys that precisely, within 50 %). */
+  shortLeaseMs?: number | undefined;
 }
 
 /**
@@ -19,7 +91,7 @@ export interface ResolvedOptions {
  * `largeValueBytes`, UTF-16 code units for `maxKeyLength`. `atomic` has none: it defaults to the
  * adapter's own `atomic` flag (and to `true` when the adapter has none).
  */
-export const DEFAULT_OPTIONS: Readonly<Required<Omit<AdapterTestOptions, 'atomic'>>> = Object.freeze({
+export const DEFAULT_OPTIONS = Object.freeze({
   ttlGranularity: 1,
   concurrency: 50,
   largeValueBytes: 1_048_576,
@@ -30,66 +102,46 @@ export const DEFAULT_OPTIONS: Readonly<Required<Omit<AdapterTestOptions, 'atomic
   keyPrefix: 'reprise-adapter-tests:',
 });
 
-const OPTION_NAMES: ReadonlySet<string> = new Set([...Object.keys(DEFAULT_OPTIONS), 'atomic']);
-
 /** Longest `keyPrefix`, so that the long-key checks keep room for their own characters. */
 const MAX_KEY_PREFIX_LENGTH = 64;
 
-const show = describeOptionValue;
+const ADAPTER_TEST_OPTIONS = optionsSchema<AdapterTestOptions>()(
+  {
+    ttlGranularity: positiveNumberField('a positive, finite number of ms'),
+    atomic: optionalField(booleanField),
+    concurrency: integerField(2),
+    largeValueBytes: integerField(0),
+    maxKeyLength: integerField(128),
+    timeoutMs: timerMsField,
+    closeSettleMs: timerMsField,
+    checkResources: booleanField,
+    keyPrefix: stringField({ maxLength: MAX_KEY_PREFIX_LENGTH }),
+  },
+  DEFAULT_OPTIONS,
+);
 
-function optionError(message: string): OptionError {
-  return new OptionError(`runAdapterTests: ${message}`);
-}
-
-function positiveNumber(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw optionError(`${name} must be a positive finite number, got ${show(value)}`);
-  }
-  return value;
-}
-
-function integerAtLeast(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw optionError(`${name} must be an integer of at least ${min}, got ${show(value)}`);
-  }
-  return value;
-}
-
-function boolean(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw optionError(`${name} must be a boolean, got ${show(value)}`);
-  return value;
-}
+/** Options with every default filled in; `atomic` stays `undefined` when the adapter decides. */
+export type ResolvedOptions = Readonly<ParsedOptions<typeof ADAPTER_TEST_OPTIONS>>;
 
 /**
- * Checks and completes the options of `runAdapterTests`.
+ * Checks and completes the options of `runAdapterTests` (`undefined`: every default).
  * @throws OptionError on an unknown option or a wrong value.
  */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined) return Object.freeze({ ...DEFAULT_OPTIONS, atomic: undefined });
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw optionError(`options must be an object, got ${show(options)}`);
-  }
-  const given = options as Record<string, unknown>;
-  for (const name of Object.keys(given)) {
-    if (!OPTION_NAMES.has(name)) throw optionError(`unknown option ${JSON.stringify(name)}`);
-  }
-  const d = DEFAULT_OPTIONS;
-  const keyPrefix = given.keyPrefix ?? d.keyPrefix;
-  if (typeof keyPrefix !== 'string' || keyPrefix.length > MAX_KEY_PREFIX_LENGTH) {
-    throw optionError(`keyPrefix must be a string of at most ${MAX_KEY_PREFIX_LENGTH} characters, got ${show(keyPrefix)}`);
-  }
-  return Object.freeze({
-    ttlGranularity: positiveNumber('ttlGranularity', given.ttlGranularity ?? d.ttlGranularity),
-    atomic: given.atomic === undefined ? undefined : boolean('atomic', given.atomic),
-    concurrency: integerAtLeast('concurrency', given.concurrency ?? d.concurrency, 2),
-    largeValueBytes: integerAtLeast('largeValueBytes', given.largeValueBytes ?? d.largeValueBytes, 0),
-    maxKeyLength: integerAtLeast('maxKeyLength', given.maxKeyLength ?? d.maxKeyLength, 128),
-    timeoutMs: positiveNumber('timeoutMs', given.timeoutMs ?? d.timeoutMs),
-    closeSettleMs: positiveNumber('closeSettleMs', given.closeSettleMs ?? d.closeSettleMs),
-    checkResources: boolean('checkResources', given.checkResources ?? d.checkResources),
-    keyPrefix,
-  });
+  return Object.freeze(parseOptions(ADAPTER_TEST_OPTIONS, options === undefined ? {} : options, { what: 'runAdapterTests' }));
 }
+
+const COORDINATOR_TEST_OPTIONS = optionsSchema<CoordinatorTestOptions>()(
+  { shortLeaseMs: msField({ integer: true, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }) },
+  Object.freeze({ shortLeaseMs: 300 }),
+);
+
+/** Checks and completes the options of `runCoordinatorTests`. */
+export function resolveCoordinatorTestOptions(options: unknown): Readonly<ParsedOptions<typeof COORDINATOR_TEST_OPTIONS>> {
+  return Object.freeze(parseOptions(COORDINATOR_TEST_OPTIONS, options === undefined ? {} : options, { what: 'runCoordinatorTests' }));
+}
+
+const show = describeOptionValue;
 
 /**
  * The test functions to use: the given ones, else mocha's globals (`globalThis.describe`, `it`,

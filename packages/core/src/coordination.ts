@@ -1,4 +1,4 @@
-import type { CoordinationSettings } from './coordination-options.js';
+import type { CoordinationSettings } from './options.js';
 import type { CoordinatorMember, Lease, LeaseRenewal } from './coordinator.js';
 import { LeaseVersions } from './lease-versions.js';
 import type { VersionClock } from './version-clock.js';

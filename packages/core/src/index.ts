@@ -39,8 +39,38 @@ export type { CookieAction, SessionRequestOptions } from './request.js';
 export { redactId, describeKey } from './redact.js';
 export { WarningThrottle, WARNING_WINDOW_MS } from './warning-throttle.js';
 export { LiveSession, MAX_PERSIST_KEY_LENGTH } from './live-session.js';
-export { DEFAULTS, describeOptionValue, assertKnownOptions, MANAGER_OPTION_NAMES } from './options.js';
-export type { SessionManagerOptions, RuntimeOptionName, Settings } from './options.js';
+export { DEFAULTS, MANAGER_OPTION_NAMES, MANAGER_OPTIONS_SCHEMA } from './options.js';
+export type { SessionManagerOptions, CoordinationOptions, RuntimeOptionName, Settings } from './options.js';
+// The options mechanism every package uses (for sibling packages; bound for the adapter kit).
+export {
+  parseOptions,
+  optionsSchema,
+  mustBe,
+  unknownOptionMessage,
+  assertKnownOptions,
+  describeOptionValue,
+  TIMER_LIMIT_REASON,
+  integerField,
+  positiveIntegerField,
+  positiveNumberField,
+  msField,
+  positiveMsField,
+  timerMsField,
+  ttlMsField,
+  msOrOffField,
+  timerMsOrOffField,
+  booleanField,
+  stringField,
+  anyStringField,
+  patternField,
+  functionField,
+  oneOfField,
+  customField,
+  optionalField,
+  notInThisForm,
+  listField,
+} from './option-schema.js';
+export type { OptionField, OptionFields, OptionDefaults, DefaultedFields, OptionsSchema, ParsedOptions, FieldsOf, ParseContext, MsBounds } from './option-schema.js';
 export type { ManagerStats } from './stats.js';
 export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';
 export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';

@@ -1,16 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import type { SessionCoordinator } from './coordinator.js';
 import { OptionError } from './errors.js';
 import { MAX_TIMER_DELAY } from './expiry-timer.js';
-import type { CoordinationOptions } from './coordination-options.js';
+import {
+  TIMER_LIMIT_REASON,
+  customField,
+  functionField,
+  listField,
+  msField,
+  optionalField,
+  optionsSchema,
+  parseOptions,
+  patternField,
+  positiveIntegerField,
+  positiveMsField,
+  timerMsField,
+  timerMsOrOffField,
+  ttlMsField,
+  unknownOptionMessage,
+  type ParsedOptions,
+} from './option-schema.js';
 import type { CloseHook, RestoreHook, SessionAdapter, SessionData } from './types.js';
+
+/** The options of several instances (all but `coordinator` need a `coordinator`); durations in ms. */
+export interface CoordinationOptions {
+  /** Leases and hand-overs between instances (`RedisCoordinator`, `PostgresCoordinator`, ...). Default: none (one process). */
+  coordinator?: SessionCoordinator | undefined;
+  /** This process's name among the instances: 1 to 64 letters, digits, `-` or `_`. Default: 12 random base64url characters. */
+  instanceId?: string | undefined;
+  /** ms a lease lives without renewal (renewed every third of it). Integer from 30 to 2^31 - 1; default 15,000. */
+  leaseMs?: number | undefined;
+  /** ms a request waits for another instance to hand a session over before it is unavailable (503). Integer up to 2^31 - 1; default 2,000. */
+  handoverTimeout?: number | undefined;
+}
 
 /**
  * Options of {@link SessionManager}. Durations are in milliseconds. The options of several instances
  * (`coordinator`, `instanceId`, `leaseMs`, `handoverTimeout`) are described on {@link CoordinationOptions}.
+ * A name not listed here is refused (`OptionError`, with the closest name as a hint).
  */
 export interface SessionManagerOptions<TData extends SessionData = SessionData> extends CoordinationOptions {
   /** Where snapshots go. Required by the core; `@reprise/koa` defaults to a `MemoryAdapter`. */
   adapter: SessionAdapter;
-  /** Cap on live sessions (4D "Web max sessions"). Default 100. */
+  /** Cap on live sessions (4D "Web max sessions"). Positive integer; default 100. */
   maxSessions?: number | undefined;
   /** ms of inactivity after which a session expires (4D "Web inactive process timeout"). Any finite length; default 480 min. */
   idleTimeout?: number | undefined;
@@ -44,44 +76,12 @@ export interface SessionManagerOptions<TData extends SessionData = SessionData> 
   onClose?: CloseHook<TData> | readonly CloseHook<TData>[] | undefined;
   /** Restore hook or hooks, run in order after every restore. */
   onRestore?: RestoreHook<TData> | readonly RestoreHook<TData>[] | undefined;
-  /** Clock: ms since the epoch. Default `Date.now`. */
+  /** Clock: ms since the epoch. Default `() => Date.now()`. */
   now?: (() => number) | undefined;
 }
 
-/** The options `setOption()` can change at run time. */
-export type RuntimeOptionName =
-  | 'maxSessions'
-  | 'idleTimeout'
-  | 'absoluteTimeout'
-  | 'snapshotTtl'
-  | 'hookTimeout'
-  | 'maxSnapshotBytes'
-  | 'maxPendingPersists'
-  | 'shutdownTimeout'
-  | 'adapterTimeout'
-  | 'retryAfter'
-  | 'checkpointInterval';
-
-/** The normalized, validated run-time settings (units and defaults as in {@link SessionManagerOptions}). */
-export interface Settings {
-  maxSessions: number;
-  idleTimeout: number;
-  absoluteTimeout: number | undefined;
-  snapshotTtl: number;
-  hookTimeout: number;
-  maxSnapshotBytes: number;
-  maxPendingPersists: number;
-  shutdownTimeout: number;
-  /** ms; default 5,000. */
-  adapterTimeout: number;
-  /** Seconds; default 5. */
-  retryAfter: number;
-  /** ms; 0 = off; default 5,000 (0 on an ephemeral adapter). */
-  checkpointInterval: number;
-}
-
-/** The defaults every option is normalized from. */
-export const DEFAULTS: Readonly<Settings> = Object.freeze({
+/** The defaults every option is normalized from (units as in {@link SessionManagerOptions}). Frozen. */
+export const DEFAULTS = Object.freeze({
   maxSessions: 100,
   idleTimeout: 480 * 60_000,
   absoluteTimeout: undefined,
@@ -92,192 +92,132 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   shutdownTimeout: 10_000,
   adapterTimeout: 5_000,
   retryAfter: 5,
+  /** 0 on an `ephemeral` adapter. */
   checkpointInterval: 5_000,
+  now: (): number => Date.now(),
+  leaseMs: 15_000,
+  handoverTimeout: 2_000,
 });
 
-/** Every name `new SessionManager(options)` accepts; any other is a typo and an {@link OptionError}. */
-export const MANAGER_OPTION_NAMES: ReadonlySet<string> = new Set(
-  Object.keys({
-    adapter: true,
-    maxSessions: true,
-    idleTimeout: true,
-    absoluteTimeout: true,
-    snapshotTtl: true,
-    hookTimeout: true,
-    maxSnapshotBytes: true,
-    maxPendingPersists: true,
-    shutdownTimeout: true,
-    adapterTimeout: true,
-    retryAfter: true,
-    checkpointInterval: true,
-    onClose: true,
-    onRestore: true,
-    now: true,
-    coordinator: true,
-    instanceId: true,
-    leaseMs: true,
-    handoverTimeout: true,
-  } satisfies Record<keyof SessionManagerOptions, true>),
+/** The fields of the options `setOption()` can change at run time (validated the same way as in the constructor). */
+const RUNTIME_FIELDS = Object.freeze({
+  maxSessions: positiveIntegerField,
+  idleTimeout: positiveMsField,
+  absoluteTimeout: optionalField(positiveMsField),
+  snapshotTtl: ttlMsField,
+  hookTimeout: timerMsField,
+  maxSnapshotBytes: positiveIntegerField,
+  maxPendingPersists: positiveIntegerField,
+  shutdownTimeout: timerMsField,
+  adapterTimeout: timerMsField,
+  retryAfter: positiveIntegerField,
+  checkpointInterval: timerMsOrOffField,
+});
+
+/** The options `setOption()` can change at run time. */
+export type RuntimeOptionName = keyof typeof RUNTIME_FIELDS;
+
+/** `must implement <what> (…); missing: <the methods value lacks>`, or `true` when it has them all. */
+function methodsField<T>(what: string, methods: readonly string[]) {
+  const missing = (value: unknown): string[] => methods.filter((method) => typeof (value as Record<string, unknown> | null | undefined)?.[method] !== 'function');
+  const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
+  return customField<T>(
+    (value) => isObject(value) && missing(value).length === 0,
+    (value) => `must implement ${what}; missing: ${(isObject(value) ? missing(value) : methods).join(', ')}`,
+  );
+}
+
+/** Every option of `new SessionManager(options)`: fields and defaults in one schema. */
+export const MANAGER_OPTIONS_SCHEMA = optionsSchema<SessionManagerOptions>()(
+  {
+    adapter: methodsField<SessionAdapter>('SessionAdapter (save, load, take, delete)', ['save', 'load', 'take', 'delete']),
+    ...RUNTIME_FIELDS,
+    onClose: optionalField(listField(functionField<CloseHook>())),
+    onRestore: optionalField(listField(functionField<RestoreHook>())),
+    now: functionField<() => number>('a function returning ms'),
+    coordinator: optionalField(methodsField<SessionCoordinator>('SessionCoordinator', ['join', 'claim', 'renew', 'release', 'owner', 'requestHandover', 'leave'])),
+    instanceId: optionalField(patternField(/^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, - or _')),
+    leaseMs: msField({ integer: true, min: 30, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }),
+    handoverTimeout: msField({ integer: true, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }),
+  },
+  DEFAULTS,
 );
 
+/** Every name `new SessionManager(options)` accepts; any other is a typo and an {@link OptionError}. */
+export const MANAGER_OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(MANAGER_OPTIONS_SCHEMA.entries));
+
+type ParsedManagerOptions = ParsedOptions<typeof MANAGER_OPTIONS_SCHEMA>;
+
+/** The normalized, validated run-time settings (units and defaults as in {@link SessionManagerOptions}); `setOption` changes them. */
+export type Settings = Pick<ParsedManagerOptions, RuntimeOptionName>;
+
+/** The normalized options of several instances. */
+export interface CoordinationSettings {
+  readonly coordinator: SessionCoordinator;
+  readonly instanceId: string;
+  readonly leaseMs: number;
+  readonly handoverTimeout: number;
+}
+
+/** What the manager reads of its options, normalized once. */
+export interface ManagerOptions<TData extends SessionData> {
+  readonly adapter: SessionAdapter;
+  /** A fresh, mutable object: `setOption` changes it. */
+  readonly settings: Settings;
+  readonly now: () => number;
+  readonly onClose: CloseHook<TData>[];
+  readonly onRestore: RestoreHook<TData>[];
+  /**
+   * The options of several instances, `undefined` without a coordinator. Call with whether the
+   * adapter is ordered: a coordinator needs conditional writes.
+   */
+  readonly coordination: (ordered: boolean) => CoordinationSettings | undefined;
+}
+
 /**
- * Throws an {@link OptionError} for the first own name of `options` not in `known`, suggesting the
- * closest known name (edit distance 2 at most): `unknown option "idleTimout" (did you mean "idleTimeout"?)`.
- * `prefix` is put before every name in the message (`'cookie.'` for a nested object).
+ * Validates and normalizes `new SessionManager(options)` from {@link DEFAULTS}.
+ * @throws OptionError on an unknown name (with a hint), a wrong value, or coordination options without a coordinator.
  */
-export function assertKnownOptions(options: object, known: ReadonlySet<string> = MANAGER_OPTION_NAMES, prefix = ''): void {
-  for (const name of Object.keys(options)) {
-    if (known.has(name)) continue;
-    const near = closest(name, known);
-    const hint = near === undefined ? '' : ` (did you mean ${JSON.stringify(prefix + near)}?)`;
-    throw new OptionError(`unknown option ${JSON.stringify(prefix + name)}${hint}`);
-  }
-}
-
-/** The first of `names` at the smallest edit distance from `name`, if that distance is 2 or less. */
-function closest(name: string, names: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of names) {
-    const distance = editDistance(name, candidate);
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return best;
-}
-
-/** Levenshtein distance: insertions, deletions and substitutions of one UTF-16 unit each. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, substitution);
-    }
-    previous = row;
-  }
-  return previous[b.length] ?? 0;
-}
-
-type Check = (name: string, value: unknown) => void;
-
-const positiveInteger: Check = (name, value) => {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new OptionError(`${name} must be a positive integer, got ${describeOptionValue(value)}`);
-  }
-};
-
-/** A positive, finite number of ms, at most `max` (`limit` says why, in the message). */
-function positiveMsUpTo(max: number, limit: string): Check {
-  return (name, value) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      throw new OptionError(`${name} must be a positive, finite number of ms, got ${describeOptionValue(value)}`);
-    }
-    if (value > max) throw new OptionError(`${name} must be at most ${max} ms (${limit}), got ${describeOptionValue(value)}`);
+export function parseManagerOptions<TData extends SessionData>(given: SessionManagerOptions<TData>): ManagerOptions<TData> {
+  const parsed = parseOptions(MANAGER_OPTIONS_SCHEMA, given, { name: 'SessionManager options' });
+  const settings: Settings = Object.fromEntries(Object.keys(RUNTIME_FIELDS).map((name) => [name, parsed[name as RuntimeOptionName]])) as Settings;
+  if (given.checkpointInterval === undefined && parsed.adapter.ephemeral === true) settings.checkpointInterval = 0;
+  return {
+    adapter: parsed.adapter,
+    settings,
+    now: parsed.now,
+    onClose: (parsed.onClose ?? []) as CloseHook<TData>[],
+    onRestore: (parsed.onRestore ?? []) as RestoreHook<TData>[],
+    coordination: (ordered) => coordinationSettings(parsed, given, ordered),
   };
 }
 
-/** Served by the expiry timer, which clamps and re-arms: any finite length is honoured. */
-const positiveMs = positiveMsUpTo(Infinity, 'no limit');
-/** Waited on with one `setTimeout`, which turns 2^31 ms or more into 1 ms: refused. */
-const timerMs = positiveMsUpTo(MAX_TIMER_DELAY, "about 24.8 days, the longest delay Node's timers hold");
-/** Handed to the store as a TTL. */
-const ttlMs = positiveMsUpTo(Number.MAX_SAFE_INTEGER, 'Number.MAX_SAFE_INTEGER');
-
-/** `0` (off) or a delay one `setTimeout` can hold. */
-const timerMsOrOff: Check = (name, value) => {
-  if (value === 0) return;
-  try {
-    timerMs(name, value);
-  } catch (error) {
-    throw new OptionError(`${(error as Error).message} (or 0 for off)`);
-  }
-};
-
-const optionalPositiveMs: Check = (name, value) => {
-  if (value !== undefined) positiveMs(name, value);
-};
-
-const CHECKS: Readonly<Record<RuntimeOptionName, Check>> = Object.freeze({
-  maxSessions: positiveInteger,
-  idleTimeout: positiveMs,
-  absoluteTimeout: optionalPositiveMs,
-  snapshotTtl: ttlMs,
-  hookTimeout: timerMs,
-  maxSnapshotBytes: positiveInteger,
-  maxPendingPersists: positiveInteger,
-  shutdownTimeout: timerMs,
-  adapterTimeout: timerMs,
-  retryAfter: positiveInteger,
-  checkpointInterval: timerMsOrOff,
-});
-
-/** Whether `name` is an option `setOption()` accepts. */
-export function isRuntimeOption(name: string): name is RuntimeOptionName {
-  return Object.hasOwn(CHECKS, name);
-}
-
-/** Throws an {@link OptionError} unless `value` is valid for `name`. */
-export function validateOption(name: RuntimeOptionName, value: unknown): void {
-  CHECKS[name](name, value);
-}
-
-/**
- * Normalizes the run-time settings of `options` from {@link DEFAULTS}, validating each. On an
- * `ephemeral` adapter checkpoints default to off.
- */
-export function normalizeSettings(options: Partial<Record<RuntimeOptionName, unknown>>, adapter?: Pick<SessionAdapter, 'ephemeral'>): Settings {
-  const settings: Settings = { ...DEFAULTS, ...(adapter?.ephemeral === true ? { checkpointInterval: 0 } : {}) };
-  for (const name of Object.keys(CHECKS) as RuntimeOptionName[]) {
-    const value = options[name];
-    if (value === undefined) continue;
-    validateOption(name, value);
-    (settings as unknown as Record<string, unknown>)[name] = value;
-  }
-  return settings;
-}
-
-/** Validates the adapter: an object with save, load, take and delete functions. */
-export function validateAdapter(adapter: unknown): SessionAdapter {
-  const candidate = adapter as Partial<SessionAdapter> | null | undefined;
-  const missing = ['save', 'load', 'take', 'delete'].filter(
-    (method) => typeof (candidate as Record<string, unknown> | null | undefined)?.[method] !== 'function',
-  );
-  if (typeof candidate !== 'object' || candidate === null || missing.length > 0) {
-    throw new OptionError(
-      `adapter must implement SessionAdapter (save, load, take, delete); missing: ${missing.join(', ') || 'an object'}`,
-    );
-  }
-  return candidate as SessionAdapter;
-}
-
-/** Normalizes a hook option (one hook, an array, or nothing) into a fresh array, validating each. */
-export function normalizeHooks<H extends (...args: never[]) => unknown>(name: string, value: H | readonly H[] | undefined): H[] {
-  if (value === undefined) return [];
-  const hooks = Array.isArray(value) ? [...(value as readonly H[])] : [value as H];
-  hooks.forEach((hook, index) => {
-    if (typeof hook !== 'function') {
-      throw new OptionError(`${name}[${index}] must be a function, got ${describeOptionValue(hook)}`);
+function coordinationSettings(parsed: ParsedManagerOptions, given: CoordinationOptions, ordered: boolean): CoordinationSettings | undefined {
+  const { coordinator } = parsed;
+  if (coordinator === undefined) {
+    for (const name of ['instanceId', 'leaseMs', 'handoverTimeout'] as const) {
+      if (given[name] !== undefined) throw new OptionError(`${name} needs a coordinator (several instances); without one, leave it out`);
     }
-  });
-  return hooks;
-}
-
-/** Validates the clock option. */
-export function normalizeClock(now: unknown): () => number {
-  if (now === undefined) return () => Date.now();
-  if (typeof now !== 'function') throw new OptionError(`now must be a function returning ms, got ${describeOptionValue(now)}`);
-  return now as () => number;
+    return undefined;
+  }
+  if (!ordered) throw new OptionError(`a coordinator needs an adapter with conditional writes (saveIfNewer and takeVersioned); ${parsed.adapter.name} has none`);
+  const instanceId = parsed.instanceId ?? randomBytes(9).toString('base64url');
+  return Object.freeze({ coordinator, instanceId, leaseMs: parsed.leaseMs, handoverTimeout: parsed.handoverTimeout });
 }
 
 /**
- * Describes an option's value for an error message: short strings quoted, long ones (over 80
- * characters) only by length, numbers and other primitives as written, objects by kind.
+ * Validates a value for `setOption(name, value)` with the constructor's field.
+ * @throws OptionError for a name `setOption` does not take (with a hint) or a wrong value.
  */
-export function describeOptionValue(value: unknown): string {
-  if (typeof value === 'string') return value.length > 80 ? `a string of ${value.length} characters` : JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'function') return 'a function';
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
+export function parseRuntimeOption<K extends RuntimeOptionName>(name: K, value: unknown): Settings[K] {
+  if (!Object.hasOwn(RUNTIME_FIELDS, name)) throw new OptionError(`setOption: ${unknownOptionMessage(String(name), Object.keys(RUNTIME_FIELDS))}`);
+  return parseOptions(RUNTIME_FIELDS[name], value, { name }) as Settings[K];
+}
+
+const CLOSE_HOOKS = listField(functionField<CloseHook>());
+const RESTORE_HOOKS = listField(functionField<RestoreHook>());
+
+/** Validates hooks added after construction (`manager.onClose(hook)`): one hook or an array, as a fresh array. */
+export function parseHooks<H>(name: 'onClose' | 'onRestore', value: H | readonly H[]): H[] {
+  return parseOptions(name === 'onClose' ? CLOSE_HOOKS : RESTORE_HOOKS, value, { name }) as unknown as H[];
 }

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Checkpointer } from './checkpointer.js';
 import { Coordination } from './coordination.js';
-import { normalizeCoordination } from './coordination-options.js';
 import { ClosePacer } from './close-pacer.js';
 import { decodeRecord, encodeSnapshot } from './codec.js';
 import { AdapterError, OptionError, PersistError, RepriseError, RestoreError, SessionClosedError, SessionUnavailableError } from './errors.js';
@@ -9,18 +8,7 @@ import { disposeLive, runHooks } from './hooks.js';
 import { keepAlive } from './keep-alive.js';
 import { KeyLock } from './key-lock.js';
 import { LiveSession, internalsOf, type SessionOwner } from './live-session.js';
-import {
-  assertKnownOptions,
-  isRuntimeOption,
-  normalizeClock,
-  normalizeHooks,
-  normalizeSettings,
-  validateAdapter,
-  validateOption,
-  type RuntimeOptionName,
-  type SessionManagerOptions,
-  type Settings,
-} from './options.js';
+import { parseHooks, parseManagerOptions, parseRuntimeOption, type RuntimeOptionName, type SessionManagerOptions, type Settings } from './options.js';
 import { PersistQueue } from './persist-queue.js';
 import { Registry } from './registry.js';
 import { describeKey, redactId } from './redact.js';
@@ -87,20 +75,19 @@ export class SessionManager<TData extends SessionData = SessionData>
 
   constructor(options: SessionManagerOptions<TData>) {
     super();
-    if (typeof options !== 'object' || options === null) throw new OptionError('SessionManager options must be an object');
-    assertKnownOptions(options);
-    this.adapter = validateAdapter(options.adapter);
-    this.#settings = normalizeSettings(options, this.adapter);
-    this.#now = normalizeClock(options.now);
-    this.#closeHooks = normalizeHooks('onClose', options.onClose);
-    this.#restoreHooks = normalizeHooks('onRestore', options.onRestore);
+    const parsed = parseManagerOptions(options);
+    this.adapter = parsed.adapter;
+    this.#settings = parsed.settings;
+    this.#now = parsed.now;
+    this.#closeHooks = parsed.onClose;
+    this.#restoreHooks = parsed.onRestore;
     this.#registry = new Registry(this.#settings, this.#now, {
       expired: (session) => void this.#close(session, 'expired'),
       evict: (session) => void this.#close(session, 'evicted'),
     }, this.#pacer);
     this.#store = new Store(this.adapter, () => this.#settings.adapterTimeout);
     const clock = new VersionClock(this.#now);
-    const coordination = normalizeCoordination(options, this.adapter, this.#store.ordered);
+    const coordination = parsed.coordination(this.#store.ordered);
     this.#coordination =
       coordination === undefined
         ? undefined
@@ -202,21 +189,19 @@ export class SessionManager<TData extends SessionData = SessionData>
    * from its next activity. A new `checkpointInterval` applies from the next pass.
    */
   setOption<K extends RuntimeOptionName>(name: K, value: Settings[K]): void {
-    if (!isRuntimeOption(name)) throw new OptionError(`setOption: unknown option ${JSON.stringify(name)}`);
-    validateOption(name, value);
-    this.#settings[name] = value;
+    this.#settings[name] = parseRuntimeOption(name, value);
     if (name === 'maxSessions') this.#registry.shrinkToCap();
   }
 
   /** Adds a closing hook (after those already registered). */
   onClose(hook: CloseHook<TData>): this {
-    this.#closeHooks.push(...normalizeHooks('onClose', hook));
+    this.#closeHooks.push(...parseHooks('onClose', hook));
     return this;
   }
 
   /** Adds a restore hook (after those already registered). */
   onRestore(hook: RestoreHook<TData>): this {
-    this.#restoreHooks.push(...normalizeHooks('onRestore', hook));
+    this.#restoreHooks.push(...parseHooks('onRestore', hook));
     return this;
   }
 

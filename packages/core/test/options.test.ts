@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { OptionError } from '../src/errors.js';
-import { DEFAULTS, MANAGER_OPTION_NAMES, assertKnownOptions, validateOption, type RuntimeOptionName, type SessionManagerOptions } from '../src/options.js';
+import { assertKnownOptions } from '../src/option-schema.js';
+import { DEFAULTS, MANAGER_OPTION_NAMES, parseRuntimeOption, type RuntimeOptionName, type SessionManagerOptions } from '../src/options.js';
 import { SessionManager } from '../src/session-manager.js';
 import { installClock, type Clock } from './support/clock.js';
 import { TestAdapter } from './support/test-adapter.js';
@@ -28,7 +29,7 @@ describe('options', () => {
   describe('unknown option names', () => {
     it('assertKnownOptions accepts every manager option name', () => {
       const all = Object.fromEntries([...MANAGER_OPTION_NAMES].map((name) => [name, undefined]));
-      expect(() => assertKnownOptions(all)).not.to.throw();
+      expect(() => assertKnownOptions(all, MANAGER_OPTION_NAMES)).not.to.throw();
       expect([...MANAGER_OPTION_NAMES]).to.have.members([
         'adapter', 'maxSessions', 'idleTimeout', 'absoluteTimeout', 'snapshotTtl', 'hookTimeout', 'maxSnapshotBytes',
         'maxPendingPersists', 'shutdownTimeout', 'adapterTimeout', 'retryAfter', 'checkpointInterval', 'onClose', 'onRestore', 'now',
@@ -37,21 +38,21 @@ describe('options', () => {
     });
 
     it('assertKnownOptions names the unknown option and suggests a close one', () => {
-      expect(optionError(() => assertKnownOptions({ idleTimout: 1_000 })).message).to.equal(
+      expect(optionError(() => assertKnownOptions({ idleTimout: 1_000 }, MANAGER_OPTION_NAMES)).message).to.equal(
         'unknown option "idleTimout" (did you mean "idleTimeout"?)',
       );
-      expect(optionError(() => assertKnownOptions({ maxsesions: 3 })).message).to.equal(
+      expect(optionError(() => assertKnownOptions({ maxsesions: 3 }, MANAGER_OPTION_NAMES)).message).to.equal(
         'unknown option "maxsesions" (did you mean "maxSessions"?)',
       );
-      expect(optionError(() => assertKnownOptions({ retryafter: 3 })).message).to.equal(
+      expect(optionError(() => assertKnownOptions({ retryafter: 3 }, MANAGER_OPTION_NAMES)).message).to.equal(
         'unknown option "retryafter" (did you mean "retryAfter"?)',
       );
     });
 
     it('assertKnownOptions suggests nothing when no name is within two edits', () => {
-      expect(optionError(() => assertKnownOptions({ timeoutIdle: 1_000 })).message).to.equal('unknown option "timeoutIdle"');
-      expect(optionError(() => assertKnownOptions({ idleTimeoutMillis: 1_000 })).message).to.equal('unknown option "idleTimeoutMillis"');
-      expect(optionError(() => assertKnownOptions({ sessionCap: 10 })).message).to.equal('unknown option "sessionCap"');
+      expect(optionError(() => assertKnownOptions({ timeoutIdle: 1_000 }, MANAGER_OPTION_NAMES)).message).to.equal('unknown option "timeoutIdle"');
+      expect(optionError(() => assertKnownOptions({ idleTimeoutMillis: 1_000 }, MANAGER_OPTION_NAMES)).message).to.equal('unknown option "idleTimeoutMillis"');
+      expect(optionError(() => assertKnownOptions({ sessionCap: 10 }, MANAGER_OPTION_NAMES)).message).to.equal('unknown option "sessionCap"');
     });
 
     it('assertKnownOptions takes other names and a prefix (for nested and binding options)', () => {
@@ -128,7 +129,7 @@ describe('options', () => {
             expect(optionError(() => manager.setOption(name, value)).message).to.include('at most 2147483647 ms');
           }
           expect(manager.getOption(name)).to.equal(1_234);
-          expect(() => validateOption(name, 2 ** 31)).to.throw(OptionError, /about 24\.8 days/);
+          expect(() => parseRuntimeOption(name, 2 ** 31)).to.throw(OptionError, /about 24\.8 days/);
         });
 
         it('accepts 2^31 - 1 ms, in the constructor and through setOption', () => {

@@ -1,3 +1,3 @@
 export { MemoryAdapter } from './memory-adapter.js';
-export type { MemoryAdapterOptions } from './options.js';
+export type { MemoryAdapterOptions, MemoryClusterOptions } from './options.js';
 export { MemoryCoordinator, MemoryCluster } from './memory-coordinator.js';

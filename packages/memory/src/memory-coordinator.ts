@@ -1,5 +1,6 @@
 import { AdapterError, OptionError } from '@reprise/core';
 import type { Claim, CoordinatorMember, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
+import { resolveClusterOptions, type MemoryClusterOptions } from './options.js';
 
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -25,10 +26,9 @@ export class MemoryCluster {
   /** The idle deadlines of leased sessions (ms since the epoch), until their lease is released. */
   readonly #deadlines = new Map<string, number>();
 
-  /** @param options.now the cluster's clock, ms since the epoch (default `Date.now`); leases lapse by it. */
-  constructor(options: { now?: () => number } = {}) {
-    if (options.now !== undefined && typeof options.now !== 'function') throw new OptionError('MemoryCluster: now must be a function returning ms since the epoch');
-    this.#now = options.now ?? Date.now;
+  /** @param options see {@link MemoryClusterOptions}. */
+  constructor(options?: MemoryClusterOptions) {
+    this.#now = resolveClusterOptions(options).now;
   }
 
   /**

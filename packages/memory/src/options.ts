@@ -1,4 +1,4 @@
-import { OptionError, WarningThrottle, describeKey, describeOptionValue } from '@reprise/core';
+import { WarningThrottle, describeKey, describeOptionValue, functionField, optionsSchema, parseOptions, positiveIntegerField, type ParsedOptions } from '@reprise/core';
 
 /** Options of {@link MemoryAdapter}. Every option is optional; `undefined` means the default. */
 export interface MemoryAdapterOptions {
@@ -40,43 +40,49 @@ function droppedWarner(): (key: string) => void {
   };
 }
 
-/** Normalized options, frozen once per adapter. */
-export type ResolvedOptions = Readonly<{ [K in keyof MemoryAdapterOptions]-?: Exclude<MemoryAdapterOptions[K], undefined> }>;
-
-const DEFAULTS: ResolvedOptions = Object.freeze({
+/** The defaults of {@link MemoryAdapterOptions}. Frozen. */
+const DEFAULTS = Object.freeze({
   maxEntries: 10_000,
   now: Date.now,
   onDrop: warnDropped,
 });
 
-const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
+const MEMORY_ADAPTER_OPTIONS = optionsSchema<MemoryAdapterOptions>()(
+  {
+    maxEntries: positiveIntegerField,
+    now: functionField<() => number>(),
+    onDrop: functionField<(key: string) => void>(),
+  },
+  DEFAULTS,
+);
+
+/** Normalized options, frozen once per adapter. */
+export type ResolvedOptions = Readonly<ParsedOptions<typeof MEMORY_ADAPTER_OPTIONS>>;
 
 /** Describes an option value for a message (never echoes a long string). */
 export const show = describeOptionValue;
 
-function optionError(message: string): OptionError {
-  return new OptionError(`MemoryAdapter: ${message}`);
-}
-
 /**
- * Validates and completes the options of `new MemoryAdapter(options)`.
+ * Validates and completes the options of `new MemoryAdapter(options)` (`undefined`: every default).
  * @throws OptionError (`ERR_REPRISE_OPTION`) on a wrong type or value, or an unknown option.
  */
 export function resolveOptions(options: unknown): ResolvedOptions {
-  if (options === undefined) return Object.freeze({ ...DEFAULTS, onDrop: droppedWarner() });
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw optionError(`options must be an object, got ${show(options)}`);
-  }
-  const given = options as Record<string, unknown>;
-  for (const name of Object.keys(given)) {
-    if (!OPTION_NAMES.has(name)) throw optionError(`unknown option ${JSON.stringify(name)}`);
-  }
-  const { maxEntries = DEFAULTS.maxEntries, now = DEFAULTS.now, onDrop = DEFAULTS.onDrop } = given;
-  if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw optionError(`maxEntries must be a positive integer, got ${show(maxEntries)}`);
-  }
-  if (typeof now !== 'function') throw optionError(`now must be a function, got ${show(now)}`);
-  if (typeof onDrop !== 'function') throw optionError(`onDrop must be a function, got ${show(onDrop)}`);
-  const drop = onDrop === warnDropped ? droppedWarner() : (onDrop as (key: string) => void);
-  return Object.freeze({ maxEntries, now: now as () => number, onDrop: drop });
+  const parsed = parseOptions(MEMORY_ADAPTER_OPTIONS, options === undefined ? {} : options, { what: 'MemoryAdapter' });
+  return Object.freeze({ ...parsed, onDrop: parsed.onDrop === warnDropped ? droppedWarner() : parsed.onDrop });
+}
+
+/** Options of {@link MemoryCluster}. */
+export interface MemoryClusterOptions {
+  /** The cluster's clock, ms since the epoch; leases lapse by it. Default `Date.now`. */
+  now?: (() => number) | undefined;
+}
+
+const MEMORY_CLUSTER_OPTIONS = optionsSchema<MemoryClusterOptions>()(
+  { now: functionField<() => number>('a function returning ms since the epoch') },
+  Object.freeze({ now: Date.now }),
+);
+
+/** Validates the options of `new MemoryCluster(options)`. */
+export function resolveClusterOptions(options: unknown): Readonly<ParsedOptions<typeof MEMORY_CLUSTER_OPTIONS>> {
+  return Object.freeze(parseOptions(MEMORY_CLUSTER_OPTIONS, options === undefined ? {} : options, { what: 'MemoryCluster' }));
 }

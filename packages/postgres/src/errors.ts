@@ -4,9 +4,9 @@ import type { AdapterError } from '@reprise/core';
 /** A short description of any value, for error messages (never the value of a long string). */
 export const show = describeOptionValue;
 
-/** An `ERR_REPRISE_OPTION` error of the constructor. */
-export function optionError(message: string): OptionError {
-  return new OptionError(`PostgresAdapter: ${message}`);
+/** An `ERR_REPRISE_OPTION` error of the constructor (of `what`: default the adapter). */
+export function optionError(message: string, what = 'PostgresAdapter'): OptionError {
+  return new OptionError(`${what}: ${message}`);
 }
 
 /**

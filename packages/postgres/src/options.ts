@@ -1,6 +1,23 @@
 import type { Pool } from 'pg';
 import type { RepriseError } from '@reprise/core';
-import { MAX_TIMER_DELAY } from '@reprise/core';
+import {
+  MAX_TIMER_DELAY,
+  TIMER_LIMIT_REASON,
+  anyStringField,
+  booleanField,
+  customField,
+  functionField,
+  msField,
+  msOrOffField,
+  notInThisForm,
+  optionsSchema,
+  parseOptions,
+  positiveIntegerField,
+  stringField,
+  timerMsField,
+  type ParsedOptions,
+} from '@reprise/core';
+import { MAX_TTL_MS } from './arguments.js';
 import { optionError, show } from './errors.js';
 import { parseTableName } from './identifiers.js';
 import type { TableName } from './identifiers.js';
@@ -36,7 +53,7 @@ export interface PostgresAdapterOptions {
   /**
    * ms to wait for a new connection of the adapter's own pool (`connectionTimeoutMillis`), so an
    * unreachable server is a rejection, never a hang. Only with `{ connectionString }`: give your own
-   * pool a `connectionTimeoutMillis` instead. Default 5000.
+   * pool a `connectionTimeoutMillis` instead. At most 2^31 - 1; default 5000.
    */
   connectTimeout?: number | undefined;
   /**
@@ -55,6 +72,32 @@ export interface PostgresAdapterOptions {
   onError?: ((error: RepriseError) => void) | undefined;
 }
 
+/**
+ * Where a `PostgresCoordinator` keeps its leases, and how long tokens are remembered. Its connection
+ * (the first argument) is a {@link PostgresConnection}, as the adapter's.
+ */
+export interface PostgresCoordinatorOptions {
+  /**
+   * The lease table, `'name'` or `'schema.name'`, quoted exactly as the adapter's `table` (each part
+   * 1 to 63 bytes of UTF-8). Created with its index on first use when missing. Default
+   * `'reprise_leases'` (not the adapter's table: the layouts differ).
+   */
+  table?: string | undefined;
+  /**
+   * ms a session's row, and with it its last fencing token, outlives the end of its last lease
+   * (default 30 days: past the snapshots' life). A positive integer of ms up to `MAX_TTL_MS`
+   * (about 10,000 years). Give every instance the same value.
+   */
+  tokenRetention?: number | undefined;
+  /**
+   * ms between health checks of the `LISTEN` connection (a `SELECT 1` on it; one that fails or gets
+   * no answer within 5 s makes the coordinator open a new one), or `false` for none. A stalled
+   * connection (a partition, a half-open TCP connection) drops hand-over requests silently until
+   * then. Default 10,000; a positive integer of ms up to 2^31 − 1.
+   */
+  listenCheckInterval?: number | false | undefined;
+}
+
 /** Code of the process warning the default `onError` emits. */
 export const WARNING_CODE = 'REPRISE_POSTGRES';
 
@@ -62,18 +105,7 @@ function warn(error: RepriseError): void {
   process.emitWarning(error.message, { code: WARNING_CODE });
 }
 
-/** Normalized options, frozen once per adapter. */
-export interface ResolvedOptions {
-  readonly table: TableName;
-  readonly createTable: boolean;
-  readonly sweepInterval: number | false;
-  readonly sweepBatchSize: number;
-  readonly connectTimeout: number;
-  readonly queryTimeout: number;
-  readonly onError: (error: RepriseError) => void;
-}
-
-/** The defaults, as documented. */
+/** The defaults, as documented (ms for durations). Frozen. */
 export const DEFAULTS = Object.freeze({
   table: 'reprise_snapshots',
   createTable: true,
@@ -82,106 +114,84 @@ export const DEFAULTS = Object.freeze({
   connectTimeout: 5000,
   queryTimeout: 5000,
   onError: warn,
-} as const satisfies Required<PostgresAdapterOptions>);
+});
 
-const OPTION_NAMES: ReadonlySet<string> = new Set(Object.keys(DEFAULTS));
+/** Defaults of {@link PostgresCoordinatorOptions}: table `'reprise_leases'`, tokenRetention 30 days, listenCheckInterval 10 s (in ms). Frozen. */
+export const COORDINATOR_DEFAULTS = Object.freeze({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000, listenCheckInterval: 10_000 as number | false });
+
+/** The fields of the adapter's options; `connectTimeout` as given (its form decides). */
+const ADAPTER_FIELDS = {
+  table: anyStringField,
+  createTable: booleanField,
+  sweepInterval: msOrOffField(false),
+  sweepBatchSize: positiveIntegerField,
+  connectTimeout: timerMsField,
+  queryTimeout: timerMsField,
+  onError: functionField<(error: RepriseError) => void>(),
+};
+
+/** With `{ connectionString }`: the adapter's own pool. */
+const OWN_POOL_OPTIONS = optionsSchema<PostgresAdapterOptions>()(ADAPTER_FIELDS, DEFAULTS);
+
+/** With `{ pool }`: the caller's pool, whose connection timeout is the caller's. */
+const CALLER_POOL_OPTIONS = optionsSchema<Omit<PostgresAdapterOptions, 'connectTimeout'> & { connectTimeout?: undefined }>()(
+  { ...ADAPTER_FIELDS, connectTimeout: notInThisForm("applies to the adapter's own pool only: set connectionTimeoutMillis on your pool") },
+  { ...DEFAULTS, connectTimeout: undefined },
+);
+
+/** Normalized options, frozen once per adapter. */
+export type ResolvedOptions = Readonly<Omit<ParsedOptions<typeof OWN_POOL_OPTIONS>, 'table'> & { table: TableName }>;
 
 /** The validated connection: a string for an own pool, or the caller's pool. */
 export type ResolvedConnection =
   | { readonly kind: 'own'; readonly connectionString: string }
   | { readonly kind: 'caller'; readonly pool: Pool };
 
+const poolField = customField<Pool>(
+  (value) => typeof (value as { query?: unknown } | null)?.query === 'function' && typeof (value as { connect?: unknown }).connect === 'function',
+  (value) => `must be a pg.Pool, got ${show(value)}`,
+);
+
+const CONNECTION_CONTEXT = { name: 'the first argument', hint: 'for other pg settings, pass your own { pool }' } as const;
+// A connection string is never echoed: only an empty one or a non-string fails.
+const OWN_CONNECTION = optionsSchema<Extract<PostgresConnection, { connectionString: string }>>()({ connectionString: stringField({ nonEmpty: true }) }, {});
+const CALLER_CONNECTION = optionsSchema<Extract<PostgresConnection, { pool: Pool }>>()({ pool: poolField }, {});
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Validates the first constructor argument. */
-export function resolveConnection(connection: unknown): ResolvedConnection {
+/** Validates the first constructor argument (`what` names the class in messages). */
+export function resolveConnection(connection: unknown, what = 'PostgresAdapter'): ResolvedConnection {
   if (!isPlainObject(connection)) {
-    throw optionError(`the first argument must be { connectionString } or { pool }, got ${show(connection)}`);
+    throw optionError(`the first argument must be { connectionString } or { pool }, got ${show(connection)}`, what);
   }
-  const names = Object.keys(connection);
-  const hasString = names.includes('connectionString');
-  const hasPool = names.includes('pool');
-  if (hasString === hasPool) {
-    throw optionError('the first argument must have exactly one of connectionString and pool');
+  const hasString = Object.hasOwn(connection, 'connectionString');
+  if (hasString === Object.hasOwn(connection, 'pool')) {
+    throw optionError('the first argument must have exactly one of connectionString and pool', what);
   }
-  for (const name of names) {
-    if (name !== 'connectionString' && name !== 'pool') {
-      throw optionError(
-        `unknown connection setting ${JSON.stringify(name)} (for other pg settings, pass your own { pool })`,
-      );
-    }
-  }
-  if (hasString) {
-    const { connectionString } = connection;
-    if (typeof connectionString !== 'string' || connectionString.length === 0) {
-      throw optionError(`connectionString must be a non-empty string, got ${show(connectionString)}`);
-    }
-    return Object.freeze({ kind: 'own', connectionString });
-  }
-  const { pool } = connection;
-  const candidate = pool as { query?: unknown; connect?: unknown } | null;
-  if (
-    candidate === null ||
-    typeof candidate !== 'object' ||
-    typeof candidate.query !== 'function' ||
-    typeof candidate.connect !== 'function'
-  ) {
-    throw optionError(`pool must be a pg.Pool, got ${show(pool)}`);
-  }
-  return Object.freeze({ kind: 'caller', pool: pool as Pool });
-}
-
-function isPositiveNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+  if (hasString) return Object.freeze({ kind: 'own', connectionString: parseOptions(OWN_CONNECTION, connection, { ...CONNECTION_CONTEXT, what }).connectionString });
+  return Object.freeze({ kind: 'caller', pool: parseOptions(CALLER_CONNECTION, connection, { ...CONNECTION_CONTEXT, what }).pool });
 }
 
 /** Validates the options against the connection; throws `ERR_REPRISE_OPTION`. */
 export function resolveOptions(options: unknown, connection: ResolvedConnection): ResolvedOptions {
-  if (options !== undefined && !isPlainObject(options)) {
-    throw optionError(`options must be an object, got ${show(options)}`);
-  }
-  const given: Record<string, unknown> = options ?? {};
-  for (const name of Object.keys(given)) {
-    if (!OPTION_NAMES.has(name)) throw optionError(`unknown option ${JSON.stringify(name)}`);
-  }
-  const {
-    table = DEFAULTS.table,
-    createTable = DEFAULTS.createTable,
-    sweepInterval = DEFAULTS.sweepInterval,
-    sweepBatchSize = DEFAULTS.sweepBatchSize,
-    connectTimeout,
-    queryTimeout = DEFAULTS.queryTimeout,
-    onError = DEFAULTS.onError,
-  } = given;
-  if (typeof table !== 'string') throw optionError(`table must be a string, got ${show(table)}`);
-  if (typeof createTable !== 'boolean') throw optionError(`createTable must be a boolean, got ${show(createTable)}`);
-  if (sweepInterval !== false && !isPositiveNumber(sweepInterval)) {
-    throw optionError(`sweepInterval must be a positive number of ms or false, got ${show(sweepInterval)}`);
-  }
-  if (typeof sweepBatchSize !== 'number' || !Number.isSafeInteger(sweepBatchSize) || sweepBatchSize < 1) {
-    throw optionError(`sweepBatchSize must be a positive integer, got ${show(sweepBatchSize)}`);
-  }
-  if (connectTimeout !== undefined) {
-    if (connection.kind === 'caller') {
-      throw optionError('connectTimeout applies to the adapter\'s own pool only: set connectionTimeoutMillis on your pool');
-    }
-    if (!isPositiveNumber(connectTimeout)) {
-      throw optionError(`connectTimeout must be a positive number of ms, got ${show(connectTimeout)}`);
-    }
-  }
-  if (!isPositiveNumber(queryTimeout) || queryTimeout > MAX_TIMER_DELAY) {
-    throw optionError(`queryTimeout must be a positive number of ms up to ${MAX_TIMER_DELAY}, got ${show(queryTimeout)}`);
-  }
-  if (typeof onError !== 'function') throw optionError(`onError must be a function, got ${show(onError)}`);
-  return Object.freeze({
-    table: parseTableName(table),
-    createTable,
-    sweepInterval,
-    sweepBatchSize,
-    connectTimeout: connectTimeout ?? DEFAULTS.connectTimeout,
-    queryTimeout,
-    onError: onError as (error: RepriseError) => void,
-  });
+  const given = options === undefined ? {} : options;
+  const context = { what: 'PostgresAdapter' };
+  const parsed = connection.kind === 'own' ? parseOptions(OWN_POOL_OPTIONS, given, context) : parseOptions(CALLER_POOL_OPTIONS, given, context);
+  return Object.freeze({ ...parsed, table: parseTableName(parsed.table), connectTimeout: parsed.connectTimeout ?? DEFAULTS.connectTimeout });
+}
+
+const COORDINATOR_OPTIONS = optionsSchema<PostgresCoordinatorOptions>()(
+  {
+    table: anyStringField,
+    tokenRetention: msField({ integer: true, max: MAX_TTL_MS, limit: 'MAX_TTL_MS, about 10,000 years' }),
+    listenCheckInterval: msOrOffField(false, { integer: true, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }),
+  },
+  COORDINATOR_DEFAULTS,
+);
+
+/** Validates the options of `new PostgresCoordinator(connection, options)` (`undefined`: every default). */
+export function resolveCoordinatorOptions(options: unknown): Readonly<ParsedOptions<typeof COORDINATOR_OPTIONS>> {
+  return Object.freeze(parseOptions(COORDINATOR_OPTIONS, options === undefined ? {} : options, { what: 'PostgresCoordinator' }));
 }

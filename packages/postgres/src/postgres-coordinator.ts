@@ -2,44 +2,17 @@ import pg from 'pg';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { AdapterError, HandoverExchange, MAX_TIMER_DELAY, OptionError } from '@reprise/core';
 import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
-import { MAX_TTL_MS } from './arguments.js';
 import { RAW_TYPES, isWellFormed } from './codec.js';
 import { buildLeaseStatements, channelName } from './coordinator-sql.js';
 import type { LeaseStatements } from './coordinator-sql.js';
 import { failure, show } from './errors.js';
 import { parseTableName } from './identifiers.js';
 import type { TableName } from './identifiers.js';
-import { DEFAULTS, resolveConnection } from './options.js';
-import type { PostgresConnection, ResolvedConnection } from './options.js';
+import { DEFAULTS, resolveConnection, resolveCoordinatorOptions } from './options.js';
+import type { PostgresConnection, PostgresCoordinatorOptions, ResolvedConnection } from './options.js';
 import type { TimedQuery } from './schema.js';
 import { ListenConnection } from './listen-connection.js';
 import { Sweeper } from './sweeper.js';
-
-/** Where a `PostgresCoordinator` keeps its leases, and how long tokens are remembered. */
-export interface PostgresCoordinatorOptions {
-  /**
-   * The lease table, `'name'` or `'schema.name'`, quoted exactly as the adapter's `table` (each part
-   * 1 to 63 bytes of UTF-8). Created with its index on first use when missing. Default
-   * `'reprise_leases'` (not the adapter's table: the layouts differ).
-   */
-  table?: string | undefined;
-  /**
-   * ms a session's row, and with it its last fencing token, outlives the end of its last lease
-   * (default 30 days: past the snapshots' life). A positive integer of ms up to `MAX_TTL_MS`
-   * (about 10,000 years). Give every instance the same value.
-   */
-  tokenRetention?: number | undefined;
-  /**
-   * ms between health checks of the `LISTEN` connection (a `SELECT 1` on it; one that fails or gets
-   * no answer within 5 s makes the coordinator open a new one), or `false` for none. A stalled
-   * connection (a partition, a half-open TCP connection) drops hand-over requests silently until
-   * then. Default 10,000; a positive integer of ms up to 2^31 − 1.
-   */
-  listenCheckInterval?: number | false | undefined;
-}
-
-/** Defaults of {@link PostgresCoordinatorOptions}: table `'reprise_leases'`, tokenRetention 30 days, listenCheckInterval 10 s (in ms). Frozen. */
-export const COORDINATOR_DEFAULTS = Object.freeze({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000, listenCheckInterval: 10_000 as number | false });
 
 const NAME = 'PostgresCoordinator';
 const INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -159,25 +132,16 @@ export class PostgresCoordinator implements SessionCoordinator {
 
   /**
    * @param connection `{ connectionString }` (own pool and `LISTEN` client) or `{ pool }` (yours), as `PostgresAdapter`'s.
-   * @param options `{ table?, tokenRetention? }` (see {@link PostgresCoordinatorOptions}; defaults in {@link COORDINATOR_DEFAULTS}).
+   * @param options `{ table?, tokenRetention?, listenCheckInterval? }` (see {@link PostgresCoordinatorOptions}; defaults in `COORDINATOR_DEFAULTS`).
    * @throws RepriseError `ERR_REPRISE_OPTION` on a wrong or unknown option.
    */
-  constructor(connection: PostgresConnection, options: PostgresCoordinatorOptions = {}) {
+  constructor(connection: PostgresConnection, options?: PostgresCoordinatorOptions) {
     if (connection !== null && typeof connection === 'object' && ('table' in connection || 'tokenRetention' in connection || 'listenCheckInterval' in connection)) {
       throw optionError('give table, tokenRetention and listenCheckInterval in the second argument');
     }
-    this.#connection = renamedOptionErrors(() => resolveConnection(connection));
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw optionError(`options must be an object, got ${show(options)}`);
-    const { table = COORDINATOR_DEFAULTS.table, tokenRetention = COORDINATOR_DEFAULTS.tokenRetention, listenCheckInterval = COORDINATOR_DEFAULTS.listenCheckInterval, ...unknown } = options;
-    for (const name of Object.keys(unknown)) throw optionError(`unknown option ${JSON.stringify(name)} (known: table, tokenRetention, listenCheckInterval)`);
-    if (listenCheckInterval !== false && (typeof listenCheckInterval !== 'number' || !Number.isSafeInteger(listenCheckInterval) || listenCheckInterval < 1 || listenCheckInterval > MAX_TIMER_DELAY)) {
-      throw optionError(`listenCheckInterval must be false or a positive integer of ms up to ${MAX_TIMER_DELAY}, got ${show(listenCheckInterval)}`);
-    }
+    this.#connection = resolveConnection(connection, NAME);
+    const { table, tokenRetention, listenCheckInterval } = resolveCoordinatorOptions(options);
     this.#listenCheckInterval = listenCheckInterval;
-    if (typeof table !== 'string') throw optionError(`table must be a string, got ${show(table)}`);
-    if (typeof tokenRetention !== 'number' || !Number.isSafeInteger(tokenRetention) || tokenRetention < 1 || tokenRetention > MAX_TTL_MS) {
-      throw optionError(`tokenRetention must be a positive integer of ms up to ${MAX_TTL_MS}, got ${show(tokenRetention)}`);
-    }
     this.#table = renamedOptionErrors(() => parseTableName(table));
     this.#sql = buildLeaseStatements(this.#table);
     this.#tokenRetention = tokenRetention;

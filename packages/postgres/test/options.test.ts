@@ -47,7 +47,7 @@ describe('PostgresAdapter options', () => {
     expectOptionError(make({ connectionString: POSTGRES_URL, pool }), /exactly one of connectionString and pool/);
     expectOptionError(make({ connectionString: '' }), /connectionString must be a non-empty string, got ""/);
     expectOptionError(make({ connectionString: 5 }), /connectionString must be a non-empty string, got 5/);
-    expectOptionError(make({ connectionString: POSTGRES_URL, ssl: true }), /unknown connection setting "ssl".*your own \{ pool \}/);
+    expectOptionError(make({ connectionString: POSTGRES_URL, ssl: true }), /^PostgresAdapter: unknown option "ssl" \(for other pg settings, pass your own \{ pool \}\)$/);
     expectOptionError(make({ pool: {} }), /pool must be a pg.Pool, got an object/);
     expectOptionError(make({ pool: null }), /pool must be a pg.Pool, got null/);
   });
@@ -67,18 +67,18 @@ describe('PostgresAdapter options', () => {
     expectOptionError(make({ table: 'x'.repeat(64) }), /longer than 63 bytes/);
     expectOptionError(make({ table: `${'é'.repeat(32)}` }), /longer than 63 bytes/); // 64 bytes in 32 characters
     expectOptionError(make({ createTable: 'yes' }), /createTable must be a boolean, got "yes"/);
-    expectOptionError(make({ sweepInterval: 0 }), /sweepInterval must be a positive number of ms or false, got 0/);
+    expectOptionError(make({ sweepInterval: 0 }), /sweepInterval must be a positive, finite number of ms or false \(off\), got 0/);
     expectOptionError(make({ sweepInterval: true }), /sweepInterval must be/);
     expectOptionError(make({ sweepInterval: Infinity }), /sweepInterval must be/);
     expectOptionError(make({ sweepBatchSize: 1.5 }), /sweepBatchSize must be a positive integer, got 1.5/);
     expectOptionError(make({ sweepBatchSize: 0 }), /sweepBatchSize must be a positive integer/);
-    expectOptionError(make({ connectTimeout: -1 }), /connectTimeout must be a positive number of ms, got -1/);
+    expectOptionError(make({ connectTimeout: -1 }), /connectTimeout must be a positive, finite number of ms, got -1/);
     expectOptionError(make({ onError: 'log' }), /onError must be a function, got "log"/);
-    expectOptionError(make({ queryTimeout: 0 }), /queryTimeout must be a positive number of ms up to 2147483647, got 0/);
-    expectOptionError(make({ queryTimeout: -5 }), /queryTimeout must be a positive number of ms/);
-    expectOptionError(make({ queryTimeout: NaN }), /queryTimeout must be a positive number of ms/);
-    expectOptionError(make({ queryTimeout: 2 ** 31 }), /queryTimeout must be a positive number of ms up to 2147483647, got 2147483648/);
-    expectOptionError(make({ queryTimeout: '5000' }), /queryTimeout must be a positive number of ms up to 2147483647, got "5000"/);
+    expectOptionError(make({ queryTimeout: 0 }), /queryTimeout must be a positive, finite number of ms, got 0/);
+    expectOptionError(make({ queryTimeout: -5 }), /queryTimeout must be a positive, finite number of ms, got /);
+    expectOptionError(make({ queryTimeout: NaN }), /queryTimeout must be a positive, finite number of ms, got /);
+    expectOptionError(make({ queryTimeout: 2 ** 31 }), /queryTimeout must be at most 2147483647 ms \(about 24\.8 days, the longest delay Node's timers hold\), got 2147483648/);
+    expectOptionError(make({ queryTimeout: '5000' }), /queryTimeout must be a positive, finite number of ms, got "5000"/);
   });
 
   it('refuses connectTimeout with a caller-owned pool (it belongs on that pool)', () => {

@@ -1,11 +1,11 @@
 export { RedisAdapter } from './redis-adapter.js';
-export { DEFAULTS } from './options.js';
+export { DEFAULTS, COORDINATOR_DEFAULTS } from './options.js';
 export type {
   RedisAdapterOptions,
   RedisAdapterUrlOptions,
   RedisAdapterClientOptions,
   RedisAdapterCommonOptions,
   RedisClient,
+  RedisCoordinatorOptions,
 } from './options.js';
-export { RedisCoordinator, COORDINATOR_DEFAULTS } from './redis-coordinator.js';
-export type { RedisCoordinatorOptions } from './redis-coordinator.js';
+export { RedisCoordinator } from './redis-coordinator.js';

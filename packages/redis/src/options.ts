@@ -1,4 +1,15 @@
-import { OptionError } from '@reprise/core';
+import {
+  MAX_TIMER_DELAY,
+  OptionError,
+  TIMER_LIMIT_REASON,
+  anyStringField,
+  customField,
+  msField,
+  notInThisForm,
+  optionsSchema,
+  parseOptions,
+  type ParsedOptions,
+} from '@reprise/core';
 import { describe } from './arguments.js';
 
 /**
@@ -54,89 +65,87 @@ export interface RedisAdapterClientOptions extends RedisAdapterCommonOptions {
 
 export type RedisAdapterOptions = RedisAdapterUrlOptions | RedisAdapterClientOptions;
 
+/** Where a `RedisCoordinator` keeps its keys and channels, and how long tokens are remembered. */
+export interface RedisCoordinatorOptions {
+  /** Prefix of every key and channel (default `'reprise:'`, the adapter's: the names cannot collide). */
+  prefix?: string | undefined;
+  /** ms a session's token counter outlives its last claim. Positive integer; default 30 days (past the snapshots' life). */
+  tokenRetention?: number | undefined;
+}
+
+const COMMON_DEFAULTS = Object.freeze({ prefix: 'reprise:', commandTimeout: 5000 });
+
+/** The defaults of {@link RedisAdapterOptions}: prefix `'reprise:'`, and in ms commandTimeout 5000, connectTimeout 5000, maxReconnectDelay 1000. Frozen. */
+export const DEFAULTS = Object.freeze({ ...COMMON_DEFAULTS, connectTimeout: 5000, maxReconnectDelay: 1000 });
+
+/** Defaults of {@link RedisCoordinatorOptions}: prefix `'reprise:'`, tokenRetention 30 days (in ms). Frozen. */
+export const COORDINATOR_DEFAULTS = Object.freeze({ prefix: 'reprise:', tokenRetention: 30 * 24 * 3_600_000 });
+
+/** Whole ms a Node timer holds. */
+const timerMs = msField({ integer: true, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON });
+
+const urlField = customField<string>(
+  (value) => typeof value === 'string' && /^rediss?:\/\//.test(value),
+  // Never the url itself: it may carry a password.
+  (value) => `must be a redis:// or rediss:// URL string, got ${typeof value === 'string' ? 'another scheme' : describe(value)}`,
+);
+
+/** What is wrong with `value` as the client, if anything. */
+function clientProblem(value: unknown): string | undefined {
+  const c = value as Record<string, unknown> | null;
+  if (c === null || typeof c !== 'object') return `must be a node-redis client, got ${describe(value)}`;
+  if (c['slots'] !== undefined || typeof c['getSentinelNode'] === 'function') {
+    return 'must be a standalone node-redis client: cluster and sentinel clients are not supported';
+  }
+  const missing = ['connect', 'destroy', 'eval', 'evalSha', 'on', 'off'].find((method) => typeof c[method] !== 'function');
+  if (missing !== undefined) return `must be a node-redis 5 client (createClient from @keyv/redis): it has no ${missing}()`;
+  if (typeof c['isOpen'] !== 'boolean' || typeof c['isReady'] !== 'boolean') {
+    return 'must be a node-redis 5 client (createClient from @keyv/redis): it has no isOpen/isReady';
+  }
+  return undefined;
+}
+
+const clientField = customField<RedisClient>((value) => clientProblem(value) === undefined, (value) => clientProblem(value) ?? '');
+
+const urlOnly = notInThisForm('applies to { url } only: configure your own client instead');
+
+const URL_OPTIONS = optionsSchema<RedisAdapterUrlOptions>()(
+  { url: urlField, prefix: anyStringField, commandTimeout: timerMs, connectTimeout: timerMs, maxReconnectDelay: timerMs, client: notInThisForm('cannot go with url') },
+  DEFAULTS,
+);
+
+const CLIENT_OPTIONS = optionsSchema<RedisAdapterClientOptions>()(
+  { client: clientField, prefix: anyStringField, commandTimeout: timerMs, url: notInThisForm('cannot go with client'), connectTimeout: urlOnly, maxReconnectDelay: urlOnly },
+  COMMON_DEFAULTS,
+);
+
+const COORDINATOR_OPTIONS = optionsSchema<RedisCoordinatorOptions>()(
+  { prefix: anyStringField, tokenRetention: msField({ integer: true }) },
+  COORDINATOR_DEFAULTS,
+);
+
 /** The validated options, with defaults. */
 export type ResolvedOptions =
-  | { readonly kind: 'url'; readonly url: string; readonly prefix: string; readonly commandTimeout: number; readonly connectTimeout: number; readonly maxReconnectDelay: number }
-  | { readonly kind: 'client'; readonly client: RedisClient; readonly prefix: string; readonly commandTimeout: number };
-
-export const DEFAULTS = Object.freeze({
-  prefix: 'reprise:',
-  commandTimeout: 5000,
-  connectTimeout: 5000,
-  maxReconnectDelay: 1000,
-});
-
-/** Longest delay a Node timer takes (2^31 - 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const URL_OPTIONS: ReadonlySet<string> = new Set(['url', 'prefix', 'commandTimeout', 'connectTimeout', 'maxReconnectDelay']);
-const CLIENT_OPTIONS: ReadonlySet<string> = new Set(['client', 'prefix', 'commandTimeout']);
-
-function optionError(message: string): OptionError {
-  return new OptionError(`RedisAdapter: ${message}`);
-}
-
-function milliseconds(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_MS) {
-    throw optionError(`${name} must be a positive integer of ms up to ${MAX_TIMER_MS}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function checkClient(client: unknown): RedisClient {
-  const c = client as Record<string, unknown> | null;
-  if (c === null || typeof c !== 'object') throw optionError(`client must be a node-redis client, got ${describe(client)}`);
-  if (c['slots'] !== undefined || typeof c['getSentinelNode'] === 'function') {
-    throw optionError('client must be a standalone node-redis client: cluster and sentinel clients are not supported');
-  }
-  for (const method of ['connect', 'destroy', 'eval', 'evalSha', 'on', 'off']) {
-    if (typeof c[method] !== 'function') {
-      throw optionError(`client must be a node-redis 5 client (createClient from @keyv/redis): it has no ${method}()`);
-    }
-  }
-  if (typeof c['isOpen'] !== 'boolean' || typeof c['isReady'] !== 'boolean') {
-    throw optionError('client must be a node-redis 5 client (createClient from @keyv/redis): it has no isOpen/isReady');
-  }
-  return client as RedisClient;
-}
+  | Readonly<{ kind: 'url' } & ParsedOptions<typeof URL_OPTIONS>>
+  | Readonly<{ kind: 'client' } & ParsedOptions<typeof CLIENT_OPTIONS>>;
 
 /**
- * Validates `new RedisAdapter(options)`.
+ * Validates `new RedisAdapter(options)` (and a coordinator's connection, `what` naming it in messages).
  * @throws OptionError (`ERR_REPRISE_OPTION`) on a wrong type or value, an unknown option, both or
  *   neither of `url` and `client`, or a url-only option (`connectTimeout`, `maxReconnectDelay`) with `client`.
  */
-export function resolveOptions(options: unknown): ResolvedOptions {
+export function resolveOptions(options: unknown, what = 'RedisAdapter'): ResolvedOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw optionError(`options must be an object with a url or a client, got ${describe(options)}`);
+    throw new OptionError(`${what}: options must be an object with a url or a client, got ${describe(options)}`);
   }
   const given = options as Record<string, unknown>;
   const hasUrl = given['url'] !== undefined;
-  const hasClient = given['client'] !== undefined;
-  if (hasUrl === hasClient) throw optionError(hasUrl ? 'give either url or client, not both' : 'give a url or a client');
-  const allowed = hasUrl ? URL_OPTIONS : CLIENT_OPTIONS;
-  for (const name of Object.keys(given)) {
-    if (allowed.has(name) || given[name] === undefined) continue;
-    throw optionError(
-      URL_OPTIONS.has(name)
-        ? `${name} applies to { url } only: configure your own client instead`
-        : `unknown option ${JSON.stringify(name)}`,
-    );
-  }
-  const prefix = given['prefix'] ?? DEFAULTS.prefix;
-  if (typeof prefix !== 'string') throw optionError(`prefix must be a string, got ${describe(prefix)}`);
-  const commandTimeout = milliseconds('commandTimeout', given['commandTimeout'], DEFAULTS.commandTimeout);
-  if (hasClient) return Object.freeze({ kind: 'client', client: checkClient(given['client']), prefix, commandTimeout });
-  const url = given['url'];
-  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-    throw optionError(`url must be a redis:// or rediss:// URL string, got ${typeof url === 'string' ? 'another scheme' : describe(url)}`);
-  }
-  return Object.freeze({
-    kind: 'url',
-    url,
-    prefix,
-    commandTimeout,
-    connectTimeout: milliseconds('connectTimeout', given['connectTimeout'], DEFAULTS.connectTimeout),
-    maxReconnectDelay: milliseconds('maxReconnectDelay', given['maxReconnectDelay'], DEFAULTS.maxReconnectDelay),
-  });
+  if (hasUrl === (given['client'] !== undefined)) throw new OptionError(`${what}: ${hasUrl ? 'give either url or client, not both' : 'give a url or a client'}`);
+  if (hasUrl) return Object.freeze({ kind: 'url', ...parseOptions(URL_OPTIONS, given, { what }) });
+  return Object.freeze({ kind: 'client', ...parseOptions(CLIENT_OPTIONS, given, { what }) });
+}
+
+/** Validates the options of `new RedisCoordinator(connection, options)` (`undefined`: every default). */
+export function resolveCoordinatorOptions(options: unknown): Readonly<ParsedOptions<typeof COORDINATOR_OPTIONS>> {
+  return Object.freeze(parseOptions(COORDINATOR_OPTIONS, options === undefined ? {} : options, { what: 'RedisCoordinator' }));
 }

@@ -5,24 +5,13 @@ import { Connection } from './connection.js';
 import { ADOPTABLE, CLAIM, RELEASE, RENEW } from './coordinator-scripts.js';
 import { withDeadline } from './deadline.js';
 import { operationError } from './failures.js';
-import { resolveOptions } from './options.js';
-import type { RedisAdapterOptions, RedisClient, ResolvedOptions } from './options.js';
+import { resolveCoordinatorOptions, resolveOptions } from './options.js';
+import type { RedisAdapterOptions, RedisClient, RedisCoordinatorOptions, ResolvedOptions } from './options.js';
 import { replyToString } from './replies.js';
 import { runScriptPipeline } from './script-pipeline.js';
 import type { ScriptCall } from './script-pipeline.js';
 import type { ScriptClient } from './script-runner.js';
 import type { LuaScript } from './scripts.js';
-
-/** Where a `RedisCoordinator` keeps its keys and channels, and how long tokens are remembered. */
-export interface RedisCoordinatorOptions {
-  /** Prefix of every key and channel (default `'reprise:'`, the adapter's: the names cannot collide). */
-  prefix?: string | undefined;
-  /** ms a session's token counter outlives its last claim (default 30 days; past the snapshots' life). */
-  tokenRetention?: number | undefined;
-}
-
-/** Defaults of {@link RedisCoordinatorOptions}. */
-export const COORDINATOR_DEFAULTS = Object.freeze({ prefix: 'reprise:', tokenRetention: 30 * 24 * 3_600_000 });
 
 /** Leases the batch renewal script takes per run (two keys each: the lease and its token counter). */
 const KEYS_PER_RENEW = 50;
@@ -116,18 +105,10 @@ export class RedisCoordinator implements SessionCoordinator {
    * @param options `{ prefix?, tokenRetention? }` (see {@link RedisCoordinatorOptions}).
    * @throws RepriseError `ERR_REPRISE_OPTION` on a wrong or unknown option.
    */
-  constructor(connection: Omit<RedisAdapterOptions, 'prefix'>, options: RedisCoordinatorOptions = {}) {
+  constructor(connection: Omit<RedisAdapterOptions, 'prefix'>, options?: RedisCoordinatorOptions) {
     if (connection !== null && typeof connection === 'object' && 'prefix' in connection) throw optionError('give prefix in the second argument');
-    try {
-      this.#options = resolveOptions(connection);
-    } catch (error) {
-      if (error instanceof OptionError) throw optionError(error.message.replace(/^RedisAdapter: /, ''));
-      throw error;
-    }
-    const { prefix = COORDINATOR_DEFAULTS.prefix, tokenRetention = COORDINATOR_DEFAULTS.tokenRetention, ...unknown } = options ?? {};
-    for (const name of Object.keys(unknown)) throw optionError(`unknown option ${JSON.stringify(name)} (known: prefix, tokenRetention)`);
-    if (typeof prefix !== 'string') throw optionError(`prefix must be a string, got ${describe(prefix)}`);
-    if (!Number.isSafeInteger(tokenRetention) || tokenRetention < 1) throw optionError(`tokenRetention must be a positive integer of ms, got ${describe(tokenRetention)}`);
+    this.#options = resolveOptions(connection, 'RedisCoordinator');
+    const { prefix, tokenRetention } = resolveCoordinatorOptions(options);
     this.#prefix = prefix;
     this.#tokenRetention = tokenRetention;
     if (this.#options.kind === 'url') {

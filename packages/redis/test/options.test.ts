@@ -40,7 +40,7 @@ describe('RedisAdapter options', () => {
     ['a prefix that is not a string', { url: URL, prefix: 1 }, /prefix must be a string/],
     ['commandTimeout 0', { url: URL, commandTimeout: 0 }, /commandTimeout must be a positive integer of ms/],
     ['a fractional connectTimeout', { url: URL, connectTimeout: 1.5 }, /connectTimeout must be a positive integer/],
-    ['maxReconnectDelay past the timer limit', { url: URL, maxReconnectDelay: 2 ** 31 }, /maxReconnectDelay must be a positive integer of ms up to 2147483647/],
+    ['maxReconnectDelay past the timer limit', { url: URL, maxReconnectDelay: 2 ** 31 }, /maxReconnectDelay must be at most 2147483647 ms \(about 24\.8 days, the longest delay Node's timers hold\), got 2147483648/],
     ['a client that is not node-redis', { client: { get() {} } }, /node-redis 5 client .*no connect\(\)/],
     ['a cluster client', { client: { slots: [], connect() {} } }, /cluster and sentinel clients are not supported/],
   ];
