@@ -86,15 +86,15 @@ function cartApp(adapter: SessionAdapter, tally: Tally): { app: Koa; middleware:
     if (route === 'POST /add') {
       const item = String(ctx.query.item ?? '');
       if (item === '') ctx.throw(400, 'item is required');
-      const data = ctx.session as CartData;
+      const data = ctx.session as unknown as CartData;
       data.cart ??= [];
       data.cart.push(item);
       ctx.body = { sessionId: ctx.liveSession.id, size: data.cart.length };
     } else if (route === 'GET /cart') {
-      const data = ctx.session as CartData;
+      const data = ctx.session as unknown as CartData;
       ctx.body = { sessionId: data.cart === undefined ? null : ctx.liveSession.id, cart: data.cart ?? [] };
     } else if (route === 'POST /visit') {
-      const data = ctx.session as CartData;
+      const data = ctx.session as unknown as CartData;
       data.n = (data.n ?? 0) + 1;
       ctx.body = { sessionId: ctx.liveSession.id };
     }

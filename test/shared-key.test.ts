@@ -57,7 +57,7 @@ function shopApp(adapter: SessionAdapter, maxSessions: number): { app: Koa; midd
   app.silent = true;
   app.use(middleware);
   app.use(async (ctx) => {
-    const data = ctx.session as ShopData;
+    const data = ctx.session as unknown as ShopData;
     const view = (): CartView => ({
       sessionId: data.user === undefined && data.cart === undefined ? null : ctx.liveSession.id,
       user: data.user ?? null,

@@ -32,7 +32,7 @@ export class OwnRedis {
   }
 
   /** Starts one on a free port. */
-  static async start({ aofDir }: { aofDir?: string } = {}): Promise<OwnRedis> {
+  static async start({ aofDir }: { aofDir?: string | undefined } = {}): Promise<OwnRedis> {
     const redis = new OwnRedis(await freePort(), aofDir);
     await redis.start();
     return redis;

@@ -201,7 +201,7 @@ describe('checkpoints property: crashes under any interleaving lose at most one 
           clock.uninstall();
         }
       }),
-      { numRuns: NUM_RUNS, ...(process.env.CHECKPOINT_PROPERTY_SEED ? { seed: Number(process.env.CHECKPOINT_PROPERTY_SEED), path: process.env.CHECKPOINT_PROPERTY_PATH } : {}) },
+      { numRuns: NUM_RUNS, ...(process.env.CHECKPOINT_PROPERTY_SEED ? { seed: Number(process.env.CHECKPOINT_PROPERTY_SEED), ...(process.env.CHECKPOINT_PROPERTY_PATH ? { path: process.env.CHECKPOINT_PROPERTY_PATH } : {}) } : {}) },
     );
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Keyv } from 'keyv';
+import { Keyv, type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 import KeyvRedis from '@keyv/redis';
 import { KeyvAdapter } from '../src/index.js';
 import { expectOptionError } from '@reprise/adapter-tests';
@@ -60,7 +60,7 @@ describe('KeyvAdapter: checks the Keyv it is given', () => {
     });
 
     it('no serializer with a store other than a Map (the store would get objects)', () => {
-      const keyv = new Keyv(new RecordingStore(), { throwOnErrors: true, serialize: undefined, deserialize: undefined });
+      const keyv = new Keyv((new RecordingStore() as unknown as KeyvStoreAdapter), { throwOnErrors: true, serialize: undefined, deserialize: undefined } as unknown as KeyvOptions);
       expectOptionError(() => new KeyvAdapter(keyv), /no serialize\/deserialize/);
     });
   });
@@ -73,7 +73,7 @@ describe('KeyvAdapter: checks the Keyv it is given', () => {
     });
 
     it('a Map store without serializer (values stay objects in memory)', () => {
-      const adapter = new KeyvAdapter(new Keyv(new Map(), { throwOnErrors: true, serialize: undefined, deserialize: undefined }));
+      const adapter = new KeyvAdapter(new Keyv(new Map(), { throwOnErrors: true, serialize: undefined, deserialize: undefined } as unknown as KeyvOptions));
       expect(adapter.atomic).to.equal(true);
     });
 
@@ -92,7 +92,7 @@ describe('KeyvAdapter: checks the Keyv it is given', () => {
     });
 
     it('an unknown store: not atomic, named keyv', () => {
-      const adapter = new KeyvAdapter(new Keyv(new RecordingStore(), { throwOnErrors: true }));
+      const adapter = new KeyvAdapter(new Keyv((new RecordingStore() as unknown as KeyvStoreAdapter), { throwOnErrors: true }));
       expect(adapter.name).to.equal('keyv');
       expect(adapter.atomic).to.equal(false);
     });

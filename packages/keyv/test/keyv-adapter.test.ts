@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Keyv } from 'keyv';
+import { Keyv, type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 import { RepriseError } from '@reprise/core';
 import { KeyvAdapter } from '../src/index.js';
 import { keyvTtl } from '../src/arguments.js';
@@ -8,7 +8,7 @@ import { RecordingStore } from './support/stores.js';
 
 function recordingKeyv(options: Record<string, unknown> = {}): { store: RecordingStore; keyv: Keyv; adapter: KeyvAdapter } {
   const store = new RecordingStore();
-  const keyv = new Keyv(store, { throwOnErrors: true, ...options });
+  const keyv = new Keyv(store as unknown as KeyvStoreAdapter, { throwOnErrors: true, ...options });
   return { store, keyv, adapter: new KeyvAdapter(keyv) };
 }
 

@@ -17,7 +17,7 @@ export interface AppOptions<TData extends SessionData = SessionData> {
   /** Options of `session()`; the adapter defaults to the app's own `MemoryAdapter` (exposed as `adapter`). */
   session?: SessionOptions<TData>;
   /** `app.keys`: cookies are signed when set. */
-  keys?: string[];
+  keys?: string[] | undefined;
   /** `app.proxy`. */
   proxy?: boolean;
   /** Routes by path, merged over the default ones. */
