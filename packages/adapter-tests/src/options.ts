@@ -1,4 +1,5 @@
-import { MAX_PERSIST_KEY_LENGTH, OptionError, describeOptionValue } from '@reprise/core';
+import { OptionError } from '@reprise/core';
+import { MAX_PERSIST_KEY_LENGTH, describeOptionValue } from '@reprise/core/adapter-kit';
 import type { AdapterTestOptions, TestFunctions } from './types.js';
 
 /** Options with every default filled in; `atomic` stays `undefined` when the adapter decides. */

@@ -1,4 +1,5 @@
-import { OptionError, WarningThrottle, describeKey, describeOptionValue } from '@reprise/core';
+import { OptionError } from '@reprise/core';
+import { WarningThrottle, describeKey, describeOptionValue } from '@reprise/core/adapter-kit';
 
 /** Options of {@link MemoryAdapter}. Every option is optional; `undefined` means the default. */
 export interface MemoryAdapterOptions {

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { RepriseError } from '@reprise/core';
-import { MAX_TIMER_DELAY } from '@reprise/core';
+import { MAX_TIMER_DELAY } from '@reprise/core/adapter-kit';
 import { optionError, show } from './errors.js';
 import { parseTableName } from './identifiers.js';
 import type { TableName } from './identifiers.js';
