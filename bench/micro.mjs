@@ -18,7 +18,7 @@ import session from 'koa-session';
 import { session as reprise } from '@reprise/koa';
 import { MemoryAdapter } from '@reprise/memory';
 import { RedisAdapter } from '@reprise/redis';
-import { encodeSnapshot, newSessionId } from '@reprise/core';
+import { encodeSnapshot, newSessionId } from '@reprise/core/adapter-kit';
 import { KEYS, countViews, newApp } from './servers/harness.mjs';
 import { REDIS_URL, cleanRedis } from './lib.mjs';
 import { cachedSigner, hmacSigner } from './servers/signers.mjs';

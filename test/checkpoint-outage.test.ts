@@ -4,7 +4,8 @@
 // sessions are live); once Redis is back, every visitor's checkpoint catches up with every item
 // acknowledged, outage included.
 import { expect } from 'chai';
-import { decodeRecord, type RepriseError, type Snapshot } from '@reprise/core';
+import type { RepriseError, Snapshot } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { Browser } from './helpers/browser.js';
 import { sessionApp, type VisitorData, type VisitorView } from './helpers/session-app.js';
 import { redisOutageFixture } from './helpers/redis-outage-fixture.js';

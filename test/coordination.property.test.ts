@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { SessionManager, decodeRecord, type LiveSession, type SessionAdapter } from '@reprise/core';
+import { SessionManager, type LiveSession, type SessionAdapter } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { MemoryAdapter, MemoryCluster, MemoryCoordinator } from '@reprise/memory';
 
 type Data = { items: string[] };

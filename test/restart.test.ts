@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { decodeRecord, type ManagerStats, type Snapshot } from '@reprise/core';
+import type { ManagerStats, Snapshot } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { Browser, expectSameCookie } from './helpers/browser.js';
 import { assertBuilt } from './helpers/build.js';
 import { Child } from './helpers/process.js';

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { expect } from 'chai';
-import { decodeRecord, type SessionAdapter, type Snapshot } from '@reprise/core';
+import type { SessionAdapter, Snapshot } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { Browser, expectSameCookie, issuedSid } from './helpers/browser.js';
 import { storeCases } from './helpers/adapter-stores.js';
 import { servedStore } from './helpers/served-store.js';

@@ -17,7 +17,8 @@
 // login with restore('user:u') racing a logout overwrote another browser's evicted cart in 273 of 300 runs.
 import { expect } from 'chai';
 import Koa from 'koa';
-import { decodeRecord, type SessionAdapter } from '@reprise/core';
+import type { SessionAdapter } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { session, type SessionMiddleware } from '@reprise/koa';
 import { storeCases } from './helpers/adapter-stores.js';
 import { servedStore } from './helpers/served-store.js';

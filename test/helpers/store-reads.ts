@@ -1,4 +1,5 @@
-import { decodeRecord, type SessionAdapter, type Snapshot } from '@reprise/core';
+import type { SessionAdapter, Snapshot } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { createClient } from '@keyv/redis';
 import pg from 'pg';
 import { DATABASE_URL, REDIS_URL } from './services.js';

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { link, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { adapterError, assertKey, assertTtl, assertValue, type SessionAdapter } from '@reprise/core';
+import type { SessionAdapter } from '@reprise/core';
+import { adapterError, assertKey, assertTtl, assertValue } from '@reprise/core/adapter-kit';
 
 /** What one file holds: the value and its deadline (ms since the epoch, `null` for none). */
 interface Entry {

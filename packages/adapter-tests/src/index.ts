@@ -48,7 +48,7 @@ export { NOT_ORDERED, NO_BATCH } from './harness.js';
  * `saveManyIfNewer` (results against the model, TTLs, arguments, concurrency, interleavings), then
  * close. It only registers; the runner runs the checks. The checks of ordered writes are reported
  * as skipped, with the reason, on an adapter without `saveIfNewer` and `takeVersioned`; those of
- * batches also on an ordered adapter without `saveManyIfNewer` ({@link NO_BATCH}).
+ * batches also on an ordered adapter without `saveManyIfNewer`.
  *
  * The factory is called once per group, in the group's `before` hook (the checks of a group share
  * that adapter, each with its own random keys), and once per `close()` check; after each group the
@@ -98,6 +98,5 @@ export function runAdapterTests(
     closeTests(harness);
   });
 }
-export { expectRejection, expectOptionError } from './expect-error.js';
 export { runCoordinatorTests } from './coordinator-conformance.js';
 export type { CoordinatorFactory } from './coordinator-conformance.js';

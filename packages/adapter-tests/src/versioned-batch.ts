@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MAX_BATCH_WRITES } from '@reprise/core';
+import { MAX_BATCH_WRITES } from '@reprise/core/adapter-kit';
 import type { VersionedWrite } from '@reprise/core';
 import type { Group, Harness } from './harness.js';
 import { callOp } from './interleavings.js';

@@ -5,7 +5,7 @@ import type { SessionAdapter } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
 import { runAdapterTests } from '../src/index.js';
 import type { AdapterTestOptions } from '../src/index.js';
-import { NOT_ORDERED, NO_BATCH } from '../src/index.js';
+import { NOT_ORDERED, NO_BATCH } from '../src/harness.js';
 import * as broken from './support/broken-adapters.js';
 import * as ordered from './support/broken-ordered-adapters.js';
 import { BatchMapAdapter, OrderedMapAdapter } from './support/ordered-map-adapter.js';

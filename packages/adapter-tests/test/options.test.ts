@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { MAX_PERSIST_KEY_LENGTH, RepriseError } from '@reprise/core';
+import { RepriseError } from '@reprise/core';
+import { MAX_PERSIST_KEY_LENGTH } from '@reprise/core/adapter-kit';
 import { MemoryAdapter } from '@reprise/memory';
 import { DEFAULT_OPTIONS, runAdapterTests } from '../src/index.js';
 import type { TestFunctions } from '../src/index.js';

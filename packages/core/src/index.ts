@@ -1,3 +1,13 @@
+/**
+ * `@reprise/core`: the framework-free engine of Reprise. Applications use `SessionManager` (through a
+ * binding such as `@reprise/koa`, or directly), its options, events, stats and errors; framework
+ * bindings drive it per request with `SessionRequest`.
+ *
+ * What only adapter, coordinator and binding authors need (argument checks, the record codec,
+ * session-id helpers, the hand-over protocol, option helpers) is in `@reprise/core/adapter-kit`.
+ *
+ * @packageDocumentation
+ */
 export type {
   CloseReason,
   InvoluntaryReason,
@@ -28,51 +38,11 @@ export {
 } from './errors.js';
 export type { RepriseErrorCode } from './errors.js';
 export type { SessionCoordinator, CoordinatorMember, Lease, LeaseRenewal, Claim, HandoverOutcome } from './coordinator.js';
-export { HandoverExchange } from './handover-exchange.js';
-export type { HandoverMessage, SendHandoverMessage } from './handover-exchange.js';
-export { DeadlineHeap } from './deadline-heap.js';
-export { newSessionId, isSessionId } from './session-id.js';
 export { SessionManager } from './session-manager.js';
 export type { ManagerEvents, Resumption } from './session-manager.js';
 export { SessionRequest } from './request.js';
 export type { CookieAction, SessionRequestOptions } from './request.js';
-export { redactId, describeKey } from './redact.js';
-export { WarningThrottle, WARNING_WINDOW_MS } from './warning-throttle.js';
-export { LiveSession, MAX_PERSIST_KEY_LENGTH } from './live-session.js';
-export { DEFAULTS, MANAGER_OPTION_NAMES, MANAGER_OPTIONS_SCHEMA } from './options.js';
+export type { LiveSession } from './live-session.js';
+export { DEFAULTS } from './options.js';
 export type { SessionManagerOptions, CoordinationOptions, RuntimeOptionName, Settings } from './options.js';
-// The options mechanism every package uses (for sibling packages; bound for the adapter kit).
-export {
-  parseOptions,
-  optionsSchema,
-  mustBe,
-  unknownOptionMessage,
-  assertKnownOptions,
-  describeOptionValue,
-  TIMER_LIMIT_REASON,
-  integerField,
-  positiveIntegerField,
-  positiveNumberField,
-  msField,
-  positiveMsField,
-  timerMsField,
-  ttlMsField,
-  msOrOffField,
-  timerMsOrOffField,
-  booleanField,
-  stringField,
-  anyStringField,
-  patternField,
-  functionField,
-  oneOfField,
-  customField,
-  optionalField,
-  notInThisForm,
-  listField,
-} from './option-schema.js';
-export type { OptionField, OptionFields, OptionDefaults, DefaultedFields, OptionsSchema, ParsedOptions, FieldsOf, ParseContext, MsBounds } from './option-schema.js';
 export type { ManagerStats } from './stats.js';
-export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';
-export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';
-export { MAX_TIMER_DELAY } from './expiry-timer.js';
-export { adapterError, unsentError, assertKey, assertValue, assertTtl, assertVersion, assertFence, assertWrites, MAX_BATCH_WRITES, describeValue, wholeMsTtl } from './adapter-arguments.js';

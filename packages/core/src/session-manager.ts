@@ -7,7 +7,7 @@ import { AdapterError, OptionError, PersistError, RepriseError, RestoreError, Se
 import { disposeLive, runHooks } from './hooks.js';
 import { keepAlive } from './keep-alive.js';
 import { KeyLock } from './key-lock.js';
-import { LiveSession, internalsOf, type SessionOwner } from './live-session.js';
+import { LiveSession, internalsOf } from './live-session.js';
 import { parseHooks, parseManagerOptions, parseRuntimeOption, type RuntimeOptionName, type SessionManagerOptions, type Settings } from './options.js';
 import { PersistQueue } from './persist-queue.js';
 import { Registry } from './registry.js';
@@ -42,10 +42,10 @@ const CLOSE_REASONS: ReadonlySet<string> = new Set<CloseReason>(['evicted', 'exp
  * persisted through the adapter behind a retry queue with ordered writes, and restores under the
  * session's own id. Framework-free; bindings drive it per request through `SessionRequest`.
  */
-export class SessionManager<TData extends SessionData = SessionData>
-  extends EventEmitter<ManagerEvents<TData>>
-  implements SessionOwner<TData>
-{
+export class SessionManager<TData extends SessionData = SessionData> extends EventEmitter<ManagerEvents<TData>> {
+  // The manager is the `SessionOwner` of its sessions, checked where it passes itself to them, with no
+  // `implements` clause: the owner's methods are internal, stripped from the published declarations.
+
   /** The adapter snapshots go to. The manager never closes it: its owner does. */
   readonly adapter: SessionAdapter;
   readonly #settings: Settings;

@@ -1,4 +1,5 @@
-import { adapterError as coreAdapterError, assertKey, assertValue, describeValue, wholeMsTtl, type RepriseError } from '@reprise/core';
+import type { RepriseError } from '@reprise/core';
+import { adapterError as coreAdapterError, assertKey, assertValue, describeValue, wholeMsTtl } from '@reprise/core/adapter-kit';
 
 const NAME = 'KeyvAdapter';
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Keyv, type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 import KeyvRedis from '@keyv/redis';
 import { KeyvAdapter } from '../src/index.js';
-import { expectOptionError } from '@reprise/adapter-tests';
+import { expectOptionError } from '@reprise/adapter-tests/internal';
 import { RecordingStore } from './support/stores.js';
 
 // Builds KeyvRedis stores without connecting them: constructing one opens no socket.

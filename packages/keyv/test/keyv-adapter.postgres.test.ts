@@ -4,7 +4,7 @@ import { Keyv } from 'keyv';
 import KeyvPostgres from '@keyv/postgres';
 import pg from 'pg';
 import { KeyvAdapter } from '../src/index.js';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 
 const POSTGRES_URL = process.env['POSTGRES_URL'] ?? 'postgresql://root@127.0.0.1:5432/test';
 

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Keyv } from 'keyv';
 import KeyvRedis, { createClient } from '@keyv/redis';
 import { KeyvAdapter } from '../src/index.js';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 

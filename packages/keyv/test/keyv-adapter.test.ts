@@ -3,7 +3,7 @@ import { Keyv, type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 import { RepriseError } from '@reprise/core';
 import { KeyvAdapter } from '../src/index.js';
 import { keyvTtl } from '../src/arguments.js';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 import { RecordingStore } from './support/stores.js';
 
 function recordingKeyv(options: Record<string, unknown> = {}): { store: RecordingStore; keyv: Keyv; adapter: KeyvAdapter } {

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { isSessionId } from '@reprise/core';
+import { isSessionId } from '@reprise/core/adapter-kit';
 import type { Context } from 'koa';
 import type { CookieSettings } from './options.js';
 

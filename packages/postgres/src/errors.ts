@@ -1,4 +1,5 @@
-import { OptionError, adapterError as coreAdapterError, unsentError as coreUnsentError, describeOptionValue } from '@reprise/core';
+import { OptionError } from '@reprise/core';
+import { adapterError as coreAdapterError, unsentError as coreUnsentError, describeOptionValue } from '@reprise/core/adapter-kit';
 import type { AdapterError } from '@reprise/core';
 
 /** A short description of any value, for error messages (never the value of a long string). */

@@ -1,22 +1,6 @@
 import type { Pool } from 'pg';
 import type { RepriseError } from '@reprise/core';
-import {
-  MAX_TIMER_DELAY,
-  TIMER_LIMIT_REASON,
-  anyStringField,
-  booleanField,
-  customField,
-  functionField,
-  msField,
-  msOrOffField,
-  notInThisForm,
-  optionsSchema,
-  parseOptions,
-  positiveIntegerField,
-  stringField,
-  timerMsField,
-  type ParsedOptions,
-} from '@reprise/core';
+import { MAX_TIMER_DELAY, TIMER_LIMIT_REASON, anyStringField, booleanField, customField, functionField, msField, msOrOffField, notInThisForm, optionsSchema, parseOptions, positiveIntegerField, stringField, timerMsField, type ParsedOptions } from '@reprise/core/adapter-kit';
 import { MAX_TTL_MS } from './arguments.js';
 import { optionError, show } from './errors.js';
 import { parseTableName } from './identifiers.js';

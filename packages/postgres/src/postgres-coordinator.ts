@@ -1,7 +1,9 @@
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
-import { AdapterError, HandoverExchange, MAX_TIMER_DELAY, OptionError } from '@reprise/core';
-import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
+import { AdapterError, OptionError } from '@reprise/core';
+import { HandoverExchange, MAX_TIMER_DELAY } from '@reprise/core/adapter-kit';
+import type { Claim, CoordinatorMember, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
+import type { HandoverMessage } from '@reprise/core/adapter-kit';
 import { RAW_TYPES, isWellFormed } from './codec.js';
 import { buildLeaseStatements, channelName } from './coordinator-sql.js';
 import type { LeaseStatements } from './coordinator-sql.js';

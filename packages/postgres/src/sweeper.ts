@@ -1,4 +1,4 @@
-import { MAX_TIMER_DELAY } from '@reprise/core';
+import { MAX_TIMER_DELAY } from '@reprise/core/adapter-kit';
 
 /** What a {@link Sweeper} needs from its adapter. */
 export interface SweeperOptions {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
-import { MAX_BATCH_WRITES } from '@reprise/core';
+import { MAX_BATCH_WRITES } from '@reprise/core/adapter-kit';
 import { PostgresAdapter } from '../src/index.js';
 import { MAX_STATEMENT_VALUE_BYTES, planBatch } from '../src/batch.js';
 import { POSTGRES_URL, expectRejection, freePort, sleep, tableFixture } from './helpers.js';

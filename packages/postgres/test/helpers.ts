@@ -27,7 +27,7 @@ export async function rowCount(pool: pg.Pool, table: string): Promise<number> {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export { expectRejection, expectOptionError } from '@reprise/adapter-tests';
+export { expectRejection, expectOptionError } from '@reprise/adapter-tests/internal';
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
 export async function freePort(): Promise<number> {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import FakeTimers from '@sinonjs/fake-timers';
-import { MAX_TIMER_DELAY } from '@reprise/core';
+import { MAX_TIMER_DELAY } from '@reprise/core/adapter-kit';
 import { Sweeper } from '../src/sweeper.js';
 import type { SweeperOptions } from '../src/sweeper.js';
 

@@ -1,15 +1,5 @@
-import {
-  MAX_TIMER_DELAY,
-  OptionError,
-  TIMER_LIMIT_REASON,
-  anyStringField,
-  customField,
-  msField,
-  notInThisForm,
-  optionsSchema,
-  parseOptions,
-  type ParsedOptions,
-} from '@reprise/core';
+import { OptionError } from '@reprise/core';
+import { MAX_TIMER_DELAY, TIMER_LIMIT_REASON, anyStringField, customField, msField, notInThisForm, optionsSchema, parseOptions, type ParsedOptions } from '@reprise/core/adapter-kit';
 import { describe } from './arguments.js';
 
 /**

@@ -1,5 +1,7 @@
-import { AdapterError, HandoverExchange, OptionError, RepriseError, adapterError as coreAdapterError } from '@reprise/core';
-import type { Claim, CoordinatorMember, HandoverMessage, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
+import { AdapterError, OptionError, RepriseError } from '@reprise/core';
+import { HandoverExchange, adapterError as coreAdapterError } from '@reprise/core/adapter-kit';
+import type { Claim, CoordinatorMember, HandoverOutcome, Lease, LeaseRenewal, SessionCoordinator } from '@reprise/core';
+import type { HandoverMessage } from '@reprise/core/adapter-kit';
 import { checkKey, describe } from './arguments.js';
 import { Connection } from './connection.js';
 import { ADOPTABLE, CLAIM, RELEASE, RENEW } from './coordinator-scripts.js';

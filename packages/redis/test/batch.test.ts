@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { MAX_BATCH_WRITES } from '@reprise/core';
-import { expectRejection } from '@reprise/adapter-tests';
+import { MAX_BATCH_WRITES } from '@reprise/core/adapter-kit';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 import { RedisAdapter } from '../src/index.js';
 import { KEYS_PER_BATCH_SCRIPT } from '../src/scripts.js';
 import { DRIFT_MS, REDIS_URL, prefixedRedis } from './support/prefixed-redis.js';

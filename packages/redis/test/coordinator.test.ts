@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createClient } from '@keyv/redis';
-import { expectOptionError, expectRejection, runCoordinatorTests } from '@reprise/adapter-tests';
+import { runCoordinatorTests } from '@reprise/adapter-tests';
+import { expectOptionError, expectRejection } from '@reprise/adapter-tests/internal';
 import { RedisCoordinator } from '../src/index.js';
 import { REDIS_URL } from './support/prefixed-redis.js';
 import { freePort, OwnRedis } from './support/redis-server.js';

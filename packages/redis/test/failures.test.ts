@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createClient } from '@keyv/redis';
 import type { RepriseError } from '@reprise/core';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 import { RedisAdapter } from '../src/index.js';
 import { isConfigurationError } from '../src/failures.js';
 import { freePort, OwnRedis } from './support/redis-server.js';

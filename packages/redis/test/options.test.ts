@@ -3,7 +3,7 @@ import { createClient } from '@keyv/redis';
 import { RedisAdapter } from '../src/index.js';
 import type { RedisAdapterOptions } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
-import { expectOptionError } from '@reprise/adapter-tests';
+import { expectOptionError } from '@reprise/adapter-tests/internal';
 
 // None of these connect: a client is created but connect() is never called.
 const URL = 'redis://127.0.0.1:6379';

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { createClient } from '@keyv/redis';
 import type { RepriseError } from '@reprise/core';
 import { RedisAdapter } from '../src/index.js';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 import { activeResources, eventually, freePort, OwnRedis } from './support/redis-server.js';
 
 /** Timings seen, printed at the end of the run (the outage behaviour in numbers). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createClient } from '@keyv/redis';
 import { RedisAdapter } from '../src/index.js';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 

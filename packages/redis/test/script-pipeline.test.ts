@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 import { batchError } from '../src/failures.js';
 import { runScriptPipeline } from '../src/script-pipeline.js';
 import type { ScriptClient } from '../src/script-runner.js';

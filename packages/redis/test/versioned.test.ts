@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { expectRejection } from '@reprise/adapter-tests';
+import { expectRejection } from '@reprise/adapter-tests/internal';
 import { RedisAdapter } from '../src/index.js';
 import { DRIFT_MS, REDIS_URL, prefixedRedis } from './support/prefixed-redis.js';
 

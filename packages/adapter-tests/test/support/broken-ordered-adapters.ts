@@ -1,4 +1,4 @@
-import { adapterError, assertWrites } from '@reprise/core';
+import { adapterError, assertWrites } from '@reprise/core/adapter-kit';
 import type { Fence, SessionAdapter, VersionedWrite } from '@reprise/core';
 import { BatchMapAdapter, NAME, OrderedMapAdapter } from './ordered-map-adapter.js';
 import type { StoredEntry } from './ordered-map-adapter.js';

@@ -1,4 +1,4 @@
-import { adapterError, assertKey, assertTtl, assertValue, assertVersion, assertWrites, describeValue } from '@reprise/core';
+import { adapterError, assertKey, assertTtl, assertValue, assertVersion, assertWrites, describeValue } from '@reprise/core/adapter-kit';
 import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 
 export const NAME = 'ordered-map';

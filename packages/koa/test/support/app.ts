@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import Koa from 'koa';
 import request from 'supertest';
 import type { Response } from 'supertest';
-import { decodeRecord, type RepriseError, type SessionData, type Snapshot } from '@reprise/core';
+import type { RepriseError, SessionData, Snapshot } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { MemoryAdapter } from '@reprise/memory';
 import { session, type SessionMiddleware, type SessionOptions } from '../../src/index.js';
 
