@@ -1,6 +1,6 @@
 import { Signer } from '@fastify/cookie';
 import type { SerializeOptions } from '@fastify/cookie';
-import { isSessionId } from '@reprise/core';
+import { isSessionId } from '@reprise/core/adapter-kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CookieSettings } from './options.js';
 

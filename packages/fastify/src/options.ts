@@ -1,4 +1,5 @@
-import { MANAGER_OPTION_NAMES, OptionError, SessionManager, assertKnownOptions, describeOptionValue, type SessionManagerOptions } from '@reprise/core';
+import { OptionError, SessionManager, type SessionManagerOptions } from '@reprise/core';
+import { MANAGER_OPTION_NAMES, assertKnownOptions, describeOptionValue } from '@reprise/core/adapter-kit';
 import { MemoryAdapter } from '@reprise/memory';
 import type { RepriseData } from './types.js';
 

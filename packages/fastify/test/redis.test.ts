@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@keyv/redis';
 import { expect } from 'chai';
-import { decodeRecord, type CloseReason } from '@reprise/core';
+import { type CloseReason } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import { RedisAdapter } from '@reprise/redis';
 import { buildApp, SECRET, sign, until, type Browser } from './support/app.js';
 
