@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { assertKnownOptions } from '@reprise/core';
+import { assertKnownOptions } from '@reprise/core/adapter-kit';
 import { usageError } from './errors.js';
 import { parseDuration } from './format.js';
 

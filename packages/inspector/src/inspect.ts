@@ -1,5 +1,5 @@
-import { decodeRecord } from '@reprise/core';
-import type { DecodedRecord } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
+import type { DecodedRecord } from '@reprise/core/adapter-kit';
 import type { StoredEntry } from './stores/store.js';
 
 /**

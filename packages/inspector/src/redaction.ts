@@ -1,4 +1,4 @@
-import { isSessionId, redactId } from '@reprise/core';
+import { isSessionId, redactId } from '@reprise/core/adapter-kit';
 
 /**
  * A session id is a credential (whoever has it is that visitor), so output names sessions the way

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import pg from 'pg';
-import { encodeSnapshot, newSessionId, redactId } from '@reprise/core';
+import { encodeSnapshot, newSessionId, redactId } from '@reprise/core/adapter-kit';
 import { createLeaseTableSql, parseTableName, PostgresAdapter } from '@reprise/postgres';
 import { assertBuilt, jsonLines, reprise } from './helpers/cli.js';
 import { RICH_DATA_READABLE, writeScenario } from './helpers/scenario.js';

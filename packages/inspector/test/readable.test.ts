@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { decodeRecord, encodeSnapshot } from '@reprise/core';
+import { decodeRecord, encodeSnapshot } from '@reprise/core/adapter-kit';
 import { readable } from '../src/readable.js';
 
 /** `data` through the real codec and back, as the inspector sees it. */

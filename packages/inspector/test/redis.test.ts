@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { encodeSnapshot, newSessionId, redactId } from '@reprise/core';
+import { encodeSnapshot, newSessionId, redactId } from '@reprise/core/adapter-kit';
 import { RedisAdapter, RedisCoordinator } from '@reprise/redis';
 import { assertBuilt, jsonLines, reprise } from './helpers/cli.js';
 import { RICH_DATA_READABLE, writeScenario } from './helpers/scenario.js';

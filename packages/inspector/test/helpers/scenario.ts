@@ -1,4 +1,5 @@
-import { decodeRecord, SessionManager } from '@reprise/core';
+import { SessionManager } from '@reprise/core';
+import { decodeRecord } from '@reprise/core/adapter-kit';
 import type { SessionAdapter } from '@reprise/core';
 import { waitUntil } from './services.js';
 
