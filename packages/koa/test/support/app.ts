@@ -17,7 +17,7 @@ export interface AppOptions<TData extends SessionData = SessionData> {
   /** Options of `session()`; the adapter defaults to the app's own `MemoryAdapter` (exposed as `adapter`). */
   session?: SessionOptions<TData>;
   /** `app.keys`: cookies are signed when set. */
-  keys?: string[];
+  keys?: string[] | undefined;
   /** `app.proxy`. */
   proxy?: boolean;
   /** Routes by path, merged over the default ones. */
@@ -102,7 +102,7 @@ export function buildApp<TData extends SessionData = SessionData>(options: AppOp
   const routes = { ...DEFAULT_ROUTES, ...options.routes };
   app.use(async (ctx) => {
     const route = routes[ctx.path];
-    if (route === undefined) ctx.throw(404);
+    if (route === undefined) return ctx.throw(404);
     await route(ctx as Koa.Context);
   });
   return {
