@@ -14,7 +14,8 @@ export type RepriseErrorCode =
   | 'ERR_REPRISE_ADAPTER'
   | 'ERR_REPRISE_ADAPTER_TIMEOUT'
   | 'ERR_REPRISE_SESSION_UNAVAILABLE'
-  | 'ERR_REPRISE_LISTENER';
+  | 'ERR_REPRISE_LISTENER'
+  | 'ERR_REPRISE_UNSUPPORTED';
 
 /** Base class of every error Reprise throws or reports. `code` is stable across releases. */
 export class RepriseError extends Error {
@@ -122,6 +123,17 @@ export class AdapterError extends RepriseError {
     super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.transient = options?.transient ?? true;
     this.unsent = options?.unsent ?? false;
+  }
+}
+
+/**
+ * A call another session library offers (koa-session's `ctx.session.manuallyCommit()`, for example)
+ * that Reprise has no equivalent for, or a write to one of the names a binding reserves. Thrown
+ * where it is used; the message names what to use instead.
+ */
+export class UnsupportedError extends RepriseError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_REPRISE_UNSUPPORTED', message, options);
   }
 }
 

@@ -35,6 +35,7 @@ export {
   ListenerError,
   AdapterError,
   SessionUnavailableError,
+  UnsupportedError,
 } from './errors.js';
 export type { RepriseErrorCode } from './errors.js';
 export type { SessionCoordinator, CoordinatorMember, Lease, LeaseRenewal, Claim, HandoverOutcome } from './coordinator.js';

@@ -46,6 +46,8 @@ export class SessionRequest<TData extends SessionData> {
   #created: LiveSession<TData> | undefined;
   readonly #closes: Promise<boolean>[] = [];
   #lazy: TData | undefined;
+  /** The object behind {@link #lazy}, until a session is created with it as its data. */
+  #unadopted: TData | undefined;
   #unavailable: SessionUnavailableError | undefined;
   #clear = false;
   #finished = false;
@@ -122,7 +124,7 @@ export class SessionRequest<TData extends SessionData> {
 
   /** The request's session, created when it has none (reading it is a request for a session). */
   get live(): LiveSession<TData> {
-    return this.#session ?? this.#create({} as TData);
+    return this.#session ?? this.#create(this.#adoptLazy());
   }
 
   /**
@@ -135,6 +137,7 @@ export class SessionRequest<TData extends SessionData> {
     const session = this.#session;
     this.#session = undefined;
     this.#lazy = undefined;
+    this.#unadopted = undefined;
     this.#clear = true;
     if (session !== undefined) this.#closes.push(session.close());
   }
@@ -185,22 +188,28 @@ export class SessionRequest<TData extends SessionData> {
     return session;
   }
 
+  /** The data of a session created now: the lazy object's, so that a reference to it reads what is written after. */
+  #adoptLazy(): TData {
+    const data = this.#unadopted ?? ({} as TData);
+    this.#unadopted = undefined;
+    return data;
+  }
+
   /**
    * An empty object standing for the session the request does not have yet: its first write creates
-   * the live session with this very object as its data; later writes go to the session's data. A
+   * the live session with this very object as its data (as does reading {@link live}), so a reference
+   * to it keeps reading the session's data; later writes go to the session's data. A
    * write once the request has finished is ignored and reported (an `'error'` event): nothing could
    * deliver the cookie of a session created then.
    */
   #lazyData(): TData {
     if (this.#lazy !== undefined) return this.#lazy;
     const target = {} as TData;
-    let adopted = false;
+    this.#unadopted = target;
     const sessionFor = (): LiveSession<TData> | undefined => {
       if (this.#session !== undefined) return this.#session;
       if (this.#finished) return undefined;
-      const data = adopted ? ({} as TData) : target;
-      adopted = true;
-      return this.#create(data);
+      return this.#create(this.#unadopted === target ? this.#adoptLazy() : ({} as TData));
     };
     const late = (property: PropertyKey): boolean => {
       const message = `write to the session's ${String(property)} after the request finished was ignored: no session can be created then`;

@@ -76,6 +76,8 @@ export interface LiveSessionView<TData extends SessionData = SessionData> {
   /** ms since the epoch at which the session expires if it stays idle (idle and absolute timeouts). */
   readonly expiresAt: number;
   readonly state: SessionState;
+  /** Why the session is closing or closed (set when its close starts, so closing hooks see it); `undefined` while live. */
+  readonly closeReason: CloseReason | undefined;
   /** Adapter key of its snapshot; defaults to `id`. Must not be shaped like a session id. */
   persistKey: string;
   /** Whether a close writes a snapshot; default `true`. */

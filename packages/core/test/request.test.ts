@@ -96,6 +96,18 @@ describe('SessionRequest: the request protocol in core', () => {
       expect(Object.hasOwn(session.data, '__proto__')).to.equal(true);
       request.end(true);
     });
+
+    it('a session created by reading live adopts the lazy data: a reference taken before reads what is written after', async () => {
+      const { manager } = makeManager<Data>();
+      const request = await opened(manager);
+      const early = request.data;
+      const session = request.live;
+      early.views = 1;
+      session.data.cart = 'apple';
+      expect(early).to.deep.equal({ views: 1, cart: 'apple' });
+      expect(request.data).to.deep.equal({ views: 1, cart: 'apple' });
+      request.end(true);
+    });
   });
 
   describe('with a presented id', () => {

@@ -1,13 +1,15 @@
 import { OptionError, type LiveSession, type SessionUnavailableError, type SessionData, type SessionManager } from '@reprise/core';
 import type { IssuedSignature } from './cookie.js';
+import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
-import { REQUEST_SESSION, installAccessors } from './context.js';
-import { managerFrom, normalizeCookie, type SessionOptions } from './options.js';
+import { REQUEST_SESSION, installAccessors, type KoaSessionData } from './context.js';
+import { fromKoaSessionOptions } from './koa-session-options.js';
+import { assertKnownSessionOptions, managerFrom, normalizeCookie, type SessionOptions } from './options.js';
 import { RequestSession } from './request-session.js';
 import type { MiddlewareState } from './shared-state.js';
 
 /** The middleware `session()` returns, with the manager it drives. */
-export interface SessionMiddleware<TData extends SessionData = SessionData> extends Middleware {
+export interface SessionMiddleware<TData extends SessionData = KoaSessionData> extends Middleware {
   /** The `SessionManager` of this middleware: stats, setOption, close by id, shutdown. */
   readonly manager: SessionManager<TData>;
 }
@@ -17,9 +19,18 @@ export interface SessionMiddleware<TData extends SessionData = SessionData> exte
  * `ctx.sessionMaxAge`. Cookies go through `ctx.cookies`, signed whenever `app.keys` is set.
  * A request that never writes creates no session and sets no cookie. Use one per app.
  * Call `middleware.manager.shutdown()` when the server stops, so every session's closing hooks run.
+ *
+ * The data type defaults to the augmented `SessionDataMap` ({@link KoaSessionData}), so hooks'
+ * `session.data` is typed like `ctx.session`. koa-session's call forms `session(options, app)` and
+ * `session(app, options)` work too (the app is not needed, and is only checked), as do its option
+ * names where Reprise has the same meaning (see `KoaSessionOptions`).
  */
-export function session<TData extends SessionData = SessionData>(options: SessionOptions<TData> = {} as SessionOptions<TData>): SessionMiddleware<TData> {
-  if (typeof options !== 'object' || options === null) throw new OptionError('session() options must be an object');
+export function session<TData extends SessionData = KoaSessionData>(options?: SessionOptions<TData>, app?: Koa): SessionMiddleware<TData>;
+export function session<TData extends SessionData = KoaSessionData>(app: Koa, options?: SessionOptions<TData>): SessionMiddleware<TData>;
+export function session<TData extends SessionData = KoaSessionData>(first?: SessionOptions<TData> | Koa, second?: SessionOptions<TData> | Koa): SessionMiddleware<TData> {
+  const given = optionsArgument<TData>(first, second);
+  assertKnownSessionOptions(given);
+  const { options, requireKeys } = fromKoaSessionOptions(given);
   if (options.ipBinding !== undefined && typeof options.ipBinding !== 'boolean') throw new OptionError('ipBinding must be a boolean');
   const manager = managerFrom(options);
   const signatures = new WeakMap<LiveSession<TData>, IssuedSignature>();
@@ -38,6 +49,9 @@ export function session<TData extends SessionData = SessionData>(options: Sessio
   };
   const middleware = async function reprise(ctx: Context, next: Next): Promise<void> {
     installAccessors(ctx.app);
+    if (requireKeys && ctx.app.keys === undefined) {
+      throw new OptionError('session({ signed: true }) needs app.keys to sign the session cookie, as koa-session does: set app.keys (Reprise signs whenever it is set)');
+    }
     const request = new RequestSession<TData>(ctx, shared);
     (ctx as unknown as Record<symbol, unknown>)[REQUEST_SESSION] = request;
     const loading = request.load();
@@ -56,6 +70,20 @@ export function session<TData extends SessionData = SessionData>(options: Sessio
     }
   };
   return Object.assign(middleware, { manager: shared.manager });
+}
+
+/** A Koa application, as koa-session's `session(options, app)` takes it. */
+function isApp(value: unknown): value is Koa {
+  return typeof value === 'object' && value !== null && typeof (value as { use?: unknown }).use === 'function' && typeof (value as { context?: unknown }).context === 'object';
+}
+
+/** The options among `session()`'s arguments: `(options?, app?)` or `(app, options?)`. */
+function optionsArgument<TData extends SessionData>(first: unknown, second: unknown): SessionOptions<TData> {
+  const [options, app] = isApp(first) ? [second, first] : [first, second];
+  if (app !== undefined && !isApp(app)) throw new OptionError(`session(options, app): the second argument must be the Koa app (or nothing), got ${typeof app}`);
+  if (options === undefined) return {} as SessionOptions<TData>;
+  if (typeof options !== 'object' || options === null || isApp(options)) throw new OptionError('session() options must be an object');
+  return options as SessionOptions<TData>;
 }
 
 function isUnavailable(error: unknown): error is SessionUnavailableError {

@@ -1,6 +1,7 @@
 import { OptionError, SessionManager, type SessionData, type SessionManagerOptions } from '@reprise/core';
 import { MANAGER_OPTION_NAMES, assertKnownOptions, describeOptionValue } from '@reprise/core/adapter-kit';
 import { MemoryAdapter } from '@reprise/memory';
+import { KOA_SESSION_OPTION_NAMES, type KoaSessionOptions } from './koa-session-options.js';
 
 /** Cookie settings of the session cookie. Durations in ms. */
 export interface CookieOptions {
@@ -34,8 +35,12 @@ export interface KoaOptions {
   ipBinding?: boolean | undefined;
 }
 
-/** `session()` options: the manager's options (adapter defaults to a `MemoryAdapter`), or a ready `manager`. */
+/**
+ * `session()` options: the manager's options (adapter defaults to a `MemoryAdapter`), or a ready
+ * `manager`; plus koa-session's names ({@link KoaSessionOptions}), so that its configuration moves over.
+ */
 export type SessionOptions<TData extends SessionData = SessionData> = KoaOptions &
+  KoaSessionOptions &
   (
     | (Omit<SessionManagerOptions<TData>, 'adapter'> & { adapter?: SessionManagerOptions<TData>['adapter']; manager?: undefined })
     | { manager: SessionManager<TData> }
@@ -96,8 +101,8 @@ export function validateMaxAge(name: string, value: unknown): asserts value is n
 /** The options `session()` itself reads; with `manager`, every other one would be silently ignored. */
 const KOA_OPTION_NAMES: ReadonlySet<string> = new Set(['manager', 'cookie', 'ipBinding']);
 
-/** Every name `session()` accepts: the manager's and its own. */
-const SESSION_OPTION_NAMES: ReadonlySet<string> = new Set([...MANAGER_OPTION_NAMES, ...KOA_OPTION_NAMES]);
+/** Every name `session()` knows: the manager's, its own and koa-session's (accepted or refused with a reason). */
+const SESSION_OPTION_NAMES: ReadonlySet<string> = new Set([...MANAGER_OPTION_NAMES, ...KOA_OPTION_NAMES, ...KOA_SESSION_OPTION_NAMES]);
 
 /** Every name of `cookie` (the compiler keeps the list complete). */
 const COOKIE_OPTION_NAMES: ReadonlySet<string> = new Set(

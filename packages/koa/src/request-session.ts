@@ -2,6 +2,7 @@ import { SessionRequest, type LiveSession, type SessionData } from '@reprise/cor
 import type { Context } from 'koa';
 import { carriesCookie, clearCookie, readCookie, writeCookie, type PresentedCookie } from './cookie.js';
 import { validateMaxAge } from './options.js';
+import { sessionView, splitAssigned, type KoaSession } from './session-view.js';
 import { RENEW_FRACTION, type MiddlewareState } from './shared-state.js';
 
 /**
@@ -15,6 +16,8 @@ export class RequestSession<TData extends SessionData> {
   readonly #presented: PresentedCookie | undefined;
   readonly #request: SessionRequest<TData>;
   #forceCookie = false;
+  /** `ctx.session` and the data object it was made over (a new one when the data object changes). */
+  #view: { readonly data: TData; readonly view: KoaSession<TData> } | undefined;
 
   constructor(ctx: Context, shared: MiddlewareState<TData>) {
     this.#ctx = ctx;
@@ -29,14 +32,45 @@ export class RequestSession<TData extends SessionData> {
     return this.#request.open();
   }
 
-  /** `ctx.session`. */
-  get data(): TData {
-    return this.#request.data;
+  /** `ctx.session`: the data, with koa-session's session properties (see `SessionProperties`). */
+  get view(): KoaSession<TData> {
+    const data = this.#request.data;
+    if (this.#view?.data !== data) this.#view = { data, view: sessionView(this, data) };
+    return this.#view.view;
   }
 
-  /** `ctx.session = value`: `null` closes the session; an object replaces (or creates) the data. */
-  set data(value: TData | null) {
-    this.#request.data = value;
+  /**
+   * `ctx.session = value`: `null` closes the session; an object replaces (or creates) the data. Its
+   * `maxAge`, if any, is this session's cookie lifetime (as in koa-session), never a data key.
+   */
+  assign(value: TData | null): void {
+    const { data, maxAge } = splitAssigned(value);
+    if (maxAge !== undefined) validateMaxAge('ctx.session.maxAge', maxAge);
+    this.#request.data = data;
+    if (maxAge !== undefined) this.maxAge = maxAge;
+  }
+
+  /** The request's session, without creating one. */
+  get current(): LiveSession<TData> | undefined {
+    return this.#request.session;
+  }
+
+  /** `true` unless the request holds a session it did not create (one the visitor came back with). */
+  get isNew(): boolean {
+    return this.#request.session?.isNew ?? true;
+  }
+
+  /** `ctx.session.save()`: the session exists, and this response carries its cookie. */
+  save(): void {
+    void this.live;
+    this.#forceCookie = true;
+  }
+
+  /** `ctx.session.regenerate()`: a new id for the request's session, or a new session (whose id is new). */
+  regenerate(): void {
+    const current = this.#request.session;
+    if (current === undefined) void this.live;
+    else current.regenerate();
   }
 
   /** `ctx.liveSession`. */
@@ -52,7 +86,12 @@ export class RequestSession<TData extends SessionData> {
 
   /** Sets this session's cookie lifetime ("remember me"): ms or `'session'`; creates the session if needed. */
   set maxAge(value: number | 'session') {
-    validateMaxAge('ctx.sessionMaxAge', value);
+    this.setMaxAge(value, 'ctx.sessionMaxAge');
+  }
+
+  /** {@link maxAge}'s setter, with the name the error message gives a wrong value. */
+  setMaxAge(value: unknown, name: string): void {
+    validateMaxAge(name, value);
     this.#shared.maxAges.set(this.live, value);
     this.#forceCookie = true;
   }

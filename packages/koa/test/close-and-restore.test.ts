@@ -437,4 +437,23 @@ describe('close and restore', () => {
       expect(t.manager.get(oldId)?.data).to.deep.equal({ cart: 'apple' });
     });
   });
+
+  it('a closing hook sees session.closeReason (its type says so too), equal to its reason, with the state closing', async () => {
+    const seen: Array<[CloseReason, CloseReason | undefined, string]> = [];
+    const t = buildApp({ session: { maxSessions: 1, onClose: (s, reason) => void seen.push([reason, s.closeReason, s.state]) } });
+    const first = t.browser();
+    await first.get('/inc');
+    await t.browser().get('/inc');
+    const second = t.browser();
+    await second.get('/inc');
+    await second.get('/logout');
+    await t.browser().get('/inc');
+    await t.manager.shutdown();
+    expect(seen).to.deep.equal([
+      ['evicted', 'evicted', 'closing'],
+      ['evicted', 'evicted', 'closing'],
+      ['closed', 'closed', 'closing'],
+      ['shutdown', 'shutdown', 'closing'],
+    ]);
+  });
 });

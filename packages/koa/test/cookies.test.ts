@@ -1,24 +1,9 @@
-import FakeTimers from '@sinonjs/fake-timers';
+import type FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import request from 'supertest';
 import { session } from '../src/index.js';
+import { DAY, MINUTE, T0, expiresAt, fakeDate } from './support/clock.js';
 import { buildApp, cookieIn, isClearing, setCookies, sign, SID, type Browser, type TestApp } from './support/app.js';
-
-const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
-/** A fixed start for the faked Date: cookie expiries are exact. */
-const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
-
-/** Fakes only `Date` (the cookie `expires` attribute and the manager's default clock read it); sockets keep real timers. */
-function fakeDate(): FakeTimers.Clock {
-  return FakeTimers.install({ now: T0, toFake: ['Date'] });
-}
-
-function expiresAt(cookie: { attributes: Readonly<Record<string, string | true>> } | undefined): number {
-  const expires = cookie?.attributes.expires;
-  if (typeof expires !== 'string') throw new Error(`no expires attribute in ${JSON.stringify(cookie)}`);
-  return Date.parse(expires);
-}
 
 /** Creates a session holding `{ views: 1 }` and returns its id. */
 async function login(browser: Browser): Promise<string> {

@@ -61,8 +61,8 @@ describe('session() options', () => {
     });
 
     it('names an unknown option without a suggestion when none is close', () => {
-      expect(optionError(() => sessionWith({ store: new MemoryAdapter() })).message).to.equal('unknown option "store"');
-      expect(optionError(() => sessionWith({ key: 'koa.sess' })).message).to.equal('unknown option "key"');
+      expect(optionError(() => sessionWith({ resave: false })).message).to.equal('unknown option "resave"');
+      expect(optionError(() => sessionWith({ saveUninitialized: true })).message).to.equal('unknown option "saveUninitialized"');
     });
 
     it('refuses an unknown name even with an undefined value', () => {

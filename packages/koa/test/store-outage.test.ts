@@ -35,6 +35,22 @@ async function evictedThenOutage(retryAfter?: number) {
           ctx.body = { written: false, name: (error as Error).name, status: (error as { status?: number }).status };
         }
       },
+      '/save': async (ctx: Context) => {
+        await ctx.session.save();
+        ctx.body = 'unreachable';
+      },
+      '/save-callback': async (ctx: Context) => {
+        const error = await new Promise<Error | undefined>((resolve) => void ctx.session.save(resolve));
+        ctx.body = { name: error?.name ?? null };
+      },
+      '/max-age': (ctx: Context) => {
+        ctx.session.maxAge = 60_000;
+        ctx.body = 'unreachable';
+      },
+      '/regenerate': async (ctx: Context) => {
+        await ctx.session.regenerate();
+        ctx.body = 'unreachable';
+      },
     },
   });
   const alice = t.browser();
@@ -86,6 +102,19 @@ describe('a store outage during a restore', () => {
     const res = await alice.get('/id', { status: 503 });
     expect(res.headers['retry-after']).to.equal('5');
     expect(setCookies(res)).to.deep.equal([]);
+    expect(alice.sid).to.equal(id);
+  });
+
+  it("koa-session's save(), maxAge = x and regenerate() are requests for a session: refused the same way; save(callback) gets the error", async () => {
+    const { alice, id } = await evictedThenOutage();
+    for (const path of ['/save', '/max-age', '/regenerate']) {
+      const res = await alice.get(path, { status: 503 });
+      expect(res.headers['retry-after'], path).to.equal('5');
+      expect(setCookies(res), path).to.deep.equal([]);
+    }
+    const callback = await alice.get('/save-callback');
+    expect(callback.body).to.deep.equal({ name: 'SessionUnavailableError' });
+    expect(setCookies(callback)).to.deep.equal([]);
     expect(alice.sid).to.equal(id);
   });
 
