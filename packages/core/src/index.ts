@@ -46,3 +46,5 @@ export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES
 export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';
 export { MAX_TIMER_DELAY } from './expiry-timer.js';
 export { adapterError, unsentError, assertKey, assertValue, assertTtl, assertVersion, assertFence, assertWrites, MAX_BATCH_WRITES, describeValue, wholeMsTtl } from './adapter-arguments.js';
+export { openSealedRecord, sealedKeyId } from './snapshot-cipher.js';
+export type { SnapshotKey } from './snapshot-keys.js';

@@ -1,6 +1,7 @@
 import { OptionError } from './errors.js';
 import { MAX_TIMER_DELAY } from './expiry-timer.js';
 import type { CoordinationOptions } from './coordination-options.js';
+import type { SnapshotKey } from './snapshot-keys.js';
 import type { CloseHook, RestoreHook, SessionAdapter, SessionData } from './types.js';
 
 /**
@@ -46,6 +47,23 @@ export interface SessionManagerOptions<TData extends SessionData = SessionData> 
   onRestore?: RestoreHook<TData> | readonly RestoreHook<TData>[] | undefined;
   /** Clock: ms since the epoch. Default `Date.now`. */
   now?: (() => number) | undefined;
+  /**
+   * Encryption of snapshots at rest (AES-256-GCM): `[{ id, key }, ...]`, each `key` 32 random bytes
+   * (a `Buffer`/`Uint8Array`, or base64 of them). The first key encrypts every record written
+   * (snapshots, checkpoints, pointers); every key decrypts, by the key id each record carries, so a
+   * key is rotated by putting the new one first and keeping the old one until `snapshotTtl` has passed.
+   * Each record is bound to the key it is stored under: a record altered in the store, or moved to
+   * another key, is refused and reported (`ERR_REPRISE_SNAPSHOT_AUTH`) and its visitor gets a fresh
+   * session. Read once, at construction (rotate by restarting). Default `undefined`: plaintext, at no
+   * cost. See `docs/encryption.md`.
+   */
+  snapshotKeys?: readonly SnapshotKey[] | undefined;
+  /**
+   * With `snapshotKeys`: whether a plaintext record found in the store is still read (to migrate a
+   * store written without keys, for one `snapshotTtl`). Default `false`: refused and reported, since
+   * anyone who can write to the store could write a plaintext record. Ignored without `snapshotKeys`.
+   */
+  acceptPlaintextSnapshots?: boolean | undefined;
 }
 
 /** The options `setOption()` can change at run time. */
@@ -117,6 +135,8 @@ export const MANAGER_OPTION_NAMES: ReadonlySet<string> = new Set(
     instanceId: true,
     leaseMs: true,
     handoverTimeout: true,
+    snapshotKeys: true,
+    acceptPlaintextSnapshots: true,
   } satisfies Record<keyof SessionManagerOptions, true>),
 );
 
