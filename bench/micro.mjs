@@ -12,6 +12,10 @@
 // read as they come, as in a server; that turn is part of every row, bare Koa's included.
 // A response here is never sent, so the 'close' Reprise waits for to settle a new session's cookie
 // is emitted by hand after each request.
+// The rows "…, snapshotKeys" are the same apps with encryption at rest on (AES-256-GCM, see
+// docs/encryption.md): at the cap each eviction's snapshot is sealed before the adapter gets it. The
+// rows "…, 4 KB data" write a 4 KB string into the session too, so the evicted snapshot is ~4 KB.
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import session from 'koa-session';
@@ -73,6 +77,25 @@ function snapshotWriter(adapter) {
   return app;
 }
 
+/** Two keys, as an application rotating them holds them: the first seals. */
+const SNAPSHOT_KEYS = [{ id: 'k2', key: randomBytes(32) }, { id: 'k1', key: randomBytes(32) }];
+/** 4,000 characters of mixed text, written once into each session by the "4 KB data" rows. */
+const PROFILE = Array.from({ length: 100 }, (_, i) => `item ${i}: ${randomBytes(12).toString('base64')} `).join('').padEnd(4_000, '.').slice(0, 4_000);
+
+/** countViews, plus a 4 KB string in the session. */
+async function countViewsWithProfile(ctx) {
+  ctx.session.profile = PROFILE;
+  await countViews(ctx);
+}
+
+/** Reprise at the default cap (every new visitor evicts one) on `adapter`, with or without keys and 4 KB of data. */
+function evicting(adapter, { keys = false, profile = false } = {}) {
+  const app = newApp();
+  app.use(track(reprise({ adapter, checkpointInterval: 0, ...(keys ? { snapshotKeys: SNAPSHOT_KEYS } : {}) })));
+  app.use(profile ? countViewsWithProfile : countViews);
+  return app;
+}
+
 const managers = new Map();
 let building;
 /** Remembers the Reprise manager of the app being built, to check afterwards that no session was created. */
@@ -119,6 +142,12 @@ const variants = {
     app.use(countViews);
     return app;
   },
+  'Reprise (memory), default cap 100, snapshotKeys': () => evicting(new MemoryAdapter({ onDrop: () => {} }), { keys: true }),
+  'Reprise (Redis), default cap 100, snapshotKeys': () => evicting(redisAdapter(), { keys: true }),
+  'Reprise (memory), default cap 100, 4 KB data': () => evicting(new MemoryAdapter({ onDrop: () => {} }), { profile: true }),
+  'Reprise (memory), default cap 100, 4 KB data, snapshotKeys': () => evicting(new MemoryAdapter({ onDrop: () => {} }), { profile: true, keys: true }),
+  'Reprise (Redis), default cap 100, 4 KB data': () => evicting(redisAdapter(), { profile: true }),
+  'Reprise (Redis), default cap 100, 4 KB data, snapshotKeys': () => evicting(redisAdapter(), { profile: true, keys: true }),
   'bare Koa + one snapshot write (memory)': () => snapshotWriter(new MemoryAdapter({ onDrop: () => {} })),
   'bare Koa + one snapshot write (Redis)': () => snapshotWriter(redisAdapter()),
   'Reprise, signer HMAC + timingSafeEqual': () => {

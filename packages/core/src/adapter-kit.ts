@@ -15,7 +15,8 @@
  *   `MAX_BATCH_WRITES` (writes per `saveManyIfNewer` call), `DEFAULT_MAX_SNAPSHOT_BYTES`,
  *   `MAX_TIMER_DELAY` (longest delay Node's timers hold, ms).
  * - **Records**: `decodeRecord`, `encodeSnapshot` and `encodePointer`, the codec of the opaque
- *   strings an adapter stores (for tools that read a store, such as an inspector).
+ *   strings an adapter stores (for tools that read a store, such as an inspector), and
+ *   `openSealedRecord` / `sealedKeyId` for records encrypted with `snapshotKeys`.
  * - **Session ids**: `isSessionId` (a binding checks a cookie's id with it), `newSessionId`.
  * - **Coordinators**: `HandoverExchange`, the hand-over protocol apart from how messages travel.
  * - **Reporting**: `redactId` and `describeKey` (a session id is a credential: name it redacted),
@@ -51,6 +52,7 @@ export {
 export { MAX_PERSIST_KEY_LENGTH } from './live-session.js';
 export { MAX_TIMER_DELAY } from './expiry-timer.js';
 export { encodeSnapshot, encodePointer, decodeRecord, DEFAULT_MAX_SNAPSHOT_BYTES } from './codec.js';
+export { openSealedRecord, sealedKeyId } from './snapshot-cipher.js';
 export type { SnapshotPointer, DecodedRecord, EncodeResult } from './codec.js';
 export { newSessionId, isSessionId } from './session-id.js';
 export { HandoverExchange } from './handover-exchange.js';

@@ -30,6 +30,7 @@ import { parse, stringify } from 'devalue';
 import { types } from 'node:util';
 import { CodecError, OptionError } from './errors.js';
 import { describeKey } from './redact.js';
+import { sealedWithoutKeys } from './snapshot-cipher.js';
 import type { SessionData, Snapshot, SnapshotReason } from './types.js';
 
 /** Default bound on an encoded snapshot: 1 MiB (bytes of UTF-8). */
@@ -412,7 +413,8 @@ function errorMessage(error: unknown): string {
  *   wrong type, data that is not a plain object, holds a type the codec never writes or nests deeper
  *   than {@link MAX_DATA_DEPTH}, and, refused whole, data carrying a `__proto__`, `constructor` or
  *   `prototype` key anywhere. `path` says where (see the module comment); the parse error, if any, is
- *   the `cause`.
+ *   the `cause`. `ERR_REPRISE_SNAPSHOT_AUTH` (path `''`) when it is an encrypted record (`E1.…`, written
+ *   with `snapshotKeys`): open it first (`openSealedRecord`).
  */
 export function decodeRecord(text: string): DecodedRecord {
   const envelope = readEnvelope(text);
@@ -439,7 +441,7 @@ function corrupt(path: string, message: string, cause?: unknown): CodecError {
 function readEnvelope(text: unknown): Record<string, unknown> {
   if (typeof text !== 'string') throw corrupt('', `A snapshot must be a string, got ${describe(text)}`);
   const marker = PREFIX_PATTERN.exec(text);
-  if (marker === null) throw corrupt('', 'Not a Reprise snapshot (no R1: marker)');
+  if (marker === null) throw sealedWithoutKeys(text) ?? corrupt('', 'Not a Reprise snapshot (no R1: marker)');
   if (marker[0] !== PREFIX) throw corrupt('version', `Unsupported snapshot format version ${marker[1]}`);
   let envelope: unknown;
   try {

@@ -7,6 +7,7 @@ export type RepriseErrorCode =
   | 'ERR_REPRISE_CODEC'
   | 'ERR_REPRISE_SNAPSHOT_TOO_LARGE'
   | 'ERR_REPRISE_SNAPSHOT_CORRUPT'
+  | 'ERR_REPRISE_SNAPSHOT_AUTH'
   | 'ERR_REPRISE_PERSIST'
   | 'ERR_REPRISE_RESTORE'
   | 'ERR_REPRISE_PERSIST_KEY'
@@ -48,11 +49,15 @@ export class HookError extends RepriseError {
  * The snapshot codec met something it cannot write or read: a value it cannot represent (dropped,
  * `path` names it), a reserved key (`__proto__`, `constructor`, `prototype`), a corrupt or refused
  * snapshot (`ERR_REPRISE_SNAPSHOT_CORRUPT`) or one over `maxSnapshotBytes` (`ERR_REPRISE_SNAPSHOT_TOO_LARGE`).
+ * `ERR_REPRISE_SNAPSHOT_AUTH` (path `''`): a record that encryption at rest refuses (see `snapshotKeys`):
+ * an encrypted one that does not authenticate (altered in the store, or moved there from another
+ * key), names a key id the keys do not hold, or is malformed; an encrypted one read without keys; a
+ * plaintext one read with keys while `acceptPlaintextSnapshots` is off.
  */
 export class CodecError extends RepriseError {
   /** Where in the session data the problem is, like `data.cart[2].handle`; empty when it concerns the whole snapshot. */
   readonly path: string;
-  constructor(code: 'ERR_REPRISE_CODEC' | 'ERR_REPRISE_SNAPSHOT_TOO_LARGE' | 'ERR_REPRISE_SNAPSHOT_CORRUPT', path: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: 'ERR_REPRISE_CODEC' | 'ERR_REPRISE_SNAPSHOT_TOO_LARGE' | 'ERR_REPRISE_SNAPSHOT_CORRUPT' | 'ERR_REPRISE_SNAPSHOT_AUTH', path: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
     this.path = path;
   }

@@ -47,3 +47,4 @@ export type { LiveSession } from './live-session.js';
 export { DEFAULTS } from './options.js';
 export type { SessionManagerOptions, CoordinationOptions, RuntimeOptionName, Settings } from './options.js';
 export type { ManagerStats } from './stats.js';
+export type { SnapshotKey } from './snapshot-keys.js';

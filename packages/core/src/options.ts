@@ -4,6 +4,7 @@ import { OptionError } from './errors.js';
 import { MAX_TIMER_DELAY } from './expiry-timer.js';
 import {
   TIMER_LIMIT_REASON,
+  booleanField,
   customField,
   functionField,
   listField,
@@ -20,6 +21,7 @@ import {
   unknownOptionMessage,
   type ParsedOptions,
 } from './option-schema.js';
+import type { SnapshotKey } from './snapshot-keys.js';
 import type { CloseHook, RestoreHook, SessionAdapter, SessionData } from './types.js';
 
 /** The options of several instances (all but `coordinator` need a `coordinator`); durations in ms. */
@@ -78,6 +80,23 @@ export interface SessionManagerOptions<TData extends SessionData = SessionData> 
   onRestore?: RestoreHook<TData> | readonly RestoreHook<TData>[] | undefined;
   /** Clock: ms since the epoch. Default `() => Date.now()`. */
   now?: (() => number) | undefined;
+  /**
+   * Encryption of snapshots at rest (AES-256-GCM): `[{ id, key }, ...]`, each `key` 32 random bytes
+   * (a `Buffer`/`Uint8Array`, or base64 of them). The first key encrypts every record written
+   * (snapshots, checkpoints, pointers); every key decrypts, by the key id each record carries, so a
+   * key is rotated by putting the new one first and keeping the old one until `snapshotTtl` has passed.
+   * Each record is bound to the key it is stored under: a record altered in the store, or moved to
+   * another key, is refused and reported (`ERR_REPRISE_SNAPSHOT_AUTH`) and its visitor gets a fresh
+   * session. Read once, at construction (rotate by restarting). Default `undefined`: plaintext, at no
+   * cost. See `docs/encryption.md`.
+   */
+  snapshotKeys?: readonly SnapshotKey[] | undefined;
+  /**
+   * With `snapshotKeys`: whether a plaintext record found in the store is still read (to migrate a
+   * store written without keys, for one `snapshotTtl`). Default `false`: refused and reported, since
+   * anyone who can write to the store could write a plaintext record. Ignored without `snapshotKeys`.
+   */
+  acceptPlaintextSnapshots?: boolean | undefined;
 }
 
 /** The defaults every option is normalized from (units as in {@link SessionManagerOptions}). Frozen. */
@@ -139,6 +158,9 @@ export const MANAGER_OPTIONS_SCHEMA = optionsSchema<SessionManagerOptions>()(
     instanceId: optionalField(patternField(/^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, - or _')),
     leaseMs: msField({ integer: true, min: 30, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }),
     handoverTimeout: msField({ integer: true, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }),
+    // The keys themselves are checked by normalizeSnapshotEncryption (lengths, ids, duplicates), never echoed.
+    snapshotKeys: optionalField(customField<readonly SnapshotKey[]>((value) => Array.isArray(value), 'must be an array of { id, key }')),
+    acceptPlaintextSnapshots: optionalField(booleanField),
   },
   DEFAULTS,
 );

@@ -16,6 +16,8 @@ import { newSessionId } from './session-id.js';
 import { SnapshotReader, isInvoluntary } from './snapshot-reader.js';
 import { SnapshotWriter } from './snapshot-writer.js';
 import { Restorer, type Resumption } from './restorer.js';
+import { sealedAdapter } from './sealed-adapter.js';
+import { normalizeSnapshotEncryption } from './snapshot-keys.js';
 import { Reporter, type ManagerEvents } from './reporter.js';
 import { newCounters, type Counters, type ManagerStats } from './stats.js';
 import { Store } from './store.js';
@@ -85,7 +87,9 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
       expired: (session) => void this.#close(session, 'expired'),
       evict: (session) => void this.#close(session, 'evicted'),
     }, this.#pacer);
-    this.#store = new Store(this.adapter, () => this.#settings.adapterTimeout);
+    // With snapshotKeys every value is sealed on its way to the adapter and opened on its way back.
+    const encryption = normalizeSnapshotEncryption(options);
+    this.#store = new Store(encryption === undefined ? this.adapter : sealedAdapter(this.adapter, encryption), () => this.#settings.adapterTimeout);
     const clock = new VersionClock(this.#now);
     const coordination = parsed.coordination(this.#store.ordered);
     this.#coordination =

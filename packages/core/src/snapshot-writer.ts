@@ -1,5 +1,5 @@
 import { decodeRecord, encodePointer, encodeSnapshot } from './codec.js';
-import { PersistError, type RepriseError } from './errors.js';
+import { CodecError, PersistError, type RepriseError } from './errors.js';
 import { describeKey } from './redact.js';
 import type { KeyLock } from './key-lock.js';
 import type { PersistQueue, WriteRequest } from './persist-queue.js';
@@ -239,7 +239,8 @@ export class SnapshotWriter {
     try {
       text = this.#c.queue.peek(key) ?? (await this.#c.store.load(key));
     } catch (error) {
-      return new Unreadable(error);
+      // A record that encryption at rest refuses is unreadable like a corrupt one: not a store failure.
+      return error instanceof CodecError ? undefined : new Unreadable(error);
     }
     return text === undefined ? undefined : snapshotIn(text);
   }

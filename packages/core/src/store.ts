@@ -1,4 +1,4 @@
-import { AdapterError, RepriseError } from './errors.js';
+import { AdapterError, CodecError, RepriseError } from './errors.js';
 import type { SessionAdapter, VersionedValue, VersionedWrite } from './types.js';
 
 /**
@@ -151,7 +151,8 @@ export class Store {
     try {
       return await Promise.race([running, limit]);
     } catch (error) {
-      throw error instanceof AdapterError ? error : wrap(this.name, what, error);
+      // A value that encryption at rest refuses (see sealed-adapter.ts) is a corrupt record, not a store failure.
+      throw error instanceof AdapterError || error instanceof CodecError ? error : wrap(this.name, what, error);
     } finally {
       clearTimeout(timer);
     }

@@ -33,7 +33,7 @@ describe('options', () => {
       expect([...MANAGER_OPTION_NAMES]).to.have.members([
         'adapter', 'maxSessions', 'idleTimeout', 'absoluteTimeout', 'snapshotTtl', 'hookTimeout', 'maxSnapshotBytes',
         'maxPendingPersists', 'shutdownTimeout', 'adapterTimeout', 'retryAfter', 'checkpointInterval', 'onClose', 'onRestore', 'now',
-        'coordinator', 'instanceId', 'leaseMs', 'handoverTimeout',
+        'coordinator', 'instanceId', 'leaseMs', 'handoverTimeout', 'snapshotKeys', 'acceptPlaintextSnapshots',
       ]);
     });
 
