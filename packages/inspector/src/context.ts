@@ -1,3 +1,4 @@
+import type { SnapshotKey } from '@reprise/core';
 import type { Invocation } from './arguments.js';
 import type { Redactor } from './redaction.js';
 import type { SnapshotStore } from './stores/store.js';
@@ -18,4 +19,6 @@ export interface Context {
   readonly options: Invocation;
   readonly io: Io;
   readonly redact: Redactor;
+  /** The application's `snapshotKeys` (from `REPRISE_SNAPSHOT_KEYS`), to open encrypted records. */
+  readonly snapshotKeys: readonly SnapshotKey[] | undefined;
 }

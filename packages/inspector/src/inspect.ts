@@ -1,4 +1,5 @@
-import { decodeRecord } from '@reprise/core/adapter-kit';
+import type { SnapshotKey } from '@reprise/core';
+import { decodeRecord, openSealedRecord, sealedKeyId } from '@reprise/core/adapter-kit';
 import type { DecodedRecord } from '@reprise/core/adapter-kit';
 import type { StoredEntry } from './stores/store.js';
 
@@ -40,14 +41,27 @@ export const HEAD_BYTES = 32;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decodes an entry with the snapshot codec of `@reprise/core` (never revives classes). */
-export function inspectEntry(entry: StoredEntry): Inspected {
+/**
+ * Decodes an entry with the snapshot codec of `@reprise/core` (never revives classes). A record
+ * encrypted with `snapshotKeys` is opened first with `keys` (it is undecodable without them, or when
+ * it does not open: altered, moved to another key, or sealed with a key not given).
+ */
+export function inspectEntry(entry: StoredEntry, keys?: readonly SnapshotKey[]): Inspected {
   if (entry.layout !== 'value' || entry.value === undefined) return { entry, kind: entry.layout === 'value' ? 'foreign' : entry.layout, record: undefined, problem: undefined };
   let text: string;
   try {
     text = utf8.decode(entry.value);
   } catch {
     return undecodable(entry, 'the value is not UTF-8 text');
+  }
+  const keyId = sealedKeyId(text);
+  if (keyId !== undefined) {
+    if (keys === undefined) return undecodable(entry, `encrypted with key "${keyId}": set REPRISE_SNAPSHOT_KEYS to read it`);
+    try {
+      text = openSealedRecord(text, entry.key, keys);
+    } catch (error) {
+      return undecodable(entry, `encrypted with key "${keyId}" and does not open: ${(error as Error).message}`);
+    }
   }
   let record: DecodedRecord;
   try {

@@ -7,6 +7,7 @@ import { show } from './commands/show.js';
 import { stats } from './commands/stats.js';
 import { openStore, resolveTarget } from './connection.js';
 import type { Context, Io } from './context.js';
+import { snapshotKeysFrom } from './snapshot-keys.js';
 import { causeMessage, EXIT_CODES, InspectorError } from './errors.js';
 import { helpText } from './help.js';
 import { redactor } from './redaction.js';
@@ -45,9 +46,10 @@ async function run(options: Invocation, io: Io, env: NodeJS.ProcessEnv): Promise
     if (command === undefined && !options.help) throw new InspectorError('ERR_REPRISE_INSPECTOR_USAGE', 'no command given');
     return;
   }
+  const snapshotKeys = snapshotKeysFrom(env);
   const target = resolveTarget(options, env);
   const store = await openStore(target, options.timeout);
-  const context: Context = { store, options, io, redact: redactor(options.showIds) };
+  const context: Context = { store, options, io, redact: redactor(options.showIds), snapshotKeys };
   try {
     await COMMANDS[command](context);
   } finally {

@@ -23,7 +23,7 @@ export async function remove(context: Context): Promise<void> {
 async function removeOne(context: Context, argument: string): Promise<void> {
   const { store, io, redact, options } = context;
   const entry = await findEntry(store, argument);
-  const { kind } = inspectEntry(entry);
+  const { kind } = inspectEntry(entry, context.snapshotKeys);
   const shown = printable(redact.key(entry.key));
   if (!DELETABLE_KINDS.has(kind)) {
     throw new InspectorError('ERR_REPRISE_INSPECTOR_REFUSED', `${shown} is a ${kind} key (${escapeControls(entry.detail ?? 'not written by the adapter')}), not a snapshot: the inspector does not delete it`);
@@ -42,7 +42,7 @@ async function removePrefix(context: Context, prefix: string): Promise<void> {
   for await (const batch of store.scan(prefixPattern(prefix))) {
     const doomed: StoredEntry[] = [];
     for (const entry of batch) {
-      const { kind } = inspectEntry(entry);
+      const { kind } = inspectEntry(entry, context.snapshotKeys);
       const tally = DELETABLE_KINDS.has(kind) ? deletedByKind : skippedByKind;
       tally.set(kind, (tally.get(kind) ?? 0) + 1);
       if (DELETABLE_KINDS.has(kind)) doomed.push(entry);

@@ -23,7 +23,7 @@ export async function list(context: Context): Promise<void> {
   let stopped = false;
   scan: for await (const batch of context.store.scan(pattern)) {
     for (const entry of batch) {
-      const inspected = inspectEntry(entry);
+      const inspected = inspectEntry(entry, context.snapshotKeys);
       if (!options.all && !listedByDefault(inspected)) continue;
       if (options.limit > 0 && shown === options.limit) {
         stopped = true;

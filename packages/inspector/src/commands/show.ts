@@ -22,7 +22,7 @@ export async function show(context: Context): Promise<void> {
     io.raw(entry.value);
     return;
   }
-  const inspected = inspectEntry(entry);
+  const inspected = inspectEntry(entry, context.snapshotKeys);
   const view = entryView(inspected, redact);
   const data = dataOf(inspected);
   if (options.json) io.out(safeJson(data === undefined ? view : { ...view, data }, 2));

@@ -29,7 +29,7 @@ export async function stats(context: Context): Promise<void> {
   else printText(context, result);
 }
 
-async function collect({ store, options, redact }: Context): Promise<Stats> {
+async function collect({ store, options, redact, snapshotKeys }: Context): Promise<Stats> {
   const pattern = options.args[0] === undefined ? ANY_KEY : parsePattern(options.args[0]);
   const kinds = Object.fromEntries(KINDS.map((kind) => [kind, 0])) as Record<Kind, number>;
   const result: Stats = {
@@ -44,7 +44,7 @@ async function collect({ store, options, redact }: Context): Promise<Stats> {
   };
   for await (const batch of store.scan(pattern)) {
     for (const entry of batch) {
-      const inspected = inspectEntry(entry);
+      const inspected = inspectEntry(entry, snapshotKeys);
       result.keys += 1;
       kinds[inspected.kind] += 1;
       const reason = reasonOf(inspected);
