@@ -22,7 +22,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@keyv/redis';
-import { REDIS_URL, between, cleanRedis, createVisitors, envNumber, getViews, load, machineBusyUs, sample, startServer, stopServer, waitForQuiet } from './lib.mjs';
+import {
+  REDIS_URL,
+  between,
+  cleanRedis,
+  createVisitors,
+  envNumber,
+  getViews,
+  load,
+  machineBusyUs,
+  sample,
+  startServer,
+  stopServer,
+  waitForQuiet,
+} from './lib.mjs';
 
 const num = (name, fallback) => envNumber(name, fallback);
 const config = {
@@ -45,15 +58,71 @@ const COORDINATED = { BENCH_COORDINATOR: '1', BENCH_MAX_SESSIONS: BIG_CAP };
 
 /** The variants: `instances` server processes of `file` behind the proxy in `mode`. */
 const VARIANTS = [
-  { id: 'reprise-rr', label: 'Reprise (Redis + RedisCoordinator), 3 instances, round-robin', file: 'reprise-redis.mjs', instances: 3, mode: 'round-robin', env: COORDINATED },
-  { id: 'reprise-sticky', label: 'Reprise (Redis + RedisCoordinator), 3 instances, sticky', file: 'reprise-redis.mjs', instances: 3, mode: 'sticky', env: COORDINATED },
+  {
+    id: 'reprise-rr',
+    label: 'Reprise (Redis + RedisCoordinator), 3 instances, round-robin',
+    file: 'reprise-redis.mjs',
+    instances: 3,
+    mode: 'round-robin',
+    env: COORDINATED,
+  },
+  {
+    id: 'reprise-sticky',
+    label: 'Reprise (Redis + RedisCoordinator), 3 instances, sticky',
+    file: 'reprise-redis.mjs',
+    instances: 3,
+    mode: 'sticky',
+    env: COORDINATED,
+  },
   // The sticky row without a coordinator: what the coordinator costs on the sticky path, at the same process count.
-  { id: 'reprise-sticky-nocoord', label: 'Reprise (Redis), 3 instances, sticky, no coordinator', file: 'reprise-redis.mjs', instances: 3, mode: 'sticky', env: { BENCH_MAX_SESSIONS: BIG_CAP } },
-  { id: 'koa-session-rr', label: 'koa-session (Redis store), 3 instances, round-robin', file: 'koa-session-redis.mjs', instances: 3, mode: 'round-robin', cookie: 'koa.sess' },
-  { id: 'koa-session-sticky', label: 'koa-session (Redis store), 3 instances, sticky', file: 'koa-session-redis.mjs', instances: 3, mode: 'sticky', cookie: 'koa.sess' },
-  { id: 'reprise-1', label: 'Reprise (Redis), 1 instance, no coordinator', file: 'reprise-redis.mjs', instances: 1, mode: 'round-robin', env: { BENCH_MAX_SESSIONS: BIG_CAP } },
-  { id: 'reprise-1-coord', label: 'Reprise (Redis + RedisCoordinator), 1 instance', file: 'reprise-redis.mjs', instances: 1, mode: 'round-robin', env: COORDINATED },
-  { id: 'koa-session-1', label: 'koa-session (Redis store), 1 instance', file: 'koa-session-redis.mjs', instances: 1, mode: 'round-robin', cookie: 'koa.sess' },
+  {
+    id: 'reprise-sticky-nocoord',
+    label: 'Reprise (Redis), 3 instances, sticky, no coordinator',
+    file: 'reprise-redis.mjs',
+    instances: 3,
+    mode: 'sticky',
+    env: { BENCH_MAX_SESSIONS: BIG_CAP },
+  },
+  {
+    id: 'koa-session-rr',
+    label: 'koa-session (Redis store), 3 instances, round-robin',
+    file: 'koa-session-redis.mjs',
+    instances: 3,
+    mode: 'round-robin',
+    cookie: 'koa.sess',
+  },
+  {
+    id: 'koa-session-sticky',
+    label: 'koa-session (Redis store), 3 instances, sticky',
+    file: 'koa-session-redis.mjs',
+    instances: 3,
+    mode: 'sticky',
+    cookie: 'koa.sess',
+  },
+  {
+    id: 'reprise-1',
+    label: 'Reprise (Redis), 1 instance, no coordinator',
+    file: 'reprise-redis.mjs',
+    instances: 1,
+    mode: 'round-robin',
+    env: { BENCH_MAX_SESSIONS: BIG_CAP },
+  },
+  {
+    id: 'reprise-1-coord',
+    label: 'Reprise (Redis + RedisCoordinator), 1 instance',
+    file: 'reprise-redis.mjs',
+    instances: 1,
+    mode: 'round-robin',
+    env: COORDINATED,
+  },
+  {
+    id: 'koa-session-1',
+    label: 'koa-session (Redis store), 1 instance',
+    file: 'koa-session-redis.mjs',
+    instances: 1,
+    mode: 'round-robin',
+    cookie: 'koa.sess',
+  },
 ];
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 const variants = VARIANTS.filter((v) => only === undefined || only.has(v.id));
@@ -117,7 +186,9 @@ async function runOnce(variant, round) {
   try {
     servers.push(
       ...(await Promise.all(
-        Array.from({ length: variant.instances }, (_, i) => start(variant.file, { ...variant.env, BENCH_PREFIX: prefix, BENCH_INSTANCE_ID: `bench-${i + 1}` })),
+        Array.from({ length: variant.instances }, (_, i) =>
+          start(variant.file, { ...variant.env, BENCH_PREFIX: prefix, BENCH_INSTANCE_ID: `bench-${i + 1}` }),
+        ),
       )),
     );
     proxy = await start('proxy.mjs', {
@@ -140,9 +211,13 @@ async function runOnce(variant, round) {
     const proxyUs = proxyFigures.cpuShare * (after.at(-1).hrtime - before.at(-1).hrtime);
     const redisUs = redisAfter - redisBefore;
     const counters = {};
-    for (const e of each) for (const [key, value] of Object.entries(e.counters)) if (typeof value === 'number') counters[key] = (counters[key] ?? 0) + value;
+    for (const e of each)
+      for (const [key, value] of Object.entries(e.counters)) if (typeof value === 'number') counters[key] = (counters[key] ?? 0) + value;
     // CPU of other processes meanwhile, in cores (machine busy - servers - proxy - Redis - this process).
-    const foreignCores = result.machineBusyUs === undefined ? undefined : (result.machineBusyUs - serverUs - proxyUs - redisUs - result.loadCpuUs) / (result.duration * 1e6);
+    const foreignCores =
+      result.machineBusyUs === undefined
+        ? undefined
+        : (result.machineBusyUs - serverUs - proxyUs - redisUs - result.loadCpuUs) / (result.duration * 1e6);
     // The returning visitors are still the same sessions: the first one's count went on.
     const views = await getViews(proxy.url, cookies[0]);
     if (!(views > 2)) console.warn(`  ! ${variant.id}: the first visitor's count is ${views}: sessions were not kept`);
@@ -193,7 +268,10 @@ function get(agent, port, cookie) {
 async function handoverRound(round) {
   const prefix = `${redisRoot}handover:${round}:`;
   const env = { ...COORDINATED, BENCH_PREFIX: prefix };
-  const [a, b] = await Promise.all([start('reprise-redis.mjs', { ...env, BENCH_INSTANCE_ID: 'bench-a' }), start('reprise-redis.mjs', { ...env, BENCH_INSTANCE_ID: 'bench-b' })]);
+  const [a, b] = await Promise.all([
+    start('reprise-redis.mjs', { ...env, BENCH_INSTANCE_ID: 'bench-a' }),
+    start('reprise-redis.mjs', { ...env, BENCH_INSTANCE_ID: 'bench-b' }),
+  ]);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const created = await get(agent, a.port);
@@ -229,7 +307,17 @@ async function handoverRound(round) {
     const wallUs = after[0].hrtime - before[0].hrtime;
     // Redis's CPU is not subtracted here: it counts as "others" (a few µs per command).
     const foreignCores = busy === undefined ? undefined : (busy - cpuUs - own.user - own.system) / wallUs;
-    return { round, foreignCores, same: summary(same), moved: summary(moved), handoversIn, requests: config.handovers, bad, serverUsPerHandover: cpuUs / config.handovers, serverUsPerSameRequest: sameUs };
+    return {
+      round,
+      foreignCores,
+      same: summary(same),
+      moved: summary(moved),
+      handoversIn,
+      requests: config.handovers,
+      bad,
+      serverUsPerHandover: cpuUs / config.handovers,
+      serverUsPerSameRequest: sameUs,
+    };
   } finally {
     agent.destroy();
     await Promise.all([stop(a), stop(b)]);
@@ -240,7 +328,14 @@ async function handoverRound(round) {
 function summary(values) {
   const sorted = [...values].sort((x, y) => x - y);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-  return { n: sorted.length, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.at(-1), mean: sorted.reduce((s, v) => s + v, 0) / sorted.length };
+  return {
+    n: sorted.length,
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    max: sorted.at(-1),
+    mean: sorted.reduce((s, v) => s + v, 0) / sorted.length,
+  };
 }
 
 const median = (values) => {
@@ -251,7 +346,10 @@ const median = (values) => {
 };
 const fmt = (value, digits) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
 
-if (config.visitors % 3 === 0) console.warn(`! BENCH_VISITORS=${config.visitors} is a multiple of 3: round-robin would send each visitor to the same instance every time`);
+if (config.visitors % 3 === 0)
+  console.warn(
+    `! BENCH_VISITORS=${config.visitors} is a multiple of 3: round-robin would send each visitor to the same instance every time`,
+  );
 const started = Date.now();
 console.log(
   `Reprise cluster bench: ${config.rounds} rounds x ${config.duration} s, ${config.connections} connections, warm-up ${config.warmup} s, ` +
@@ -270,7 +368,9 @@ for (let round = 1; round <= config.rounds; round += 1) {
       `  round ${round} ${variant.id.padEnd(19)} ${run.rps.toFixed(0).padStart(6)} req/s  p50 ${run.p50.toFixed(2)} p99 ${run.p99.toFixed(2)} ms  ` +
         `servers ${run.serverUsPerReq.toFixed(1)} us/req  proxy ${run.proxyUsPerReq.toFixed(1)}  redis ${run.redisUsPerReq.toFixed(1)}  load ${(run.loadCpuUs / run.requests).toFixed(1)}  ` +
         `others ${fmt(run.foreignCores, 2)} cores${run.attempts > 1 ? ` (attempt ${run.attempts})` : ''}  non-2xx ${run.non2xx}` +
-        (run.handoverRatio === undefined ? '' : `  hand-overs ${(run.handoverRatio * 100).toFixed(1)}% of requests, takeovers ${c.takeovers}, leases lost ${c.leasesLost}, errors ${c.errors}`),
+        (run.handoverRatio === undefined
+          ? ''
+          : `  hand-overs ${(run.handoverRatio * 100).toFixed(1)}% of requests, takeovers ${c.takeovers}, leases lost ${c.leasesLost}, errors ${c.errors}`),
     );
   }
   if (measureHandovers) {
@@ -303,7 +403,9 @@ const rows = variants.map((variant) => {
   };
 });
 const table = [
-  '| variant | req/s | p50 ms | p99 ms | servers' + "'" + ' CPU µs/req (sum) | proxy µs/req | Redis µs/req | hand-overs per request | non-2xx | other processes (cores) | quiet runs |',
+  '| variant | req/s | p50 ms | p99 ms | servers' +
+    "'" +
+    ' CPU µs/req (sum) | proxy µs/req | Redis µs/req | hand-overs per request | non-2xx | other processes (cores) | quiet runs |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
@@ -315,21 +417,59 @@ let handoverTable = '';
 if (handovers.length > 0) {
   const m = (pick) => median(handovers.map(pick));
   handoverTable = [
-    '| request (sequential, one session, straight to an instance) | p50 ms | p90 ms | p99 ms | max ms | servers' + "'" + ' CPU µs per request | samples |',
+    '| request (sequential, one session, straight to an instance) | p50 ms | p90 ms | p99 ms | max ms | servers' +
+      "'" +
+      ' CPU µs per request | samples |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    `| with a hand-over (the session is live on the other instance) | ${fmt(m((h) => h.moved.p50), 2)} | ${fmt(m((h) => h.moved.p90), 2)} | ${fmt(m((h) => h.moved.p99), 2)} | ${fmt(Math.max(...handovers.map((h) => h.moved.max)), 2)} | ${fmt(m((h) => h.serverUsPerHandover), 0)} | ${handovers.length} x ${config.handovers} |`,
-    `| without (the session is live on this instance) | ${fmt(m((h) => h.same.p50), 2)} | ${fmt(m((h) => h.same.p90), 2)} | ${fmt(m((h) => h.same.p99), 2)} | ${fmt(Math.max(...handovers.map((h) => h.same.max)), 2)} | ${fmt(m((h) => h.serverUsPerSameRequest), 0)} | ${handovers.length} x ${config.handovers} |`,
+    `| with a hand-over (the session is live on the other instance) | ${fmt(
+      m((h) => h.moved.p50),
+      2,
+    )} | ${fmt(
+      m((h) => h.moved.p90),
+      2,
+    )} | ${fmt(
+      m((h) => h.moved.p99),
+      2,
+    )} | ${fmt(Math.max(...handovers.map((h) => h.moved.max)), 2)} | ${fmt(
+      m((h) => h.serverUsPerHandover),
+      0,
+    )} | ${handovers.length} x ${config.handovers} |`,
+    `| without (the session is live on this instance) | ${fmt(
+      m((h) => h.same.p50),
+      2,
+    )} | ${fmt(
+      m((h) => h.same.p90),
+      2,
+    )} | ${fmt(
+      m((h) => h.same.p99),
+      2,
+    )} | ${fmt(Math.max(...handovers.map((h) => h.same.max)), 2)} | ${fmt(
+      m((h) => h.serverUsPerSameRequest),
+      0,
+    )} | ${handovers.length} x ${config.handovers} |`,
   ].join('\n');
 }
 
 const elapsed = (Date.now() - started) / 1000;
-const machine = { node: process.version, platform: `${os.type()} ${os.release()} ${os.arch()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30) };
+const machine = {
+  node: process.version,
+  platform: `${os.type()} ${os.release()} ${os.arch()}`,
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  memoryGb: Math.round(os.totalmem() / 2 ** 30),
+};
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 const file = `${resultsDir}cluster-${runId}.json`;
-writeFileSync(file, JSON.stringify({ runId, config, machine, elapsedSeconds: elapsed, rows, runs, handovers, table, handoverTable }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify({ runId, config, machine, elapsedSeconds: elapsed, rows, runs, handovers, table, handoverTable }, null, 2),
+);
 
-if (rows.length > 0) console.log(`\nMedians of ${config.rounds} rounds (req/s and latency through the proxy, returning visitors; CPU per request served):\n\n${table}\n`);
+if (rows.length > 0)
+  console.log(
+    `\nMedians of ${config.rounds} rounds (req/s and latency through the proxy, returning visitors; CPU per request served):\n\n${table}\n`,
+  );
 if (handoverTable) console.log(`The cost of one hand-over (medians of the rounds' percentiles; max over all):\n\n${handoverTable}\n`);
 console.log(`${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}; ${elapsed.toFixed(0)} s in all; results: ${file}`);
 console.log(

@@ -10,7 +10,12 @@ import { openRecord, sealRecord } from '../packages/core/dist/snapshot-cipher.js
 import { normalizeSnapshotEncryption } from '../packages/core/dist/snapshot-keys.js';
 
 const ROUNDS = Number(process.env.MICRO_ROUNDS || 7);
-const encryption = normalizeSnapshotEncryption({ snapshotKeys: [{ id: 'k2', key: randomBytes(32) }, { id: 'k1', key: randomBytes(32) }] });
+const encryption = normalizeSnapshotEncryption({
+  snapshotKeys: [
+    { id: 'k2', key: randomBytes(32) },
+    { id: 'k1', key: randomBytes(32) },
+  ],
+});
 const ID = 'AAAAAAAAAAAAAAAAAAAAAAAA';
 
 /** Session data of about `bytes` bytes once encoded: a cart of items with text, numbers and a Date. */
@@ -49,7 +54,11 @@ function measure(fn) {
 console.log(`Per record, CPU µs, median of ${ROUNDS} rounds (node ${process.version})`);
 console.log('| snapshot | encoded | sealed | encodeSnapshot | sealRecord | decodeRecord | openRecord | seal + open over encode + decode |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-for (const [label, bytes] of [['~100 B', 100], ['~4 KB', 4_096], ['~64 KB', 65_536]]) {
+for (const [label, bytes] of [
+  ['~100 B', 100],
+  ['~4 KB', 4_096],
+  ['~64 KB', 65_536],
+]) {
   const now = Date.now();
   const snapshot = { version: 1, key: ID, sessionId: ID, data: data(bytes), createdAt: now, closedAt: now, reason: 'evicted' };
   const { text } = encodeSnapshot(snapshot, Infinity);
@@ -60,5 +69,7 @@ for (const [label, bytes] of [['~100 B', 100], ['~4 KB', 4_096], ['~64 KB', 65_5
   const decode = measure(() => decodeRecord(text));
   const open = measure(() => openRecord(sealed, ID, encryption));
   const share = ((seal + open) / (encode + decode)) * 100;
-  console.log(`| ${label} | ${Buffer.byteLength(text)} B | ${sealed.length} B | ${encode.toFixed(1)} | ${seal.toFixed(1)} | ${decode.toFixed(1)} | ${open.toFixed(1)} | +${share.toFixed(0)} % |`);
+  console.log(
+    `| ${label} | ${Buffer.byteLength(text)} B | ${sealed.length} B | ${encode.toFixed(1)} | ${seal.toFixed(1)} | ${decode.toFixed(1)} | ${open.toFixed(1)} | +${share.toFixed(0)} % |`,
+  );
 }

@@ -89,7 +89,13 @@ async function repriseRun(storeId, round) {
   const adapter = storeId === 'redis' ? new RedisAdapter({ url: REDIS_URL, prefix }) : new MemoryAdapter();
   let frozen = Date.now();
   // Checkpoints off: the closes alone are measured (a checkpoint pass of the N sessions would otherwise run in the middle).
-  const manager = new SessionManager({ adapter, maxSessions: config.sessions + 10, idleTimeout: IDLE_MS, checkpointInterval: 0, now: () => frozen ?? Date.now() });
+  const manager = new SessionManager({
+    adapter,
+    maxSessions: config.sessions + 10,
+    idleTimeout: IDLE_MS,
+    checkpointInterval: 0,
+    now: () => frozen ?? Date.now(),
+  });
   for (let i = 0; i < config.sessions; i += 1) manager.create({ cart: [`sku-${i}`, 'apple'] });
   const visitor = manager.create({ cart: ['kept'] });
   const deadline = frozen + IDLE_MS;
@@ -151,24 +157,36 @@ const median = (values) => {
 const fmt = (value, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
 
 const results = [];
-console.log(`Close burst: ${config.sessions} sessions expiring at once, ${config.rounds} rounds, stores ${config.stores.join(', ')} and lru-cache`);
+console.log(
+  `Close burst: ${config.sessions} sessions expiring at once, ${config.rounds} rounds, stores ${config.stores.join(', ')} and lru-cache`,
+);
 for (let round = 1; round <= config.rounds; round += 1) {
   for (const storeId of config.stores) {
     const r = await repriseRun(storeId, round);
     results.push(r);
-    console.log(`  round ${round} reprise-${storeId.padEnd(6)} ${fmt(r.seconds, 2)} s (${Math.round(r.closesPerSecond)} closes/s), loop p99/max ${fmt(r.loopP99Ms)}/${fmt(r.loopMaxMs)} ms, probe p99/max ${fmt(r.probeP99Ms)}/${fmt(r.probeMaxMs)} ms (${r.probes} probes), persisted ${r.persisted}, given up ${r.persistGivenUp}, warnings ${r.warnings} ${JSON.stringify(r.warningCodes)}`);
+    console.log(
+      `  round ${round} reprise-${storeId.padEnd(6)} ${fmt(r.seconds, 2)} s (${Math.round(r.closesPerSecond)} closes/s), loop p99/max ${fmt(r.loopP99Ms)}/${fmt(r.loopMaxMs)} ms, probe p99/max ${fmt(r.probeP99Ms)}/${fmt(r.probeMaxMs)} ms (${r.probes} probes), persisted ${r.persisted}, given up ${r.persistGivenUp}, warnings ${r.warnings} ${JSON.stringify(r.warningCodes)}`,
+    );
   }
   const l = await lruRun(round);
   results.push(l);
-  console.log(`  round ${round} lru-cache       ${fmt(l.seconds, 2)} s${l.left > 0 ? ` (${l.left} entries never purged)` : ''}, loop p99/max ${fmt(l.loopP99Ms)}/${fmt(l.loopMaxMs)} ms, probe p99/max ${fmt(l.probeP99Ms)}/${fmt(l.probeMaxMs)} ms`);
+  console.log(
+    `  round ${round} lru-cache       ${fmt(l.seconds, 2)} s${l.left > 0 ? ` (${l.left} entries never purged)` : ''}, loop p99/max ${fmt(l.loopP99Ms)}/${fmt(l.loopMaxMs)} ms, probe p99/max ${fmt(l.probeP99Ms)}/${fmt(l.probeMaxMs)} ms`,
+  );
 }
 
-const lines = ['| what | N | closes/s | loop delay p99 / max ms | probe lateness p99 / max ms | process warnings |', '| --- | ---: | ---: | ---: | ---: | ---: |'];
+const lines = [
+  '| what | N | closes/s | loop delay p99 / max ms | probe lateness p99 / max ms | process warnings |',
+  '| --- | ---: | ---: | ---: | ---: | ---: |',
+];
 for (const what of [...config.stores.map((s) => s), 'lru-cache']) {
   const runs = results.filter((r) => r.store === what);
   const m = (key, d = 1) => fmt(median(runs.map((r) => r[key])), d);
-  const label = what === 'lru-cache' ? 'lru-cache, ttlAutopurge' : `Reprise, ${what === 'memory' ? 'MemoryAdapter (defaults)' : 'RedisAdapter'}`;
-  lines.push(`| ${label} | ${config.sessions} | ${m('closesPerSecond', 0)} | ${m('loopP99Ms')} / ${m('loopMaxMs')} | ${m('probeP99Ms')} / ${m('probeMaxMs')} | ${what === 'lru-cache' ? '—' : m('warnings', 0)} |`);
+  const label =
+    what === 'lru-cache' ? 'lru-cache, ttlAutopurge' : `Reprise, ${what === 'memory' ? 'MemoryAdapter (defaults)' : 'RedisAdapter'}`;
+  lines.push(
+    `| ${label} | ${config.sessions} | ${m('closesPerSecond', 0)} | ${m('loopP99Ms')} / ${m('loopMaxMs')} | ${m('probeP99Ms')} / ${m('probeMaxMs')} | ${what === 'lru-cache' ? '—' : m('warnings', 0)} |`,
+  );
 }
 const table = lines.join('\n');
 const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model };

@@ -244,7 +244,12 @@ async function postgresStore() {
     async limit(writes) {
       for (let i = 0; i < writes.length; i += config.pgRows) {
         const batch = writes.slice(i, i + config.pgRows);
-        await client.query(upsert, [batch.map((w) => w.key), batch.map((w) => w.value), batch.map((w) => String(w.version)), batch.map((w) => w.ttlMs)]);
+        await client.query(upsert, [
+          batch.map((w) => w.key),
+          batch.map((w) => w.value),
+          batch.map((w) => String(w.version)),
+          batch.map((w) => w.ttlMs),
+        ]);
       }
     },
     async clear() {
@@ -285,7 +290,11 @@ async function repriseRun(store, round) {
     await warmUp(adapter);
     const recorder = recording(adapter);
     const checkpoints = config.mode === 'checkpoint';
-    const manager = new SessionManager({ adapter: recorder.adapter, maxSessions: config.sessions + 1, checkpointInterval: checkpoints ? 1 : 0 });
+    const manager = new SessionManager({
+      adapter: recorder.adapter,
+      maxSessions: config.sessions + 1,
+      checkpointInterval: checkpoints ? 1 : 0,
+    });
     const { errors, givenUp } = countFailures(manager);
     for (let i = 0; i < config.sessions; i += 1) manager.create(sessionData());
     const measured = await timed(() => (checkpoints ? checkpointed(manager) : manager.shutdown()));
@@ -370,7 +379,9 @@ function repriseNotes(runs) {
   const parts = [`${good.length}/${runs.length} complete`];
   for (const r of runs.filter((x) => !x.reprise.ok)) {
     const { stored, floors, persisted, persistGivenUp, superseded } = r.reprise;
-    parts.push(`round ${r.round} FAILED: ${stored} snapshots (+ ${floors} floors) in the store, persisted ${persisted}, given up ${persistGivenUp}, superseded ${superseded}`);
+    parts.push(
+      `round ${r.round} FAILED: ${stored} snapshots (+ ${floors} floors) in the store, persisted ${persisted}, given up ${persistGivenUp}, superseded ${superseded}`,
+    );
   }
   const calls = runs[0].reprise.calls;
   const how = [];
@@ -404,15 +415,27 @@ function table(results, stores) {
       const ok = runs.map(pick).filter((x) => x.ok);
       const rate = ok.length === 0 ? 'failed' : thousands(median(ok.map((x) => x.rate)));
       const delay = `${fmt(median(runs.map((r) => pick(r).delayP99Ms)), 1)} / ${fmt(median(runs.map((r) => pick(r).delayMaxMs)), 1)}`;
-      const heap = ['heapBeforeMb', 'heapAfterMb', 'heapRetainedMb'].map((key) => fmt(median(runs.map((r) => pick(r)[key])), 0)).join(' / ');
+      const heap = ['heapBeforeMb', 'heapAfterMb', 'heapRetainedMb']
+        .map((key) => fmt(median(runs.map((r) => pick(r)[key])), 0))
+        .join(' / ');
       lines.push(`| ${store.label} | ${what} | ${config.sessions} | ${rate} | ${ratio} | ${delay} | ${heap} | ${notes} |`);
     };
     const ratio = median(runs.map((r) => r.ratio));
     const goal = GOALS[store.id];
     const verdict = Number.isFinite(ratio) ? ` (goal ≥ ${goal}: ${ratio >= goal ? 'met' : 'not met'})` : '';
-    row(config.mode === 'checkpoint' ? 'Reprise checkpoint pass, checkpoints' : 'Reprise `shutdown()`, snapshots', (r) => r.reprise, `${fmt(ratio, 2)}${verdict}`, repriseNotes(runs));
+    row(
+      config.mode === 'checkpoint' ? 'Reprise checkpoint pass, checkpoints' : 'Reprise `shutdown()`, snapshots',
+      (r) => r.reprise,
+      `${fmt(ratio, 2)}${verdict}`,
+      repriseNotes(runs),
+    );
     const limitOk = runs.filter((r) => r.limit.ok).length;
-    row(`limit: ${store.limitLabel}`, (r) => r.limit, '1.00', `${store.unit}; ${limitOk}/${runs.length} complete; ${fmt(median(runs.map((r) => r.limit.seconds)), 2)} s`);
+    row(
+      `limit: ${store.limitLabel}`,
+      (r) => r.limit,
+      '1.00',
+      `${store.unit}; ${limitOk}/${runs.length} complete; ${fmt(median(runs.map((r) => r.limit.seconds)), 2)} s`,
+    );
   }
   return lines.join('\n');
 }
@@ -433,14 +456,20 @@ for (const id of config.stores) if (!makers[id]) throw new Error(`FLUSH_STORES: 
 const abort = async () => {
   await cleanRedis(redisRoot).catch(() => {});
   const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect().then(() => dropTables(client)).catch(() => {}).finally(() => client.end().catch(() => {}));
+  await client
+    .connect()
+    .then(() => dropTables(client))
+    .catch(() => {})
+    .finally(() => client.end().catch(() => {}));
   process.exit(130);
 };
 process.once('SIGINT', abort);
 process.once('SIGTERM', abort);
 
 const started = new Date();
-console.log(`Reprise ${config.mode === 'checkpoint' ? 'checkpoint pass' : 'flush at shutdown'}: ${config.sessions} sessions, ${config.rounds} rounds, stores ${config.stores.join(', ')}`);
+console.log(
+  `Reprise ${config.mode === 'checkpoint' ? 'checkpoint pass' : 'flush at shutdown'}: ${config.sessions} sessions, ${config.rounds} rounds, stores ${config.stores.join(', ')}`,
+);
 const stores = [];
 const results = [];
 try {
@@ -465,11 +494,19 @@ try {
 
 const markdown = table(results, stores);
 const elapsed = (Date.now() - started.getTime()) / 1000;
-const machine = { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, platform: `${os.type()} ${os.release()} ${os.arch()}` };
+const machine = {
+  node: process.version,
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model,
+  platform: `${os.type()} ${os.release()} ${os.arch()}`,
+};
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 const file = `${resultsDir}flush-${runId}.json`;
-writeFileSync(file, JSON.stringify({ runId, command: commandLine(), started, config, machine, elapsedSeconds: elapsed, results, table: markdown }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify({ runId, command: commandLine(), started, config, machine, elapsedSeconds: elapsed, results, table: markdown }, null, 2),
+);
 
 console.log(`\n${markdown}\n`);
 console.log(`${started.toISOString()}; ${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}; ${elapsed.toFixed(0)} s in all`);

@@ -70,7 +70,7 @@ function cookieHeaderOf(response) {
 export async function createVisitors(url, count, { expectCookie = true } = {}) {
   const cookies = [];
   for (let i = 0; i < count; i += 1) {
-    const response = await fetch(url + '/');
+    const response = await fetch(`${url}/`);
     await response.arrayBuffer();
     if (response.status !== 200) throw new Error(`visitor setup: status ${response.status}`);
     let cookie = cookieHeaderOf(response);
@@ -86,7 +86,7 @@ export async function createVisitors(url, count, { expectCookie = true } = {}) {
 
 /** GETs `/` with `cookie` and returns the JSON body (used to check that a visitor still counts up). */
 export async function getViews(url, cookie) {
-  const response = await fetch(url + '/', { headers: cookie ? { cookie } : {} });
+  const response = await fetch(`${url}/`, { headers: cookie ? { cookie } : {} });
   return (await response.json()).views;
 }
 
@@ -98,7 +98,7 @@ export async function getViews(url, cookie) {
  * rounds to whole ms, too coarse for loopback p99s).
  */
 export async function load(url, { duration, connections, cookies }) {
-  const options = { url: url + '/', connections, duration, pipelining: 1 };
+  const options = { url: `${url}/`, connections, duration, pipelining: 1 };
   if (cookies !== undefined) {
     const headers = cookies.map((cookie) => ({ cookie }));
     let next = 0;
@@ -158,7 +158,7 @@ export async function load(url, { duration, connections, cookies }) {
 export function machineBusyUs() {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+    const [user, nice, system, _idle, _iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
     return ((user + nice + system + irq + softirq + steal) * 1e6) / 100; // USER_HZ = 100
   } catch {
     return undefined;
@@ -211,7 +211,8 @@ export function between(a, b) {
  */
 export function envNumber(name, fallback, { integer = false } = {}) {
   const value = process.env[name] === undefined || process.env[name] === '' ? fallback : Number(process.env[name]);
-  if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value <= 0) throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}`);
+  if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value <= 0)
+    throw new Error(`${name} must be a positive ${integer ? 'integer' : 'number'}`);
   return value;
 }
 

@@ -71,16 +71,25 @@ function snapshotWriter(adapter) {
     ctx.body = { views: 1 };
     const id = newSessionId();
     const now = Date.now();
-    const { text } = encodeSnapshot({ version: 1, key: id, sessionId: id, createdAt: now, closedAt: now, reason: 'evicted', data: { views: 1 } }, 1024 * 1024);
+    const { text } = encodeSnapshot(
+      { version: 1, key: id, sessionId: id, createdAt: now, closedAt: now, reason: 'evicted', data: { views: 1 } },
+      1024 * 1024,
+    );
     void adapter.saveManyIfNewer([{ key: id, value: text, version: (version += 1), ttlMs: 86_400_000 }]);
   });
   return app;
 }
 
 /** Two keys, as an application rotating them holds them: the first seals. */
-const SNAPSHOT_KEYS = [{ id: 'k2', key: randomBytes(32) }, { id: 'k1', key: randomBytes(32) }];
+const SNAPSHOT_KEYS = [
+  { id: 'k2', key: randomBytes(32) },
+  { id: 'k1', key: randomBytes(32) },
+];
 /** 4,000 characters of mixed text, written once into each session by the "4 KB data" rows. */
-const PROFILE = Array.from({ length: 100 }, (_, i) => `item ${i}: ${randomBytes(12).toString('base64')} `).join('').padEnd(4_000, '.').slice(0, 4_000);
+const PROFILE = Array.from({ length: 100 }, (_, i) => `item ${i}: ${randomBytes(12).toString('base64')} `)
+  .join('')
+  .padEnd(4_000, '.')
+  .slice(0, 4_000);
 
 /** countViews, plus a 4 KB string in the session. */
 async function countViewsWithProfile(ctx) {
@@ -145,7 +154,8 @@ const variants = {
   'Reprise (memory), default cap 100, snapshotKeys': () => evicting(new MemoryAdapter({ onDrop: () => {} }), { keys: true }),
   'Reprise (Redis), default cap 100, snapshotKeys': () => evicting(redisAdapter(), { keys: true }),
   'Reprise (memory), default cap 100, 4 KB data': () => evicting(new MemoryAdapter({ onDrop: () => {} }), { profile: true }),
-  'Reprise (memory), default cap 100, 4 KB data, snapshotKeys': () => evicting(new MemoryAdapter({ onDrop: () => {} }), { profile: true, keys: true }),
+  'Reprise (memory), default cap 100, 4 KB data, snapshotKeys': () =>
+    evicting(new MemoryAdapter({ onDrop: () => {} }), { profile: true, keys: true }),
   'Reprise (Redis), default cap 100, 4 KB data': () => evicting(redisAdapter(), { profile: true }),
   'Reprise (Redis), default cap 100, 4 KB data, snapshotKeys': () => evicting(redisAdapter(), { profile: true, keys: true }),
   'bare Koa + one snapshot write (memory)': () => snapshotWriter(new MemoryAdapter({ onDrop: () => {} })),
@@ -209,11 +219,14 @@ for (let round = 0; round < ROUNDS; round += 1) {
 for (const [name, manager] of managers) {
   if (WORKLOAD === 'new' || !wanted(name)) continue;
   const { created } = manager.stats();
-  if (created !== VISITORS) throw new Error(`${name}: ${created} sessions created, expected ${VISITORS}: returning cookies were not recognised`);
+  if (created !== VISITORS)
+    throw new Error(`${name}: ${created} sessions created, expected ${VISITORS}: returning cookies were not recognised`);
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const bare = median(prepared[0].samples);
-console.log(`${WORKLOAD === 'new' ? 'New' : 'Returning'} visitors, in-process (no sockets, no HTTP parsing): CPU µs per request, median of ${ROUNDS} batches of ${ITERATIONS}`);
+console.log(
+  `${WORKLOAD === 'new' ? 'New' : 'Returning'} visitors, in-process (no sockets, no HTTP parsing): CPU µs per request, median of ${ROUNDS} batches of ${ITERATIONS}`,
+);
 console.log('| variant | µs/req | over bare Koa |\n| --- | ---: | ---: |');
 for (const v of prepared) {
   const m = median(v.samples);

@@ -52,6 +52,6 @@ const title =
   `sampling interval ${interval} µs; samples of the measured window only.`;
 const { text: summary } = summarize(profile, { requests: measured.server.requests, window: measured.window, title });
 const out = `${dir}${file.replace(/\.mjs$/, '')}-${workload}.txt`;
-writeFileSync(out, summary + '\n');
+writeFileSync(out, `${summary}\n`);
 console.log(summary);
 console.log(`\nsummary: ${out}`);

@@ -37,7 +37,9 @@ const variants = {
   'pipelined SET … PX': (prefix, first, count) =>
     Array.from({ length: count }, (_, i) => client.set(prefix + (first + i), VALUE, { expiration: { type: 'PX', value: Number(TTL) } })),
   'saveIfNewer, one EVALSHA per write': (prefix, first, count) =>
-    Array.from({ length: count }, (_, i) => client.evalSha(SAVE_IF_NEWER.sha1, { keys: [prefix + (first + i)], arguments: [VALUE, '5', TTL] })),
+    Array.from({ length: count }, (_, i) =>
+      client.evalSha(SAVE_IF_NEWER.sha1, { keys: [prefix + (first + i)], arguments: [VALUE, '5', TTL] }),
+    ),
   ...Object.fromEntries(
     [50, 100, 1_000].map((perRun) => [
       `batch script, ${perRun} keys per EVALSHA`,
@@ -64,8 +66,11 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const set = median(rates['pipelined SET … PX']);
-console.log(`Redis writes from one connection, ${WRITES} new keys of ${VALUE.length} B per measurement, 1,000 per pipeline, median of ${ROUNDS} rounds (interleaved)`);
+console.log(
+  `Redis writes from one connection, ${WRITES} new keys of ${VALUE.length} B per measurement, 1,000 per pipeline, median of ${ROUNDS} rounds (interleaved)`,
+);
 console.log('| what | writes/s | vs SET |\n| --- | ---: | ---: |');
-for (const [name, values] of Object.entries(rates)) console.log(`| ${name} | ${Math.round(median(values)).toLocaleString('en-US')} | ${(median(values) / set).toFixed(2)} |`);
+for (const [name, values] of Object.entries(rates))
+  console.log(`| ${name} | ${Math.round(median(values)).toLocaleString('en-US')} | ${(median(values) / set).toFixed(2)} |`);
 await cleanRedis(root);
 await client.close();

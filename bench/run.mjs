@@ -119,7 +119,8 @@ async function runOnce(variant, workload, round) {
     const server_ = between(before, after);
     // CPU other processes used meanwhile, in cores (machine busy - server - this process).
     const serverUs = server_.cpuUsPerReq * server_.requests;
-    const foreignCores = result.machineBusyUs === undefined ? undefined : (result.machineBusyUs - serverUs - result.loadCpuUs) / (result.duration * 1e6);
+    const foreignCores =
+      result.machineBusyUs === undefined ? undefined : (result.machineBusyUs - serverUs - result.loadCpuUs) / (result.duration * 1e6);
     // Returning visitors must still be the same sessions: their count went on past the load.
     let check;
     if (workload === 'returning' && variant.cookie !== false) {
@@ -128,7 +129,8 @@ async function runOnce(variant, workload, round) {
       check = { views, ok: variant.dataInCookie ? views === 2 : views > 2 };
       if (!check.ok) console.warn(`  ! ${variant.id}: the first visitor's count is ${views}: sessions were not kept`);
     }
-    if (result.non2xx > 0 || result.errors > 0) console.warn(`  ! ${variant.id}/${workload}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    if (result.non2xx > 0 || result.errors > 0)
+      console.warn(`  ! ${variant.id}/${workload}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     return { variant: variant.id, workload, round, ...result, server: server_, foreignCores, check };
   } finally {
     await stopServer(server.child);
@@ -146,7 +148,9 @@ const median = (values) => {
 
 const runs = [];
 const started = Date.now();
-console.log(`Reprise bench: ${config.rounds} rounds x ${config.duration} s, ${config.connections} connections, warm-up ${config.warmup} s, ${config.visitors} returning visitors`);
+console.log(
+  `Reprise bench: ${config.rounds} rounds x ${config.duration} s, ${config.connections} connections, warm-up ${config.warmup} s, ${config.visitors} returning visitors`,
+);
 for (let round = 1; round <= config.rounds; round += 1) {
   for (const workload of WORKLOADS) {
     const list = variants.filter((v) => (v.workloads ?? ['returning', 'new']).includes(workload));
@@ -157,7 +161,10 @@ for (let round = 1; round <= config.rounds; round += 1) {
       const run = await runQuietly(variant, workload, round);
       runs.push(run);
       const c = run.server.counters;
-      const extra = c.evicted !== undefined ? `  created ${c.created} evicted ${c.evicted} checkpoints ${c.checkpoints ?? 0} dropped ${c.dropped} errors ${c.errors}` : '';
+      const extra =
+        c.evicted !== undefined
+          ? `  created ${c.created} evicted ${c.evicted} checkpoints ${c.checkpoints ?? 0} dropped ${c.dropped} errors ${c.errors}`
+          : '';
       console.log(
         `  round ${round} ${workload.padEnd(9)} ${variant.id.padEnd(22)} ${run.rps.toFixed(0).padStart(6)} req/s  p99 ${run.p99.toFixed(2)} ms  ` +
           `server ${run.server.cpuUsPerReq.toFixed(1)} us/req (user ${run.server.userUsPerReq.toFixed(1)}, system ${run.server.systemUsPerReq.toFixed(1)}; ${(run.server.cpuShare * 100).toFixed(0)}% of a core)  ` +
@@ -235,7 +242,14 @@ const machine = {
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
 const file = `${resultsDir}bench-${runId}.json`;
-writeFileSync(file, JSON.stringify({ runId, config, machine, elapsedSeconds: elapsed, foreignCores: { median: foreign, max: foreignMax }, rows, runs, table }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    { runId, config, machine, elapsedSeconds: elapsed, foreignCores: { median: foreign, max: foreignMax }, rows, runs, table },
+    null,
+    2,
+  ),
+);
 
 console.log(`\n${table}\n`);
 console.log(`${machine.cpus} CPUs (${machine.cpuModel}), Node ${machine.node}; ${elapsed.toFixed(0)} s in all; results: ${file}`);

@@ -28,7 +28,7 @@ const category = (node) => {
   if (url.includes('/bench/')) return 'bench code';
   const pkg = url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/);
   if (pkg) return pkg[1];
-  if (url.startsWith('node:')) return 'node core (' + url.replace(/^node:(internal\/)?/, '').split('/')[0] + ')';
+  if (url.startsWith('node:')) return `node core (${url.replace(/^node:(internal\/)?/, '').split('/')[0]})`;
   return url === '' ? 'native/builtin (syscalls such as writev, crypto in C++)' : url;
 };
 
@@ -82,7 +82,7 @@ export function summarize(profile, { requests, window = [-Infinity, Infinity], t
     for (const k of keysOnPath(id)) inclusive.set(k, (inclusive.get(k) ?? 0) + t);
   }
   const perReq = (t) => (t / requests).toFixed(2).padStart(7);
-  const pct = (t) => ((100 * t) / busyUs).toFixed(1).padStart(5) + '%';
+  const pct = (t) => `${((100 * t) / busyUs).toFixed(1).padStart(5)}%`;
   const top = (map, n, filter = () => true) =>
     [...map.entries()]
       .filter(([k]) => filter(k))

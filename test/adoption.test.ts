@@ -23,7 +23,10 @@ function redisStore(): Store {
     name: 'Redis',
     require: requireRedis,
     env: { STORE: 'redis', REDIS_URL, PREFIX: prefix },
-    pair: () => ({ adapter: new RedisAdapter({ url: REDIS_URL, prefix }), coordinator: new RedisCoordinator({ url: REDIS_URL }, { prefix }) }),
+    pair: () => ({
+      adapter: new RedisAdapter({ url: REDIS_URL, prefix }),
+      coordinator: new RedisCoordinator({ url: REDIS_URL }, { prefix }),
+    }),
     cleanUp: async () => {
       await deleteRedisKeys(prefix);
     },
@@ -37,7 +40,10 @@ function postgresStore(): Store {
     name: 'Postgres',
     require: requirePostgres,
     env: { STORE: 'postgres', DATABASE_URL, TABLE: table, LEASES: leases },
-    pair: () => ({ adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }), coordinator: new PostgresCoordinator({ connectionString: DATABASE_URL }, { table: leases }) }),
+    pair: () => ({
+      adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
+      coordinator: new PostgresCoordinator({ connectionString: DATABASE_URL }, { table: leases }),
+    }),
     cleanUp: async () => {
       await dropTable(table);
       await dropTable(leases);
@@ -79,7 +85,10 @@ for (const makeStore of [redisStore, postgresStore]) {
         const { ids, closed } = JSON.parse((await doomed.line(/^ready (.*)$/, 20_000))[1]!) as { ids: string[]; closed: string };
         const readyAt = Date.now();
         await doomed.kill();
-        expect(doomed.stdout.lines.filter((line) => line.startsWith('hook ')), 'hooks on the doomed instance').to.deep.equal([`hook closed ${closed}`]);
+        expect(
+          doomed.stdout.lines.filter((line) => line.startsWith('hook ')),
+          'hooks on the doomed instance',
+        ).to.deep.equal([`hook closed ${closed}`]);
         // Nothing is adopted before the deadline, though the leases lapse long before it.
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         await survivor.adoptOrphans();

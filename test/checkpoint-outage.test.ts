@@ -21,7 +21,7 @@ interface Visitor {
   readonly acked: string[];
 }
 
-describe('checkpoints through a Redis outage (a redis-server of the test\'s own, killed and started again)', function () {
+describe("checkpoints through a Redis outage (a redis-server of the test's own, killed and started again)", function () {
   this.timeout(30_000);
   const fixture = redisOutageFixture(PREFIX);
 
@@ -78,7 +78,11 @@ describe('checkpoints through a Redis outage (a redis-server of the test\'s own,
     expect(await caughtUp(visitors).catch(() => false), 'nothing can reach Redis meanwhile').to.equal(false);
 
     await redis.start();
-    await waitUntil('every checkpoint holds every acknowledged item', () => caughtUp(visitors), { timeoutMs: 20_000, everyMs: 100, state: stats });
+    await waitUntil('every checkpoint holds every acknowledged item', () => caughtUp(visitors), {
+      timeoutMs: 20_000,
+      everyMs: 100,
+      state: stats,
+    });
     expect(givenUp, "no checkpoint handed to 'persistFailed'").to.deep.equal([]);
     expect(stats()).to.deep.include({ live: VISITORS, persisted: 0, persistGivenUp: 0 });
     expect(stats().checkpoints).to.be.at.least(VISITORS * 2);

@@ -12,7 +12,15 @@
 // attempts counted against maxPendingPersists), and were written all the same.
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { AdapterError, SessionManager, type Fence, type RepriseError, type SessionAdapter, type Snapshot, type VersionedValue } from '@reprise/core';
+import {
+  AdapterError,
+  SessionManager,
+  type Fence,
+  type RepriseError,
+  type SessionAdapter,
+  type Snapshot,
+  type VersionedValue,
+} from '@reprise/core';
 import { RedisAdapter } from '@reprise/redis';
 import { REDIS_URL, deleteRedisKeys, requireRedis } from './helpers/services.js';
 import { countRedisKeys, readSnapshots, redisKeys } from './helpers/store-reads.js';
@@ -102,7 +110,12 @@ describe(`${SESSIONS} sessions closed at once (maxPendingPersists ${MAX_PENDING_
     prefix = `reprise-it:close-burst:${randomUUID()}:`;
     redis = new RedisAdapter({ url: REDIS_URL, prefix });
     const adapter = wrap(redis);
-    manager = new SessionManager<Data>({ adapter, maxSessions: SESSIONS + 1_000, maxPendingPersists: MAX_PENDING_PERSISTS, shutdownTimeout: SHUTDOWN_TIMEOUT });
+    manager = new SessionManager<Data>({
+      adapter,
+      maxSessions: SESSIONS + 1_000,
+      maxPendingPersists: MAX_PENDING_PERSISTS,
+      shutdownTimeout: SHUTDOWN_TIMEOUT,
+    });
     const errors: RepriseError[] = [];
     manager.on('error', (error) => errors.push(error));
     const failed: Snapshot<Data>[] = [];
@@ -130,7 +143,11 @@ describe(`${SESSIONS} sessions closed at once (maxPendingPersists ${MAX_PENDING_
 
   describe('on a healthy Redis: every snapshot written, none reported lost', function () {
     /** What Redis holds for the closed sessions, and what the manager reported. */
-    async function outcome(closedIds: readonly string[], failed: readonly Snapshot<Data>[], stats: ReturnType<SessionManager<Data>['stats']>) {
+    async function outcome(
+      closedIds: readonly string[],
+      failed: readonly Snapshot<Data>[],
+      stats: ReturnType<SessionManager<Data>['stats']>,
+    ) {
       const keys = await redisKeys(prefix!);
       const closed = new Set(closedIds);
       return {
@@ -195,7 +212,12 @@ describe(`${SESSIONS} sessions closed at once (maxPendingPersists ${MAX_PENDING_
     }
 
     /** Attempts, reports and counters, over the sessions closed so far. */
-    async function outcome(closedIds: readonly string[], adapter: RefusingAdapter, failed: readonly Snapshot<Data>[], stats: ReturnType<SessionManager<Data>['stats']>) {
+    async function outcome(
+      closedIds: readonly string[],
+      adapter: RefusingAdapter,
+      failed: readonly Snapshot<Data>[],
+      stats: ReturnType<SessionManager<Data>['stats']>,
+    ) {
       const reported = new Set(failed.map((snapshot) => snapshot.sessionId));
       return {
         writeAttempts: adapter.writeCalls,

@@ -5,11 +5,20 @@ import { Child } from './helpers/process.js';
 import { deleteRedisKeys, requireRedis } from './helpers/services.js';
 
 /** One request of the browser `jar` through the launcher's proxy. */
-async function send(port: number, jar: CookieJar, method: string, path: string): Promise<{ status: number; instance: string | null; body: Record<string, unknown> }> {
+async function send(
+  port: number,
+  jar: CookieJar,
+  method: string,
+  path: string,
+): Promise<{ status: number; instance: string | null; body: Record<string, unknown> }> {
   const cookie = cookieHeader(jar);
   const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers: cookie === undefined ? {} : { cookie } });
   absorbSetCookies(jar, response.headers.getSetCookie());
-  return { status: response.status, instance: response.headers.get('x-shop-instance'), body: (await response.json()) as Record<string, unknown> };
+  return {
+    status: response.status,
+    instance: response.headers.get('x-shop-instance'),
+    body: (await response.json()) as Record<string, unknown>,
+  };
 }
 
 /** `npm run cluster -w @reprise-examples/shop` as the README shows it: three shop processes and a round-robin proxy on Redis. */
@@ -40,13 +49,13 @@ describe('example shop as a cluster (examples/shop/src/cluster.ts)', function ()
     for (let n = 1; n <= 6; n++) {
       const answer = await send(port, jar, 'POST', '/cart/apple');
       expect(answer.status).to.equal(200);
-      sessionId ??= answer.body['sessionId'];
-      expect(answer.body['sessionId'], 'the same session every time').to.equal(sessionId);
-      expect(answer.body['units']).to.equal(n);
+      sessionId ??= answer.body.sessionId;
+      expect(answer.body.sessionId, 'the same session every time').to.equal(sessionId);
+      expect(answer.body.units).to.equal(n);
       answeredBy.add(answer.instance!);
     }
     expect(answeredBy.size, 'answered by several processes').to.equal(3);
-    const owner = (await send(port, jar, 'GET', '/admin/sessions')).body['instance'] as { id: string; pid: number };
+    const owner = (await send(port, jar, 'GET', '/admin/sessions')).body.instance as { id: string; pid: number };
     process.kill(owner.pid, 'SIGKILL');
     await launcher.line(new RegExp(`${owner.id} \\(pid ${owner.pid}\\) was killed by SIGKILL`));
     const statuses: number[] = [];
@@ -54,10 +63,13 @@ describe('example shop as a cluster (examples/shop/src/cluster.ts)', function ()
     for (const end = Date.now() + 15_000; units === undefined && Date.now() < end; ) {
       const answer = await send(port, jar, 'POST', '/cart/pear');
       statuses.push(answer.status);
-      if (answer.status === 200) units = answer.body['units'];
+      if (answer.status === 200) units = answer.body.units;
       else await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    expect(statuses.slice(0, -1).every((status) => status === 503), `${statuses.join(' ')}: 503 until the takeover`).to.equal(true);
+    expect(
+      statuses.slice(0, -1).every((status) => status === 503),
+      `${statuses.join(' ')}: 503 until the takeover`,
+    ).to.equal(true);
     expect(units, 'the six apples and the pear, under the same id').to.equal(7);
     await launcher.line(/restored .* \(closed: checkpoint\) under the same id/);
     launcher.process.kill('SIGTERM');

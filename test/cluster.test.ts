@@ -189,7 +189,14 @@ for (const store of PROCESS_STORES) {
       const statuses = new Map<string, number>();
       const count = (what: string): void => void statuses.set(what, (statuses.get(what) ?? 0) + 1);
       const unexpected: string[] = [];
-      const visitors: Visitor[] = Array.from({ length: VISITORS }, (_, index) => ({ index, browser: new KeepAliveBrowser(base, agent), acked: [], sids: new Set(), trace: [], sent: 0 }));
+      const visitors: Visitor[] = Array.from({ length: VISITORS }, (_, index) => ({
+        index,
+        browser: new KeepAliveBrowser(base, agent),
+        acked: [],
+        sids: new Set(),
+        trace: [],
+        sent: 0,
+      }));
       const startedAt = Date.now();
       const endAt = startedAt + DURATION;
       const visit = async (visitor: Visitor): Promise<void> => {
@@ -201,9 +208,13 @@ for (const store of PROCESS_STORES) {
             count(String(answer.status));
             const sid = answerSid(answer);
             if (sid !== undefined) visitor.sids.add(sid);
-            visitor.trace.push(`${item} ${answer.status} ${String(answer.headers['x-instance'])}${sid === undefined ? '' : ` set ${sid}`} @${Date.now() - startedAt}`);
-            if (answer.status === 200) visitor.acked.push({ item, at: Date.now(), instance: String(answer.headers['x-instance']), took: Date.now() - sentAt });
-            else if (answer.status !== 502 && answer.status !== 503 && unexpected.length < 10) unexpected.push(`${answer.status} for ${item}: ${answer.text.slice(0, 200)}`);
+            visitor.trace.push(
+              `${item} ${answer.status} ${String(answer.headers['x-instance'])}${sid === undefined ? '' : ` set ${sid}`} @${Date.now() - startedAt}`,
+            );
+            if (answer.status === 200)
+              visitor.acked.push({ item, at: Date.now(), instance: String(answer.headers['x-instance']), took: Date.now() - sentAt });
+            else if (answer.status !== 502 && answer.status !== 503 && unexpected.length < 10)
+              unexpected.push(`${answer.status} for ${item}: ${answer.text.slice(0, 200)}`);
           } catch (error) {
             // The proxy cut a response whose backend died after its headers: nothing acknowledged.
             const code = networkCode(error);
@@ -216,7 +227,10 @@ for (const store of PROCESS_STORES) {
       const visiting = Promise.all(visitors.map(visit));
 
       // The kill, and a new process in place of the dead one.
-      await waitUntil(`${KILL_AT * 100} % of the run`, () => Date.now() >= startedAt + DURATION * KILL_AT, { timeoutMs: DURATION, everyMs: 20 });
+      await waitUntil(`${KILL_AT * 100} % of the run`, () => Date.now() >= startedAt + DURATION * KILL_AT, {
+        timeoutMs: DURATION,
+        everyMs: 20,
+      });
       const victim = first[0]!;
       const killedAt = Date.now();
       victim.child.process.kill('SIGKILL');
@@ -239,7 +253,8 @@ for (const store of PROCESS_STORES) {
 
       // 1. Every acknowledged item in its stored cart, but the killed process's window.
       const windowStart = killedAt - INTERVAL - MARGIN;
-      const exempt = (visitor: Visitor): Set<string> => new Set(visitor.acked.filter((ack) => ack.instance === victim.id && ack.at >= windowStart).map((ack) => ack.item));
+      const exempt = (visitor: Visitor): Set<string> =>
+        new Set(visitor.acked.filter((ack) => ack.instance === victim.id && ack.at >= windowStart).map((ack) => ack.item));
       let acked = 0;
       let ackedByVictim = 0;
       let ackedByReplacement = 0;
@@ -264,7 +279,10 @@ for (const store of PROCESS_STORES) {
           if (free.has(ack.item)) exemptMissing += 1;
           else {
             lost += 1;
-            if (lostSamples.length < 8) lostSamples.push(`${ack.item} (${visitor.browser.sid}) acked by ${ack.instance} at kill${ack.at - killedAt >= 0 ? '+' : ''}${ack.at - killedAt} ms`);
+            if (lostSamples.length < 8)
+              lostSamples.push(
+                `${ack.item} (${visitor.browser.sid}) acked by ${ack.instance} at kill${ack.at - killedAt >= 0 ? '+' : ''}${ack.at - killedAt} ms`,
+              );
           }
         }
       }
@@ -298,7 +316,10 @@ for (const store of PROCESS_STORES) {
         if (record.kind === 'open') {
           if (before !== undefined && before.instance !== victim.id) {
             twoLiveCopies += 1;
-            if (twoLiveSamples.length < 3) twoLiveSamples.push(`${record.sid}: opened on ${record.instance} at kill+${record.at - killedAt} ms while live on ${before.instance} since kill+${before.at - killedAt} ms`);
+            if (twoLiveSamples.length < 3)
+              twoLiveSamples.push(
+                `${record.sid}: opened on ${record.instance} at kill+${record.at - killedAt} ms while live on ${before.instance} since kill+${before.at - killedAt} ms`,
+              );
           }
           current.set(record.sid, record);
         } else if (before?.nonce === record.nonce) current.delete(record.sid);
@@ -318,7 +339,8 @@ for (const store of PROCESS_STORES) {
       // 3. No stale overwrite: an item a close saw is in every later close of the session, unless that
       // close ran on the killed process within the window (its snapshot write may have died with it).
       const closesBySid = new Map<string, HookRecord[]>();
-      for (const record of records) if (record.kind === 'close') closesBySid.set(record.sid, [...(closesBySid.get(record.sid) ?? []), record]);
+      for (const record of records)
+        if (record.kind === 'close') closesBySid.set(record.sid, [...(closesBySid.get(record.sid) ?? []), record]);
       let regressions = 0;
       const regressionSamples: string[] = [];
       for (const [sid, list] of closesBySid) {
@@ -331,7 +353,10 @@ for (const store of PROCESS_STORES) {
             lastSeen.delete(item);
             if (seen.instance === victim.id && seen.at >= windowStart) continue;
             regressions += 1;
-            if (regressionSamples.length < 5) regressionSamples.push(`${sid}: ${item} in a ${seen.reason} close on ${seen.instance} at kill${seen.at - killedAt} ms, missing from the ${close.reason} close on ${close.instance} at kill+${close.at - killedAt} ms`);
+            if (regressionSamples.length < 5)
+              regressionSamples.push(
+                `${sid}: ${item} in a ${seen.reason} close on ${seen.instance} at kill${seen.at - killedAt} ms, missing from the ${close.reason} close on ${close.instance} at kill+${close.at - killedAt} ms`,
+              );
           }
           for (const item of close.cart ?? []) lastSeen.set(item, close);
         }
@@ -344,9 +369,16 @@ for (const store of PROCESS_STORES) {
         const lastClose = list.at(-1);
         const stored = [...(snapshots.get(sid)?.data.cart?.keys() ?? [])].sort();
         const seen = [...(lastClose?.cart ?? [])].sort();
-        if (lastClose?.reason !== 'shutdown' || snapshots.get(sid)?.reason !== 'shutdown' || JSON.stringify(stored) !== JSON.stringify(seen)) {
+        if (
+          lastClose?.reason !== 'shutdown' ||
+          snapshots.get(sid)?.reason !== 'shutdown' ||
+          JSON.stringify(stored) !== JSON.stringify(seen)
+        ) {
           storedNotLastClose += 1;
-          if (storedSamples.length < 3) storedSamples.push(`${sid}: stored ${snapshots.get(sid)?.reason} with ${stored.length} items, last close ${lastClose?.reason} on ${lastClose?.instance} with ${seen.length}`);
+          if (storedSamples.length < 3)
+            storedSamples.push(
+              `${sid}: stored ${snapshots.get(sid)?.reason} with ${stored.length} items, last close ${lastClose?.reason} on ${lastClose?.instance} with ${seen.length}`,
+            );
         }
       }
 
@@ -354,20 +386,33 @@ for (const store of PROCESS_STORES) {
       const closeReasons: Record<string, number> = {};
       for (const record of records) if (record.kind === 'close') closeReasons[record.reason!] = (closeReasons[record.reason!] ?? 0) + 1;
       const restoredFrom: Record<string, number> = {};
-      for (const record of records) if (record.kind === 'open' && record.how === 'restored') restoredFrom[record.from!] = (restoredFrom[record.from!] ?? 0) + 1;
-      const sum = (name: 'handoversIn' | 'handoversOut' | 'takeovers' | 'leasesLost' | 'hookErrors' | 'persistGivenUp'): number => [...stats.values()].reduce((total, s) => total + s[name], 0);
-      const stderr = [victim, ...last].flatMap((instance) => instance.child.stderr.lines.filter((line) => line !== '').slice(0, 5).map((line) => `${instance.id}: ${line}`));
+      for (const record of records)
+        if (record.kind === 'open' && record.how === 'restored') restoredFrom[record.from!] = (restoredFrom[record.from!] ?? 0) + 1;
+      const sum = (name: 'handoversIn' | 'handoversOut' | 'takeovers' | 'leasesLost' | 'hookErrors' | 'persistGivenUp'): number =>
+        [...stats.values()].reduce((total, s) => total + s[name], 0);
+      const stderr = [victim, ...last].flatMap((instance) =>
+        instance.child.stderr.lines
+          .filter((line) => line !== '')
+          .slice(0, 5)
+          .map((line) => `${instance.id}: ${line}`),
+      );
 
       const latencies = visitors.flatMap((visitor) => visitor.acked.map((ack) => ack.took)).sort((x, y) => x - y);
       const percentile = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0;
       /** Where each changed id changed: `v<visitor>@<request index> +<ms since the start>`. */
-      const changes = visitors.filter((visitor) => visitor.sids.size > 1).map((visitor) => {
-        const line = visitor.trace.find((entry) => entry.includes(` set ${[...visitor.sids][1]}`)) ?? '';
-        return `${line.split(' ')[0]} +${line.split('@')[1]}`;
-      });
+      const changes = visitors
+        .filter((visitor) => visitor.sids.size > 1)
+        .map((visitor) => {
+          const line = visitor.trace.find((entry) => entry.includes(` set ${[...visitor.sids][1]}`)) ?? '';
+          return `${line.split(' ')[0]} +${line.split('@')[1]}`;
+        });
       const report = {
         store: store.name,
-        seconds: { writing: (writingEndedAt - startedAt) / 1000, replacementListening: (replacedAt - killedAt) / 1000, stopping: (stoppedAt - writingEndedAt) / 1000 },
+        seconds: {
+          writing: (writingEndedAt - startedAt) / 1000,
+          replacementListening: (replacedAt - killedAt) / 1000,
+          stopping: (stoppedAt - writingEndedAt) / 1000,
+        },
         statuses: Object.fromEntries(statuses),
         acked,
         ackedByVictim,
@@ -382,15 +427,40 @@ for (const store of PROCESS_STORES) {
         killedAt: killedAt - startedAt,
         changes,
         kept: { lost, idsChanged, noSnapshot },
-        hooks: { closedTwice: closedTwice.length, duplicateOpens, closesWithoutContext, closesElsewhere, unclosed, twoLiveCopies, leasesLost: sum('leasesLost'), hookErrors: sum('hookErrors') },
+        hooks: {
+          closedTwice: closedTwice.length,
+          duplicateOpens,
+          closesWithoutContext,
+          closesElsewhere,
+          unclosed,
+          twoLiveCopies,
+          leasesLost: sum('leasesLost'),
+          hookErrors: sum('hookErrors'),
+        },
         stale: { regressions, storedNotLastClose },
-        stats: Object.fromEntries([...stats].map(([id, s]) => [id, { handoversIn: s.handoversIn, handoversOut: s.handoversOut, takeovers: s.takeovers, leasesLost: s.leasesLost, restored: s.restored, created: s.created, checkpoints: s.checkpoints, superseded: s.superseded, hookErrors: s.hookErrors }])),
+        stats: Object.fromEntries(
+          [...stats].map(([id, s]) => [
+            id,
+            {
+              handoversIn: s.handoversIn,
+              handoversOut: s.handoversOut,
+              takeovers: s.takeovers,
+              leasesLost: s.leasesLost,
+              restored: s.restored,
+              created: s.created,
+              checkpoints: s.checkpoints,
+              superseded: s.superseded,
+              hookErrors: s.hookErrors,
+            },
+          ]),
+        ),
       };
       console.log(`      ${JSON.stringify(report)}`);
       // For a failure: the visitors whose session id changed or who lost an item, with their answers
       // around the first loss, the records of their sessions' contexts then, and what the store holds
       // under the ids they lost.
-      const show = (record: HookRecord): string => `${record.kind} ${record.how ?? record.reason} ${record.from ?? ''} ${record.sid.slice(0, 6)} ${record.instance} ${record.nonce} [${record.cart?.length ?? ''}] @${record.at - startedAt}`;
+      const show = (record: HookRecord): string =>
+        `${record.kind} ${record.how ?? record.reason} ${record.from ?? ''} ${record.sid.slice(0, 6)} ${record.instance} ${record.nonce} [${record.cart?.length ?? ''}] @${record.at - startedAt}`;
       const incidents = [];
       for (const visitor of visitors) {
         if (incidents.length >= 4) break;
@@ -399,7 +469,10 @@ for (const store of PROCESS_STORES) {
         const free = exempt(visitor);
         const firstLost = visitor.acked.find((ack) => !stored.has(ack.item) && !free.has(ack.item));
         if (sids.length === 1 && firstLost === undefined) continue;
-        const at = sids.length > 1 ? visitor.trace.findIndex((line) => line.includes(` set ${sids[1]}`)) : visitor.trace.findIndex((line) => line.startsWith(`${firstLost!.item} `));
+        const at =
+          sids.length > 1
+            ? visitor.trace.findIndex((line) => line.includes(` set ${sids[1]}`))
+            : visitor.trace.findIndex((line) => line.startsWith(`${firstLost!.item} `));
         /** When it happened, ms since the start: the answer that changed the id, or the first lost item's. */
         const when = firstLost === undefined ? Number(visitor.trace[at]?.split('@')[1]) : firstLost.at - startedAt;
         const lostIds = await readSnapshots<VisitorData>(opened.adapter(), sids.slice(0, -1));
@@ -407,18 +480,47 @@ for (const store of PROCESS_STORES) {
           visitor: visitor.index,
           killedAt: killedAt - startedAt,
           trace: visitor.trace.slice(Math.max(0, at - 5), at + 6),
-          records: records.filter((record) => sids.includes(record.sid) && Math.abs(record.at - startedAt - when) <= 2_000).slice(0, 16).map(show),
-          storedUnderLostIds: [...lostIds].map(([sid, snapshot]) => `${sid.slice(0, 6)}: ${snapshot === undefined ? 'nothing' : `${snapshot.reason} [${snapshot.data.cart?.size}]`}`),
+          records: records
+            .filter((record) => sids.includes(record.sid) && Math.abs(record.at - startedAt - when) <= 2_000)
+            .slice(0, 16)
+            .map(show),
+          storedUnderLostIds: [...lostIds].map(
+            ([sid, snapshot]) =>
+              `${sid.slice(0, 6)}: ${snapshot === undefined ? 'nothing' : `${snapshot.reason} [${snapshot.data.cart?.size}]`}`,
+          ),
         });
       }
-      const context = JSON.stringify({ ...report, incidents, lostSamples, unclosedSamples, twoLiveSamples, regressionSamples, storedSamples, unexpected, stderr, closedTwice: closedTwice.slice(0, 3) });
+      const context = JSON.stringify({
+        ...report,
+        incidents,
+        lostSamples,
+        unclosedSamples,
+        twoLiveSamples,
+        regressionSamples,
+        storedSamples,
+        unexpected,
+        stderr,
+        closedTwice: closedTwice.slice(0, 3),
+      });
 
-      expect({ serverErrors: statuses.get('500') ?? 0, unexpected: unexpected.length }, context).to.deep.equal({ serverErrors: 0, unexpected: 0 });
+      expect({ serverErrors: statuses.get('500') ?? 0, unexpected: unexpected.length }, context).to.deep.equal({
+        serverErrors: 0,
+        unexpected: 0,
+      });
       expect(acked, `enough traffic; ${context}`).to.be.at.least(VISITORS * 10);
       expect(ackedByVictim, `the killed process acknowledged writes; ${context}`).to.be.greaterThan(0);
       expect(ackedByReplacement, `the replacement acknowledged writes; ${context}`).to.be.greaterThan(0);
       expect(report.kept, `acknowledged items; ${context}`).to.deep.equal({ lost: 0, idsChanged: 0, noSnapshot: 0 });
-      expect(report.hooks, `closing hooks once per live context; ${context}`).to.deep.equal({ closedTwice: 0, duplicateOpens: 0, closesWithoutContext: 0, closesElsewhere: 0, unclosed: 0, twoLiveCopies: 0, leasesLost: 0, hookErrors: 0 });
+      expect(report.hooks, `closing hooks once per live context; ${context}`).to.deep.equal({
+        closedTwice: 0,
+        duplicateOpens: 0,
+        closesWithoutContext: 0,
+        closesElsewhere: 0,
+        unclosed: 0,
+        twoLiveCopies: 0,
+        leasesLost: 0,
+        hookErrors: 0,
+      });
       expect(report.stale, `no stale overwrite; ${context}`).to.deep.equal({ regressions: 0, storedNotLastClose: 0 });
       expect(closeReasons.handover ?? 0, `hand-overs; ${context}`).to.be.greaterThan(0);
       expect(sum('handoversIn'), `hand-overs in; ${context}`).to.be.greaterThan(0);

@@ -135,7 +135,11 @@ for (const store of STORES) {
       const { middleware, server: listening, dropped } = await served.start((adapter) => cartApp(adapter, tally));
       const manager = middleware.manager;
       const stats = () => manager.stats();
-      const settled = () => waitUntil('every close has finished and every snapshot is written', () => stats().closing === 0 && stats().pendingPersists === 0, { timeoutMs: 20_000, state: stats });
+      const settled = () =>
+        waitUntil('every close has finished and every snapshot is written', () => stats().closing === 0 && stats().pendingPersists === 0, {
+          timeoutMs: 20_000,
+          state: stats,
+        });
 
       const outcomes: RoundOutcome[] = [];
       /** Evictions and restores of the burst's session while its burst was in flight, per round. */
@@ -171,7 +175,11 @@ for (const store of STORES) {
         const evictionsBefore = tally.evictionsById.get(sid) ?? 0;
         const restoresBefore = tally.restoresById.get(sid) ?? 0;
         const responses = await mapLimit(BURST, windowed ? WINDOW : BURST, (i) => visitor.post(`/add?item=${items[i]}`));
-        midBurst.push({ windowed, evictions: (tally.evictionsById.get(sid) ?? 0) - evictionsBefore, restores: (tally.restoresById.get(sid) ?? 0) - restoresBefore });
+        midBurst.push({
+          windowed,
+          evictions: (tally.evictionsById.get(sid) ?? 0) - evictionsBefore,
+          restores: (tally.restoresById.get(sid) ?? 0) - restoresBefore,
+        });
         bursting = false;
         await Promise.all(others);
 
@@ -213,14 +221,24 @@ for (const store of STORES) {
       // Hooks once per close: every close ran the hooks exactly once, every 'close' event had its hook run.
       const s = stats();
       const closedTotal = s.closed.evicted + s.closed.expired + s.closed.closed + s.closed.shutdown;
-      expect({ hookRuns: tally.hookRuns, hookRepeats: tally.hookRepeats, closeEvents: tally.closeEvents, hookErrors: s.hookErrors }).to.deep.equal({
+      expect({
+        hookRuns: tally.hookRuns,
+        hookRepeats: tally.hookRepeats,
+        closeEvents: tally.closeEvents,
+        hookErrors: s.hookErrors,
+      }).to.deep.equal({
         hookRuns: closedTotal,
         hookRepeats: 0,
         closeEvents: closedTotal,
         hookErrors: 0,
       });
       expect(tally.hooksById, 'hook runs per session id = close events per session id').to.deep.equal(tally.closesById);
-      expect({ persistGivenUp: s.persistGivenUp, restoreFailures: s.restoreFailures, writesAfterClose: s.writesAfterClose, dropped: dropped.length }).to.deep.equal({
+      expect({
+        persistGivenUp: s.persistGivenUp,
+        restoreFailures: s.restoreFailures,
+        writesAfterClose: s.writesAfterClose,
+        dropped: dropped.length,
+      }).to.deep.equal({
         persistGivenUp: 0,
         restoreFailures: 0,
         writesAfterClose: 0,
@@ -230,7 +248,9 @@ for (const store of STORES) {
       // every round the cookie's session was evicted and restored while its burst was in flight, many
       // times over in the windowed rounds.
       for (const [round, seen] of midBurst.entries()) {
-        expect(seen.evictions, `evictions of the burst's session during round ${round}: ${report}`).to.be.at.least(seen.windowed ? MIN_WINDOWED_EVICTIONS : 1);
+        expect(seen.evictions, `evictions of the burst's session during round ${round}: ${report}`).to.be.at.least(
+          seen.windowed ? MIN_WINDOWED_EVICTIONS : 1,
+        );
         // (The last eviction may come after the last request let the session go, before its response arrived.)
         expect(seen.restores, `restores of the burst's session during round ${round}: ${report}`).to.be.at.least(seen.evictions - 1);
       }

@@ -60,7 +60,10 @@ describe('several instances over HTTP: a new session cookie goes out only once i
       const next = await send(b, jar, 'POST', `/visit?name=v${visitor}&item=second`);
       expect(next.status, `visitor ${visitor}`).to.equal(200);
       expect(next.body.sessionId, `visitor ${visitor}: the same session`).to.equal(first.body.sessionId);
-      expect(next.body.cart).to.deep.equal([['first', 1], ['second', 1]]);
+      expect(next.body.cart).to.deep.equal([
+        ['first', 1],
+        ['second', 1],
+      ]);
     }
   });
 });

@@ -31,7 +31,10 @@ type Step =
 
 const requestArb = fc.record({ on: fc.nat(INSTANCES - 1), visitor: fc.nat(3), write: fc.boolean() });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ t: fc.constant('requests' as const), requests: fc.array(requestArb, { minLength: 1, maxLength: 5 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({ t: fc.constant('requests' as const), requests: fc.array(requestArb, { minLength: 1, maxLength: 5 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('evict' as const), on: fc.nat(INSTANCES - 1) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('kill' as const), on: fc.nat(INSTANCES - 1) }) },
 );
@@ -63,7 +66,8 @@ function processView<T extends object>(adapter: T, dead: () => boolean): T {
 describe('several instances: one live owner, nothing acknowledged lost, hooks once (property)', function () {
   this.timeout(300_000);
   after(() => {
-    if (process.env.COORDINATION_PROPERTY_STATS) console.log([...coverage].map(([what, n]) => `${String(n).padStart(7)}  ${what}`).join('\n'));
+    if (process.env.COORDINATION_PROPERTY_STATS)
+      console.log([...coverage].map(([what, n]) => `${String(n).padStart(7)}  ${what}`).join('\n'));
   });
 
   it(`${NUM_RUNS} generated runs of 3 instances, 4 visitors, concurrent requests, evictions and kills`, async () => {
@@ -85,7 +89,8 @@ describe('several instances: one live owner, nothing acknowledged lost, hooks on
                 const results = await (value as (w: unknown) => Promise<boolean[]>).call(target, writes);
                 writes.forEach((write, n) => {
                   const record = results[n] ? decodeRecord(write.value) : undefined;
-                  if (record?.kind === 'snapshot' && write.version > (stored.get(write.key)?.version ?? -1)) stored.set(write.key, { version: write.version, items: [...(record.snapshot.data as Data).items] });
+                  if (record?.kind === 'snapshot' && write.version > (stored.get(write.key)?.version ?? -1))
+                    stored.set(write.key, { version: write.version, items: [...(record.snapshot.data as Data).items] });
                 });
                 return results;
               };
@@ -172,7 +177,7 @@ describe('several instances: one live owner, nothing acknowledged lost, hooks on
           for (const [n, manager] of managers.entries()) {
             const stats = manager.stats();
             count('hand-overs in', stats.handoversIn);
-            count('takeovers (restored from a dead owner\'s checkpoint)', stats.takeovers);
+            count("takeovers (restored from a dead owner's checkpoint)", stats.takeovers);
             count('leases lost', stats.leasesLost);
             count('closes with handover', stats.closed.handover);
             if (dead.has(n)) count('instances killed');
@@ -180,7 +185,9 @@ describe('several instances: one live owner, nothing acknowledged lost, hooks on
           count('acknowledged items a kill may lose', mayLose.size);
           await Promise.all(managers.filter((_, n) => !dead.has(n)).map((manager) => manager.shutdown()));
           for (const session of contexts) {
-            expect(hookRuns.get(session) ?? 0, `closing hooks of a context of ${session.id.slice(0, 6)}`).to.equal(killedContexts.has(session) ? 0 : 1);
+            expect(hookRuns.get(session) ?? 0, `closing hooks of a context of ${session.id.slice(0, 6)}`).to.equal(
+              killedContexts.has(session) ? 0 : 1,
+            );
           }
           // A new instance, a day later (past every idle deadline), adopts what the killed ones left ...
           offset = 24 * 3_600_000;
@@ -213,7 +220,10 @@ describe('several instances: one live owner, nothing acknowledged lost, hooks on
               else expect(resumed.kind, `visitor ${n}`).to.equal('none');
               const missing = acked[n]!.filter((item) => !items.includes(item) && !mayLose.has(item));
               expect(missing, `acknowledged items of visitor ${n} missing (may lose: ${[...mayLose].join(' ')})`).to.deep.equal([]);
-              expect(items.filter((item) => !acked[n]!.includes(item)), `items of visitor ${n} never acknowledged`).to.deep.equal([]);
+              expect(
+                items.filter((item) => !acked[n]!.includes(item)),
+                `items of visitor ${n} never acknowledged`,
+              ).to.deep.equal([]);
               expect(new Set(items).size, `items of visitor ${n} twice`).to.equal(items.length);
             }
             expect(restoredFrom, 'checkpoints left unadopted').to.not.include('checkpoint');

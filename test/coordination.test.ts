@@ -9,7 +9,7 @@ import { DATABASE_URL, deleteRedisKeys, dropTable, uniqueName } from './helpers/
 
 type Data = { items?: string[] };
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Polls `check` every 5 ms until it holds, for at most `ms`. */
 async function until(check: () => boolean, ms: number, what: string): Promise<void> {
@@ -69,7 +69,10 @@ function redisCluster(): Cluster {
   return {
     name: 'Redis',
     instance: () => {
-      const pair = { adapter: new RedisAdapter({ url: REDIS_URL, prefix }), coordinator: new RedisCoordinator({ url: REDIS_URL }, { prefix }) };
+      const pair = {
+        adapter: new RedisAdapter({ url: REDIS_URL, prefix }),
+        coordinator: new RedisCoordinator({ url: REDIS_URL }, { prefix }),
+      };
       opened.push(pair);
       return pair;
     },
@@ -87,7 +90,10 @@ function postgresCluster(): Cluster {
   return {
     name: 'Postgres',
     instance: () => {
-      const pair = { adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }), coordinator: new PostgresCoordinator({ connectionString: DATABASE_URL }, { table: leases }) };
+      const pair = {
+        adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
+        coordinator: new PostgresCoordinator({ connectionString: DATABASE_URL }, { table: leases }),
+      };
       opened.push(pair);
       return pair;
     },
@@ -116,7 +122,10 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       await cluster.cleanUp();
     });
 
-    function instance(id: string, options: { leaseMs?: number; handoverTimeout?: number; checkpointInterval?: number; wrap?: <T extends object>(target: T) => T } = {}): SessionManager<Data> {
+    function instance(
+      id: string,
+      options: { leaseMs?: number; handoverTimeout?: number; checkpointInterval?: number; wrap?: <T extends object>(target: T) => T } = {},
+    ): SessionManager<Data> {
       const { adapter, coordinator } = cluster.instance(id);
       const wrap = options.wrap ?? (<T>(target: T): T => target);
       const manager = new SessionManager<Data>({
@@ -223,11 +232,19 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       const flaky = new Proxy(coordinator, {
         get(target, name) {
           const value = Reflect.get(target, name, target) as unknown;
-          if (name === 'renew') return (...args: unknown[]) => (failing ? Promise.reject(new Error('coordinator unreachable')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+          if (name === 'renew')
+            return (...args: unknown[]) =>
+              failing ? Promise.reject(new Error('coordinator unreachable')) : (value as (...a: unknown[]) => unknown).apply(target, args);
           return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         },
       });
-      const manager = new SessionManager<Data>({ adapter, coordinator: flaky, instanceId: 'flaky', leaseMs: 900, checkpointInterval: 60_000 });
+      const manager = new SessionManager<Data>({
+        adapter,
+        coordinator: flaky,
+        instanceId: 'flaky',
+        leaseMs: 900,
+        checkpointInterval: 60_000,
+      });
       manager.on('error', () => {});
       managers.push(manager);
       const id = manager.create({ items: ['x'] }).id;
@@ -253,7 +270,7 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       expect(manager.stats().leasesLost).to.equal(0);
     });
 
-    it("restore(id) of a checkpoint whose session is live on another instance restores nothing there (one live owner); once it closed, restore(persistKey) brings it back under the same id", async () => {
+    it('restore(id) of a checkpoint whose session is live on another instance restores nothing there (one live owner); once it closed, restore(persistKey) brings it back under the same id', async () => {
       const a = instance('a', { checkpointInterval: 20 });
       const b = instance('b');
       const session = a.create({ items: ['prefs'] });
@@ -276,7 +293,16 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
       await until(() => a.stats().checkpoints >= 1 && a.stats().leases === 1, 3_000, 'the checkpoint of the session');
       let dead = false;
       // B dies at its first write (the one right after its restore): from then on every call hangs, as for a killed process.
-      const b = instance('b', { leaseMs: 600, checkpointInterval: 20, wrap: (target) => killable(target, () => dead, (name) => (dead ||= name.startsWith('save'))) });
+      const b = instance('b', {
+        leaseMs: 600,
+        checkpointInterval: 20,
+        wrap: (target) =>
+          killable(
+            target,
+            () => dead,
+            (name) => (dead ||= name.startsWith('save')),
+          ),
+      });
       managers.splice(managers.indexOf(b), 1); // dead: never shut down
       expect(await request(b, id)).to.equal('restored');
       await until(() => dead, 2_000, 'B dying at its first write');
@@ -295,7 +321,11 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
     });
 
     it('checkpoints off: the record a hand-over left is erased by an explicit close (a logout) and by a regenerate, so the old cookie restores nothing', async () => {
-      const [a, b, c] = [instance('a', { checkpointInterval: 0 }), instance('b', { checkpointInterval: 0 }), instance('c', { checkpointInterval: 0 })];
+      const [a, b, c] = [
+        instance('a', { checkpointInterval: 0 }),
+        instance('b', { checkpointInterval: 0 }),
+        instance('c', { checkpointInterval: 0 }),
+      ];
       const logout = a.create({ items: ['x'] }).id;
       const renamed = a.create({ items: ['y'] }).id;
       await until(() => a.stats().leases === 2, 2_000, 'the leases');
@@ -316,7 +346,9 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
             const value = Reflect.get(object, name, object) as unknown;
             if (typeof value !== 'function') return value;
             const call = (value as (...a: unknown[]) => unknown).bind(object);
-            return name === 'release' ? async (...args: unknown[]) => (await new Promise((resolve) => setTimeout(resolve, 200)), call(...args)) : call;
+            return name === 'release'
+              ? async (...args: unknown[]) => (await new Promise((resolve) => setTimeout(resolve, 200)), call(...args))
+              : call;
           },
         });
       const a = instance('a', { leaseMs: 600, wrap: slowReleases });
@@ -350,12 +382,22 @@ for (const makeCluster of [memoryCluster, redisCluster, postgresCluster]) {
 
 describe('several instances: options', () => {
   it('refuses a coordinator on an adapter without conditional writes, and coordination options without a coordinator', () => {
-    const unordered: SessionAdapter = { name: 'plain', save: async () => {}, load: async () => undefined, take: async () => undefined, delete: async () => false };
+    const unordered: SessionAdapter = {
+      name: 'plain',
+      save: async () => {},
+      load: async () => undefined,
+      take: async () => undefined,
+      delete: async () => false,
+    };
     const coordinator = new MemoryCoordinator(new MemoryCluster());
     expect(() => new SessionManager({ adapter: unordered, coordinator })).to.throw(/needs an adapter with conditional writes/);
     expect(() => new SessionManager({ adapter: new MemoryAdapter(), instanceId: 'x' })).to.throw(/instanceId needs a coordinator/);
     expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, instanceId: 'no spaces' })).to.throw(/instanceId must be/);
-    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, leaseMs: 10 })).to.throw(/leaseMs must be at least 30 ms, got 10/);
-    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator: {} as SessionCoordinator })).to.throw(/coordinator must implement SessionCoordinator; missing: join/);
+    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator, leaseMs: 10 })).to.throw(
+      /leaseMs must be at least 30 ms, got 10/,
+    );
+    expect(() => new SessionManager({ adapter: new MemoryAdapter(), coordinator: {} as SessionCoordinator })).to.throw(
+      /coordinator must implement SessionCoordinator; missing: join/,
+    );
   });
 });

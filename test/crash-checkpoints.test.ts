@@ -13,7 +13,7 @@ import type { ManagerStats } from '@reprise/core';
 import { assertBuilt } from './helpers/build.js';
 import { mapLimit, networkCode } from './helpers/concurrency.js';
 import { KeepAliveBrowser } from './helpers/keep-alive-browser.js';
-import { Child } from './helpers/process.js';
+import type { Child } from './helpers/process.js';
 import { PROCESS_STORES, type OpenedStore } from './helpers/process-stores.js';
 import { startSessionServer } from './helpers/session-server.js';
 import type { VisitorView } from './helpers/session-app.js';
@@ -97,7 +97,10 @@ for (const store of PROCESS_STORES) {
         }
       };
       const writers = Promise.all(Array.from({ length: WRITERS }, writer));
-      await waitUntil(`${ACKED_BEFORE_KILL} items acknowledged`, () => acked >= ACKED_BEFORE_KILL, { timeoutMs: 30_000, state: () => ({ acked, serverErrors }) });
+      await waitUntil(`${ACKED_BEFORE_KILL} items acknowledged`, () => acked >= ACKED_BEFORE_KILL, {
+        timeoutMs: 30_000,
+        state: () => ({ acked, serverErrors }),
+      });
       killed = true;
       const killedAt = Date.now();
       first.child.process.kill('SIGKILL');

@@ -74,7 +74,10 @@ const STORES: StoreKind[] = [
         adapter: () => new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
         async read(key) {
           try {
-            const result = await pool.query<{ value: string | null }>(`SELECT convert_from(value, 'UTF8') AS value FROM "${table}" WHERE key = $1`, [key]);
+            const result = await pool.query<{ value: string | null }>(
+              `SELECT convert_from(value, 'UTF8') AS value FROM "${table}" WHERE key = $1`,
+              [key],
+            );
             return result.rows[0]?.value ?? undefined;
           } catch (error) {
             if ((error as { code?: string }).code === '42P01') return undefined; // the adapter creates its table at its first write
@@ -82,7 +85,10 @@ const STORES: StoreKind[] = [
           }
         },
         async alter(key, value) {
-          const result = await pool.query(`UPDATE "${table}" SET value = convert_to($2, 'UTF8') WHERE key = $1 AND value IS NOT NULL`, [key, value]);
+          const result = await pool.query(`UPDATE "${table}" SET value = convert_to($2, 'UTF8') WHERE key = $1 AND value IS NOT NULL`, [
+            key,
+            value,
+          ]);
           expect(result.rowCount, 'one row altered').to.equal(1);
         },
         async cleanup() {

@@ -25,7 +25,7 @@ const STORES: Store[] = [
       const prefix = `reprise-it:shop:${randomUUID()}:`;
       return {
         env: { REPRISE_ADAPTER: 'redis', REDIS_URL, REPRISE_PREFIX: prefix },
-        listening: new RegExp(`\\(redis adapter at redis://[^,]+, prefix "${escape(prefix)}", maxSessions=`),
+        listening: new RegExp(`\\(redis adapter at redis://[^,]+, prefix "${escapeText(prefix)}", maxSessions=`),
         cleanup: async () => void (await deleteRedisKeys(prefix)),
       };
     },
@@ -96,23 +96,49 @@ describe('the example shop on the adapter its environment names (REPRISE_ADAPTER
         const oldSids = [alice.sid!, bob.sid!];
 
         await stopShop(first.child);
-        await first.child.line(new RegExp(`closing ${escape(short(oldSids[0]!))} reason=shutdown: saving cart=2 items \\(3 units\\) under \\S+ \\(restored when its cookie comes back\\)`));
-        await first.child.line(/shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2,"handover":0\}; snapshots written: 2$/);
+        await first.child.line(
+          new RegExp(
+            `closing ${escapeText(short(oldSids[0]!))} reason=shutdown: saving cart=2 items \\(3 units\\) under \\S+ \\(restored when its cookie comes back\\)`,
+          ),
+        );
+        await first.child.line(
+          /shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2,"handover":0\}; snapshots written: 2$/,
+        );
 
         const second = await startShop(opened.env);
-        for (const [i, [visitor, cart]] of ([[alice, aliceCart], [bob, bobCart]] as const).entries()) {
+        for (const [i, [visitor, cart]] of (
+          [
+            [alice, aliceCart],
+            [bob, bobCart],
+          ] as const
+        ).entries()) {
           const back = await visitor.at(second.base).get('/cart', 200);
           expectSameCookie(back, oldSids[i]!, `visitor ${i}'s restore`);
           expect(back.body, `visitor ${i}'s cart, same id`).to.deep.equal({ ...cart, sessionId: oldSids[i] });
         }
-        await second.child.line(new RegExp(`restored ${escape(short(oldSids[1]!))} \\(closed: shutdown\\) under the same id: cart=1 item`));
+        await second.child.line(
+          new RegExp(`restored ${escapeText(short(oldSids[1]!))} \\(closed: shutdown\\) under the same id: cart=1 item`),
+        );
         // A write in the new process goes into the restored cart, under the same id.
         const more = await bob.at(second.base).post('/cart/eggs', 200);
         expectSameCookie(more, oldSids[1]!, 'the write in the new process');
-        expect(more.body).to.deep.equal({ items: [{ sku: 'milk', qty: 3 }, { sku: 'eggs', qty: 1 }], units: 4, sessionId: oldSids[1] });
+        expect(more.body).to.deep.equal({
+          items: [
+            { sku: 'milk', qty: 3 },
+            { sku: 'eggs', qty: 1 },
+          ],
+          units: 4,
+          sessionId: oldSids[1],
+        });
         await stopShop(second.child);
-        await second.child.line(new RegExp(`closing ${escape(short(oldSids[1]!))} reason=shutdown: saving cart=2 items \\(4 units\\) under ${escape(short(oldSids[1]!))}`));
-        await second.child.line(/shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2,"handover":0\}; snapshots written: 2$/);
+        await second.child.line(
+          new RegExp(
+            `closing ${escapeText(short(oldSids[1]!))} reason=shutdown: saving cart=2 items \\(4 units\\) under ${escapeText(short(oldSids[1]!))}`,
+          ),
+        );
+        await second.child.line(
+          /shutdown complete: closed \{"evicted":0,"expired":0,"closed":0,"shutdown":2,"handover":0\}; snapshots written: 2$/,
+        );
       });
     });
   }
@@ -135,6 +161,6 @@ describe('the example shop on the adapter its environment names (REPRISE_ADAPTER
   });
 });
 
-function escape(text: string): string {
+function escapeText(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

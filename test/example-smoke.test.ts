@@ -56,12 +56,15 @@ describe('example shop (examples/shop)', function () {
       expect(admin.body.current).to.equal(null);
     });
 
-    it('the cart survives eviction: the first visitor\'s cookie gets it back under the same id', async function () {
+    it("the cart survives eviction: the first visitor's cookie gets it back under the same id", async function () {
       const shop = await start({ maxSessions: 3 });
       const v1 = shop.browser();
       await v1.post('/cart/apple?qty=2', 200);
       const filled = await v1.post('/cart/pear', 200);
-      expect(filled.body.items).to.deep.equal([{ sku: 'apple', qty: 2 }, { sku: 'pear', qty: 1 }]);
+      expect(filled.body.items).to.deep.equal([
+        { sku: 'apple', qty: 2 },
+        { sku: 'pear', qty: 1 },
+      ]);
       const sid = v1.sid!;
       expect(sid).to.be.a('string').and.equal(filled.body.sessionId);
       const otherTab = v1.clone(); // the same browser's cookie, sent later from another tab
@@ -74,9 +77,9 @@ describe('example shop (examples/shop)', function () {
         expect(visitor.sid).to.be.a('string');
         await visitor.get('/cart', 200);
       }
-      const closing = await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=evicted: saving (cart=\\S+ items?)`));
+      const closing = await shop.log.waitFor(new RegExp(`closing ${escapeText(short(sid))} reason=evicted: saving (cart=\\S+ items?)`));
       expect(closing[1]).to.equal('cart=2 items');
-      await shop.log.waitFor(new RegExp(`disposed live activity log of ${escape(short(sid))} \\(2 entries`));
+      await shop.log.waitFor(new RegExp(`disposed live activity log of ${escapeText(short(sid))} \\(2 entries`));
       expect(shop.middleware.manager.size).to.equal(3);
       expect(shop.middleware.manager.get(sid)).to.equal(undefined);
 
@@ -85,12 +88,12 @@ describe('example shop (examples/shop)', function () {
       expect(back.body).to.deep.equal({ ...filled.body, sessionId: sid });
       expectSameCookie(back, sid, 'the restore');
       expect(v1.sid).to.equal(sid);
-      await shop.log.waitFor(new RegExp(`restored ${escape(short(sid))} \\(closed: evicted\\) under the same id: cart=2 items`));
+      await shop.log.waitFor(new RegExp(`restored ${escapeText(short(sid))} \\(closed: evicted\\) under the same id: cart=2 items`));
 
       // The live activity log was not persisted: the restored session starts a new one.
       const me = await v1.get('/me', 200);
       expect(me.body.sessionId).to.equal(sid);
-      expect(me.body.activity[0]).to.match(new RegExp(`restored ${escape(short(sid))} \\(closed: evicted\\)$`));
+      expect(me.body.activity[0]).to.match(new RegExp(`restored ${escapeText(short(sid))} \\(closed: evicted\\)$`));
       expect(me.body.activity.join('\n')).not.to.include('added');
 
       // Making room for the restore evicted the next least recently active visitor (milk).
@@ -125,7 +128,7 @@ describe('example shop (examples/shop)', function () {
         const [session, reason] = await closed;
         expect(session.id).to.equal(sid);
         expect(reason).to.equal('expired');
-        await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=expired: saving cart=1 item \\(1 unit\\)`));
+        await shop.log.waitFor(new RegExp(`closing ${escapeText(short(sid))} reason=expired: saving cart=1 item \\(1 unit\\)`));
         expect(shop.middleware.manager.size).to.equal(0);
 
         // The cookie brings the cart back under the same id, and the session is live again with its clock.
@@ -219,7 +222,13 @@ describe('example shop (examples/shop)', function () {
       const expired = await v1.post('/admin/close?reason=expired', 200);
       expect(expired.body).to.deep.equal({ closed: true, reason: 'expired', restorableFromCookie: true });
       expectSameCookie(expired, v1Sid, 'the close');
-      expect(shop.log.matching(new RegExp(`closing ${escape(short(v1Sid))} reason=expired: saving cart=1 item \\(1 unit\\) under ${escape(short(v1Sid))}`))).to.have.length(1);
+      expect(
+        shop.log.matching(
+          new RegExp(
+            `closing ${escapeText(short(v1Sid))} reason=expired: saving cart=1 item \\(1 unit\\) under ${escapeText(short(v1Sid))}`,
+          ),
+        ),
+      ).to.have.length(1);
       expect(await adapter.load(v1Sid), 'the snapshot of an involuntary close').to.be.a('string');
       const restored = await v1.get('/cart', 200);
       expect(restored.body).to.deep.equal({ items: [{ sku: 'apple', qty: 1 }], units: 1, sessionId: v1Sid });
@@ -233,7 +242,13 @@ describe('example shop (examples/shop)', function () {
       const closed = await v2.post('/admin/close?reason=closed', 200);
       expect(closed.body).to.deep.include({ closed: true, reason: 'closed' });
       expect(issuedSid(closed)).to.equal('');
-      expect(shop.log.matching(new RegExp(`closing ${escape(short(v2Sid))} reason=closed: dropping cart=1 item \\(1 unit\\) \\(explicit close: nothing could bring it back, so nothing is saved\\)`))).to.have.length(1);
+      expect(
+        shop.log.matching(
+          new RegExp(
+            `closing ${escapeText(short(v2Sid))} reason=closed: dropping cart=1 item \\(1 unit\\) \\(explicit close: nothing could bring it back, so nothing is saved\\)`,
+          ),
+        ),
+      ).to.have.length(1);
       expect(await adapter.load(v2Sid), 'an explicit close with the default key writes nothing').to.equal(undefined);
       const replay = await v2Old.get('/cart', 200);
       expect(replay.body).to.deep.equal({ items: [], units: 0, sessionId: null });
@@ -250,7 +265,7 @@ describe('example shop (examples/shop)', function () {
       await v3.post('/cart/milk', 200);
       const options = await v3.post('/admin/options?maxSessions=1', 200);
       expect(options.body.changed).to.deep.equal({ maxSessions: 1 });
-      await shop.log.waitFor(new RegExp(`closing ${escape(short(v1.sid!))} reason=evicted`));
+      await shop.log.waitFor(new RegExp(`closing ${escapeText(short(v1.sid!))} reason=evicted`));
       expect(shop.middleware.manager.getOption('maxSessions')).to.equal(1);
     });
 
@@ -262,7 +277,7 @@ describe('example shop (examples/shop)', function () {
 
       // shutdown() has closed every session (reason shutdown, snapshot written) and the server still answers.
       await shop.middleware.manager.shutdown();
-      await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=shutdown: saving cart=1 item \\(2 units\\)`));
+      await shop.log.waitFor(new RegExp(`closing ${escapeText(short(sid))} reason=shutdown: saving cart=1 item \\(2 units\\)`));
       expect(shop.middleware.manager.size).to.equal(0);
 
       const read = await v1.get('/cart', 200);
@@ -275,14 +290,14 @@ describe('example shop (examples/shop)', function () {
 
       // No session can be created either: a new visitor's write is refused the same way.
       const newcomer = shop.browser();
-      expectUnavailable(await newcomer.post('/cart/milk'), 5, 'a new visitor\'s write');
+      expectUnavailable(await newcomer.post('/cart/milk'), 5, "a new visitor's write");
       expect(newcomer.sid).to.equal(undefined);
       expect(shop.middleware.manager.stats()).to.deep.include({ created: 1, restored: 0, persisted: 1, live: 0 });
       expect(shop.middleware.manager.stats().closed).to.deep.equal({ evicted: 0, expired: 0, closed: 0, shutdown: 1, handover: 0 });
       expect(filled.sessionId).to.equal(sid);
     });
 
-    it('while its store cannot be read: the evicted visitor\'s write gets a JSON 503 and keeps its cookie, and the cart comes back under the same id afterwards', async function () {
+    it("while its store cannot be read: the evicted visitor's write gets a JSON 503 and keeps its cookie, and the cart comes back under the same id afterwards", async function () {
       let down = false;
       const adapter = new MemoryAdapter();
       const takeVersioned = adapter.takeVersioned.bind(adapter);
@@ -295,7 +310,7 @@ describe('example shop (examples/shop)', function () {
       const filled = (await v1.post('/cart/apple?qty=2', 200)).body;
       const sid = v1.sid!;
       await shop.browser().post('/cart/milk', 200); // cap 1: v1 is evicted
-      await shop.log.waitFor(new RegExp(`closing ${escape(short(sid))} reason=evicted: saving cart=1 item`));
+      await shop.log.waitFor(new RegExp(`closing ${escapeText(short(sid))} reason=evicted: saving cart=1 item`));
 
       down = true;
       const read = await v1.get('/cart', 200);
@@ -354,8 +369,12 @@ describe('example shop (examples/shop)', function () {
       await stdout.waitFor(/rm -f v\*\.jar/); // the instructions are printed in full
       expect(stdout.text).to.include(`curl -s -c v1.jar -b v1.jar -X POST '${base}/cart/apple?qty=2'`);
       expect(stdout.text).to.include(`curl -s -c a2.jar -b a2.jar -X POST '${base}/login?user=alice'`);
-      expect(stdout.text, 'as many extra visitors as the cap').to.include(`for v in v2 v3 v4; do curl -s -c $v.jar -b $v.jar -X POST ${base}/cart/milk`);
-      expect(stdout.text).to.include('# 3. v1 comes back with its cookie: the cart is restored under the same session id (the cookie does not change)');
+      expect(stdout.text, 'as many extra visitors as the cap').to.include(
+        `for v in v2 v3 v4; do curl -s -c $v.jar -b $v.jar -X POST ${base}/cart/milk`,
+      );
+      expect(stdout.text).to.include(
+        '# 3. v1 comes back with its cookie: the cart is restored under the same session id (the cookie does not change)',
+      );
       expect(stdout.text).to.not.match(/new id|new cookie/);
 
       const added = await request(base!).post('/cart/apple?qty=2').expect(200);
@@ -364,14 +383,20 @@ describe('example shop (examples/shop)', function () {
       expect(sid).to.be.a('string').and.have.length(24);
 
       proc.kill('SIGTERM');
-      await stdout.waitFor(new RegExp(`closing ${escape(short(sid!))} reason=shutdown: saving cart=1 item \\(2 units\\) under \\S+ \\(lost at exit: the memory adapter`));
+      await stdout.waitFor(
+        new RegExp(
+          `closing ${escapeText(short(sid!))} reason=shutdown: saving cart=1 item \\(2 units\\) under \\S+ \\(lost at exit: the memory adapter`,
+        ),
+      );
       const [code, signal] = await exited;
       expect({ code, signal }, stderr.text).to.deep.equal({ code: 0, signal: null });
-      expect(stdout.text).to.include('shutdown complete: closed {"evicted":0,"expired":0,"closed":0,"shutdown":1,"handover":0}; snapshots written: 1');
+      expect(stdout.text).to.include(
+        'shutdown complete: closed {"evicted":0,"expired":0,"closed":0,"shutdown":1,"handover":0}; snapshots written: 1',
+      );
     });
   });
 });
 
-function escape(text: string): string {
+function escapeText(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

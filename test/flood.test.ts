@@ -54,7 +54,11 @@ for (const store of [defaultMemory, ...storeCases('flood', ['Redis'])]) {
       const oneTime = await mapLimit(ONE_TIME, 8, (i) => arrive(base, agent, `o${i}`, ['plum']));
       expect(manager.stats()).to.include({ live: RETURNING + ONE_TIME, probation: ONE_TIME });
 
-      const statuses = await mapLimit(FLOOD, CONNECTIONS, async (i) => (await new KeepAliveBrowser(base, agent).post(`/visit?name=flood&item=f${i}`)).status);
+      const statuses = await mapLimit(
+        FLOOD,
+        CONNECTIONS,
+        async (i) => (await new KeepAliveBrowser(base, agent).post(`/visit?name=flood&item=f${i}`)).status,
+      );
       const notOk = statuses.filter((status) => status !== 200).length;
       expect(notOk, 'flood requests answered other than 200').to.equal(0);
       expect(manager.stats().created).to.equal(RETURNING + ONE_TIME + FLOOD);
@@ -64,21 +68,31 @@ for (const store of [defaultMemory, ...storeCases('flood', ['Redis'])]) {
       for (const visitor of returning) {
         const answer = await visitor.browser.get('/me');
         const view = answer.body as VisitorView;
-        const intact = answer.status === 200 && view.sessionId === visitor.sid && JSON.stringify(view.cart) === JSON.stringify(visitor.cart);
+        const intact =
+          answer.status === 200 && view.sessionId === visitor.sid && JSON.stringify(view.cart) === JSON.stringify(visitor.cart);
         if (!intact || visitor.browser.sid !== visitor.sid) lost.push(`${visitor.sid.slice(0, 6)}: ${answer.status} ${answer.text}`);
       }
       expect({ returningEvicted, lost }).to.deep.equal({ returningEvicted: 0, lost: [] });
 
       // The one-time visitors were evicted by the flood (they are its kind). Their cookies restore
       // them unless the store dropped their snapshots: MemoryAdapter keeps the newest maxEntries.
-      const oneTimeBack = await Promise.all(oneTime.map(async (visitor) => {
-        const answer = await visitor.browser.get('/me');
-        return (answer.body as VisitorView).sessionId === visitor.sid && JSON.stringify((answer.body as VisitorView).cart) === JSON.stringify(visitor.cart);
-      }));
+      const oneTimeBack = await Promise.all(
+        oneTime.map(async (visitor) => {
+          const answer = await visitor.browser.get('/me');
+          return (
+            (answer.body as VisitorView).sessionId === visitor.sid &&
+            JSON.stringify((answer.body as VisitorView).cart) === JSON.stringify(visitor.cart)
+          );
+        }),
+      );
       const notBack = oneTime.filter((_, i) => !oneTimeBack[i]).map((visitor) => visitor.sid);
       const droppedByBound = new Set(dropped);
-      expect(notBack.filter((sid) => !droppedByBound.has(sid)), 'one-time visitors lost other than by the memory bound').to.deep.equal([]);
-      if (store.name === 'memory') expect(notBack.length, 'past maxEntries the oldest snapshots (the one-time visitors\') are dropped').to.equal(ONE_TIME);
+      expect(
+        notBack.filter((sid) => !droppedByBound.has(sid)),
+        'one-time visitors lost other than by the memory bound',
+      ).to.deep.equal([]);
+      if (store.name === 'memory')
+        expect(notBack.length, "past maxEntries the oldest snapshots (the one-time visitors') are dropped").to.equal(ONE_TIME);
       else expect(notBack.length, 'every one-time visitor restored').to.equal(0);
       agent.destroy();
     });

@@ -42,7 +42,7 @@ interface Visitor {
   readonly acked: string[];
 }
 
-describe('late writes: a SET that timed out on the client lands on Redis after a newer snapshot (through a TCP proxy of the test\'s own)', function () {
+describe("late writes: a SET that timed out on the client lands on Redis after a newer snapshot (through a TCP proxy of the test's own)", function () {
   this.timeout(30_000);
   let proxy: TcpProxy | undefined;
   let adapter: RedisAdapter | undefined;
@@ -108,9 +108,13 @@ describe('late writes: a SET that timed out on the client lands on Redis after a
     // 2. The visitors return while the proxy still holds everything. Each first SET may still land and
     //    the store cannot be fenced against it now, so the session cannot be had: a write gets a 503
     //    with Retry-After, the cookie is kept, and nothing is restored from the queue yet.
-    const refused = await Promise.all(visitors.map((visitor, index) => visitor.browser.post(`/visit?name=${visitor.name}&item=refused${index}`)));
+    const refused = await Promise.all(
+      visitors.map((visitor, index) => visitor.browser.post(`/visit?name=${visitor.name}&item=refused${index}`)),
+    );
     for (const [index, response] of refused.entries()) {
-      expect(unavailableProblem(response), `${visitors[index]!.name} while its earlier write cannot be fenced: ${response.text}`).to.equal(undefined);
+      expect(unavailableProblem(response), `${visitors[index]!.name} while its earlier write cannot be fenced: ${response.text}`).to.equal(
+        undefined,
+      );
       expect(visitors[index]!.browser.sid, 'the cookie is kept').to.equal(visitors[index]!.sid);
     }
     expect(restores.length, 'no restore while the store cannot be fenced').to.equal(0);
@@ -120,11 +124,21 @@ describe('late writes: a SET that timed out on the client lands on Redis after a
     proxy.set('up', { stalled: false });
     const held = severed.reduce((sum, link) => sum + link.up.pendingBytes, 0);
     expect(held, 'the first SETs are held on the way').to.be.above(0);
-    await waitUntil('the adapter is connected again', () => adapter!.load('probe').then(() => true, () => false), { timeoutMs: 5_000, everyMs: 50 });
+    await waitUntil(
+      'the adapter is connected again',
+      () =>
+        adapter!.load('probe').then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 5_000, everyMs: 50 },
+    );
 
     // 3b. The visitors return again: the store is fenced against the held SETs, and each visitor is
     //     restored from the retry queue under its id; each adds an item.
-    const returned = await Promise.all(visitors.map((visitor, index) => visitor.browser.post(`/visit?name=${visitor.name}&item=b${index}`)));
+    const returned = await Promise.all(
+      visitors.map((visitor, index) => visitor.browser.post(`/visit?name=${visitor.name}&item=b${index}`)),
+    );
     for (const [index, response] of returned.entries()) {
       expect(response.status, `${visitors[index]!.name} after its first close: ${response.text}`).to.equal(200);
       expect(issuedSid(response) ?? visitors[index]!.sid, 'restored under its id').to.equal(visitors[index]!.sid);
@@ -135,10 +149,17 @@ describe('late writes: a SET that timed out on the client lands on Redis after a
     // 4. The sessions close again: the newer snapshots (with the b items) are written on the new connection.
     const persistedBefore = stats().persisted;
     await Promise.all(visitors.map((visitor) => manager.close(visitor.browser.sid!, 'evicted')));
-    await waitUntil('the newer snapshots are written', () => stats().persisted - persistedBefore >= VISITORS && stats().pendingPersists === 0, { timeoutMs: 5_000, state: stats });
-    const newer = await readSnapshots<VisitorData>(direct, visitors.map((visitor) => visitor.sid));
+    await waitUntil(
+      'the newer snapshots are written',
+      () => stats().persisted - persistedBefore >= VISITORS && stats().pendingPersists === 0,
+      { timeoutMs: 5_000, state: stats },
+    );
+    const newer = await readSnapshots<VisitorData>(
+      direct,
+      visitors.map((visitor) => visitor.sid),
+    );
     const newerInRedis = visitors.filter((visitor, index) => newer.get(visitor.sid)?.data.cart?.has(`b${index}`) === true).length;
-    expect(newerInRedis, 'the newer snapshots are in Redis, under the visitors\' ids').to.equal(VISITORS);
+    expect(newerInRedis, "the newer snapshots are in Redis, under the visitors' ids").to.equal(VISITORS);
 
     // 5. The held bytes go on: the first SETs reach Redis now, after the newer snapshots.
     const answeredBefore = severed.reduce((sum, link) => sum + link.down.receivedBytes, 0);
@@ -146,11 +167,22 @@ describe('late writes: a SET that timed out on the client lands on Redis after a
     await within('the held commands to reach Redis and their connections to close', 5_000, Promise.all(severed.map((link) => link.closed)));
     const answered = severed.reduce((sum, link) => sum + link.down.receivedBytes, 0) - answeredBefore;
     expect(answered, 'Redis answered the late commands: they landed').to.be.above(0);
-    const afterLate = await readSnapshots<VisitorData>(direct, visitors.map((visitor) => visitor.sid));
-    const overwritten = visitors.filter((visitor, index) => afterLate.get(visitor.sid)?.data.cart?.has(`b${index}`) !== true).map((visitor) => visitor.name);
+    const afterLate = await readSnapshots<VisitorData>(
+      direct,
+      visitors.map((visitor) => visitor.sid),
+    );
+    const overwritten = visitors
+      .filter((visitor, index) => afterLate.get(visitor.sid)?.data.cart?.has(`b${index}`) !== true)
+      .map((visitor) => visitor.name);
 
     // 6. Each visitor comes back with its cookie, then its original cookie is replayed (the same one, as the id never changes).
-    const finalReads = { notOk: [] as string[], idChanged: [] as string[], cookieChanged: [] as string[], lostItems: 0, duplicatedItems: 0 };
+    const finalReads = {
+      notOk: [] as string[],
+      idChanged: [] as string[],
+      cookieChanged: [] as string[],
+      lostItems: 0,
+      duplicatedItems: 0,
+    };
     for (const visitor of visitors) {
       for (const jar of [visitor.browser, visitor.original]) {
         const response = await jar.get('/me');

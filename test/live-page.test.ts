@@ -80,7 +80,9 @@ describe("the shop's live-sessions page in a real browser (Chromium)", function 
       await waitForRows(page, 2);
       expect((await sessionRows(page)).map((row) => row[1])).to.deep.equal(['–', '–']);
       expect(await page.textContent('#status')).to.equal('closed');
-      await page.waitForFunction(`document.querySelector('#closes tbody tr td.closed')?.textContent === '1'`, undefined, { timeout: 5_000 });
+      await page.waitForFunction(`document.querySelector('#closes tbody tr td.closed')?.textContent === '1'`, undefined, {
+        timeout: 5_000,
+      });
       expect(shop.middleware.manager.size).to.equal(2);
     } finally {
       await page.close();
@@ -100,7 +102,9 @@ describe("the shop's live-sessions page in a real browser (Chromium)", function 
       await waitForRows(page, 1);
       await shop.middleware.manager.close(shop.middleware.manager.sessions()[0]!.id, 'expired');
       await page.locator('#sessions tbody tr button').click();
-      await page.waitForFunction(`document.querySelector('#status')?.textContent === 'not closed: HTTP 404'`, undefined, { timeout: 5_000 });
+      await page.waitForFunction(`document.querySelector('#status')?.textContent === 'not closed: HTTP 404'`, undefined, {
+        timeout: 5_000,
+      });
       await waitForRows(page, 0);
     } finally {
       await page.close();

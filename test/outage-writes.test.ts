@@ -28,7 +28,7 @@ interface Visitor {
   readonly acked: string[];
 }
 
-describe('writes during a Redis outage (a redis-server of the test\'s own, with an append-only file, killed and started again)', function () {
+describe("writes during a Redis outage (a redis-server of the test's own, with an append-only file, killed and started again)", function () {
   this.timeout(30_000);
   const fixture = redisOutageFixture(PREFIX);
 
@@ -55,7 +55,10 @@ describe('writes during a Redis outage (a redis-server of the test\'s own, with 
     }
     const evicted = visitors.slice(0, VISITORS - CAP);
     await waitUntil(`the ${evicted.length} evicted carts are written`, () => stats().persisted === evicted.length, { state: stats });
-    const stored = await readSnapshots<VisitorData>(adapter, evicted.map((visitor) => visitor.sid));
+    const stored = await readSnapshots<VisitorData>(
+      adapter,
+      evicted.map((visitor) => visitor.sid),
+    );
     expect([...stored.values()].filter((snapshot) => snapshot?.reason === 'evicted').length, 'snapshots in Redis').to.equal(evicted.length);
 
     // Redis goes down. Each evicted visitor reads (no session, cookie kept), then writes (refused).
@@ -75,10 +78,24 @@ describe('writes during a Redis outage (a redis-server of the test\'s own, with 
 
     // Redis is back, with what it had.
     await redis.start();
-    await waitUntil('the adapter is connected again', () => adapter.load('probe').then(() => true, () => false), { timeoutMs: 10_000, everyMs: 50 });
+    await waitUntil(
+      'the adapter is connected again',
+      () =>
+        adapter.load('probe').then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 10_000, everyMs: 50 },
+    );
 
     // Each evicted visitor writes again: a 200, its cart restored under the same id, with the new item.
-    const afterOutage = { notOk: [] as string[], idChanged: [] as string[], cookieChanged: [] as string[], lostItems: 0, refusedItemsPresent: 0 };
+    const afterOutage = {
+      notOk: [] as string[],
+      idChanged: [] as string[],
+      cookieChanged: [] as string[],
+      lostItems: 0,
+      refusedItemsPresent: 0,
+    };
     for (const visitor of evicted) {
       const item = `c${visitor.index}`;
       const response = await visitor.browser.post(`/visit?name=${visitor.name}&item=${item}`);
@@ -102,7 +119,10 @@ describe('writes during a Redis outage (a redis-server of the test\'s own, with 
       const response = await visitor.browser.get('/me', 200);
       const view = response.body as VisitorView;
       const cart = new Map(view.cart);
-      const whole = view.sessionId === visitor.sid && view.name === visitor.name && visitor.acked.every((item) => cart.has(item) && cart.get(item) === 1);
+      const whole =
+        view.sessionId === visitor.sid &&
+        view.name === visitor.name &&
+        visitor.acked.every((item) => cart.has(item) && cart.get(item) === 1);
       if (!whole) cartsLost += 1;
     }
 

@@ -80,12 +80,20 @@ describe('published packages (npm pack)', function () {
   before(async function () {
     assertBuilt(...publishable.map((w) => w.dir));
     workDir = await mkdtemp(join(tmpdir(), 'reprise-pack-'));
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', workDir, ...publishable.flatMap((w) => ['-w', w.dir])], ROOT);
+    const { stdout } = await run(
+      'npm',
+      ['pack', '--json', '--pack-destination', workDir, ...publishable.flatMap((w) => ['-w', w.dir])],
+      ROOT,
+    );
     for (const entry of JSON.parse(stdout) as { name: string; filename: string; files: { path: string }[] }[]) {
       const unpacked = join(workDir, entry.name.replace('/', '__'));
       await mkdir(unpacked);
       await run('tar', ['-xzf', join(workDir, entry.filename), '-C', unpacked], workDir);
-      packed.set(entry.name, { tarball: join(workDir, entry.filename), root: join(unpacked, 'package'), files: new Set(entry.files.map((f) => f.path)) });
+      packed.set(entry.name, {
+        tarball: join(workDir, entry.filename),
+        root: join(unpacked, 'package'),
+        files: new Set(entry.files.map((f) => f.path)),
+      });
     }
   });
 
@@ -109,7 +117,12 @@ describe('published packages (npm pack)', function () {
 
       it('ships package.json, the MIT LICENSE, README.md, CHANGELOG.md, dist and src, and nothing else', async function () {
         const { files, root } = tarball();
-        expect([...files].filter((f) => !/^(dist|src)\//.test(f)).sort()).to.deep.equal(['CHANGELOG.md', 'LICENSE', 'README.md', 'package.json']);
+        expect([...files].filter((f) => !/^(dist|src)\//.test(f)).sort()).to.deep.equal([
+          'CHANGELOG.md',
+          'LICENSE',
+          'README.md',
+          'package.json',
+        ]);
         expect([...files].filter((f) => f.endsWith('.tsbuildinfo') || /\.test\.|(^|\/)test\//.test(f))).to.deep.equal([]);
         expect([...files].some((f) => f.startsWith('dist/') && f.endsWith('.d.ts'))).to.equal(true);
         expect(await readFile(join(root, 'LICENSE'), 'utf8')).to.equal(await readFile(join(ROOT, 'LICENSE'), 'utf8'));
@@ -117,15 +130,19 @@ describe('published packages (npm pack)', function () {
 
       it('declares the metadata npm shows and publishes publicly', async function () {
         const manifest = JSON.parse(await readFile(join(tarball().root, 'package.json'), 'utf8')) as Record<string, unknown>;
-        expect(manifest['license']).to.equal('MIT');
-        expect(manifest['author']).to.be.a('string').and.not.equal('');
-        expect(manifest['repository']).to.deep.equal({ type: 'git', url: 'git+https://github.com/reprise-sessions/reprise.git', directory: workspace.dir });
-        expect(manifest['bugs']).to.deep.equal({ url: 'https://github.com/reprise-sessions/reprise/issues' });
-        expect(manifest['homepage']).to.equal(`https://github.com/reprise-sessions/reprise/tree/main/${workspace.dir}#readme`);
-        expect(manifest['keywords']).to.be.an('array').that.is.not.empty;
-        expect(manifest['publishConfig']).to.deep.equal({ access: 'public' });
-        expect(manifest['engines']).to.deep.equal(readManifest('.').engines);
-        expect(manifest['type']).to.equal('module');
+        expect(manifest.license).to.equal('MIT');
+        expect(manifest.author).to.be.a('string').and.not.equal('');
+        expect(manifest.repository).to.deep.equal({
+          type: 'git',
+          url: 'git+https://github.com/reprise-sessions/reprise.git',
+          directory: workspace.dir,
+        });
+        expect(manifest.bugs).to.deep.equal({ url: 'https://github.com/reprise-sessions/reprise/issues' });
+        expect(manifest.homepage).to.equal(`https://github.com/reprise-sessions/reprise/tree/main/${workspace.dir}#readme`);
+        expect(manifest.keywords).to.be.an('array').that.is.not.empty;
+        expect(manifest.publishConfig).to.deep.equal({ access: 'public' });
+        expect(manifest.engines).to.deep.equal(readManifest('.').engines);
+        expect(manifest.type).to.equal('module');
       });
 
       it('ships the files its source maps name', async function () {
@@ -163,7 +180,10 @@ describe('published packages (npm pack)', function () {
     before(async function () {
       project = await mkdtemp(join(tmpdir(), 'reprise-smoke-'));
       const registry = [...new Set(['@types/node', ...SMOKE_APPS.flatMap((app) => app.registry)])].map(atRootVersion);
-      await writeFile(join(project, 'package.json'), `${JSON.stringify({ name: 'reprise-smoke', private: true, type: 'module' }, null, 2)}\n`);
+      await writeFile(
+        join(project, 'package.json'),
+        `${JSON.stringify({ name: 'reprise-smoke', private: true, type: 'module' }, null, 2)}\n`,
+      );
       for (const file of ['tsconfig.json', 'require.cjs', ...SMOKE_APPS.map((app) => app.file)]) {
         await copyFile(join(SMOKE_FIXTURES, file), join(project, file));
       }
@@ -188,8 +208,8 @@ describe('published packages (npm pack)', function () {
         console.log(JSON.stringify(result));`;
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], project);
       const result = lastJson(stdout);
-      expect(result['imported']).to.deep.equal(entries);
-      expect(result['closed']).to.deep.equal(closed.map((s) => `${s}: ERR_PACKAGE_PATH_NOT_EXPORTED`));
+      expect(result.imported).to.deep.equal(entries);
+      expect(result.closed).to.deep.equal(closed.map((s) => `${s}: ERR_PACKAGE_PATH_NOT_EXPORTED`));
       expect(entries).to.include.members(['@reprise/core', '@reprise/core/adapter-kit', '@reprise/koa', '@reprise/memory']);
       expect(closed).to.include('@reprise/adapter-tests/internal');
     });
@@ -230,20 +250,20 @@ describe('published packages (npm pack)', function () {
 
 /** The Koa app's report (test/fixtures/smoke/koa-app.ts): three visits, an eviction between the second and the third. */
 function checkKoaApp(result: Record<string, unknown>): void {
-  const ids = result['ids'] as string[];
-  expect(result['views']).to.deep.equal([1, 2, 3]);
+  const ids = result.ids as string[];
+  expect(result.views).to.deep.equal([1, 2, 3]);
   expect(new Set(ids).size, 'one id for the three visits, the restore included').to.equal(1);
-  expect(result['isSessionId']).to.equal(true);
-  expect(result['evicted']).to.equal(true);
-  expect(result['restoredRecord'], 'the snapshot in the adapter, decoded by adapter-kit').to.deep.equal({ views: 2 });
-  expect(result['closes']).to.deep.equal([
+  expect(result.isSessionId).to.equal(true);
+  expect(result.evicted).to.equal(true);
+  expect(result.restoredRecord, 'the snapshot in the adapter, decoded by adapter-kit').to.deep.equal({ views: 2 });
+  expect(result.closes).to.deep.equal([
     { reason: 'evicted', data: '{"views":2}' },
     { reason: 'shutdown', data: '{"views":3}' },
   ]);
-  expect(result['restored']).to.equal(1);
-  expect(result['closedEvicted']).to.equal(1);
-  expect(result['optionError']).to.deep.equal({ code: 'ERR_REPRISE_OPTION', sameClass: true });
-  expect(result['kitErrorIsCoreError'], 'adapter-kit and the main entry share one module graph').to.equal(true);
+  expect(result.restored).to.equal(1);
+  expect(result.closedEvicted).to.equal(1);
+  expect(result.optionError).to.deep.equal({ code: 'ERR_REPRISE_OPTION', sameClass: true });
+  expect(result.kitErrorIsCoreError, 'adapter-kit and the main entry share one module graph').to.equal(true);
 }
 
 /**
@@ -279,11 +299,14 @@ function discoverWorkspaces(): Workspace[] {
     const manifest = readManifest(dir);
     const subpaths = Object.entries(manifest.exports ?? { '.': {} });
     const specifier = (subpath: string): string => (subpath === '.' ? manifest.name : `${manifest.name}${subpath.slice(1)}`);
-    const onlySource = (target: Record<string, string> | string): boolean => typeof target === 'object' && Object.keys(target).every((c) => c === SOURCE_CONDITION);
+    const onlySource = (target: Record<string, string> | string): boolean =>
+      typeof target === 'object' && Object.keys(target).every((c) => c === SOURCE_CONDITION);
     return {
       dir,
       manifest,
-      entries: subpaths.filter(([subpath, target]) => !onlySource(target) && subpath !== './package.json').map(([subpath]) => specifier(subpath)),
+      entries: subpaths
+        .filter(([subpath, target]) => !onlySource(target) && subpath !== './package.json')
+        .map(([subpath]) => specifier(subpath)),
       repositoryOnly: subpaths.filter(([, target]) => onlySource(target)).map(([subpath]) => specifier(subpath)),
     };
   });
@@ -307,7 +330,12 @@ function toArrayBuffer(bytes: Buffer): ArrayBuffer {
  * variables, mocha's NODE_OPTIONS): the fresh project must see what a user's shell would give.
  * Rejects with the output when it fails, unless `allowFailure`.
  */
-function run(command: string, args: string[], cwd: string, options: { allowFailure?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  options: { allowFailure?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!/^npm_/i.test(key) && key !== 'NODE_OPTIONS' && key !== 'INIT_CWD') env[key] = value;
@@ -316,7 +344,11 @@ function run(command: string, args: string[], cwd: string, options: { allowFailu
     execFile(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 90_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       if (code !== 0 && options.allowFailure !== true) {
-        reject(new Error(`${command} ${args.join(' ')} (in ${cwd}) exited ${String(error?.code ?? error?.signal)}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} (in ${cwd}) exited ${String(error?.code ?? error?.signal)}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+          ),
+        );
         return;
       }
       resolve({ code, stdout, stderr });

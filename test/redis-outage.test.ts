@@ -26,7 +26,7 @@ interface Visitor {
   readonly view: VisitorView;
 }
 
-describe('Redis outage (a redis-server of the test\'s own, killed and started again)', function () {
+describe("Redis outage (a redis-server of the test's own, killed and started again)", function () {
   this.timeout(20_000);
   let redis: OwnRedis | undefined;
   let adapter: RedisAdapter | undefined;
@@ -145,7 +145,10 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
     const killed = redis!.kill();
     const traffic = startTraffic(first);
     await killed;
-    await waitUntil('6 snapshots wait in the retry queue', () => (traffic.check(), stats().retryingPersists >= 6), { timeoutMs: 10_000, state: stats });
+    await waitUntil('6 snapshots wait in the retry queue', () => (traffic.check(), stats().retryingPersists >= 6), {
+      timeoutMs: 10_000,
+      state: stats,
+    });
     expect(stats().pendingPersists, 'every write waiting for a retry is pending').to.be.at.least(stats().retryingPersists);
     expect(stats().persisted, 'nothing was written during the outage').to.equal(0);
     const persistErrors = errors.filter((error) => error.code === 'ERR_REPRISE_PERSIST');
@@ -172,7 +175,10 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
     expect(stats().closed.evicted).to.equal(evicted.length);
     expect(stats()).to.deep.include({ persisted: evicted.length, persistGivenUp: 0, retryingPersists: 0, superseded: 0 });
     expect(givenUp, 'no snapshot given up').to.deep.equal([]);
-    expect(errors.filter((error) => error.code !== 'ERR_REPRISE_PERSIST'), 'no other error').to.deep.equal([]);
+    expect(
+      errors.filter((error) => error.code !== 'ERR_REPRISE_PERSIST'),
+      'no other error',
+    ).to.deep.equal([]);
 
     // Every snapshot is in Redis now...
     for (const visitor of evicted) {
@@ -201,14 +207,17 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
       expect(snapshot!.data.name).to.equal(visitor.name);
     }
     const live = visitors.filter((visitor) => middleware!.manager.get(visitor.view.sessionId!) !== undefined);
-    expect(live.map((visitor) => visitor.name), 'the last restored are live').to.deep.equal(evicted.slice(-CAP).map((visitor) => visitor.name));
+    expect(
+      live.map((visitor) => visitor.name),
+      'the last restored are live',
+    ).to.deep.equal(evicted.slice(-CAP).map((visitor) => visitor.name));
   });
 
   it('a returning cookie while Redis is down: a read gets a 200 and no session, a write a 503 with Retry-After; the cookie is kept, and the same id is restored once Redis is back', async function () {
     await setUp({ persistent: true }); // this Redis keeps what was written before the crash
     const first = await arrive('r1', 'apple');
     for (let i = 2; i <= CAP + 1; i++) await arrive(`r${i}`, 'pear'); // the last one evicts r1
-    await waitUntil('r1\'s snapshot is written', () => stats().persisted === 1, { state: stats });
+    await waitUntil("r1's snapshot is written", () => stats().persisted === 1, { state: stats });
     expect(await storedSnapshot(first.view.sessionId!)).to.deep.include({ sessionId: first.view.sessionId, reason: 'evicted' });
 
     await redis!.kill();
@@ -221,18 +230,35 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
     expectUnavailable(write, RETRY_AFTER, 'a write while the snapshot cannot be read');
     expect(first.browser.sid).to.equal(sid);
     const restoreErrors = errors.filter((error) => error.code === 'ERR_REPRISE_RESTORE');
-    expect(restoreErrors.map((error) => (error as RepriseError & { key: string }).key), 'one error event per request, with the id redacted').to.deep.equal([redactId(sid), redactId(sid)]);
+    expect(
+      restoreErrors.map((error) => (error as RepriseError & { key: string }).key),
+      'one error event per request, with the id redacted',
+    ).to.deep.equal([redactId(sid), redactId(sid)]);
     expect(stats()).to.deep.include({ restoreFailures: 2, restored: 0, created: CAP + 1, live: CAP });
     expect(middleware!.manager.get(sid)).to.equal(undefined);
 
     await redis!.start();
-    await waitUntil('the adapter is connected again', () => adapter!.load('probe').then(() => true, () => false), { timeoutMs: 10_000 });
+    await waitUntil(
+      'the adapter is connected again',
+      () =>
+        adapter!.load('probe').then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 10_000 },
+    );
     await expectRestored(first); // the refused write is not in it
     expect(stats()).to.deep.include({ restoreFailures: 2, restored: 1, created: CAP + 1 });
     // The next write goes into the restored session, under the same id.
     const after = await first.browser.post('/visit?name=r1&item=pear', 200);
     expectSameCookie(after, sid, 'the write after the outage');
-    expect(after.body).to.deep.equal({ ...first.view, cart: [['apple', 1], ['pear', 1]] });
+    expect(after.body).to.deep.equal({
+      ...first.view,
+      cart: [
+        ['apple', 1],
+        ['pear', 1],
+      ],
+    });
   });
 
   it('a visitor evicted during the outage who comes back during it is restored from the retry queue', async function () {
@@ -240,7 +266,7 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
     const visitors = [await arrive('q1', 'apple'), await arrive('q2', 'pear'), await arrive('q3', 'plum')];
     await redis!.kill();
     visitors.push(await arrive('q4', 'fig')); // evicts q1: its snapshot waits in the queue
-    await waitUntil('q1\'s snapshot waits for a retry', () => stats().retryingPersists === 1, { state: stats });
+    await waitUntil("q1's snapshot waits for a retry", () => stats().retryingPersists === 1, { state: stats });
     expect(stats()).to.deep.include({ pendingPersists: 1, persisted: 0 });
 
     await expectRestored(visitors[0]!); // from the queue: Redis is still down
@@ -251,9 +277,17 @@ describe('Redis outage (a redis-server of the test\'s own, killed and started ag
 
     await redis!.start();
     await waitUntil('the retry queue is empty', () => stats().pendingPersists === 0, { timeoutMs: 10_000, state: stats });
-    expect(stats(), 'q2\'s snapshot written once, q1\'s never').to.deep.include({ persisted: 1, superseded: 0, persistGivenUp: 0, retryingPersists: 0 });
-    expect(await storedSnapshot(visitors[1]!.view.sessionId!)).to.deep.include({ sessionId: visitors[1]!.view.sessionId, reason: 'evicted' });
-    expect(await storedSnapshot(visitors[0]!.view.sessionId!), 'q1\'s snapshot, taken from the queue, is never written').to.equal(undefined);
+    expect(stats(), "q2's snapshot written once, q1's never").to.deep.include({
+      persisted: 1,
+      superseded: 0,
+      persistGivenUp: 0,
+      retryingPersists: 0,
+    });
+    expect(await storedSnapshot(visitors[1]!.view.sessionId!)).to.deep.include({
+      sessionId: visitors[1]!.view.sessionId,
+      reason: 'evicted',
+    });
+    expect(await storedSnapshot(visitors[0]!.view.sessionId!), "q1's snapshot, taken from the queue, is never written").to.equal(undefined);
     await expectRestored(visitors[1]!);
   });
 });

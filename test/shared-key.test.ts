@@ -127,7 +127,10 @@ for (const store of storeCases('shared_key')) {
       const stats = () => manager.stats();
       /** Waits until no close is running and every snapshot is written. */
       const settled = () =>
-        waitUntil('every close has finished and every snapshot is written', () => stats().closing === 0 && stats().pendingPersists === 0, { timeoutMs: 10_000, state: stats });
+        waitUntil('every close has finished and every snapshot is written', () => stats().closing === 0 && stats().pendingPersists === 0, {
+          timeoutMs: 10_000,
+          state: stats,
+        });
       return { manager, server, settled, dropped: () => dropped };
     }
 
@@ -188,11 +191,15 @@ for (const store of storeCases('shared_key')) {
     });
 
     it("a third device logging in with restore('user:…') gets the newest cart; the other device's cookie still gets its own", async function () {
-      const { listening, a, b, aId, bId, dropped } = await twoDevicesEvicted();
+      const { listening, a, b, aId, dropped } = await twoDevicesEvicted();
 
       const c = new Browser(listening);
       const login = await c.post('/login?user=ada&restore=1', 200);
-      expect(login.body, "C's login restores the newest context of the user (B's)").to.deep.include({ user: 'ada', cart: ['b1', 'b2'], restored: true });
+      expect(login.body, "C's login restores the newest context of the user (B's)").to.deep.include({
+        user: 'ada',
+        cart: ['b1', 'b2'],
+        restored: true,
+      });
 
       const aBack = await a.get('/cart', 200);
       const bBack = await b.get('/cart', 200);
@@ -220,7 +227,8 @@ for (const store of storeCases('shared_key')) {
       const where = { withA: 0, withB: 0, withD: 0 };
       const plans = { sequential: 0, overlapping: 0 };
       const count = (status: number) => void (statuses[status] = (statuses[status] ?? 0) + 1);
-      const carted = (response: { status: number; body: { cart?: unknown } }): string[] => (response.status === 200 && Array.isArray(response.body.cart) ? (response.body.cart as string[]) : []);
+      const carted = (response: { status: number; body: { cart?: unknown } }): string[] =>
+        response.status === 200 && Array.isArray(response.body.cart) ? (response.body.cart as string[]) : [];
 
       for (let run = 0; run < RACE_RUNS; run++) {
         const user = `u${run}`;
@@ -254,7 +262,9 @@ for (const store of storeCases('shared_key')) {
         };
         const aReturn = after(plan.aTurns, () => (plan.aWrites ? a.post(`/add?item=${late}`) : a.get('/cart')));
         const bLogin = after(plan.loginTurns, () => b.post(`/login?user=${user}&restore=1`));
-        const bLogout = plan.sequential ? bLogin.then(() => after(plan.logoutTurns, () => b.post('/logout'))) : after(plan.logoutTurns, () => b.post('/logout'));
+        const bLogout = plan.sequential
+          ? bLogin.then(() => after(plan.logoutTurns, () => b.post('/logout')))
+          : after(plan.logoutTurns, () => b.post('/logout'));
         const raced = await Promise.all([aReturn, bLogin, bLogout]);
         for (const response of raced) count(response.status);
         await settled();
@@ -277,7 +287,17 @@ for (const store of storeCases('shared_key')) {
         if (wrong.length > 0 || [...raced, ...checks].some((response) => response.status >= 500)) {
           // Diagnosis: did A's context end up under A's old id, which A's browser no longer holds?
           const underOldId = a.sid === aId ? undefined : carted(await aOldCookie.get('/cart'));
-          failures.push({ run, plan, wrong, aCart, bCart, dCart, statuses: [...raced, ...checks].map((response) => response.status), aIdKept: a.sid === aId, underOldId });
+          failures.push({
+            run,
+            plan,
+            wrong,
+            aCart,
+            bCart,
+            dCart,
+            statuses: [...raced, ...checks].map((response) => response.status),
+            aIdKept: a.sid === aId,
+            underOldId,
+          });
         }
         if (aCart.includes(`${user}-a1`)) where.withA += 1;
         else if (bCart.includes(`${user}-a1`)) where.withB += 1;
@@ -289,12 +309,21 @@ for (const store of storeCases('shared_key')) {
       }
 
       const summary = `seed ${seed} (REPRISE_SHARED_KEY_SEED=${seed} replays it); A's first item ended with A ${where.withA}, with B ${where.withB}, in B's logout snapshot ${where.withD} times; plans ${JSON.stringify(plans)}; statuses ${JSON.stringify(statuses)}`;
-      const shown = failures.slice(0, 5).map((failure) => JSON.stringify(failure)).join('\n');
-      expect(failures.length, `${failures.length} of ${RACE_RUNS} runs lost or duplicated an item of A, or got a 5xx; ${summary}; the first ones:\n${shown}\n`).to.equal(0);
+      const shown = failures
+        .slice(0, 5)
+        .map((failure) => JSON.stringify(failure))
+        .join('\n');
+      expect(
+        failures.length,
+        `${failures.length} of ${RACE_RUNS} runs lost or duplicated an item of A, or got a 5xx; ${summary}; the first ones:\n${shown}\n`,
+      ).to.equal(0);
       // Both main outcomes of the race happened: a test that always took one branch would prove little.
       expect(where.withA, summary).to.be.greaterThan(0);
       expect(where.withD, summary).to.be.greaterThan(0);
-      expect(Object.keys(statuses).filter((status) => Number(status) >= 500), summary).to.deep.equal([]);
+      expect(
+        Object.keys(statuses).filter((status) => Number(status) >= 500),
+        summary,
+      ).to.deep.equal([]);
       expect(dropped()).to.deep.equal([]);
     });
   });

@@ -23,7 +23,7 @@ import { Browser, issuedSid } from './helpers/browser.js';
 import { assertBuilt } from './helpers/build.js';
 import { mapLimit } from './helpers/concurrency.js';
 import { closeServer, listen } from './helpers/http.js';
-import { Child } from './helpers/process.js';
+import type { Child } from './helpers/process.js';
 import { startSessionServer } from './helpers/session-server.js';
 import { DATABASE_URL, REDIS_URL, deleteRedisKeys, dropTable, requirePostgres, requireRedis, uniqueName } from './helpers/services.js';
 import { sessionApp, type VisitorData, type VisitorView } from './helpers/session-app.js';
@@ -87,17 +87,32 @@ describe('shutdown is bounded and complete', function () {
       await requirePostgres(this);
       const table = uniqueName('reprise_it_bounded');
       const adapter = new PostgresAdapter({ connectionString: DATABASE_URL }, { table });
-      cleanups.push(() => adapter.close(), () => dropTable(table));
+      cleanups.push(
+        () => adapter.close(),
+        () => dropTable(table),
+      );
       const cap = SESSIONS - 40;
       const { child, base } = await startSessionServer(
-        { ADAPTER: 'postgres', DATABASE_URL, TABLE: table, MAX_SESSIONS: String(cap), HOOK: 'never', HOOK_TIMEOUT: String(HOOK_TIMEOUT), EXIT_AFTER_SHUTDOWN: '1' },
+        {
+          ADAPTER: 'postgres',
+          DATABASE_URL,
+          TABLE: table,
+          MAX_SESSIONS: String(cap),
+          HOOK: 'never',
+          HOOK_TIMEOUT: String(HOOK_TIMEOUT),
+          EXIT_AFTER_SHUTDOWN: '1',
+        },
         started,
       );
       const { sids } = await createSessions(base, SESSIONS);
       // The pool has been used (40 evictions written), and has no query running at the SIGTERM.
       const stats = async () => (await new Browser(base).get('/stats', 200)).body as ManagerStats;
       let last: ManagerStats | undefined;
-      await waitUntil('the 40 evicted sessions are written', async () => (last = await stats()).persisted === SESSIONS - cap, { timeoutMs: 10_000, everyMs: 50, state: () => last });
+      await waitUntil('the 40 evicted sessions are written', async () => (last = await stats()).persisted === SESSIONS - cap, {
+        timeoutMs: 10_000,
+        everyMs: 50,
+        state: () => last,
+      });
       expect(await countRows(table), 'rows before the SIGTERM').to.equal(SESSIONS - cap);
 
       const stopped = await sigterm(child, 15_000);
@@ -108,7 +123,10 @@ describe('shutdown is bounded and complete', function () {
         rows: await countRows(table),
         snapshotsOfTheSessions: [...stored.values()].filter((snapshot) => snapshot !== undefined).length,
       };
-      expect(outcome, `after ${stopped.ms} ms; stdout:\n${child.stdout.text}\nstderr (first lines):\n${child.stderr.lines.slice(0, 5).join('\n')}`).to.deep.equal({
+      expect(
+        outcome,
+        `after ${stopped.ms} ms; stdout:\n${child.stdout.text}\nstderr (first lines):\n${child.stderr.lines.slice(0, 5).join('\n')}`,
+      ).to.deep.equal({
         exit: { code: 0, signal: null },
         shutdownComplete: true,
         rows: SESSIONS,
@@ -125,14 +143,28 @@ describe('shutdown is bounded and complete', function () {
       await requireRedis(this);
       const prefix = `reprise-it:bounded:${randomUUID()}:`;
       const adapter = new RedisAdapter({ url: REDIS_URL, prefix });
-      cleanups.push(() => adapter.close(), () => deleteRedisKeys(prefix));
+      cleanups.push(
+        () => adapter.close(),
+        () => deleteRedisKeys(prefix),
+      );
       const { child, base } = await startSessionServer(
-        { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix, MAX_SESSIONS: String(SESSIONS * 10), HOOK: 'never', HOOK_TIMEOUT: String(HOOK_TIMEOUT), EXIT_AFTER_SHUTDOWN: '1' },
+        {
+          ADAPTER: 'redis',
+          REDIS_URL,
+          PREFIX: prefix,
+          MAX_SESSIONS: String(SESSIONS * 10),
+          HOOK: 'never',
+          HOOK_TIMEOUT: String(HOOK_TIMEOUT),
+          EXIT_AFTER_SHUTDOWN: '1',
+        },
         started,
       );
       const { sids } = await createSessions(base, SESSIONS);
       const live = (await new Browser(base).get('/stats', 200)).body as ManagerStats;
-      expect(live, 'nothing written before the SIGTERM: the adapter has no connection yet').to.deep.include({ live: SESSIONS, persisted: 0 });
+      expect(live, 'nothing written before the SIGTERM: the adapter has no connection yet').to.deep.include({
+        live: SESSIONS,
+        persisted: 0,
+      });
       expect(await countRedisKeys(prefix)).to.equal(0);
 
       const stopped = await sigterm(child, 15_000);
@@ -142,7 +174,10 @@ describe('shutdown is bounded and complete', function () {
         shutdownComplete: stopped.shutdownComplete,
         snapshotsOfTheSessions: [...stored.values()].filter((snapshot) => snapshot?.reason === 'shutdown').length,
       };
-      expect(outcome, `after ${stopped.ms} ms; stdout:\n${child.stdout.text}\nstderr (first lines):\n${child.stderr.lines.slice(0, 5).join('\n')}`).to.deep.equal({
+      expect(
+        outcome,
+        `after ${stopped.ms} ms; stdout:\n${child.stdout.text}\nstderr (first lines):\n${child.stderr.lines.slice(0, 5).join('\n')}`,
+      ).to.deep.equal({
         exit: { code: 0, signal: null },
         shutdownComplete: true,
         snapshotsOfTheSessions: SESSIONS,
@@ -163,7 +198,13 @@ describe('shutdown is bounded and complete', function () {
     async function setUp(adapter: SessionAdapter, maxSessions: number): Promise<void> {
       errors = [];
       failed = [];
-      const built = sessionApp({ adapter, maxSessions, shutdownTimeout: SHUTDOWN_TIMEOUT, adapterTimeout: ADAPTER_TIMEOUT, hookTimeout: HOOK_TIMEOUT });
+      const built = sessionApp({
+        adapter,
+        maxSessions,
+        shutdownTimeout: SHUTDOWN_TIMEOUT,
+        adapterTimeout: ADAPTER_TIMEOUT,
+        hookTimeout: HOOK_TIMEOUT,
+      });
       middleware = built.middleware;
       middleware.manager.on('error', (error) => errors.push(error));
       middleware.manager.on('persistFailed', (snapshot) => failed.push(snapshot));
@@ -215,7 +256,10 @@ describe('shutdown is bounded and complete', function () {
       // Complete: each of the 20 snapshots handed to 'persistFailed' exactly once, none written.
       const counts = failedCounts();
       expect([...counts.keys()].sort(), 'the sessions in persistFailed').to.deep.equal([...sids].sort());
-      expect([...counts.values()].filter((count) => count !== 1), 'each exactly once').to.deep.equal([]);
+      expect(
+        [...counts.values()].filter((count) => count !== 1),
+        'each exactly once',
+      ).to.deep.equal([]);
       expect(stats()).to.deep.include({ persisted: 0, persistGivenUp: sids.length, live: 0 });
       expect(stats().closed.shutdown).to.equal(sids.length);
       expect(adapter.saves, 'the writes were attempted').to.be.at.least(sids.length);
@@ -225,15 +269,24 @@ describe('shutdown is bounded and complete', function () {
       const adapter = new HangingAdapter();
       await setUp(adapter, 2);
       const { browsers, sids } = await createSessions(server!, 3); // the third evicts the first
-      await waitUntil('the first session was evicted and its write attempted', () => stats().closed.evicted === 1 && adapter.saves >= 1, { state: stats });
+      await waitUntil('the first session was evicted and its write attempted', () => stats().closed.evicted === 1 && adapter.saves >= 1, {
+        state: stats,
+      });
 
       const start = Date.now();
-      const response = await within('the evicted visitor\'s write to be answered', BOUND, browsers[0]!.post('/visit?name=v0&item=again'));
+      const response = await within("the evicted visitor's write to be answered", BOUND, browsers[0]!.post('/visit?name=v0&item=again'));
       const ms = Date.now() - start;
       expect(ms).to.be.below(BOUND);
       // Its snapshot waits in the retry queue (the store never took it): restored from there, under the same id.
       expect(response.status, response.text).to.equal(200);
-      expect(response.body as VisitorView).to.deep.include({ sessionId: sids[0], name: 'v0', cart: [['sku-0', 1], ['again', 1]] });
+      expect(response.body as VisitorView).to.deep.include({
+        sessionId: sids[0],
+        name: 'v0',
+        cart: [
+          ['sku-0', 1],
+          ['again', 1],
+        ],
+      });
       expect(issuedSid(response) ?? sids[0], 'same id: no cookie of another id').to.equal(sids[0]);
     });
 
@@ -260,11 +313,18 @@ describe('shutdown is bounded and complete', function () {
       proxy.set('up', { stalled: true });
       proxy.set('down', { stalled: true });
       const start = Date.now();
-      const ms = await within('shutdown() to resolve', BOUND, middleware!.manager.shutdown().then(() => Date.now() - start));
+      const ms = await within(
+        'shutdown() to resolve',
+        BOUND,
+        middleware!.manager.shutdown().then(() => Date.now() - start),
+      );
       expect(ms).to.be.below(BOUND);
       const counts = failedCounts();
       expect([...counts.keys()].sort(), 'the sessions in persistFailed').to.deep.equal([...sids].sort());
-      expect([...counts.values()].filter((count) => count !== 1), 'each exactly once').to.deep.equal([]);
+      expect(
+        [...counts.values()].filter((count) => count !== 1),
+        'each exactly once',
+      ).to.deep.equal([]);
       expect(stats()).to.deep.include({ persisted: 0, persistGivenUp: sids.length });
     });
   });

@@ -14,7 +14,7 @@ import type { ManagerStats } from '@reprise/core';
 import { assertBuilt } from './helpers/build.js';
 import { mapLimit, networkCode } from './helpers/concurrency.js';
 import { KeepAliveBrowser, answerSid, type Answer } from './helpers/keep-alive-browser.js';
-import { Child } from './helpers/process.js';
+import type { Child } from './helpers/process.js';
 import { startSessionServer } from './helpers/session-server.js';
 import { REDIS_URL, deleteRedisKeys, requireRedis } from './helpers/services.js';
 import type { VisitorView } from './helpers/session-app.js';
@@ -74,7 +74,7 @@ interface Tally {
   endings: string[];
 }
 
-describe('SIGTERM under load: a server process on Redis with the shop\'s stop sequence, then a new process', function () {
+describe("SIGTERM under load: a server process on Redis with the shop's stop sequence, then a new process", function () {
   this.timeout(40_000);
   const started: Child[] = [];
   const agents: Agent[] = [];
@@ -126,7 +126,17 @@ describe('SIGTERM under load: a server process on Redis with the shop\'s stop se
     expect(live).to.deep.include({ live: CARTS, created: CARTS, persisted: 0 });
 
     // The writers: each adds an item to the next cart, until the server refuses connections.
-    const tally: Tally = { acked: 0, ackedAfterSigterm: 0, unavailable: 0, badUnavailable: [], idChanges: 0, serverErrors: 0, otherStatuses: [], noAnswer: 0, endings: [] };
+    const tally: Tally = {
+      acked: 0,
+      ackedAfterSigterm: 0,
+      unavailable: 0,
+      badUnavailable: [],
+      idChanges: 0,
+      serverErrors: 0,
+      otherStatuses: [],
+      noAnswer: 0,
+      endings: [],
+    };
     let sigtermSent = false;
     let stopAt = Infinity;
     let turn = 0;
@@ -183,7 +193,10 @@ describe('SIGTERM under load: a server process on Redis with the shop\'s stop se
 
     // SIGTERM mid-load.
     await Promise.race([
-      waitUntil(`${ACKED_BEFORE_SIGTERM} items were acknowledged`, () => tally.acked >= ACKED_BEFORE_SIGTERM, { timeoutMs: 15_000, state: () => tally }),
+      waitUntil(`${ACKED_BEFORE_SIGTERM} items were acknowledged`, () => tally.acked >= ACKED_BEFORE_SIGTERM, {
+        timeoutMs: 15_000,
+        state: () => tally,
+      }),
       writersFailed,
     ]);
     first.child.process.kill('SIGTERM');

@@ -16,7 +16,15 @@ process.send?.({ type: 'ready', port: proxy.port });
 process.on('message', async (message) => {
   if (message?.type === 'sample') {
     const mem = process.memoryUsage();
-    process.send({ type: 'sample', cpu: process.cpuUsage(), requests: 0, hrtime: Number(process.hrtime.bigint()) / 1e3, rss: mem.rss, heapUsed: mem.heapUsed, extra: {} });
+    process.send({
+      type: 'sample',
+      cpu: process.cpuUsage(),
+      requests: 0,
+      hrtime: Number(process.hrtime.bigint()) / 1e3,
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+      extra: {},
+    });
   } else if (message?.type === 'stop') {
     await proxy.close();
     process.exit(0);

@@ -19,11 +19,17 @@ let errors = 0;
 const adapter =
   kind === 'redis'
     ? new RedisAdapter({ url: REDIS_URL, prefix: prefixFromEnv() })
-    : new MemoryAdapter({ onDrop: () => { dropped += 1; } });
+    : new MemoryAdapter({
+        onDrop: () => {
+          dropped += 1;
+        },
+      });
 
 // Several instances (cluster.mjs): leases and hand-overs on the same Redis and prefix.
 const coordinator =
-  kind === 'redis' && process.env.BENCH_COORDINATOR === '1' ? new RedisCoordinator({ url: REDIS_URL }, { prefix: prefixFromEnv() }) : undefined;
+  kind === 'redis' && process.env.BENCH_COORDINATOR === '1'
+    ? new RedisCoordinator({ url: REDIS_URL }, { prefix: prefixFromEnv() })
+    : undefined;
 
 const middleware = session({
   adapter,

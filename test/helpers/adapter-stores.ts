@@ -41,7 +41,11 @@ export function storeCases(label: string, which: readonly StoreCase['name'][] = 
       require: requireRedis,
       open() {
         const prefix = `reprise-it:${label}:${randomUUID()}:`;
-        return { adapter: new RedisAdapter({ url: REDIS_URL, prefix }), dropped: [], cleanup: async () => void (await deleteRedisKeys(prefix)) };
+        return {
+          adapter: new RedisAdapter({ url: REDIS_URL, prefix }),
+          dropped: [],
+          cleanup: async () => void (await deleteRedisKeys(prefix)),
+        };
       },
     },
     {
@@ -49,7 +53,11 @@ export function storeCases(label: string, which: readonly StoreCase['name'][] = 
       require: requirePostgres,
       open() {
         const table = uniqueName(`reprise_it_${label}`);
-        return { adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }), dropped: [], cleanup: () => dropTable(table) };
+        return {
+          adapter: new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
+          dropped: [],
+          cleanup: () => dropTable(table),
+        };
       },
     },
   ];

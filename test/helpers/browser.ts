@@ -95,5 +95,8 @@ export function expectSameCookie(response: Response, sid: string, what = 'the re
 export function expectUnavailable(response: Response, retryAfter: number, what = 'the write'): void {
   expect(response.status, `${what}: status (${response.text})`).to.equal(503);
   expect(response.headers['retry-after'], `${what}: Retry-After`).to.equal(String(retryAfter));
-  expect(setCookies(response).filter((header) => header.startsWith('reprise.sid')), `${what}: no session Set-Cookie`).to.deep.equal([]);
+  expect(
+    setCookies(response).filter((header) => header.startsWith('reprise.sid')),
+    `${what}: no session Set-Cookie`,
+  ).to.deep.equal([]);
 }

@@ -5,7 +5,11 @@ import type { LiveSession, SessionData, SessionManager } from '@reprise/core';
  * or having another instance hand it over), runs `work` on it, releases it. Resolves the
  * resumption's kind (`'live'`, `'restored'`, `'unavailable'`, `'none'`, `'closed'`).
  */
-export async function request<TData extends SessionData>(manager: SessionManager<TData>, id: string, work: (session: LiveSession<TData>) => void = () => {}): Promise<string> {
+export async function request<TData extends SessionData>(
+  manager: SessionManager<TData>,
+  id: string,
+  work: (session: LiveSession<TData>) => void = () => {},
+): Promise<string> {
   const resumed = await manager.resume(id);
   if (resumed.kind !== 'live' && resumed.kind !== 'restored') return resumed.kind;
   try {

@@ -42,7 +42,11 @@ export const PROCESS_STORES: readonly ProcessStore[] = [
     require: requireRedis,
     open(label) {
       const prefix = `reprise-it:${label}:${randomUUID()}:`;
-      return opened({ ADAPTER: 'redis', REDIS_URL, PREFIX: prefix }, () => new RedisAdapter({ url: REDIS_URL, prefix }), () => deleteRedisKeys(prefix));
+      return opened(
+        { ADAPTER: 'redis', REDIS_URL, PREFIX: prefix },
+        () => new RedisAdapter({ url: REDIS_URL, prefix }),
+        () => deleteRedisKeys(prefix),
+      );
     },
   },
   {
@@ -50,7 +54,11 @@ export const PROCESS_STORES: readonly ProcessStore[] = [
     require: requirePostgres,
     open(label) {
       const table = uniqueName(`reprise_it_${label}`);
-      return opened({ ADAPTER: 'postgres', DATABASE_URL, TABLE: table }, () => new PostgresAdapter({ connectionString: DATABASE_URL }, { table }), () => dropTable(table));
+      return opened(
+        { ADAPTER: 'postgres', DATABASE_URL, TABLE: table },
+        () => new PostgresAdapter({ connectionString: DATABASE_URL }, { table }),
+        () => dropTable(table),
+      );
     },
   },
 ];

@@ -20,7 +20,10 @@ export class Child {
     this.process = spawn(command, args, { cwd: TEST_DIR, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     this.stdout = Lines.from(this.process.stdout!, 'stdout');
     this.stderr = Lines.from(this.process.stderr!, 'stderr');
-    this.exited = once(this.process, 'close').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+    this.exited = once(this.process, 'close').then(([code, signal]) => ({
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+    }));
   }
 
   /** Runs a JavaScript file (relative to test/) with plain node: the packages' built dist. */
@@ -51,7 +54,11 @@ export class Child {
   /** Sends SIGTERM and waits (at most `timeoutMs`) for the process to exit. */
   async terminate(timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.process.kill('SIGTERM');
-    return within(() => `the process to exit after SIGTERM\nstdout:\n${this.stdout.text}\nstderr:\n${this.stderr.text}`, timeoutMs, this.exited);
+    return within(
+      () => `the process to exit after SIGTERM\nstdout:\n${this.stdout.text}\nstderr:\n${this.stderr.text}`,
+      timeoutMs,
+      this.exited,
+    );
   }
 
   /** SIGKILL if still running (cleanup after a failed test). */

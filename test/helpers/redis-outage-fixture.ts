@@ -26,7 +26,11 @@ export interface OutageRig {
  * left it down (so the manager's shutdown can write), the manager shut down, the adapter closed, Redis
  * killed and its files removed. Skips (or, with CI=true, fails) without a `redis-server` binary.
  */
-export function redisOutageFixture(prefix: string): { rig: OutageRig; startRedis(commandTimeout: number): Promise<{ redis: OwnRedis; adapter: RedisAdapter }>; serve(built: { app: Koa; middleware: SessionMiddleware<VisitorData> }): Promise<Server> } {
+export function redisOutageFixture(prefix: string): {
+  rig: OutageRig;
+  startRedis(commandTimeout: number): Promise<{ redis: OwnRedis; adapter: RedisAdapter }>;
+  serve(built: { app: Koa; middleware: SessionMiddleware<VisitorData> }): Promise<Server>;
+} {
   const rig: OutageRig = {};
 
   before(async function () {

@@ -21,7 +21,9 @@ export interface Served<TData extends SessionData> {
  * closes the adapter and removes the run's keys or table. `start(build)` opens the store, builds the
  * app on its adapter and listens.
  */
-export function servedStore<TData extends SessionData>(store: StoreCase): { start(build: (adapter: SessionAdapter) => { app: Koa; middleware: SessionMiddleware<TData> }): Promise<Served<TData>> } {
+export function servedStore<TData extends SessionData>(
+  store: StoreCase,
+): { start(build: (adapter: SessionAdapter) => { app: Koa; middleware: SessionMiddleware<TData> }): Promise<Served<TData>> } {
   let opened: ReturnType<StoreCase['open']> | undefined;
   let server: Server | undefined;
   let middleware: SessionMiddleware<TData> | undefined;

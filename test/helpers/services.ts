@@ -98,7 +98,9 @@ export async function tableExists(table: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 5_000 });
   await client.connect();
   try {
-    const result = await client.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [`"${table.replaceAll('"', '""')}"`]);
+    const result = await client.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [
+      `"${table.replaceAll('"', '""')}"`,
+    ]);
     return result.rows[0]?.found !== null;
   } finally {
     await client.end();

@@ -44,7 +44,10 @@ export async function countRows(table: string): Promise<number> {
  * The snapshot stored under each key (read through `adapter`, decoded), `undefined` for a key that
  * holds none. A pointer or an undecodable value throws: the tests that call this store neither.
  */
-export async function readSnapshots<TData extends Record<string, unknown>>(adapter: SessionAdapter, keys: readonly string[]): Promise<Map<string, Snapshot<TData> | undefined>> {
+export async function readSnapshots<TData extends Record<string, unknown>>(
+  adapter: SessionAdapter,
+  keys: readonly string[],
+): Promise<Map<string, Snapshot<TData> | undefined>> {
   const found = new Map<string, Snapshot<TData> | undefined>();
   for (const key of keys) {
     const text = await adapter.load(key);

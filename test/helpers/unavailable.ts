@@ -15,7 +15,8 @@ export function unavailableProblem(response: HttpAnswer): string | undefined {
   const problems: string[] = [];
   if (response.status !== 503) problems.push(`status ${response.status} (want 503)`);
   const retryAfter = response.headers['retry-after'];
-  if (typeof retryAfter !== 'string' || !/^\d+$/.test(retryAfter)) problems.push(`Retry-After ${JSON.stringify(retryAfter)} (want whole seconds)`);
+  if (typeof retryAfter !== 'string' || !/^\d+$/.test(retryAfter))
+    problems.push(`Retry-After ${JSON.stringify(retryAfter)} (want whole seconds)`);
   const raw = response.headers['set-cookie'];
   const headers = raw === undefined ? [] : Array.isArray(raw) ? (raw as string[]) : [String(raw)];
   const cookies = headers.filter((header) => header.startsWith('reprise.sid'));

@@ -49,11 +49,17 @@ describe('FileAdapter beyond the suite', function () {
       expect((await closed)[1]).to.equal('evicted');
       expect(await adapter.load(sid), 'the snapshot is in its file').to.be.a('string');
 
-      const back = await request(server).get('/').set('Cookie', cookie.map((c) => c.split(';')[0]).join('; ')).expect(200);
+      const back = await request(server)
+        .get('/')
+        .set('Cookie', cookie.map((c) => c.split(';')[0]).join('; '))
+        .expect(200);
       expect(back.body).to.deep.equal({ name: 'ada' });
       // A restore keeps the session's id: any cookie it sends names the same session.
       const issued = [...String(back.headers['set-cookie'] ?? '').matchAll(/reprise\.sid=([^;]+)/g)].map((match) => match[1]);
-      expect(issued.every((id) => id === sid), `cookies issued on restore: ${issued.join(', ')}`).to.equal(true);
+      expect(
+        issued.every((id) => id === sid),
+        `cookies issued on restore: ${issued.join(', ')}`,
+      ).to.equal(true);
       expect(await adapter.load(sid), 'taken by the restore').to.equal(undefined);
     } finally {
       server.close();

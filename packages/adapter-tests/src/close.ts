@@ -28,29 +28,43 @@ export function closeTests(harness: Harness): void {
   const { checkResources, closeSettleMs } = harness.options;
   const noLeak = 'after close() resolves, no socket, timer or other handle of the adapter stays open';
 
-  harness.group('close', (g) => {
-    g.check('close() resolves', (context) =>
-      g.withOwnAdapter(async (adapter) => {
-        if (typeof adapter.raw.close !== 'function') context.skip('the adapter has no close()');
-        await exercise(adapter, (suffix) => g.key(suffix));
-        await adapter.close();
-      }),
-    );
+  harness.group(
+    'close',
+    (g) => {
+      g.check('close() resolves', (context) =>
+        g.withOwnAdapter(async (adapter) => {
+          if (typeof adapter.raw.close !== 'function') context.skip('the adapter has no close()');
+          await exercise(adapter, (suffix) => g.key(suffix));
+          await adapter.close();
+        }),
+      );
 
-    if (!checkResources) {
-      g.skip(noLeak, 'options.checkResources is false');
-      return;
-    }
-    g.check(noLeak, async () => {
-      const baseline = await settledBaseline(closeSettleMs);
-      await g.withOwnAdapter(async (adapter) => {
-        await exercise(adapter, (suffix) => g.key(suffix));
-        const hasClose = typeof adapter.raw.close === 'function';
-        if (hasClose) await adapter.close();
-        const excess = await excessAfterSettling(baseline, closeSettleMs);
-        const when = hasClose ? `${closeSettleMs} ms after close() resolved` : `${closeSettleMs} ms after its calls settled (it has no close())`;
-        assert.deepEqual(excess, [], `the adapter still holds, ${when}: ${excess.join(', ')} (counts of process.getActiveResourcesInfo() over those before the factory ran)`);
-      });
-    }, 2 * closeSettleMs);
-  }, { plannedWaitMs: 2 * closeSettleMs, shared: false });
+      if (!checkResources) {
+        g.skip(noLeak, 'options.checkResources is false');
+        return;
+      }
+      g.check(
+        noLeak,
+        async () => {
+          const baseline = await settledBaseline(closeSettleMs);
+          await g.withOwnAdapter(async (adapter) => {
+            await exercise(adapter, (suffix) => g.key(suffix));
+            const hasClose = typeof adapter.raw.close === 'function';
+            if (hasClose) await adapter.close();
+            const excess = await excessAfterSettling(baseline, closeSettleMs);
+            const when = hasClose
+              ? `${closeSettleMs} ms after close() resolved`
+              : `${closeSettleMs} ms after its calls settled (it has no close())`;
+            assert.deepEqual(
+              excess,
+              [],
+              `the adapter still holds, ${when}: ${excess.join(', ')} (counts of process.getActiveResourcesInfo() over those before the factory ran)`,
+            );
+          });
+        },
+        2 * closeSettleMs,
+      );
+    },
+    { plannedWaitMs: 2 * closeSettleMs, shared: false },
+  );
 }

@@ -85,8 +85,10 @@ export function adoptionChecks({ describe, it, instance, shortLease }: AdoptionS
 
     it('rejects a bad limit and a bad deadline', async () => {
       const a = await instance();
-      for (const bad of [0, -1, 1.5, Number.NaN, '10']) await assert.rejects(a.coordinator.adoptable(bad as number), /limit/, `limit ${String(bad)}`);
-      for (const bad of [-1, 1.5, Number.NaN, '10']) await assert.rejects(a.coordinator.claim(sessionId(), LONG, bad as number), /deadline/, `deadline ${String(bad)}`);
+      for (const bad of [0, -1, 1.5, Number.NaN, '10'])
+        await assert.rejects(a.coordinator.adoptable(bad as number), /limit/, `limit ${String(bad)}`);
+      for (const bad of [-1, 1.5, Number.NaN, '10'])
+        await assert.rejects(a.coordinator.claim(sessionId(), LONG, bad as number), /deadline/, `deadline ${String(bad)}`);
       const lease = await held(a.coordinator, sessionId(), LONG);
       await assert.rejects(a.coordinator.renew([{ ...lease, deadline: -5 }], LONG), /deadline/);
     });

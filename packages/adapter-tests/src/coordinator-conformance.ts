@@ -40,7 +40,12 @@ async function eventually(check: () => Promise<boolean>, ms: number, what: strin
  *
  * @param functions `describe`, `it`, `before` and `after` (default mocha's globals).
  */
-export function runCoordinatorTests(name: string, factory: CoordinatorFactory, functions?: TestFunctions, options?: CoordinatorTestOptions): void {
+export function runCoordinatorTests(
+  name: string,
+  factory: CoordinatorFactory,
+  functions?: TestFunctions,
+  options?: CoordinatorTestOptions,
+): void {
   const { shortLeaseMs: shortLease } = resolveCoordinatorTestOptions(options);
   const fns = resolveTestFunctions(functions);
   const { describe } = fns;
@@ -106,7 +111,9 @@ export function runCoordinatorTests(name: string, factory: CoordinatorFactory, f
       it('of 5 instances claiming 20 sessions at once, exactly one holds each, and owner() agrees', async () => {
         const instances = await Promise.all(Array.from({ length: 5 }, () => instance()));
         const ids = Array.from({ length: 20 }, sessionId);
-        const claims = await Promise.all(ids.flatMap((id) => instances.map(async (me) => ({ id, me, claim: await me.coordinator.claim(id, LONG) }))));
+        const claims = await Promise.all(
+          ids.flatMap((id) => instances.map(async (me) => ({ id, me, claim: await me.coordinator.claim(id, LONG) }))),
+        );
         for (const id of ids) {
           const winners = claims.filter((c) => c.id === id && c.claim.held);
           assert.equal(winners.length, 1, `holders of ${id}`);
@@ -151,7 +158,11 @@ export function runCoordinatorTests(name: string, factory: CoordinatorFactory, f
         const started = Date.now();
         const lease = await claimed(a, id, shortLease);
         assert.equal((await b.coordinator.claim(id, LONG)).held, false, 'still live');
-        await eventually(async () => (await b.coordinator.claim(id, LONG)).held, shortLease * 3, 'the lapsed lease claimed by another instance');
+        await eventually(
+          async () => (await b.coordinator.claim(id, LONG)).held,
+          shortLease * 3,
+          'the lapsed lease claimed by another instance',
+        );
         assert.ok(Date.now() - started >= shortLease * 0.5, 'not before its time');
         const next = await b.coordinator.owner(id);
         assert.equal(next?.owner, b.id);
@@ -172,9 +183,14 @@ export function runCoordinatorTests(name: string, factory: CoordinatorFactory, f
           assert.deepEqual(await a.coordinator.renew(leases, shortLease), []);
           await new Promise((resolve) => setTimeout(resolve, shortLease / 4));
         }
-        for (const id of [ids[0]!, ids[249]!]) assert.deepEqual(await b.coordinator.claim(id, LONG), { held: false, owner: a.id }, `${id} still held`);
+        for (const id of [ids[0]!, ids[249]!])
+          assert.deepEqual(await b.coordinator.claim(id, LONG), { held: false, owner: a.id }, `${id} still held`);
         // Renewals stopped: they lapse after the short lease they were renewed to.
-        await eventually(async () => (await b.coordinator.claim(ids[0]!, LONG)).held, shortLease * 3, 'a lease lapsed once the renewals stopped');
+        await eventually(
+          async () => (await b.coordinator.claim(ids[0]!, LONG)).held,
+          shortLease * 3,
+          'a lease lapsed once the renewals stopped',
+        );
       });
 
       it('renew returns the sessions no longer held: released, or lapsed and claimed by another instance', async () => {
@@ -203,7 +219,7 @@ export function runCoordinatorTests(name: string, factory: CoordinatorFactory, f
         assert.ok(next.token > lease.token);
       });
 
-      it("concurrent requests for one session from 3 instances each get an answer, and exactly one of them then holds it", async () => {
+      it('concurrent requests for one session from 3 instances each get an answer, and exactly one of them then holds it', async () => {
         const owner = await instance();
         const askers = [await instance(), await instance(), await instance()];
         const id = sessionId();
@@ -237,7 +253,8 @@ export function runCoordinatorTests(name: string, factory: CoordinatorFactory, f
         await assert.rejects(fresh.join('not an id!', { handover: async () => {} }), /instanceId/);
         await fresh.join(`i-${randomUUID().slice(0, 8)}`, { handover: async () => {} });
         await assert.rejects(fresh.join('again', { handover: async () => {} }), /already/);
-        for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 31, '100']) await assert.rejects(fresh.claim(sessionId(), bad as number), /leaseMs/, `leaseMs ${String(bad)}`);
+        for (const bad of [0, -1, 1.5, Number.NaN, 2 ** 31, '100'])
+          await assert.rejects(fresh.claim(sessionId(), bad as number), /leaseMs/, `leaseMs ${String(bad)}`);
         await fresh.leave();
         await fresh.leave();
         await assert.rejects(fresh.claim(sessionId(), LONG), /after leave/);

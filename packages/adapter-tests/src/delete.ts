@@ -43,7 +43,8 @@ export function deleteTests(harness: Harness): void {
       await a.save(`${base}k`, 'doomed');
       for (const key of neighbours) await a.save(key, 'neighbour');
       assert.equal(await a.delete(`${base}k`), true);
-      for (const key of neighbours) assertSameString(await a.load(key), 'neighbour', `load() of ${preview(key.slice(base.length))} after delete() of "k"`);
+      for (const key of neighbours)
+        assertSameString(await a.load(key), 'neighbour', `load() of ${preview(key.slice(base.length))} after delete() of "k"`);
     });
 
     g.atomicCheck('of 10 concurrent delete() calls on one key, exactly one returns true', async () => {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 import type { ResolvedOptions } from './options.js';
 import { preview } from './strings.js';
-import type { AdapterFactory, TestBody, TestFunctions } from './types.js';
+import type { AdapterFactory, TestFunctions } from './types.js';
 
 /** Why the checks of ordered writes are skipped on an adapter without `saveIfNewer` and `takeVersioned`. */
 export const NOT_ORDERED = 'the adapter is not ordered: it has no saveIfNewer() and takeVersioned()';
@@ -363,18 +363,26 @@ export class Group {
    * @param plannedWaitMs what the body waits on purpose, in ms.
    */
   orderedCheck(title: string, body: Check, plannedWaitMs = 0): void {
-    this.check(title, (context) => {
-      if (!this.adapter.ordered) context.skip(NOT_ORDERED);
-      return body(context);
-    }, plannedWaitMs);
+    this.check(
+      title,
+      (context) => {
+        if (!this.adapter.ordered) context.skip(NOT_ORDERED);
+        return body(context);
+      },
+      plannedWaitMs,
+    );
   }
 
   /** {@link scenario} for an ordered adapter: skipped, with the reason {@link NOT_ORDERED}, on another. */
   orderedScenario(title: string, body: () => Promise<void>, plannedWaitMs: number): void {
-    this.scenario(title, async (context) => {
-      if (!this.adapter.ordered) context.skip(NOT_ORDERED);
-      await body();
-    }, plannedWaitMs);
+    this.scenario(
+      title,
+      async (context) => {
+        if (!this.adapter.ordered) context.skip(NOT_ORDERED);
+        await body();
+      },
+      plannedWaitMs,
+    );
   }
 
   /**
@@ -384,18 +392,26 @@ export class Group {
    * @param plannedWaitMs what the body waits on purpose, in ms.
    */
   batchCheck(title: string, body: Check, plannedWaitMs = 0): void {
-    this.check(title, (context) => {
-      this.#skipUnlessBatched(context);
-      return body(context);
-    }, plannedWaitMs);
+    this.check(
+      title,
+      (context) => {
+        this.#skipUnlessBatched(context);
+        return body(context);
+      },
+      plannedWaitMs,
+    );
   }
 
   /** {@link scenario} for the batch `saveManyIfNewer()`: skipped like {@link batchCheck}. */
   batchScenario(title: string, body: () => Promise<void>, plannedWaitMs: number): void {
-    this.scenario(title, async (context) => {
-      this.#skipUnlessBatched(context);
-      await body();
-    }, plannedWaitMs);
+    this.scenario(
+      title,
+      async (context) => {
+        this.#skipUnlessBatched(context);
+        await body();
+      },
+      plannedWaitMs,
+    );
   }
 
   #skipUnlessBatched(context: CheckContext): void {
@@ -410,15 +426,22 @@ export class Group {
    */
   scenario(title: string, body: (context: CheckContext) => Promise<void>, plannedWaitMs: number): void {
     let outcome: Promise<void> | undefined;
-    if (this.#scenarios.length === 0) this.harness.fns.before(() => this.#scenarios.forEach((start) => start()));
+    if (this.#scenarios.length === 0)
+      this.harness.fns.before(() => {
+        for (const start of this.#scenarios) start();
+      });
     this.#scenarios.push(() => {
       outcome = (async () => body(checkContext))();
       outcome.catch(() => undefined); // observed by the check; never an unhandled rejection
     });
-    this.check(title, () => {
-      if (outcome === undefined) throw new Error('the scenario did not start (a before hook failed)');
-      return outcome;
-    }, plannedWaitMs);
+    this.check(
+      title,
+      () => {
+        if (outcome === undefined) throw new Error('the scenario did not start (a before hook failed)');
+        return outcome;
+      },
+      plannedWaitMs,
+    );
   }
 
   /**

@@ -63,12 +63,7 @@ export { NOT_ORDERED, NO_BATCH } from './harness.js';
  * @throws TypeError when `name`, `factory` or a test function is missing or of the wrong type.
  * @throws OptionError (`RepriseError` code `ERR_REPRISE_OPTION`) on an unknown or wrong option.
  */
-export function runAdapterTests(
-  name: string,
-  factory: AdapterFactory,
-  functions?: TestFunctions,
-  options?: AdapterTestOptions,
-): void {
+export function runAdapterTests(name: string, factory: AdapterFactory, functions?: TestFunctions, options?: AdapterTestOptions): void {
   if (typeof name !== 'string' || name.length === 0) throw new TypeError('runAdapterTests: name must be a non-empty string');
   if (typeof factory !== 'function') throw new TypeError('runAdapterTests: factory must be a function returning an adapter');
   const fns = resolveTestFunctions(functions);

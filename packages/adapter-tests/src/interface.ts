@@ -4,7 +4,9 @@ import { preview } from './strings.js';
 
 /** Whether `value` is a promise or any thenable. */
 function isThenable(value: unknown): boolean {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
@@ -40,16 +42,26 @@ export function interfaceTests(harness: Harness): void {
       const raw = g.adapter.raw as unknown as Record<string, unknown>;
       const kinds = ['saveIfNewer', 'takeVersioned'].map((method) => typeof raw[method]);
       for (const [i, kind] of kinds.entries()) {
-        assert.ok(kind === 'function' || kind === 'undefined', `${i === 0 ? 'saveIfNewer' : 'takeVersioned'} must be a method or undefined, got ${kind}`);
+        assert.ok(
+          kind === 'function' || kind === 'undefined',
+          `${i === 0 ? 'saveIfNewer' : 'takeVersioned'} must be a method or undefined, got ${kind}`,
+        );
       }
-      assert.equal(kinds[0], kinds[1], `saveIfNewer is ${kinds[0] === 'function' ? 'a method' : 'absent'} but takeVersioned is ${kinds[1] === 'function' ? 'a method' : 'absent'}: an ordered adapter has both, an unordered one neither`);
+      assert.equal(
+        kinds[0],
+        kinds[1],
+        `saveIfNewer is ${kinds[0] === 'function' ? 'a method' : 'absent'} but takeVersioned is ${kinds[1] === 'function' ? 'a method' : 'absent'}: an ordered adapter has both, an unordered one neither`,
+      );
     });
 
     g.check('saveManyIfNewer is a method or absent, and a method only on an ordered adapter', () => {
       const raw = g.adapter.raw as unknown as Record<string, unknown>;
-      const kind = typeof raw['saveManyIfNewer'];
+      const kind = typeof raw.saveManyIfNewer;
       assert.ok(kind === 'function' || kind === 'undefined', `saveManyIfNewer must be a method or undefined, got ${kind}`);
-      assert.ok(kind === 'undefined' || g.adapter.ordered, 'saveManyIfNewer is a method but the adapter is not ordered (it needs saveIfNewer and takeVersioned): a batch of conditional writes needs the versions they keep');
+      assert.ok(
+        kind === 'undefined' || g.adapter.ordered,
+        'saveManyIfNewer is a method but the adapter is not ordered (it needs saveIfNewer and takeVersioned): a batch of conditional writes needs the versions they keep',
+      );
     });
 
     g.orderedCheck('saveIfNewer and takeVersioned return promises', async () => {

@@ -12,7 +12,9 @@ const RUNS = 25;
 const MAX_VERSION = 6;
 
 /** A call before its value is known: values are made unique per call afterwards. */
-type Draft = { readonly kind: 'saveIfNewer' | 'fence'; readonly version: number } | { readonly kind: 'takeVersioned' | 'save' | 'take' | 'load' | 'delete' };
+type Draft =
+  | { readonly kind: 'saveIfNewer' | 'fence'; readonly version: number }
+  | { readonly kind: 'takeVersioned' | 'save' | 'take' | 'load' | 'delete' };
 
 /** One step of a caller: a call, after `delay` turns of the event loop (to vary the interleavings). */
 interface Step {
@@ -25,7 +27,15 @@ const draft: fc.Arbitrary<Draft> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('saveIfNewer' as const), version }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'takeVersioned' as const }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('fence' as const), version }) },
-  { weight: 1, arbitrary: fc.constantFrom({ kind: 'save' as const }, { kind: 'take' as const }, { kind: 'load' as const }, { kind: 'delete' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      { kind: 'save' as const },
+      { kind: 'take' as const },
+      { kind: 'load' as const },
+      { kind: 'delete' as const },
+    ),
+  },
 );
 const step: fc.Arbitrary<Step> = fc.record({ draft, delay: fc.integer({ min: 0, max: 2 }) });
 /** 2 to 5 callers, each making 1 to 4 calls one after the other; the callers run concurrently. */
@@ -76,7 +86,10 @@ export function describeHistory(history: readonly HistoryEvent[]): string {
   const t0 = Math.min(...history.map((event) => event.start));
   return [...history]
     .sort((a, b) => a.start - b.start)
-    .map((e) => `  [${(e.start - t0).toFixed(2)}–${(e.end - t0).toFixed(2)} ms] ${e.via === undefined ? '' : `${e.via}: `}${describeOp(e.op)} → ${describeResult(e.result)}`)
+    .map(
+      (e) =>
+        `  [${(e.start - t0).toFixed(2)}–${(e.end - t0).toFixed(2)} ms] ${e.via === undefined ? '' : `${e.via}: `}${describeOp(e.op)} → ${describeResult(e.result)}`,
+    )
     .join('\n');
 }
 
@@ -115,13 +128,18 @@ export function interleavingTests(harness: Harness): void {
           assertNothingTakenTwice(history);
           const order = linearize(history);
           if (order === 'too hard') return; // nothing claimed either way
-          assert.ok(order !== undefined, `no order of these calls (that respects real time) explains their results:\n${describeHistory(history)}`);
+          assert.ok(
+            order !== undefined,
+            `no order of these calls (that respects real time) explains their results:\n${describeHistory(history)}`,
+          );
         }),
         { numRuns: RUNS, endOnFailure: true },
       );
       if (details.failed) {
         const reason = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-        assert.fail(`${reason}\n(fast-check: failed at run ${details.numRuns} of ${RUNS}, seed ${details.seed}, path "${details.counterexamplePath ?? ''}")`);
+        assert.fail(
+          `${reason}\n(fast-check: failed at run ${details.numRuns} of ${RUNS}, seed ${details.seed}, path "${details.counterexamplePath ?? ''}")`,
+        );
       }
     });
   });

@@ -1,4 +1,19 @@
-import { MAX_PERSIST_KEY_LENGTH, MAX_TIMER_DELAY, TIMER_LIMIT_REASON, booleanField, describeOptionValue, integerField, msField, optionalField, optionsSchema, parseOptions, positiveNumberField, stringField, timerMsField, type ParsedOptions } from '@reprise/core/adapter-kit';
+import {
+  MAX_PERSIST_KEY_LENGTH,
+  MAX_TIMER_DELAY,
+  TIMER_LIMIT_REASON,
+  booleanField,
+  describeOptionValue,
+  integerField,
+  msField,
+  optionalField,
+  optionsSchema,
+  parseOptions,
+  positiveNumberField,
+  stringField,
+  timerMsField,
+  type ParsedOptions,
+} from '@reprise/core/adapter-kit';
 import type { TestFunctions } from './types.js';
 
 /**

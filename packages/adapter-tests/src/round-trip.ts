@@ -50,11 +50,19 @@ export function roundTripTests(harness: Harness): void {
     }
 
     g.check(`round-trips under a key of ${maxKeyLength} ASCII characters`, () =>
-      roundTrip(g, g.keyOfLength(maxKeyLength, (n) => 'k'.repeat(n)), 'value under a long ASCII key'),
+      roundTrip(
+        g,
+        g.keyOfLength(maxKeyLength, (n) => 'k'.repeat(n)),
+        'value under a long ASCII key',
+      ),
     );
 
     g.check(`round-trips under a key of ${maxKeyLength} code units of mixed UTF-8 widths`, () =>
-      roundTrip(g, g.keyOfLength(maxKeyLength, (n) => mixedWidthOfLength(n)), 'value under a long non-ASCII key'),
+      roundTrip(
+        g,
+        g.keyOfLength(maxKeyLength, (n) => mixedWidthOfLength(n)),
+        'value under a long non-ASCII key',
+      ),
     );
 
     g.check('keeps keys apart that differ only in their last character', async () => {

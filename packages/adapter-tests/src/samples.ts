@@ -15,16 +15,42 @@ export const VALUES: ReadonlyArray<readonly [label: string, value: string]> = [
   ['only a NUL character', '\u0000'],
   ['a lone newline', '\n'],
   ['every kind of line break', 'lf\ncrlf\r\ncr\rnel\u0085ls\u2028ps\u2029vt\u000bff\u000c\n\n'],
-  ['control characters (C0, DEL, C1)', Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(i)).join('').slice(1) + '\u007f' + Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(0x80 + i)).join('')],
-  ['a byte-order mark and invisible format characters', '\ufeffstarts with a BOM, zero\u200bwidth, \u200cjoiners\u200d, \u200eLTR \u200fRTL \u202eoverride\u202c, soft\u00adhyphen'],
+  [
+    'control characters (C0, DEL, C1)',
+    Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(i))
+      .join('')
+      .slice(1) +
+      '\u007f' +
+      Array.from({ length: 0x20 }, (_, i) => String.fromCharCode(0x80 + i)).join(''),
+  ],
+  [
+    'a byte-order mark and invisible format characters',
+    '\ufeffstarts with a BOM, zero\u200bwidth, \u200cjoiners\u200d, \u200eLTR \u200fRTL \u202eoverride\u202c, soft\u00adhyphen',
+  ],
   ['noncharacters and the last code points', '\ufdd0 \ufffe \uffff \u{1fffe} \u{10fffe} \u{10ffff}'],
   ['whitespace only', ' \t  \u00a0\u3000 '],
-  ['quotes, backslashes, escapes and format directives', `'single' "double" \`back\` \\ \\\\ \\u0000 \\n %s %d %% \${x} {{y}} $1 &amp; <b>`],
+  [
+    'quotes, backslashes, escapes and format directives',
+    `'single' "double" \`back\` \\ \\\\ \\u0000 \\n %s %d %% \${x} {{y}} $1 &amp; <b>`,
+  ],
   ['JSON text', '{"version":1,"data":{"a":[1,2,{"b":null}]},"s":"\\u0000\\n"}'],
 ];
 
 /** Strings that look like another type: an adapter must not parse them (each under its own key). */
-export const LOOKALIKES: readonly string[] = ['null', 'undefined', 'true', 'false', '0', '-0', '1e3', 'NaN', '[]', '{}', '""', '[object Object]'];
+export const LOOKALIKES: readonly string[] = [
+  'null',
+  'undefined',
+  'true',
+  'false',
+  '0',
+  '-0',
+  '1e3',
+  'NaN',
+  '[]',
+  '{}',
+  '""',
+  '[object Object]',
+];
 
 /** Key suffixes with characters that stores, key schemes and query languages treat specially. */
 export const ODD_KEYS: ReadonlyArray<readonly [label: string, suffix: string]> = [

@@ -19,8 +19,9 @@ function codePointAt(text: string, index: number): string {
  */
 export function preview(value: unknown): string {
   if (typeof value !== 'string') return value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value);
-  const escaped = JSON.stringify(value).replace(/[\u007f-\u009f\u00ad\u200b-\u200f\u2028\u2029\ufeff]/g, (c) =>
-    `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  const escaped = JSON.stringify(value).replace(
+    /[\u007f-\u009f\u00ad\u200b-\u200f\u2028\u2029\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
   return escaped.length <= 64 ? escaped : `${escaped.slice(0, 60)}…" (${value.length} code units)`;
 }

@@ -63,7 +63,7 @@ export function takeTests(harness: Harness): void {
       const keys = Array.from({ length: concurrency }, (_, i) => g.key(`own-${i}`));
       await Promise.all(keys.map((key, i) => g.adapter.save(key, `value ${i}`)));
       const results = await Promise.all(keys.map((key) => g.adapter.take(key)));
-      results.forEach((result, i) => assertSameString(result, `value ${i}`, `take() of key ${i} of ${concurrency}`));
+      for (const [i, result] of results.entries()) assertSameString(result, `value ${i}`, `take() of key ${i} of ${concurrency}`);
     });
   });
 }

@@ -25,27 +25,50 @@ export function versionRangeTests(harness: Harness): void {
     g.orderedCheck('Number.MAX_SAFE_INTEGER round-trips exactly, as a number, and floors at it compare exactly', async () => {
       const key = g.key();
       const a = g.adapter;
-      assertStored(await a.saveIfNewer(key, 'max', MAX), true, 'saveIfNewer(…, MAX_SAFE_INTEGER) of a missing key', 'a missing key has version 0');
+      assertStored(
+        await a.saveIfNewer(key, 'max', MAX),
+        true,
+        'saveIfNewer(…, MAX_SAFE_INTEGER) of a missing key',
+        'a missing key has version 0',
+      );
       assertTaken(await a.takeVersioned(key), 'max', MAX, 'takeVersioned() after saveIfNewer(…, MAX_SAFE_INTEGER)');
-      assertStored(await a.saveIfNewer(key, 'max - 1', MAX - 1), false, 'saveIfNewer(…, MAX_SAFE_INTEGER - 1) over a floor at MAX_SAFE_INTEGER', 'the versions differ by one');
-      assertStored(await a.saveIfNewer(key, 'max again', MAX), true, 'saveIfNewer(…, MAX_SAFE_INTEGER) over a floor at MAX_SAFE_INTEGER', 'a put-back at the floor\'s version is accepted');
+      assertStored(
+        await a.saveIfNewer(key, 'max - 1', MAX - 1),
+        false,
+        'saveIfNewer(…, MAX_SAFE_INTEGER - 1) over a floor at MAX_SAFE_INTEGER',
+        'the versions differ by one',
+      );
+      assertStored(
+        await a.saveIfNewer(key, 'max again', MAX),
+        true,
+        'saveIfNewer(…, MAX_SAFE_INTEGER) over a floor at MAX_SAFE_INTEGER',
+        "a put-back at the floor's version is accepted",
+      );
       await a.takeVersioned(key, { version: MAX });
-      assertStored(await a.saveIfNewer(key, 'max - 1', MAX - 1), false, 'saveIfNewer(…, MAX_SAFE_INTEGER - 1) after a fence at MAX_SAFE_INTEGER', 'the versions differ by one');
+      assertStored(
+        await a.saveIfNewer(key, 'max - 1', MAX - 1),
+        false,
+        'saveIfNewer(…, MAX_SAFE_INTEGER - 1) after a fence at MAX_SAFE_INTEGER',
+        'the versions differ by one',
+      );
     });
 
-    g.orderedCheck(`versions compare as numbers, not as strings or narrow integers: ${PAIRS.map(([lo, hi]) => `${lo} < ${hi}`).join(', ')}`, async () => {
-      const a = g.adapter;
-      for (const [lo, hi] of PAIRS) {
-        const down = g.key(`${hi}-then-${lo}`);
-        await a.saveIfNewer(down, 'higher', hi);
-        assertStored(await a.saveIfNewer(down, 'lower', lo), false, `saveIfNewer(…, ${lo}) over version ${hi}`, `${lo} < ${hi}`);
-        assertTaken(await a.takeVersioned(down), 'higher', hi, `takeVersioned() after saveIfNewer(…, ${hi})`);
-        const up = g.key(`${lo}-then-${hi}`);
-        await a.saveIfNewer(up, 'lower', lo);
-        assertStored(await a.saveIfNewer(up, 'higher', hi), true, `saveIfNewer(…, ${hi}) over version ${lo}`, `${hi} > ${lo}`);
-        await a.takeVersioned(up);
-        assertStored(await a.saveIfNewer(up, 'lower', lo), false, `saveIfNewer(…, ${lo}) over a floor at ${hi}`, `${lo} < ${hi}`);
-      }
-    });
+    g.orderedCheck(
+      `versions compare as numbers, not as strings or narrow integers: ${PAIRS.map(([lo, hi]) => `${lo} < ${hi}`).join(', ')}`,
+      async () => {
+        const a = g.adapter;
+        for (const [lo, hi] of PAIRS) {
+          const down = g.key(`${hi}-then-${lo}`);
+          await a.saveIfNewer(down, 'higher', hi);
+          assertStored(await a.saveIfNewer(down, 'lower', lo), false, `saveIfNewer(…, ${lo}) over version ${hi}`, `${lo} < ${hi}`);
+          assertTaken(await a.takeVersioned(down), 'higher', hi, `takeVersioned() after saveIfNewer(…, ${hi})`);
+          const up = g.key(`${lo}-then-${hi}`);
+          await a.saveIfNewer(up, 'lower', lo);
+          assertStored(await a.saveIfNewer(up, 'higher', hi), true, `saveIfNewer(…, ${hi}) over version ${lo}`, `${hi} > ${lo}`);
+          await a.takeVersioned(up);
+          assertStored(await a.saveIfNewer(up, 'lower', lo), false, `saveIfNewer(…, ${lo}) over a floor at ${hi}`, `${lo} < ${hi}`);
+        }
+      },
+    );
   });
 }

@@ -34,7 +34,9 @@ export async function expectAdapterRejection(call: () => Promise<unknown>, patte
   try {
     promise = call();
   } catch (error) {
-    assert.fail(`${what} threw synchronously (${error instanceof Error ? error.message : preview(error)}); it must return a rejected promise`);
+    assert.fail(
+      `${what} threw synchronously (${error instanceof Error ? error.message : preview(error)}); it must return a rejected promise`,
+    );
   }
   const outcome = await promise.then(
     (value) => ({ resolved: true as const, value }),
@@ -42,7 +44,10 @@ export async function expectAdapterRejection(call: () => Promise<unknown>, patte
   );
   if (outcome.resolved) assert.fail(`${what} resolved ${preview(outcome.value)}; it must reject`);
   const { error } = outcome;
-  assert.ok(error instanceof RepriseError && error.code === 'ERR_REPRISE_ADAPTER', `${what} rejected with ${error instanceof Error ? `${error.name}: ${error.message}` : preview(error)}, not a RepriseError of code ERR_REPRISE_ADAPTER (use assertVersion/assertTtl from @reprise/core)`);
+  assert.ok(
+    error instanceof RepriseError && error.code === 'ERR_REPRISE_ADAPTER',
+    `${what} rejected with ${error instanceof Error ? `${error.name}: ${error.message}` : preview(error)}, not a RepriseError of code ERR_REPRISE_ADAPTER (use assertVersion/assertTtl from @reprise/core)`,
+  );
   assert.match(error.message, pattern, `${what}: unexpected message`);
 }
 
@@ -53,52 +58,82 @@ export async function expectAdapterRejection(call: () => Promise<unknown>, patte
  */
 export function versionedArgumentTests(harness: Harness): void {
   harness.group('versioned arguments', (g) => {
-    g.orderedCheck(`saveIfNewer() rejects a version that is not a non-negative safe integer (${BAD_VERSIONS.map(([label]) => label).join(', ')}), storing nothing`, async () => {
-      const a = g.adapter;
-      const stored = g.key('stored');
-      const missing = g.key('missing');
-      await a.saveIfNewer(stored, 'kept', 3);
-      for (const [label, version] of BAD_VERSIONS) {
-        for (const key of [stored, missing]) {
-          await expectAdapterRejection(() => a.raw.saveIfNewer!(key, 'bad', version as number), /version must be a non-negative safe integer/, `saveIfNewer(…, ${label})`);
+    g.orderedCheck(
+      `saveIfNewer() rejects a version that is not a non-negative safe integer (${BAD_VERSIONS.map(([label]) => label).join(', ')}), storing nothing`,
+      async () => {
+        const a = g.adapter;
+        const stored = g.key('stored');
+        const missing = g.key('missing');
+        await a.saveIfNewer(stored, 'kept', 3);
+        for (const [label, version] of BAD_VERSIONS) {
+          for (const key of [stored, missing]) {
+            await expectAdapterRejection(
+              () => a.raw.saveIfNewer!(key, 'bad', version as number),
+              /version must be a non-negative safe integer/,
+              `saveIfNewer(…, ${label})`,
+            );
+          }
         }
-      }
-      a.written.add(missing);
-      assertSameString(await a.load(stored), 'kept', 'load() after the rejected saveIfNewer() calls');
-      const loaded = await a.load(missing);
-      assert.equal(loaded, undefined, `load() of a missing key after rejected saveIfNewer() calls returned ${preview(loaded)}`);
-    });
+        a.written.add(missing);
+        assertSameString(await a.load(stored), 'kept', 'load() after the rejected saveIfNewer() calls');
+        const loaded = await a.load(missing);
+        assert.equal(loaded, undefined, `load() of a missing key after rejected saveIfNewer() calls returned ${preview(loaded)}`);
+      },
+    );
 
     g.orderedCheck('takeVersioned() rejects a fence whose version is not a non-negative safe integer, taking nothing', async () => {
       const a = g.adapter;
       const key = g.key();
       await a.saveIfNewer(key, 'kept', 3);
       for (const [label, version] of BAD_VERSIONS) {
-        await expectAdapterRejection(() => a.raw.takeVersioned!(key, { version: version as number }), /version must be a non-negative safe integer/, `takeVersioned(key, { version: ${label} })`);
+        await expectAdapterRejection(
+          () => a.raw.takeVersioned!(key, { version: version as number }),
+          /version must be a non-negative safe integer/,
+          `takeVersioned(key, { version: ${label} })`,
+        );
       }
       assertSameString(await a.load(key), 'kept', 'load() after the rejected fences');
     });
 
-    g.orderedCheck(`takeVersioned() rejects a fence ttlMs that is not a positive finite number (${BAD_TTLS.map(([label]) => label).join(', ')}), and a fence that is not an object`, async () => {
-      const a = g.adapter;
-      const key = g.key();
-      await a.saveIfNewer(key, 'kept', 3);
-      for (const [label, ttlMs] of BAD_TTLS) {
-        await expectAdapterRejection(() => a.raw.takeVersioned!(key, { version: 5, ttlMs: ttlMs as number }), /ttlMs/, `takeVersioned(key, { version: 5, ttlMs: ${label} })`);
-      }
-      for (const [label, fence] of [['null', null], ['5', 5], ["'5'", '5']] as const) {
-        await expectAdapterRejection(() => a.raw.takeVersioned!(key, fence as never), /./, `takeVersioned(key, ${label})`);
-      }
-      assertSameString(await a.load(key), 'kept', 'load() after the rejected fences');
-      assert.equal(await a.saveIfNewer(key, 'four', 4), true, 'saveIfNewer(…, 4) after the rejected fences: a rejected fence must not raise the version');
-    });
+    g.orderedCheck(
+      `takeVersioned() rejects a fence ttlMs that is not a positive finite number (${BAD_TTLS.map(([label]) => label).join(', ')}), and a fence that is not an object`,
+      async () => {
+        const a = g.adapter;
+        const key = g.key();
+        await a.saveIfNewer(key, 'kept', 3);
+        for (const [label, ttlMs] of BAD_TTLS) {
+          await expectAdapterRejection(
+            () => a.raw.takeVersioned!(key, { version: 5, ttlMs: ttlMs as number }),
+            /ttlMs/,
+            `takeVersioned(key, { version: 5, ttlMs: ${label} })`,
+          );
+        }
+        for (const [label, fence] of [
+          ['null', null],
+          ['5', 5],
+          ["'5'", '5'],
+        ] as const) {
+          await expectAdapterRejection(() => a.raw.takeVersioned!(key, fence as never), /./, `takeVersioned(key, ${label})`);
+        }
+        assertSameString(await a.load(key), 'kept', 'load() after the rejected fences');
+        assert.equal(
+          await a.saveIfNewer(key, 'four', 4),
+          true,
+          'saveIfNewer(…, 4) after the rejected fences: a rejected fence must not raise the version',
+        );
+      },
+    );
 
     g.orderedCheck('saveIfNewer() rejects a key or value that is not a string and an invalid ttlMs, storing nothing', async () => {
       const a = g.adapter;
       const key = g.key();
       a.written.add(key);
       await expectAdapterRejection(() => a.raw.saveIfNewer!(1 as unknown as string, 'v', 1), /key must be a string/, 'saveIfNewer(1, …)');
-      await expectAdapterRejection(() => a.raw.saveIfNewer!(key, null as unknown as string, 1), /value must be a string/, 'saveIfNewer(…, null, 1)');
+      await expectAdapterRejection(
+        () => a.raw.saveIfNewer!(key, null as unknown as string, 1),
+        /value must be a string/,
+        'saveIfNewer(…, null, 1)',
+      );
       await expectAdapterRejection(() => a.raw.takeVersioned!(2 as unknown as string), /key must be a string/, 'takeVersioned(2)');
       for (const [label, ttlMs] of BAD_TTLS) {
         await expectAdapterRejection(() => a.raw.saveIfNewer!(key, 'v', 1, ttlMs as number), /ttlMs/, `saveIfNewer(…, 1, ${label})`);

@@ -25,7 +25,10 @@ export function assertTaken(actual: unknown, value: string, version: number, wha
 /** Asserts that a `takeVersioned()` (or `take()`) result is exactly `undefined`. */
 export function assertNothingTaken(actual: unknown, what: string): void {
   if (actual === undefined) return;
-  const shown = actual !== null && typeof actual === 'object' ? `a value (${preview((actual as { value?: unknown }).value)}, version ${showVersion((actual as { version?: unknown }).version)})` : preview(actual);
+  const shown =
+    actual !== null && typeof actual === 'object'
+      ? `a value (${preview((actual as { value?: unknown }).value)}, version ${showVersion((actual as { version?: unknown }).version)})`
+      : preview(actual);
   assert.fail(`${what} returned ${shown}, expected undefined`);
 }
 
@@ -45,8 +48,15 @@ export function assertStored(actual: unknown, expected: boolean, what: string, w
  */
 export function assertBatchResults(actual: unknown, expected: readonly boolean[], why: readonly string[], what: string): void {
   assert.ok(Array.isArray(actual), `${what} resolved ${preview(actual)}, expected an array of ${expected.length} booleans`);
-  assert.ok(actual.length === expected.length, `${what} resolved ${actual.length} results for ${expected.length} writes (one per entry, in order)`);
-  const wrong = expected.flatMap((stored, i) => (actual[i] === stored ? [] : [`entry ${i} resolved ${preview(actual[i])}, expected ${stored}: ${why[i]}`]));
+  assert.ok(
+    actual.length === expected.length,
+    `${what} resolved ${actual.length} results for ${expected.length} writes (one per entry, in order)`,
+  );
+  const wrong = expected.flatMap((stored, i) =>
+    actual[i] === stored ? [] : [`entry ${i} resolved ${preview(actual[i])}, expected ${stored}: ${why[i]}`],
+  );
   if (wrong.length === 0) return;
-  assert.fail(`${what}: ${wrong.length} of ${expected.length} results are wrong: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? '; …' : ''}`);
+  assert.fail(
+    `${what}: ${wrong.length} of ${expected.length} results are wrong: ${wrong.slice(0, 3).join('; ')}${wrong.length > 3 ? '; …' : ''}`,
+  );
 }

@@ -14,8 +14,16 @@ const at = (rest: string): RegExp => new RegExp(`writes\\[${BAD_INDEX}\\]${rest}
 
 /** Every way an entry can be bad, as core's `assertWrites` refuses it. */
 const BAD_ENTRIES: readonly BadEntry[] = [
-  ...BAD_VERSIONS.map(([label, version]): BadEntry => [`a version of ${label}`, (key) => ({ key, value: 'bad', version }), at(': version must be a non-negative safe integer')]),
-  ...BAD_TTLS.map(([label, ttlMs]): BadEntry => [`a ttlMs of ${label}`, (key) => ({ key, value: 'bad', version: 1, ttlMs }), at(': ttlMs')]),
+  ...BAD_VERSIONS.map(
+    ([label, version]): BadEntry => [
+      `a version of ${label}`,
+      (key) => ({ key, value: 'bad', version }),
+      at(': version must be a non-negative safe integer'),
+    ],
+  ),
+  ...BAD_TTLS.map(
+    ([label, ttlMs]): BadEntry => [`a ttlMs of ${label}`, (key) => ({ key, value: 'bad', version: 1, ttlMs }), at(': ttlMs')],
+  ),
   ['a key that is not a string (1)', () => ({ key: 1, value: 'bad', version: 1 }), at(': key must be a string')],
   ['no key', () => ({ value: 'bad', version: 1 }), at(': key must be a string')],
   ['a value that is not a string (null)', (key) => ({ key, value: null, version: 1 }), at(': value must be a string')],
@@ -23,7 +31,11 @@ const BAD_ENTRIES: readonly BadEntry[] = [
   ['null instead of an entry', () => null, at(' must be an object')],
   ['a string instead of an entry', () => 'entry', at(' must be an object')],
   ['an array instead of an entry', (key) => [key, 'bad', 1], at(' must be an object')],
-  ['the key of entry 0 again (a key twice in one batch)', (_, firstKey) => ({ key: firstKey, value: 'twice', version: 9 }), at(': the key is already in this batch')],
+  [
+    'the key of entry 0 again (a key twice in one batch)',
+    (_, firstKey) => ({ key: firstKey, value: 'twice', version: 9 }),
+    at(': the key is already in this batch'),
+  ],
 ];
 
 /** Arguments that are not an array of writes. */
@@ -43,34 +55,59 @@ const NOT_ARRAYS: ReadonlyArray<readonly [string, unknown]> = [
  */
 export function versionedBatchArgumentTests(harness: Harness): void {
   harness.group('saveManyIfNewer: arguments', (g) => {
-    g.batchCheck(`rejects a bad entry at index ${BAD_INDEX}, naming it (${BAD_ENTRIES.length} kinds: versions, ttlMs, keys, values, not an entry, a key twice), and stores no entry of that batch`, async () => {
-      const a = g.adapter;
-      const [first, kept, last] = [g.key('first'), g.key('kept'), g.key('last')];
-      await a.saveIfNewer(kept, 'kept', 3);
-      for (const key of [first, last]) a.written.add(key);
-      for (const [label, bad, pattern] of BAD_ENTRIES) {
-        const badKey = g.key('bad');
-        a.written.add(badKey);
-        const writes = [
-          { key: first, value: 'first', version: 1 },
-          { key: kept, value: 'newer', version: 9 },
-          bad(badKey, first),
-          { key: last, value: 'last', version: 1 },
-        ];
-        await expectAdapterRejection(() => a.raw.saveManyIfNewer!(writes as never), pattern, `saveManyIfNewer() with ${label} at index ${BAD_INDEX}`);
-        for (const key of [first, last, badKey]) {
-          const loaded = await a.load(key);
-          assert.equal(loaded, undefined, `load() of a key of the batch with ${label} at index ${BAD_INDEX} returned ${preview(loaded)}: a rejected batch must store nothing`);
+    g.batchCheck(
+      `rejects a bad entry at index ${BAD_INDEX}, naming it (${BAD_ENTRIES.length} kinds: versions, ttlMs, keys, values, not an entry, a key twice), and stores no entry of that batch`,
+      async () => {
+        const a = g.adapter;
+        const [first, kept, last] = [g.key('first'), g.key('kept'), g.key('last')];
+        await a.saveIfNewer(kept, 'kept', 3);
+        for (const key of [first, last]) a.written.add(key);
+        for (const [label, bad, pattern] of BAD_ENTRIES) {
+          const badKey = g.key('bad');
+          a.written.add(badKey);
+          const writes = [
+            { key: first, value: 'first', version: 1 },
+            { key: kept, value: 'newer', version: 9 },
+            bad(badKey, first),
+            { key: last, value: 'last', version: 1 },
+          ];
+          await expectAdapterRejection(
+            () => a.raw.saveManyIfNewer!(writes as never),
+            pattern,
+            `saveManyIfNewer() with ${label} at index ${BAD_INDEX}`,
+          );
+          for (const key of [first, last, badKey]) {
+            const loaded = await a.load(key);
+            assert.equal(
+              loaded,
+              undefined,
+              `load() of a key of the batch with ${label} at index ${BAD_INDEX} returned ${preview(loaded)}: a rejected batch must store nothing`,
+            );
+          }
+          assertSameString(await a.load(kept), 'kept', `load() of a key the batch with ${label} would have raised to version 9`);
         }
-        assertSameString(await a.load(kept), 'kept', `load() of a key the batch with ${label} would have raised to version 9`);
-      }
-      assertStored(await a.saveIfNewer(kept, 'four', 4), true, 'saveIfNewer(…, 4) after the rejected batches', 'a rejected batch must not raise a key\'s version');
-      assertStored(await a.saveIfNewer(first, 'zero', 0), true, 'saveIfNewer(…, 0) of a key only rejected batches wrote', 'a rejected batch must leave no version behind');
-    });
+        assertStored(
+          await a.saveIfNewer(kept, 'four', 4),
+          true,
+          'saveIfNewer(…, 4) after the rejected batches',
+          "a rejected batch must not raise a key's version",
+        );
+        assertStored(
+          await a.saveIfNewer(first, 'zero', 0),
+          true,
+          'saveIfNewer(…, 0) of a key only rejected batches wrote',
+          'a rejected batch must leave no version behind',
+        );
+      },
+    );
 
     g.batchCheck(`rejects an argument that is not an array (${NOT_ARRAYS.map(([label]) => label).join(', ')})`, async () => {
       for (const [label, writes] of NOT_ARRAYS) {
-        await expectAdapterRejection(() => g.adapter.raw.saveManyIfNewer!(writes as never), /writes must be an array/, `saveManyIfNewer(${label})`);
+        await expectAdapterRejection(
+          () => g.adapter.raw.saveManyIfNewer!(writes as never),
+          /writes must be an array/,
+          `saveManyIfNewer(${label})`,
+        );
       }
     });
   });

@@ -8,7 +8,7 @@ import { shuffledVersions } from './versioned-concurrency.js';
 /** Keys every batch of these checks writes. */
 const KEYS = 5;
 
-function valueOf(key: number, version: number): string {
+function valueFor(key: number, version: number): string {
   return `key ${key} at version ${version}`;
 }
 
@@ -32,7 +32,7 @@ function shuffled(n: number, seed: number): number[] {
 function crossingBatches(keys: readonly string[], n: number, seed: number): { batches: VersionedWrite[][]; topBatch: number[] } {
   const versions = keys.map((_, k) => shuffledVersions(n, seed + k));
   const batches = Array.from({ length: n }, (_, b) =>
-    shuffled(keys.length, seed ^ (b + 1)).map((k) => ({ key: keys[k]!, value: valueOf(k, versions[k]![b]!), version: versions[k]![b]! })),
+    shuffled(keys.length, seed ^ (b + 1)).map((k) => ({ key: keys[k]!, value: valueFor(k, versions[k]![b]!), version: versions[k]![b]! })),
   );
   return { batches, topBatch: versions.map((v) => v.indexOf(n)) };
 }
@@ -47,34 +47,52 @@ export function versionedBatchConcurrencyTests(harness: Harness): void {
   const n = harness.options.concurrency;
 
   harness.group('saveManyIfNewer under concurrency', (g) => {
-    g.batchCheck(`${n} concurrent batches writing the same ${KEYS} keys (shuffled versions 1..${n}, keys in shuffled orders) leave each key at its highest version`, async () => {
-      const keys = Array.from({ length: KEYS }, (_, k) => g.key(`k${k}`));
-      const { batches, topBatch } = crossingBatches(keys, n, 0xba7c);
-      const results = await Promise.all(batches.map((batch) => g.adapter.saveManyIfNewer(batch)));
-      for (const [k, key] of keys.entries()) {
-        const batch = topBatch[k]!;
-        const entry = batches[batch]!.findIndex((w) => w.key === key);
-        assertStored(results[batch]![entry], true, `entry ${entry} of batch ${batch}, carrying the highest version (${n}) of key ${k}`, 'no write of a higher version came before it');
-        assertTaken(await g.adapter.takeVersioned(key), valueOf(k, n), n, `takeVersioned() of key ${k} after ${n} concurrent batches`);
-      }
-    });
+    g.batchCheck(
+      `${n} concurrent batches writing the same ${KEYS} keys (shuffled versions 1..${n}, keys in shuffled orders) leave each key at its highest version`,
+      async () => {
+        const keys = Array.from({ length: KEYS }, (_, k) => g.key(`k${k}`));
+        const { batches, topBatch } = crossingBatches(keys, n, 0xba7c);
+        const results = await Promise.all(batches.map((batch) => g.adapter.saveManyIfNewer(batch)));
+        for (const [k, key] of keys.entries()) {
+          const batch = topBatch[k]!;
+          const entry = batches[batch]!.findIndex((w) => w.key === key);
+          assertStored(
+            results[batch]![entry],
+            true,
+            `entry ${entry} of batch ${batch}, carrying the highest version (${n}) of key ${k}`,
+            'no write of a higher version came before it',
+          );
+          assertTaken(await g.adapter.takeVersioned(key), valueFor(k, n), n, `takeVersioned() of key ${k} after ${n} concurrent batches`);
+        }
+      },
+    );
 
-    g.batchCheck(`${n} concurrent batches and ${n} concurrent takes of the same ${KEYS} keys: no value is taken twice, and every take gets a value an entry stored`, async () => {
-      const keys = Array.from({ length: KEYS }, (_, k) => g.key(`k${k}`));
-      const { batches } = crossingBatches(keys, n, 0x7a4e);
-      const writing = Promise.all(batches.map((batch) => g.adapter.saveManyIfNewer(batch)));
-      const taking = Promise.all(Array.from({ length: n }, (_, i) => g.adapter.takeVersioned(keys[i % KEYS]!)));
-      const [results, taken] = await Promise.all([writing, taking]);
-      const stored = new Set(batches.flatMap((batch, b) => batch.filter((_, i) => results[b]![i] === true).map((w) => w.value)));
-      const seen = new Set<string>();
-      for (const [i, result] of taken.entries()) {
-        if (result === undefined) continue;
-        const key = i % KEYS;
-        assert.ok(stored.has(result.value), `a take of key ${key} returned ${preview(result.value)} (version ${result.version}), which no batch entry stored`);
-        assert.equal(result.value, valueOf(key, result.version), `a take of key ${key} returned ${preview(result.value)} as version ${result.version}`);
-        assert.ok(!seen.has(result.value), `${preview(result.value)} was taken twice`);
-        seen.add(result.value);
-      }
-    });
+    g.batchCheck(
+      `${n} concurrent batches and ${n} concurrent takes of the same ${KEYS} keys: no value is taken twice, and every take gets a value an entry stored`,
+      async () => {
+        const keys = Array.from({ length: KEYS }, (_, k) => g.key(`k${k}`));
+        const { batches } = crossingBatches(keys, n, 0x7a4e);
+        const writing = Promise.all(batches.map((batch) => g.adapter.saveManyIfNewer(batch)));
+        const taking = Promise.all(Array.from({ length: n }, (_, i) => g.adapter.takeVersioned(keys[i % KEYS]!)));
+        const [results, taken] = await Promise.all([writing, taking]);
+        const stored = new Set(batches.flatMap((batch, b) => batch.filter((_, i) => results[b]![i] === true).map((w) => w.value)));
+        const seen = new Set<string>();
+        for (const [i, result] of taken.entries()) {
+          if (result === undefined) continue;
+          const key = i % KEYS;
+          assert.ok(
+            stored.has(result.value),
+            `a take of key ${key} returned ${preview(result.value)} (version ${result.version}), which no batch entry stored`,
+          );
+          assert.equal(
+            result.value,
+            valueFor(key, result.version),
+            `a take of key ${key} returned ${preview(result.value)} as version ${result.version}`,
+          );
+          assert.ok(!seen.has(result.value), `${preview(result.value)} was taken twice`);
+          seen.add(result.value);
+        }
+      },
+    );
   });
 }

@@ -50,7 +50,12 @@ function singleOp(d: Exclude<Draft, { kind: 'batch' }>, value: string): Versione
 }
 
 /** Makes a batch: one `saveManyIfNewer()` call; returns one event per entry. */
-async function runBatch(adapter: TrackedAdapter, keys: readonly string[], d: Extract<Draft, { kind: 'batch' }>, name: string): Promise<KeyedEvent[]> {
+async function runBatch(
+  adapter: TrackedAdapter,
+  keys: readonly string[],
+  d: Extract<Draft, { kind: 'batch' }>,
+  name: string,
+): Promise<KeyedEvent[]> {
   const ops = d.entries.map((e) => ({ kind: 'saveIfNewer' as const, value: `${name}.k${e.key}`, version: e.version }));
   const start = performance.now();
   const results = await adapter.saveManyIfNewer(d.entries.map((e, i) => ({ key: keys[e.key]!, value: ops[i]!.value, version: e.version })));
@@ -85,32 +90,42 @@ async function runCaller(adapter: TrackedAdapter, keys: readonly string[], steps
  */
 export function versionedBatchInterleavingTests(harness: Harness): void {
   harness.group('interleavings of batches and versioned calls', (g) => {
-    g.batchCheck(`${RUNS} random interleavings of concurrent batches, saveIfNewer(), takeVersioned() and fences are linearizable per key (fast-check)`, async () => {
-      let run = 0;
-      const details = await fc.check(
-        fc.asyncProperty(scenario, async (callers) => {
-          const keys = Array.from({ length: KEYS }, (_, k) => g.key(`run-${++run}-k${k}`));
-          const lanes = await Promise.all(callers.map((steps, caller) => runCaller(g.adapter, keys, steps, caller)));
-          const history: KeyedEvent[] = lanes.flat();
-          await Promise.all(keys.map(async (k, i) => {
-            const start = performance.now();
-            const last = await g.adapter.takeVersioned(k);
-            history.push({ key: i, op: { kind: 'takeVersioned' }, result: last, start, end: performance.now() });
-          }));
-          for (let k = 0; k < KEYS; k++) {
-            const events = history.filter((event) => event.key === k);
-            assertNothingTakenTwice(events);
-            const order = linearize(events);
-            if (order === 'too hard') continue; // nothing claimed either way
-            assert.ok(order !== undefined, `key ${k}: no order of these calls (that respects real time) explains their results:\n${describeHistory(events)}`);
-          }
-        }),
-        { numRuns: RUNS, endOnFailure: true },
-      );
-      if (details.failed) {
-        const reason = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-        assert.fail(`${reason}\n(fast-check: failed at run ${details.numRuns} of ${RUNS}, seed ${details.seed}, path "${details.counterexamplePath ?? ''}")`);
-      }
-    });
+    g.batchCheck(
+      `${RUNS} random interleavings of concurrent batches, saveIfNewer(), takeVersioned() and fences are linearizable per key (fast-check)`,
+      async () => {
+        let run = 0;
+        const details = await fc.check(
+          fc.asyncProperty(scenario, async (callers) => {
+            const keys = Array.from({ length: KEYS }, (_, k) => g.key(`run-${++run}-k${k}`));
+            const lanes = await Promise.all(callers.map((steps, caller) => runCaller(g.adapter, keys, steps, caller)));
+            const history: KeyedEvent[] = lanes.flat();
+            await Promise.all(
+              keys.map(async (k, i) => {
+                const start = performance.now();
+                const last = await g.adapter.takeVersioned(k);
+                history.push({ key: i, op: { kind: 'takeVersioned' }, result: last, start, end: performance.now() });
+              }),
+            );
+            for (let k = 0; k < KEYS; k++) {
+              const events = history.filter((event) => event.key === k);
+              assertNothingTakenTwice(events);
+              const order = linearize(events);
+              if (order === 'too hard') continue; // nothing claimed either way
+              assert.ok(
+                order !== undefined,
+                `key ${k}: no order of these calls (that respects real time) explains their results:\n${describeHistory(events)}`,
+              );
+            }
+          }),
+          { numRuns: RUNS, endOnFailure: true },
+        );
+        if (details.failed) {
+          const reason = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+          assert.fail(
+            `${reason}\n(fast-check: failed at run ${details.numRuns} of ${RUNS}, seed ${details.seed}, path "${details.counterexamplePath ?? ''}")`,
+          );
+        }
+      },
+    );
   });
 }

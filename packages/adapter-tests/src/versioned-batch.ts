@@ -80,7 +80,10 @@ const setupStep = fc.record({
   kind: fc.constantFrom<VersionedOp['kind']>('saveIfNewer', 'saveIfNewer', 'takeVersioned', 'fence', 'save', 'take', 'delete'),
   version,
 });
-const randomKeys = fc.array(fc.record({ setup: fc.array(setupStep, { maxLength: 3 }), version, probe: version }), { minLength: 1, maxLength: 8 });
+const randomKeys = fc.array(fc.record({ setup: fc.array(setupStep, { maxLength: 3 }), version, probe: version }), {
+  minLength: 1,
+  maxLength: 8,
+});
 
 /** The call of a generated setup step, with a value unique in the scenario. */
 function toOp({ kind, version: v }: RandomKey['setup'][number], value: string): VersionedOp {
@@ -98,7 +101,10 @@ function describeState(state: KeyState): string {
 
 /** Asserts `actual` is the model's `expected` result of `op`, for the random check. */
 function assertModelResult(actual: OpResult, expected: OpResult, op: VersionedOp, what: string): void {
-  assert.ok(sameResult(actual, expected), `${what}: ${describeOp(op)} resolved ${describeResult(actual)}, expected ${describeResult(expected)}`);
+  assert.ok(
+    sameResult(actual, expected),
+    `${what}: ${describeOp(op)} resolved ${describeResult(actual)}, expected ${describeResult(expected)}`,
+  );
 }
 
 /**
@@ -113,109 +119,204 @@ export function versionedBatchTests(harness: Harness): void {
   harness.group('saveManyIfNewer', (g) => {
     g.batchCheck('an empty batch resolves [] (a promise of a new, empty array)', async () => {
       const result = g.adapter.raw.saveManyIfNewer!([]);
-      assert.ok(typeof (result as { then?: unknown } | undefined)?.then === 'function', `saveManyIfNewer([]) must return a promise, got ${preview(result)}`);
+      assert.ok(
+        typeof (result as { then?: unknown } | undefined)?.then === 'function',
+        `saveManyIfNewer([]) must return a promise, got ${preview(result)}`,
+      );
       const resolved = await result;
       assert.ok(Array.isArray(resolved) && resolved.length === 0, `saveManyIfNewer([]) resolved ${preview(resolved)}, expected []`);
     });
 
-    g.batchCheck(`each entry resolves what saveIfNewer() would have, in the order given (${CASES.length} keys in every state: missing, values, floors, fences, plain saves)`, async () => {
-      const keys = CASES.map(() => g.key('case'));
-      const states = await Promise.all(CASES.map((c, i) => prepare(g, keys[i]!, c.setup)));
-      const outcomes = CASES.map((c, i) => applyOp(states[i]!, write(`batch ${i}`, c.version)));
-      const results = await g.adapter.saveManyIfNewer(CASES.map((c, i) => ({ key: keys[i]!, value: `batch ${i}`, version: c.version })));
-      const why = CASES.map((c, i) => `saveIfNewer() over ${c.label} resolves ${outcomes[i]!.result}`);
-      assertBatchResults(results, outcomes.map((o) => o.result as boolean), why, `saveManyIfNewer() of ${CASES.length} writes`);
-      for (const [i, c] of CASES.entries()) await assertReadsAs(g, keys[i]!, outcomes[i]!.next, `the key of entry ${i} (${c.label})`);
-    });
+    g.batchCheck(
+      `each entry resolves what saveIfNewer() would have, in the order given (${CASES.length} keys in every state: missing, values, floors, fences, plain saves)`,
+      async () => {
+        const keys = CASES.map(() => g.key('case'));
+        const states = await Promise.all(CASES.map((c, i) => prepare(g, keys[i]!, c.setup)));
+        const outcomes = CASES.map((c, i) => applyOp(states[i]!, write(`batch ${i}`, c.version)));
+        const results = await g.adapter.saveManyIfNewer(CASES.map((c, i) => ({ key: keys[i]!, value: `batch ${i}`, version: c.version })));
+        const why = CASES.map((c, i) => `saveIfNewer() over ${c.label} resolves ${outcomes[i]!.result}`);
+        assertBatchResults(
+          results,
+          outcomes.map((o) => o.result as boolean),
+          why,
+          `saveManyIfNewer() of ${CASES.length} writes`,
+        );
+        for (const [i, c] of CASES.entries()) await assertReadsAs(g, keys[i]!, outcomes[i]!.next, `the key of entry ${i} (${c.label})`);
+      },
+    );
 
-    g.batchCheck('an older entry is refused while the newer entries of the same batch are stored (entries are independent, not a transaction)', async () => {
-      const [older, missing, newer] = [g.key('older'), g.key('missing'), g.key('newer')];
-      await g.adapter.saveIfNewer(older, 'five', 5);
-      await g.adapter.saveIfNewer(newer, 'two', 2);
-      const results = await g.adapter.saveManyIfNewer([
-        { key: missing, value: 'first', version: 1 },
-        { key: older, value: 'three', version: 3 },
-        { key: newer, value: 'nine', version: 9 },
-      ]);
-      assertBatchResults(results, [true, false, true], ['a missing key has version 0', 'the key holds version 5', 'the key holds version 2'], 'saveManyIfNewer() of a batch with one older entry');
-      assertSameString(await g.adapter.load(older), 'five', 'load() of the key whose entry was refused');
-      assertTaken(await g.adapter.takeVersioned(missing), 'first', 1, 'takeVersioned() of the missing key the batch wrote');
-      assertTaken(await g.adapter.takeVersioned(newer), 'nine', 9, 'takeVersioned() of the key the batch raised to version 9');
-    });
+    g.batchCheck(
+      'an older entry is refused while the newer entries of the same batch are stored (entries are independent, not a transaction)',
+      async () => {
+        const [older, missing, newer] = [g.key('older'), g.key('missing'), g.key('newer')];
+        await g.adapter.saveIfNewer(older, 'five', 5);
+        await g.adapter.saveIfNewer(newer, 'two', 2);
+        const results = await g.adapter.saveManyIfNewer([
+          { key: missing, value: 'first', version: 1 },
+          { key: older, value: 'three', version: 3 },
+          { key: newer, value: 'nine', version: 9 },
+        ]);
+        assertBatchResults(
+          results,
+          [true, false, true],
+          ['a missing key has version 0', 'the key holds version 5', 'the key holds version 2'],
+          'saveManyIfNewer() of a batch with one older entry',
+        );
+        assertSameString(await g.adapter.load(older), 'five', 'load() of the key whose entry was refused');
+        assertTaken(await g.adapter.takeVersioned(missing), 'first', 1, 'takeVersioned() of the missing key the batch wrote');
+        assertTaken(await g.adapter.takeVersioned(newer), 'nine', 9, 'takeVersioned() of the key the batch raised to version 9');
+      },
+    );
 
-    g.batchCheck('floors left by takeVersioned() and fences are honoured entry by entry, and a refused entry leaves its floor as it was', async () => {
-      const a = g.adapter;
-      const [taken, fenced, putBack] = [g.key('taken'), g.key('fenced'), g.key('put-back')];
-      await a.saveIfNewer(taken, 'five', 5);
-      await a.takeVersioned(taken);
-      await a.takeVersioned(fenced, { version: 7 });
-      await a.saveIfNewer(putBack, 'four', 4);
-      await a.takeVersioned(putBack);
-      const results = await a.saveManyIfNewer([
-        { key: taken, value: 'four', version: 4 },
-        { key: putBack, value: 'four, put back', version: 4 },
-        { key: fenced, value: 'six', version: 6 },
-      ]);
-      assertBatchResults(results, [false, true, false], ['the take left a floor at 5', 'a put-back at the floor\'s version is accepted', 'the fence left a floor at 7'], 'saveManyIfNewer() over two floors and a put-back');
-      assertStored(await a.saveIfNewer(taken, 'four again', 4), false, 'saveIfNewer(…, 4) after a batch entry of version 4 was refused over a floor at 5', 'the refused entry left the floor at 5');
-      assertStored(await a.saveIfNewer(fenced, 'seven', 7), true, 'saveIfNewer(…, 7) after a batch entry of version 6 was refused over a fence at 7', 'a key without a value accepts its own version');
-      assertTaken(await a.takeVersioned(putBack), 'four, put back', 4, 'takeVersioned() of the value the batch put back');
-    });
+    g.batchCheck(
+      'floors left by takeVersioned() and fences are honoured entry by entry, and a refused entry leaves its floor as it was',
+      async () => {
+        const a = g.adapter;
+        const [taken, fenced, putBack] = [g.key('taken'), g.key('fenced'), g.key('put-back')];
+        await a.saveIfNewer(taken, 'five', 5);
+        await a.takeVersioned(taken);
+        await a.takeVersioned(fenced, { version: 7 });
+        await a.saveIfNewer(putBack, 'four', 4);
+        await a.takeVersioned(putBack);
+        const results = await a.saveManyIfNewer([
+          { key: taken, value: 'four', version: 4 },
+          { key: putBack, value: 'four, put back', version: 4 },
+          { key: fenced, value: 'six', version: 6 },
+        ]);
+        assertBatchResults(
+          results,
+          [false, true, false],
+          ['the take left a floor at 5', "a put-back at the floor's version is accepted", 'the fence left a floor at 7'],
+          'saveManyIfNewer() over two floors and a put-back',
+        );
+        assertStored(
+          await a.saveIfNewer(taken, 'four again', 4),
+          false,
+          'saveIfNewer(…, 4) after a batch entry of version 4 was refused over a floor at 5',
+          'the refused entry left the floor at 5',
+        );
+        assertStored(
+          await a.saveIfNewer(fenced, 'seven', 7),
+          true,
+          'saveIfNewer(…, 7) after a batch entry of version 6 was refused over a fence at 7',
+          'a key without a value accepts its own version',
+        );
+        assertTaken(await a.takeVersioned(putBack), 'four, put back', 4, 'takeVersioned() of the value the batch put back');
+      },
+    );
 
-    g.batchCheck(`${RUNS} random batches over keys in random states resolve and store what saveIfNewer() would (fast-check, against the sequential model)`, async () => {
-      let run = 0;
-      const details = await fc.check(
-        fc.asyncProperty(randomKeys, async (plans) => {
-          run++;
-          const keys = plans.map((_, i) => g.key(`run-${run}-${i}`));
-          const states = await Promise.all(plans.map((plan, i) => prepare(g, keys[i]!, plan.setup.map((step, j) => toOp(step, `r${run}.k${i}.s${j}`)))));
-          const writes: VersionedWrite[] = plans.map((plan, i) => ({ key: keys[i]!, value: `r${run}.k${i}.batch`, version: plan.version }));
-          const outcomes = writes.map((w, i) => applyOp(states[i]!, write(w.value, w.version)));
-          const results = await g.adapter.saveManyIfNewer(writes);
-          const why = writes.map((w, i) => `saveIfNewer(…, ${w.version}) over ${describeState(states[i]!)} resolves ${outcomes[i]!.result}`);
-          assertBatchResults(results, outcomes.map((o) => o.result as boolean), why, `saveManyIfNewer() of ${writes.length} writes`);
-          await Promise.all(plans.map(async (plan, i) => {
-            const taking = applyOp(outcomes[i]!.next, TAKE);
-            assertModelResult(await g.adapter.takeVersioned(keys[i]!), taking.result, TAKE, `key ${i} after the batch`);
-            const probe = write('probe', plan.probe);
-            assertModelResult(await g.adapter.saveIfNewer(keys[i]!, 'probe', plan.probe), applyOp(taking.next, probe).result, probe, `key ${i} after the batch and a take`);
-          }));
-        }),
-        { numRuns: RUNS, endOnFailure: true },
-      );
-      if (details.failed) {
-        const reason = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-        assert.fail(`${reason}\n(fast-check: failed at run ${details.numRuns} of ${RUNS}, seed ${details.seed}, path "${details.counterexamplePath ?? ''}")`);
-      }
-    });
+    g.batchCheck(
+      `${RUNS} random batches over keys in random states resolve and store what saveIfNewer() would (fast-check, against the sequential model)`,
+      async () => {
+        let run = 0;
+        const details = await fc.check(
+          fc.asyncProperty(randomKeys, async (plans) => {
+            run++;
+            const keys = plans.map((_, i) => g.key(`run-${run}-${i}`));
+            const states = await Promise.all(
+              plans.map((plan, i) =>
+                prepare(
+                  g,
+                  keys[i]!,
+                  plan.setup.map((step, j) => toOp(step, `r${run}.k${i}.s${j}`)),
+                ),
+              ),
+            );
+            const writes: VersionedWrite[] = plans.map((plan, i) => ({
+              key: keys[i]!,
+              value: `r${run}.k${i}.batch`,
+              version: plan.version,
+            }));
+            const outcomes = writes.map((w, i) => applyOp(states[i]!, write(w.value, w.version)));
+            const results = await g.adapter.saveManyIfNewer(writes);
+            const why = writes.map(
+              (w, i) => `saveIfNewer(…, ${w.version}) over ${describeState(states[i]!)} resolves ${outcomes[i]!.result}`,
+            );
+            assertBatchResults(
+              results,
+              outcomes.map((o) => o.result as boolean),
+              why,
+              `saveManyIfNewer() of ${writes.length} writes`,
+            );
+            await Promise.all(
+              plans.map(async (plan, i) => {
+                const taking = applyOp(outcomes[i]!.next, TAKE);
+                assertModelResult(await g.adapter.takeVersioned(keys[i]!), taking.result, TAKE, `key ${i} after the batch`);
+                const probe = write('probe', plan.probe);
+                assertModelResult(
+                  await g.adapter.saveIfNewer(keys[i]!, 'probe', plan.probe),
+                  applyOp(taking.next, probe).result,
+                  probe,
+                  `key ${i} after the batch and a take`,
+                );
+              }),
+            );
+          }),
+          { numRuns: RUNS, endOnFailure: true },
+        );
+        if (details.failed) {
+          const reason = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+          assert.fail(
+            `${reason}\n(fast-check: failed at run ${details.numRuns} of ${RUNS}, seed ${details.seed}, path "${details.counterexamplePath ?? ''}")`,
+          );
+        }
+      },
+    );
 
-    g.batchCheck('values of every kind of Unicode round-trip through one batch, under keys with odd characters, each with its version', async () => {
-      const values: Array<readonly [string, string]> = [
-        ...VALUES,
-        ...LOOKALIKES.map((value) => [`the string ${preview(value)}`, value] as const),
-        ['every Unicode scalar value of the BMP and a sample of the astral planes', everyScalarValueSample()],
-      ];
-      if (harness.options.largeValueBytes > 0) values.push([`a large value (${harness.options.largeValueBytes} UTF-8 bytes)`, mixedWidthString(harness.options.largeValueBytes)]);
-      const writes = values.map(([, value], i) => ({ key: g.key(ODD_KEYS[i % ODD_KEYS.length]![1]), value, version: i + 1 }));
-      const results = await g.adapter.saveManyIfNewer(writes);
-      assertBatchResults(results, writes.map(() => true), writes.map(() => 'a missing key accepts any version'), `saveManyIfNewer() of ${writes.length} values`);
-      for (const [i, [label, value]] of values.entries()) {
-        assertSameString(await g.adapter.load(writes[i]!.key), value, `load() of ${label}, written by a batch`);
-        assertTaken(await g.adapter.takeVersioned(writes[i]!.key), value, i + 1, `takeVersioned() of ${label}, written by a batch`);
-      }
-    });
+    g.batchCheck(
+      'values of every kind of Unicode round-trip through one batch, under keys with odd characters, each with its version',
+      async () => {
+        const values: Array<readonly [string, string]> = [
+          ...VALUES,
+          ...LOOKALIKES.map((value) => [`the string ${preview(value)}`, value] as const),
+          ['every Unicode scalar value of the BMP and a sample of the astral planes', everyScalarValueSample()],
+        ];
+        if (harness.options.largeValueBytes > 0)
+          values.push([
+            `a large value (${harness.options.largeValueBytes} UTF-8 bytes)`,
+            mixedWidthString(harness.options.largeValueBytes),
+          ]);
+        const writes = values.map(([, value], i) => ({ key: g.key(ODD_KEYS[i % ODD_KEYS.length]![1]), value, version: i + 1 }));
+        const results = await g.adapter.saveManyIfNewer(writes);
+        assertBatchResults(
+          results,
+          writes.map(() => true),
+          writes.map(() => 'a missing key accepts any version'),
+          `saveManyIfNewer() of ${writes.length} values`,
+        );
+        for (const [i, [label, value]] of values.entries()) {
+          assertSameString(await g.adapter.load(writes[i]!.key), value, `load() of ${label}, written by a batch`);
+          assertTaken(await g.adapter.takeVersioned(writes[i]!.key), value, i + 1, `takeVersioned() of ${label}, written by a batch`);
+        }
+      },
+    );
 
-    g.batchCheck(`${MAX_BATCH_WRITES} entries (the most the core sends) in one call: each result in its place, each value stored or kept`, async () => {
-      const keys = Array.from({ length: MAX_BATCH_WRITES }, (_, i) => g.key(`many-${i}`));
-      const first = await g.adapter.saveManyIfNewer(keys.map((key, i) => ({ key, value: `first ${i}`, version: 5 })));
-      assertBatchResults(first, keys.map(() => true), keys.map(() => 'a missing key accepts any version'), `the first saveManyIfNewer() of ${MAX_BATCH_WRITES} writes`);
-      // Every third entry older, every third the same version, every third newer: refusals everywhere.
-      const versions = keys.map((_, i) => 4 + (i % 3));
-      const second = await g.adapter.saveManyIfNewer(keys.map((key, i) => ({ key, value: `second ${i}`, version: versions[i]! })));
-      assertBatchResults(second, versions.map((v) => v > 5), versions.map((v) => `the key holds version 5, the entry carries ${v}`), `the second saveManyIfNewer() of ${MAX_BATCH_WRITES} writes`);
-      const loaded = await Promise.all(keys.map((key) => g.adapter.load(key)));
-      const wrong = loaded.flatMap((value, i) => (value === (versions[i]! > 5 ? `second ${i}` : `first ${i}`) ? [] : [`${i}: ${preview(value)}`]));
-      assert.deepEqual(wrong, [], `load() after two batches of ${MAX_BATCH_WRITES} writes returned other values for these entries`);
-    });
+    g.batchCheck(
+      `${MAX_BATCH_WRITES} entries (the most the core sends) in one call: each result in its place, each value stored or kept`,
+      async () => {
+        const keys = Array.from({ length: MAX_BATCH_WRITES }, (_, i) => g.key(`many-${i}`));
+        const first = await g.adapter.saveManyIfNewer(keys.map((key, i) => ({ key, value: `first ${i}`, version: 5 })));
+        assertBatchResults(
+          first,
+          keys.map(() => true),
+          keys.map(() => 'a missing key accepts any version'),
+          `the first saveManyIfNewer() of ${MAX_BATCH_WRITES} writes`,
+        );
+        // Every third entry older, every third the same version, every third newer: refusals everywhere.
+        const versions = keys.map((_, i) => 4 + (i % 3));
+        const second = await g.adapter.saveManyIfNewer(keys.map((key, i) => ({ key, value: `second ${i}`, version: versions[i]! })));
+        assertBatchResults(
+          second,
+          versions.map((v) => v > 5),
+          versions.map((v) => `the key holds version 5, the entry carries ${v}`),
+          `the second saveManyIfNewer() of ${MAX_BATCH_WRITES} writes`,
+        );
+        const loaded = await Promise.all(keys.map((key) => g.adapter.load(key)));
+        const wrong = loaded.flatMap((value, i) =>
+          value === (versions[i]! > 5 ? `second ${i}` : `first ${i}`) ? [] : [`${i}: ${preview(value)}`],
+        );
+        assert.deepEqual(wrong, [], `load() after two batches of ${MAX_BATCH_WRITES} writes returned other values for these entries`);
+      },
+    );
   });
 }

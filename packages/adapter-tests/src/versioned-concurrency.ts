@@ -21,7 +21,7 @@ export function shuffledVersions(n: number, seed: number): number[] {
   return versions;
 }
 
-function valueOf(version: number): string {
+function valueFor(version: number): string {
   return `value of version ${version}`;
 }
 
@@ -43,11 +43,16 @@ export function versionedConcurrencyTests(harness: Harness): void {
     g.orderedCheck(`${n} concurrent saveIfNewer() calls with shuffled versions leave the highest version`, async () => {
       const key = g.key();
       const versions = shuffledVersions(n, 0x5eed);
-      const results = await Promise.all(versions.map((version) => g.adapter.saveIfNewer(key, valueOf(version), version)));
+      const results = await Promise.all(versions.map((version) => g.adapter.saveIfNewer(key, valueFor(version), version)));
       const notBoolean = results.filter((result) => typeof result !== 'boolean');
       assert.deepEqual(notBoolean, [], 'saveIfNewer() must resolve true or false');
-      assertStored(results[versions.indexOf(n)], true, `the saveIfNewer() of the highest version (${n})`, 'no write of a higher version came before it');
-      assertTaken(await g.adapter.takeVersioned(key), valueOf(n), n, `takeVersioned() after ${n} concurrent writes of versions 1..${n}`);
+      assertStored(
+        results[versions.indexOf(n)],
+        true,
+        `the saveIfNewer() of the highest version (${n})`,
+        'no write of a higher version came before it',
+      );
+      assertTaken(await g.adapter.takeVersioned(key), valueFor(n), n, `takeVersioned() after ${n} concurrent writes of versions 1..${n}`);
     });
 
     g.orderedCheck(`${n} concurrent saveIfNewer() calls over a floor: every one below it is refused, the highest stored`, async () => {
@@ -55,10 +60,15 @@ export function versionedConcurrencyTests(harness: Harness): void {
       const floor = Math.ceil(n / 2);
       await g.adapter.takeVersioned(key, { version: floor });
       const versions = shuffledVersions(n, 0xf100);
-      const results = await Promise.all(versions.map((version) => g.adapter.saveIfNewer(key, valueOf(version), version)));
+      const results = await Promise.all(versions.map((version) => g.adapter.saveIfNewer(key, valueFor(version), version)));
       const wronglyStored = versions.filter((version, i) => version < floor && results[i] !== false);
       assert.deepEqual(wronglyStored, [], `versions below the floor at ${floor} that saveIfNewer() did not refuse`);
-      assertTaken(await g.adapter.takeVersioned(key), valueOf(n), n, `takeVersioned() after ${n} concurrent writes over a floor at ${floor}`);
+      assertTaken(
+        await g.adapter.takeVersioned(key),
+        valueFor(n),
+        n,
+        `takeVersioned() after ${n} concurrent writes over a floor at ${floor}`,
+      );
     });
 
     g.orderedCheck(`exactly one of ${n} concurrent takeVersioned() calls gets the value, with its version`, async () => {
@@ -68,7 +78,11 @@ export function versionedConcurrencyTests(harness: Harness): void {
       const got = winners(results);
       assert.equal(got.length, 1, `${got.length} of ${n} concurrent takeVersioned() calls got a value; exactly one must`);
       assertTaken(got[0], 'the prize', 7, 'the winning takeVersioned()');
-      assert.equal(await g.adapter.saveIfNewer(key, 'older', 6), false, 'saveIfNewer(…, 6) after the takes resolved true: the take must leave a floor at 7');
+      assert.equal(
+        await g.adapter.saveIfNewer(key, 'older', 6),
+        false,
+        'saveIfNewer(…, 6) after the takes resolved true: the take must leave a floor at 7',
+      );
     });
 
     g.orderedCheck(`exactly one of ${n} concurrent fences gets the value, and the highest fence is the floor`, async () => {
@@ -80,25 +94,38 @@ export function versionedConcurrencyTests(harness: Harness): void {
       assert.equal(got.length, 1, `${got.length} of ${n} concurrent fences got a value; exactly one must`);
       assertTaken(got[0], 'the prize', 1, 'the winning fence');
       const top = n + 1;
-      assertStored(await g.adapter.saveIfNewer(key, 'below', top - 1), false, `saveIfNewer(…, ${top - 1}) after fences up to ${top}`, `the floor is the highest fence (${top})`);
-      assertStored(await g.adapter.saveIfNewer(key, 'at', top), true, `saveIfNewer(…, ${top}) after fences up to ${top}`, 'a key without a value accepts its own version');
+      assertStored(
+        await g.adapter.saveIfNewer(key, 'below', top - 1),
+        false,
+        `saveIfNewer(…, ${top - 1}) after fences up to ${top}`,
+        `the floor is the highest fence (${top})`,
+      );
+      assertStored(
+        await g.adapter.saveIfNewer(key, 'at', top),
+        true,
+        `saveIfNewer(…, ${top}) after fences up to ${top}`,
+        'a key without a value accepts its own version',
+      );
     });
 
-    g.orderedCheck(`${n} concurrent takes and higher saveIfNewer() calls: no value is taken twice, and every take gets a value that was stored`, async () => {
-      const key = g.key();
-      await g.adapter.saveIfNewer(key, valueOf(0), 0);
-      const versions = shuffledVersions(n, 0x7a4e);
-      const writes = versions.map((version) => g.adapter.saveIfNewer(key, valueOf(version), version));
-      const takes = Array.from({ length: n }, () => g.adapter.takeVersioned(key));
-      const [stored, taken] = await Promise.all([Promise.all(writes), Promise.all(takes)]);
-      const storedVersions = new Set([0, ...versions.filter((_, i) => stored[i] === true)]);
-      const seen = new Set<number>();
-      for (const result of winners(taken)) {
-        assert.ok(storedVersions.has(result.version), `a take returned version ${preview(result.version)}, which no write stored`);
-        assert.equal(result.value, valueOf(result.version), `a take returned ${preview(result.value)} as version ${result.version}`);
-        assert.ok(!seen.has(result.version), `version ${result.version} was taken twice`);
-        seen.add(result.version);
-      }
-    });
+    g.orderedCheck(
+      `${n} concurrent takes and higher saveIfNewer() calls: no value is taken twice, and every take gets a value that was stored`,
+      async () => {
+        const key = g.key();
+        await g.adapter.saveIfNewer(key, valueFor(0), 0);
+        const versions = shuffledVersions(n, 0x7a4e);
+        const writes = versions.map((version) => g.adapter.saveIfNewer(key, valueFor(version), version));
+        const takes = Array.from({ length: n }, () => g.adapter.takeVersioned(key));
+        const [stored, taken] = await Promise.all([Promise.all(writes), Promise.all(takes)]);
+        const storedVersions = new Set([0, ...versions.filter((_, i) => stored[i] === true)]);
+        const seen = new Set<number>();
+        for (const result of winners(taken)) {
+          assert.ok(storedVersions.has(result.version), `a take returned version ${preview(result.version)}, which no write stored`);
+          assert.equal(result.value, valueFor(result.version), `a take returned ${preview(result.value)} as version ${result.version}`);
+          assert.ok(!seen.has(result.version), `version ${result.version} was taken twice`);
+          seen.add(result.version);
+        }
+      },
+    );
   });
 }

@@ -17,7 +17,12 @@ export function versionedResetTests(harness: Harness): void {
       await a.save(key, 'plain');
       assertSameString(await a.load(key), 'plain', 'load() after save() over a floor');
       assertTaken(await a.takeVersioned(key), 'plain', 0, 'takeVersioned() of a value saved over a floor');
-      assertStored(await a.saveIfNewer(key, 'one', 1), true, 'saveIfNewer(…, 1) after save() replaced a floor at 5', 'save() replaces the floor (version 0)');
+      assertStored(
+        await a.saveIfNewer(key, 'one', 1),
+        true,
+        'saveIfNewer(…, 1) after save() replaced a floor at 5',
+        'save() replaces the floor (version 0)',
+      );
     });
 
     g.orderedCheck('a plain save() over a versioned value resets the key to version 0', async () => {
@@ -36,7 +41,12 @@ export function versionedResetTests(harness: Harness): void {
       await a.takeVersioned(key);
       const deleted = await a.delete(key);
       assert.equal(deleted, false, `delete() of a floor (no value) returned ${preview(deleted)}`);
-      assertStored(await a.saveIfNewer(key, 'one', 1), true, 'saveIfNewer(…, 1) after delete() of a floor at 5', 'delete() removes the floor');
+      assertStored(
+        await a.saveIfNewer(key, 'one', 1),
+        true,
+        'saveIfNewer(…, 1) after delete() of a floor at 5',
+        'delete() removes the floor',
+      );
     });
 
     g.orderedCheck('delete() of a versioned value resolves true and removes value and version', async () => {
@@ -45,16 +55,26 @@ export function versionedResetTests(harness: Harness): void {
       await a.saveIfNewer(key, 'five', 5);
       const deleted = await a.delete(key);
       assert.equal(deleted, true, `delete() of a value of version 5 returned ${preview(deleted)}`);
-      assertStored(await a.saveIfNewer(key, 'one', 1), true, 'saveIfNewer(…, 1) after delete() of version 5', 'delete() removes the version');
+      assertStored(
+        await a.saveIfNewer(key, 'one', 1),
+        true,
+        'saveIfNewer(…, 1) after delete() of version 5',
+        'delete() removes the version',
+      );
     });
 
-    g.orderedCheck('delete() of a fence\'s floor on a missing key resolves false and removes it', async () => {
+    g.orderedCheck("delete() of a fence's floor on a missing key resolves false and removes it", async () => {
       const key = g.key();
       const a = g.adapter;
       await a.takeVersioned(key, { version: 5 });
       const deleted = await a.delete(key);
       assert.equal(deleted, false, `delete() of a fence's floor returned ${preview(deleted)}`);
-      assertStored(await a.saveIfNewer(key, 'one', 1), true, 'saveIfNewer(…, 1) after delete() of a fence\'s floor at 5', 'delete() removes the floor');
+      assertStored(
+        await a.saveIfNewer(key, 'one', 1),
+        true,
+        "saveIfNewer(…, 1) after delete() of a fence's floor at 5",
+        'delete() removes the floor',
+      );
     });
   });
 }

@@ -13,7 +13,12 @@ export function versionedWriteTests(harness: Harness): void {
     g.orderedCheck('saveIfNewer() of a missing key stores and resolves true, at any version (0 included)', async () => {
       for (const version of [0, 1, 7]) {
         const key = g.key(`v${version}`);
-        assertStored(await g.adapter.saveIfNewer(key, `at ${version}`, version), true, `saveIfNewer(…, ${version}) of a missing key`, 'a missing key has version 0');
+        assertStored(
+          await g.adapter.saveIfNewer(key, `at ${version}`, version),
+          true,
+          `saveIfNewer(…, ${version}) of a missing key`,
+          'a missing key has version 0',
+        );
         assertSameString(await g.adapter.load(key), `at ${version}`, `load() after saveIfNewer(…, ${version})`);
       }
     });
@@ -22,7 +27,12 @@ export function versionedWriteTests(harness: Harness): void {
       const key = g.key();
       const a = g.adapter;
       assertStored(await a.saveIfNewer(key, 'five', 5), true, 'saveIfNewer(…, 5) of a missing key', 'a missing key has version 0');
-      assertStored(await a.saveIfNewer(key, 'five again', 5), false, 'saveIfNewer(…, 5) over a value of version 5', 'the same version is not newer');
+      assertStored(
+        await a.saveIfNewer(key, 'five again', 5),
+        false,
+        'saveIfNewer(…, 5) over a value of version 5',
+        'the same version is not newer',
+      );
       assertStored(await a.saveIfNewer(key, 'four', 4), false, 'saveIfNewer(…, 4) over a value of version 5', 'a lower version is older');
       assertSameString(await a.load(key), 'five', 'load() after two refused writes');
       assertStored(await a.saveIfNewer(key, 'six', 6), true, 'saveIfNewer(…, 6) over a value of version 5', 'a higher version is newer');
@@ -39,7 +49,12 @@ export function versionedWriteTests(harness: Harness): void {
       const key = g.key();
       const a = g.adapter;
       await a.save(key, 'plain');
-      assertStored(await a.saveIfNewer(key, 'zero', 0), false, 'saveIfNewer(…, 0) over a plain save()', 'a saved value has version 0, and 0 is not newer than 0');
+      assertStored(
+        await a.saveIfNewer(key, 'zero', 0),
+        false,
+        'saveIfNewer(…, 0) over a plain save()',
+        'a saved value has version 0, and 0 is not newer than 0',
+      );
       assertSameString(await a.load(key), 'plain', 'load() after a refused saveIfNewer(…, 0)');
       assertTaken(await a.takeVersioned(key), 'plain', 0, 'takeVersioned() of a value written by save()');
       const other = g.key('other');
@@ -51,7 +66,12 @@ export function versionedWriteTests(harness: Harness): void {
     g.orderedCheck('versions are per key: saveIfNewer() of one key leaves the others alone', async () => {
       const [high, low] = [g.key('high'), g.key('low')];
       await g.adapter.saveIfNewer(high, 'high', 10);
-      assertStored(await g.adapter.saveIfNewer(low, 'low', 1), true, 'saveIfNewer(…, 1) of a missing key next to one at version 10', 'versions are per key');
+      assertStored(
+        await g.adapter.saveIfNewer(low, 'low', 1),
+        true,
+        'saveIfNewer(…, 1) of a missing key next to one at version 10',
+        'versions are per key',
+      );
       assertSameString(await g.adapter.load(high), 'high', 'load() of the key next to the one written');
     });
   });

@@ -94,7 +94,7 @@ describe('runCoordinatorTests catches broken coordinators', function () {
     expect(failed(report).some((t) => t.includes("the owner's member is asked"))).to.equal(true);
   });
 
-  it('a release that does not check the token (a stale owner ends its successor\'s lease)', async () => {
+  it("a release that does not check the token (a stale owner ends its successor's lease)", async () => {
     const report = await runSuite(
       broken((sound, cluster) => ({
         release: async (lease: Lease): Promise<boolean> => {
@@ -107,12 +107,12 @@ describe('runCoordinatorTests catches broken coordinators', function () {
     expect(failed(report).some((t) => t.includes('release ends the lease once'))).to.equal(true);
   });
 
-  it('a claim that drops its deadline (a dead instance\'s sessions would never be adopted)', async () => {
+  it("a claim that drops its deadline (a dead instance's sessions would never be adopted)", async () => {
     const report = await runSuite(broken((sound) => ({ claim: (sessionId: string, leaseMs: number) => sound.claim(sessionId, leaseMs) })));
     expect(failed(report).some((t) => t.includes('adoptable lists the sessions past their deadline'))).to.equal(true);
   });
 
-  it('adoptable that also lists live leases (two instances would run one session\'s hooks)', async () => {
+  it("adoptable that also lists live leases (two instances would run one session's hooks)", async () => {
     const deadlines = new Map<string, number>();
     const report = await runSuite(
       broken((sound) => ({
@@ -122,7 +122,11 @@ describe('runCoordinatorTests catches broken coordinators', function () {
         },
         adoptable: async (limit: number): Promise<string[]> => {
           await sound.adoptable(limit); // its argument checks
-          return [...deadlines].filter(([, deadline]) => deadline <= Date.now()).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
+          return [...deadlines]
+            .filter(([, deadline]) => deadline <= Date.now())
+            .sort((a, b) => a[1] - b[1])
+            .slice(0, limit)
+            .map(([id]) => id);
         },
       })),
     );
@@ -130,7 +134,11 @@ describe('runCoordinatorTests catches broken coordinators', function () {
   });
 
   it('adoptable in the wrong order (the oldest deadlines would wait)', async () => {
-    const report = await runSuite(broken((sound) => ({ adoptable: async (limit: number) => (await sound.adoptable(limit === 1 ? 1 : 10_000)).reverse().slice(0, limit) })));
+    const report = await runSuite(
+      broken((sound) => ({
+        adoptable: async (limit: number) => (await sound.adoptable(limit === 1 ? 1 : 10_000)).reverse().slice(0, limit),
+      })),
+    );
     expect(failed(report).some((t) => t.includes('oldest deadline first'))).to.equal(true);
   });
 

@@ -61,7 +61,9 @@ describe('the suite under node:test (a child process)', function () {
 
   it('reports the exactly-once checks of a non-atomic adapter, and the ordered checks of an unordered one, as skipped, with the reason', () => {
     expect(run.output).to.match(/^ok \d+ - honest-racy-take under node:test$/m);
-    expect(run.output).to.match(/ok \d+ - exactly one of 50 concurrent take\(\) calls on one key gets the value # SKIP adapter\.atomic is false/);
+    expect(run.output).to.match(
+      /ok \d+ - exactly one of 50 concurrent take\(\) calls on one key gets the value # SKIP adapter\.atomic is false/,
+    );
     const unordered = run.output.match(/ # SKIP the adapter is not ordered: it has no saveIfNewer\(\) and takeVersioned\(\)$/gm) ?? [];
     expect(unordered.length).to.be.greaterThan(40);
     expect(summary(run.output, 'skipped')).to.equal(2 + unordered.length);

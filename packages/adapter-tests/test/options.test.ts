@@ -47,28 +47,58 @@ describe('runAdapterTests arguments', () => {
   it('refuses unknown options and wrong values, before registering anything', () => {
     expectOptionError(() => runAdapterTests('x', factory, unused, { ttlGranularty: 1000 } as never), /unknown option "ttlGranularty"/);
     expectOptionError(() => runAdapterTests('x', factory, unused, null as never), /options must be an object, got null/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { ttlGranularity: 0 }), /ttlGranularity must be a positive, finite number of ms, got 0/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { concurrency: 1 }), /concurrency must be an integer of at least 2, got 1/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { largeValueBytes: 1.5 }), /largeValueBytes must be an integer of at least 0/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { maxKeyLength: 100 }), /maxKeyLength must be an integer of at least 128/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { timeoutMs: Infinity }), /timeoutMs must be a positive, finite number of ms, got Infinity/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { closeSettleMs: -1 }), /closeSettleMs must be a positive, finite number of ms, got -1/);
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { ttlGranularity: 0 }),
+      /ttlGranularity must be a positive, finite number of ms, got 0/,
+    );
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { concurrency: 1 }),
+      /concurrency must be an integer of at least 2, got 1/,
+    );
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { largeValueBytes: 1.5 }),
+      /largeValueBytes must be an integer of at least 0/,
+    );
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { maxKeyLength: 100 }),
+      /maxKeyLength must be an integer of at least 128/,
+    );
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { timeoutMs: Infinity }),
+      /timeoutMs must be a positive, finite number of ms, got Infinity/,
+    );
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { closeSettleMs: -1 }),
+      /closeSettleMs must be a positive, finite number of ms, got -1/,
+    );
     expectOptionError(() => runAdapterTests('x', factory, unused, { atomic: 'no' as never }), /atomic must be a boolean, got "no"/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { checkResources: 1 as never }), /checkResources must be a boolean, got 1/);
-    expectOptionError(() => runAdapterTests('x', factory, unused, { keyPrefix: 'p'.repeat(65) }), /keyPrefix must be a string of at most 64 characters/);
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { checkResources: 1 as never }),
+      /checkResources must be a boolean, got 1/,
+    );
+    expectOptionError(
+      () => runAdapterTests('x', factory, unused, { keyPrefix: 'p'.repeat(65) }),
+      /keyPrefix must be a string of at most 64 characters/,
+    );
   });
 
   it('refuses a missing name, factory or test function', () => {
     expect(() => runAdapterTests('', factory, unused)).to.throw(TypeError, /name must be a non-empty string/);
     expect(() => runAdapterTests('x', undefined as never, unused)).to.throw(TypeError, /factory must be a function/);
-    expect(() => runAdapterTests('x', factory, { ...unused, after: undefined } as never)).to.throw(TypeError, /the test functions lack after\(\), got undefined/);
+    expect(() => runAdapterTests('x', factory, { ...unused, after: undefined } as never)).to.throw(
+      TypeError,
+      /the test functions lack after\(\), got undefined/,
+    );
   });
 
   it("defaults to mocha's globals, and says so when they are missing", () => {
     const saved = globalThis.before;
     try {
       (globalThis as { before?: unknown }).before = undefined;
-      expect(() => runAdapterTests('x', factory)).to.throw(TypeError, /no global before\(\) \(mocha's globals\): pass \{ describe, it, before, after \}/);
+      expect(() => runAdapterTests('x', factory)).to.throw(
+        TypeError,
+        /no global before\(\) \(mocha's globals\): pass \{ describe, it, before, after \}/,
+      );
     } finally {
       globalThis.before = saved;
     }
@@ -76,7 +106,8 @@ describe('runAdapterTests arguments', () => {
 
   it('registers skipped checks as passing no-ops named "(skipped: …)" when the runner has no it.skip', async () => {
     const report = await runInChildMocha(
-      (fns) => runAdapterTests('adapter', factory, { ...fns, it: (name, fn) => fns.it(name, fn) }, { atomic: false, checkResources: false }),
+      (fns) =>
+        runAdapterTests('adapter', factory, { ...fns, it: (name, fn) => fns.it(name, fn) }, { atomic: false, checkResources: false }),
       /^adapter (take|delete|close) /,
     );
     expect(report.failed).to.deep.equal([]);
@@ -99,7 +130,10 @@ describe('runAdapterTests arguments', () => {
       return adapter;
     };
     for (let run = 0; run < 2; run++) {
-      const report = await runInChildMocha((fns) => runAdapterTests('adapter', spy, fns, { keyPrefix: 'mine:' }), /^adapter (upsert|delete) /);
+      const report = await runInChildMocha(
+        (fns) => runAdapterTests('adapter', spy, fns, { keyPrefix: 'mine:' }),
+        /^adapter (upsert|delete) /,
+      );
       expect(report.failed).to.deep.equal([]);
     }
     const runIds = new Set(saved.map((key) => /^mine:([0-9a-f-]{36}):/.exec(key)?.[1]));

@@ -38,7 +38,12 @@ export function signerFor(app: FastifyInstance, secrets: readonly string[] | und
  * The request's session id, or `undefined` when its cookie is missing, oversized, malformed, unsigned
  * while a signer is set, or tampered (a signature of another value or secret): all of these are no cookie.
  */
-export function readCookie(app: FastifyInstance, request: FastifyRequest, settings: CookieSettings, signer: CookieSigner | undefined): PresentedCookie | undefined {
+export function readCookie(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  settings: CookieSettings,
+  signer: CookieSigner | undefined,
+): PresentedCookie | undefined {
   const raw = cookiesOf(app, request)[settings.name];
   if (typeof raw !== 'string' || raw.length > MAX_COOKIE_VALUE_LENGTH) return undefined;
   if (signer === undefined) return isSessionId(raw) ? { id: raw, rotated: false } : undefined;

@@ -50,7 +50,10 @@ export interface FastifyBindingOptions {
 /** The plugin's options: the manager's options (adapter defaults to a `MemoryAdapter`), or a ready `manager`. */
 export type RepriseFastifyOptions = FastifyBindingOptions &
   (
-    | (Omit<SessionManagerOptions<RepriseData>, 'adapter'> & { adapter?: SessionManagerOptions<RepriseData>['adapter']; manager?: undefined })
+    | (Omit<SessionManagerOptions<RepriseData>, 'adapter'> & {
+        adapter?: SessionManagerOptions<RepriseData>['adapter'];
+        manager?: undefined;
+      })
     | { manager: SessionManager<RepriseData> }
   );
 
@@ -95,13 +98,19 @@ const SAME_SITE = new Set<unknown>(['lax', 'strict', 'none', false]);
 
 /** Every name of `cookie` (the compiler keeps the list complete). */
 const COOKIE_OPTION_NAMES: ReadonlySet<string> = new Set(
-  Object.keys({ name: true, maxAge: true, httpOnly: true, sameSite: true, secure: true, domain: true, path: true } satisfies Record<keyof SessionCookieOptions, true>),
+  Object.keys({ name: true, maxAge: true, httpOnly: true, sameSite: true, secure: true, domain: true, path: true } satisfies Record<
+    keyof SessionCookieOptions,
+    true
+  >),
 );
 
 /** The options the plugin itself reads; with `manager`, every other one would be silently ignored. */
 const OWN_OPTION_NAMES: ReadonlySet<string> = new Set([
   'manager',
-  ...Object.keys({ secret: true, cookie: true, cookieName: true, saveUninitialized: true, rolling: true } satisfies Record<keyof FastifyBindingOptions, true>),
+  ...Object.keys({ secret: true, cookie: true, cookieName: true, saveUninitialized: true, rolling: true } satisfies Record<
+    keyof FastifyBindingOptions,
+    true
+  >),
 ]);
 
 /** `fastify.register()`'s own options, which Fastify passes to every plugin along with the plugin's. */
@@ -121,7 +130,8 @@ const MIGRATIONS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const COOKIE_MIGRATIONS: Readonly<Record<string, string>> = Object.freeze({
-  expires: 'option "cookie.expires" is not supported: the cookie slides with activity; give `cookie.maxAge` (ms), or set request.session.cookie.maxAge per session',
+  expires:
+    'option "cookie.expires" is not supported: the cookie slides with activity; give `cookie.maxAge` (ms), or set request.session.cookie.maxAge per session',
   signed: 'option "cookie.signed" is not supported: the cookie is signed whenever `secret` (or @fastify/cookie\'s secret) is given',
 });
 
@@ -170,16 +180,21 @@ export function normalizeCookie(options: unknown, cookieName?: unknown): CookieS
   const given = (options ?? {}) as SessionCookieOptions;
   assertKnownOptions(given, COOKIE_OPTION_NAMES, 'cookie.');
   if (cookieName !== undefined && given.name !== undefined) throw new OptionError('give cookieName or cookie.name, not both');
-  const cookie = { ...COOKIE_DEFAULTS, ...stripUndefined({ ...given, name: given.name ?? cookieName }) } as Record<keyof CookieSettings, unknown>;
+  const cookie = { ...COOKIE_DEFAULTS, ...stripUndefined({ ...given, name: given.name ?? cookieName }) } as Record<
+    keyof CookieSettings,
+    unknown
+  >;
   if (typeof cookie.name !== 'string' || !COOKIE_NAME.test(cookie.name)) {
     throw new OptionError(`cookie.name must be a cookie token, got ${describeOptionValue(cookie.name)}`);
   }
   validateMaxAge('cookie.maxAge', cookie.maxAge);
   if (typeof cookie.httpOnly !== 'boolean') throw new OptionError('cookie.httpOnly must be a boolean');
-  if (!SAME_SITE.has(cookie.sameSite)) throw new OptionError(`cookie.sameSite must be 'lax', 'strict', 'none' or false, got ${describeOptionValue(cookie.sameSite)}`);
+  if (!SAME_SITE.has(cookie.sameSite))
+    throw new OptionError(`cookie.sameSite must be 'lax', 'strict', 'none' or false, got ${describeOptionValue(cookie.sameSite)}`);
   if (cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') throw new OptionError("cookie.secure must be true, false or 'auto'");
   if (cookie.domain !== undefined && typeof cookie.domain !== 'string') throw new OptionError('cookie.domain must be a string');
-  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/')) throw new OptionError("cookie.path must be a string starting with '/'");
+  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/'))
+    throw new OptionError("cookie.path must be a string starting with '/'");
   return Object.freeze(cookie as unknown as CookieSettings);
 }
 
@@ -196,11 +211,14 @@ function normalizeSecrets(secret: unknown): readonly string[] | undefined {
   const list: unknown[] = Array.isArray(secret) ? [...secret] : [secret];
   if (list.length === 0) throw new OptionError('secret must not be an empty array');
   for (const item of list) {
-    if (typeof item !== 'string' || item.length === 0) throw new OptionError(`secret must be a string or an array of strings, got ${describeOptionValue(item)}`);
+    if (typeof item !== 'string' || item.length === 0)
+      throw new OptionError(`secret must be a string or an array of strings, got ${describeOptionValue(item)}`);
   }
   const signing = list[0] as string;
   if (signing.length < MIN_SECRET_LENGTH) {
-    throw new OptionError(`secret must be at least ${MIN_SECRET_LENGTH} characters long (the one that signs: the first of the array), got ${signing.length}`);
+    throw new OptionError(
+      `secret must be at least ${MIN_SECRET_LENGTH} characters long (the one that signs: the first of the array), got ${signing.length}`,
+    );
   }
   return Object.freeze(list as string[]);
 }
@@ -208,14 +226,18 @@ function normalizeSecrets(secret: unknown): readonly string[] | undefined {
 function managerFrom(options: RepriseFastifyOptions): { manager: SessionManager<RepriseData>; ownsManager: boolean } {
   if (options.manager !== undefined) {
     if (!(options.manager instanceof SessionManager)) throw new OptionError('manager must be a SessionManager');
-    const ignored = Object.entries(options).filter(([name, value]) => !OWN_OPTION_NAMES.has(name) && !REGISTER_OPTION_NAMES.has(name) && value !== undefined);
+    const ignored = Object.entries(options).filter(
+      ([name, value]) => !OWN_OPTION_NAMES.has(name) && !REGISTER_OPTION_NAMES.has(name) && value !== undefined,
+    );
     if (ignored.length > 0) {
       const names = ignored.map(([name]) => name).join(', ');
       throw new OptionError(`{ manager } cannot come with manager options (${names}): give them to the SessionManager`);
     }
     return { manager: options.manager, ownsManager: false };
   }
-  const managerOptions = Object.fromEntries(Object.entries(options).filter(([name]) => MANAGER_OPTION_NAMES.has(name))) as Partial<SessionManagerOptions<RepriseData>>;
+  const managerOptions = Object.fromEntries(Object.entries(options).filter(([name]) => MANAGER_OPTION_NAMES.has(name))) as Partial<
+    SessionManagerOptions<RepriseData>
+  >;
   const adapter = managerOptions.adapter ?? new MemoryAdapter();
   return { manager: new SessionManager<RepriseData>({ ...managerOptions, adapter }), ownsManager: true };
 }

@@ -16,7 +16,9 @@ type Bound = FastifyRequest & { [BINDING]: RequestSession | null; [VIEW]: Sessio
 function bindingOf(request: FastifyRequest): RequestSession {
   const binding = (request as Bound)[BINDING];
   if (binding === null || binding === undefined) {
-    throw new Error('request.session is used before the @reprise/fastify onRequest hook ran: register the plugin before the hooks and routes that use the session');
+    throw new Error(
+      'request.session is used before the @reprise/fastify onRequest hook ran: register the plugin before the hooks and routes that use the session',
+    );
   }
   return binding;
 }

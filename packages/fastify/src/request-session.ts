@@ -135,7 +135,12 @@ export class RequestSession {
     const changed = this.#presented?.id !== session.id || this.#presented.rotated || this.#forceCookie;
     const slid = rolling && issued !== undefined && maxAge !== 'session' && expiry - issued >= maxAge * RENEW_FRACTION;
     if (!changed && !slid && issued !== undefined) return;
-    const line = writeCookie(this.#state.app, this.#request, this.#reply, this.#state.cookie, { id: session.id, maxAge, now, signer: this.#state.signer });
+    const line = writeCookie(this.#state.app, this.#request, this.#reply, this.#state.cookie, {
+      id: session.id,
+      maxAge,
+      now,
+      signer: this.#state.signer,
+    });
     this.#sent = { id: session.id, line };
     cookieExpiries.set(session, expiry);
   }

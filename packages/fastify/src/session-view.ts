@@ -35,7 +35,9 @@ export class SessionView {
     const reserved = (property: PropertyKey): boolean => METHOD_NAMES.has(property) || Object.hasOwn(UNSUPPORTED_METHODS, property);
     const refuse = (property: PropertyKey): never => {
       const name = String(property);
-      throw new TypeError(`request.session.${name} is a session method, not a data key: use request.session.set(${JSON.stringify(name)}, value) to store a key of that name`);
+      throw new TypeError(
+        `request.session.${name} is a session method, not a data key: use request.session.set(${JSON.stringify(name)}, value) to store a key of that name`,
+      );
     };
     return {
       get: (target, property) => {
@@ -44,7 +46,8 @@ export class SessionView {
         return Reflect.get(target, property);
       },
       set: (target, property, value) => (reserved(property) ? refuse(property) : Reflect.set(target, property, value)),
-      defineProperty: (target, property, descriptor) => (reserved(property) ? refuse(property) : Reflect.defineProperty(target, property, descriptor)),
+      defineProperty: (target, property, descriptor) =>
+        reserved(property) ? refuse(property) : Reflect.defineProperty(target, property, descriptor),
     };
   }
 
@@ -89,7 +92,9 @@ function sessionMethods(binding: RequestSession, cookie: SessionCookie): Session
       if (typeof options !== 'object' || options === null) throw new OptionError('request.session.options() takes an object: { maxAge }');
       for (const name of Object.keys(options)) {
         if (name !== 'maxAge') {
-          throw new OptionError(`request.session.options(): only maxAge can change per session; ${JSON.stringify(name)} is the plugin's cookie.${name} option`);
+          throw new OptionError(
+            `request.session.options(): only maxAge can change per session; ${JSON.stringify(name)} is the plugin's cookie.${name} option`,
+          );
         }
       }
       if (options.maxAge !== undefined) cookie.maxAge = options.maxAge;
@@ -126,7 +131,9 @@ function settle(action: () => void, callback: SessionCallback | undefined): Prom
 /** `request.session.cookie`: `maxAge` reads and sets this session's lifetime; the rest is read-only. */
 function cookieView(binding: RequestSession, settings: CookieSettings): SessionCookie {
   const readOnly = (name: string) => () => {
-    throw new TypeError(`request.session.cookie.${name} is the plugin's cookie.${name} option and cannot change per session (only cookie.maxAge can)`);
+    throw new TypeError(
+      `request.session.cookie.${name} is the plugin's cookie.${name} option and cannot change per session (only cookie.maxAge can)`,
+    );
   };
   const view = {};
   Object.defineProperties(view, {

@@ -54,7 +54,11 @@ describe('close and restore', () => {
       expect(res.body.id, 'the same id').to.equal(oldId);
       expectSameCookie(res, oldId, SECRET);
       expect(alice.jar.get('reprise.sid')).to.equal(oldValue);
-      expect(hooks.seen.closes.find((close) => close.id === oldId)).to.deep.equal({ id: oldId, reason: 'evicted', data: { cart: 'apple' } });
+      expect(hooks.seen.closes.find((close) => close.id === oldId)).to.deep.equal({
+        id: oldId,
+        reason: 'evicted',
+        data: { cart: 'apple' },
+      });
       expect(hooks.seen.restores).to.deep.equal([{ id: oldId, from: oldId, data: { cart: 'apple' } }]);
       const next = await alice.get('/inc');
       expect(next.body).to.include({ id: oldId, views: 1 });

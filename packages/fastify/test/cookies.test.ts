@@ -1,7 +1,21 @@
 import { Signer } from '@fastify/cookie';
 import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
-import { bag, buildApp, cookieIn, idOf, isClearing, OTHER_SECRET, SECRET, setCookies, sign, SID, toReply, type Browser, type TestApp } from './support/app.js';
+import {
+  bag,
+  buildApp,
+  cookieIn,
+  idOf,
+  isClearing,
+  OTHER_SECRET,
+  SECRET,
+  setCookies,
+  sign,
+  SID,
+  toReply,
+  type Browser,
+  type TestApp,
+} from './support/app.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -136,7 +150,8 @@ describe('cookies', () => {
         'truncated signature': (id) => `${SID}=${sign(id, SECRET).slice(0, -1)}`,
         'empty signature': (id) => `${SID}=${id}.`,
         'oversized signature': (id) => `${SID}=${sign(id, SECRET)}${'A'.repeat(4000)}`,
-        'tampered id, original signature': (id) => `${SID}=${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}.${sign(id, SECRET).split('.')[1]}`,
+        'tampered id, original signature': (id) =>
+          `${SID}=${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}.${sign(id, SECRET).split('.')[1]}`,
         'a signed value that is not a session id': () => `${SID}=${sign('user:42', SECRET)}`,
       };
       for (const [name, cookie] of Object.entries(cases)) {
@@ -200,7 +215,9 @@ describe('cookies', () => {
     describe('secret rotation', () => {
       it("in one process (@fastify/cookie's signer rotated): the old signature is accepted and the cookie re-signed once", async () => {
         let signer = new Signer([OTHER_SECRET]);
-        const t = await buildApp({ cookie: { secret: { sign: (value: string) => signer.sign(value), unsign: (value: string) => signer.unsign(value) } } });
+        const t = await buildApp({
+          cookie: { secret: { sign: (value: string) => signer.sign(value), unsign: (value: string) => signer.unsign(value) } },
+        });
         const browser = t.browser();
         const id = await login(browser);
         expect(browser.jar.get(SID)).to.equal(sign(id, OTHER_SECRET));
@@ -319,7 +336,10 @@ describe('cookies', () => {
         request.session.cookie.maxAge = days === 'session' ? null : Number(days) * DAY;
         return { maxAge: request.session.cookie.maxAge, expires: request.session.cookie.expires };
       },
-      '/max-age': (request: import('fastify').FastifyRequest) => ({ maxAge: request.session.cookie.maxAge, original: request.session.cookie.originalMaxAge }),
+      '/max-age': (request: import('fastify').FastifyRequest) => ({
+        maxAge: request.session.cookie.maxAge,
+        original: request.session.cookie.originalMaxAge,
+      }),
     };
 
     it('a per-session lifetime sets the cookie expiry, is readable back, and slides with that lifetime', async () => {

@@ -12,7 +12,10 @@ class Client extends Browser {
     this.#app = app;
   }
 
-  async post(path: string, body: unknown = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, string | string[] | number | undefined> }> {
+  async post(
+    path: string,
+    body: unknown = {},
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Record<string, string | string[] | number | undefined> }> {
     const cookie = this.cookieHeader();
     const res = await this.#app.inject({ method: 'POST', url: path, payload: body as object, headers: cookie === '' ? {} : { cookie } });
     this.store(res);
@@ -51,7 +54,10 @@ describe('example: examples/fastify', () => {
     const alice = new Client(app);
     await alice.post('/cart', { item: 'apple' });
     await new Client(app).post('/cart', { item: 'plum' });
-    expect(lines.some((line) => /^a visitor's session .* closed \(evicted\): cart of 1 kept/.test(line)), lines.join('\n')).to.equal(true);
+    expect(
+      lines.some((line) => /^a visitor's session .* closed \(evicted\): cart of 1 kept/.test(line)),
+      lines.join('\n'),
+    ).to.equal(true);
     const back = await alice.get('/cart');
     expect(back.body).to.deep.equal({ cart: ['apple'], user: null });
     expect(lines.some((line) => /^restored .*: cart of 1$/.test(line))).to.equal(true);

@@ -22,7 +22,11 @@ function loose(request: FastifyRequest): Record<string, (...args: unknown[]) => 
 describe("@fastify/session's habits on request.session", () => {
   describe('sessionId, encryptedSessionId, get, set', () => {
     const routes: Record<string, Route> = {
-      '/ids': (request) => ({ sessionId: request.session.sessionId, encrypted: request.session.encryptedSessionId, live: request.liveSession.id }),
+      '/ids': (request) => ({
+        sessionId: request.session.sessionId,
+        encrypted: request.session.encryptedSessionId,
+        live: request.liveSession.id,
+      }),
       '/get-set': (request) => {
         const before = loose(request).get!('cart');
         loose(request).set!('cart', 'apple');
@@ -91,7 +95,8 @@ describe("@fastify/session's habits on request.session", () => {
       const t = await buildApp({ routes });
       expect((await t.browser().get('/assign-method')).body).to.deep.equal({
         name: 'TypeError',
-        message: 'request.session.destroy is a session method, not a data key: use request.session.set("destroy", value) to store a key of that name',
+        message:
+          'request.session.destroy is a session method, not a data key: use request.session.set("destroy", value) to store a key of that name',
       });
       expect((await t.browser().get('/assign-cookie')).body).to.include({ name: 'TypeError' });
       expect(t.manager.stats().created, 'a refused write creates nothing').to.equal(0);
@@ -197,9 +202,13 @@ describe("@fastify/session's habits on request.session", () => {
           '/save': async (request) => {
             bag(request).cart = 'apple';
             await request.session.save();
-            await new Promise<void>((resolve, reject) => request.session.save((error) => (error === undefined ? resolve() : reject(error))));
+            await new Promise<void>((resolve, reject) =>
+              request.session.save((error) => (error === undefined ? resolve() : reject(error))),
+            );
             await request.session.reload();
-            await new Promise<void>((resolve, reject) => request.session.reload((error) => (error === undefined ? resolve() : reject(error))));
+            await new Promise<void>((resolve, reject) =>
+              request.session.reload((error) => (error === undefined ? resolve() : reject(error))),
+            );
             return { data: request.session };
           },
         },
@@ -297,7 +306,9 @@ describe("@fastify/session's habits on request.session", () => {
       const modified = (await t.browser().get('/is-modified')).body;
       expect(modified.name).to.equal('TypeError');
       expect(modified.message).to.match(/^request\.session\.isModified\(\) is not supported: a Reprise session is live in memory/);
-      expect((await t.browser().get('/is-saved')).body.message).to.match(/^request\.session\.isSaved\(\) is not supported.*save\(\) resolves at once/);
+      expect((await t.browser().get('/is-saved')).body.message).to.match(
+        /^request\.session\.isSaved\(\) is not supported.*save\(\) resolves at once/,
+      );
       expect((await t.browser().get('/session-store')).body.message).to.match(/use fastify\.sessionManager/);
       expect(t.manager.stats().created).to.equal(0);
     });

@@ -53,7 +53,11 @@ describe('request.liveSession', () => {
       const t = await buildApp({ routes });
       const alice = t.browser();
       const res = await alice.get('/login');
-      expect(setCookies(res).filter((cookie) => cookie.name === SID).map((cookie) => cookie.value)).to.deep.equal([res.body.id]);
+      expect(
+        setCookies(res)
+          .filter((cookie) => cookie.name === SID)
+          .map((cookie) => cookie.value),
+      ).to.deep.equal([res.body.id]);
       await until(() => t.manager.stats().busy === 0, 'the creating request to end');
       expect(t.manager.get(String(res.body.id))?.state, 'not closed as an orphan').to.equal('live');
       expect((await alice.get('/read')).body.data).to.deep.equal({ user: 'ada' });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@keyv/redis';
 import { expect } from 'chai';
-import { type CloseReason } from '@reprise/core';
+import type { CloseReason } from '@reprise/core';
 import { decodeRecord } from '@reprise/core/adapter-kit';
 import { RedisAdapter } from '@reprise/redis';
 import { buildApp, SECRET, sign, until, type Browser } from './support/app.js';
@@ -44,7 +44,9 @@ describe('on a real Redis', function () {
 
   it('an evicted session is written to Redis under its own prefix, and the returning cookie restores it under the same id', async () => {
     const closes: Array<[string, CloseReason]> = [];
-    const t = await buildApp({ session: { secret: SECRET, adapter: adapter() as never, maxSessions: 1, onClose: (s, reason) => void closes.push([s.id, reason]) } });
+    const t = await buildApp({
+      session: { secret: SECRET, adapter: adapter() as never, maxSessions: 1, onClose: (s, reason) => void closes.push([s.id, reason]) },
+    });
     const alice = t.browser();
     await alice.get('/set?cart=apple');
     const id = alice.sid!;

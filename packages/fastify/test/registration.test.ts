@@ -136,11 +136,15 @@ describe('registration', () => {
     });
 
     it("@fastify/session's options without a same-meaning equivalent name the Reprise one", async () => {
-      expect(await optionMessage({ store: {} })).to.match(/^option "store" \(an express-session store\) is not supported: .*give `adapter`/);
+      expect(await optionMessage({ store: {} })).to.match(
+        /^option "store" \(an express-session store\) is not supported: .*give `adapter`/,
+      );
       expect(await optionMessage({ idGenerator: () => 'x' })).to.match(/^option "idGenerator" is not supported: .*persistKey/);
       expect(await optionMessage({ algorithm: 'sha512' })).to.match(/^option "algorithm" is not supported/);
       expect(await optionMessage({ cookiePrefix: 's:' })).to.match(/^option "cookiePrefix" is not supported/);
-      expect(await optionMessage({ cookie: { expires: new Date() } })).to.match(/^option "cookie.expires" is not supported: .*cookie\.maxAge/);
+      expect(await optionMessage({ cookie: { expires: new Date() } })).to.match(
+        /^option "cookie.expires" is not supported: .*cookie\.maxAge/,
+      );
       expect(await optionMessage({ cookie: { signed: true } })).to.match(/^option "cookie.signed" is not supported/);
       expect(await optionMessage({ saveUninitialized: true })).to.match(/^saveUninitialized must be false .*request\.liveSession/);
     });
@@ -151,7 +155,9 @@ describe('registration', () => {
     });
 
     it('refuses a short or malformed secret', async () => {
-      expect(await optionMessage({ secret: 'short' })).to.equal('secret must be at least 32 characters long (the one that signs: the first of the array), got 5');
+      expect(await optionMessage({ secret: 'short' })).to.equal(
+        'secret must be at least 32 characters long (the one that signs: the first of the array), got 5',
+      );
       expect(await optionMessage({ secret: [] })).to.equal('secret must not be an empty array');
       expect(await optionMessage({ secret: [SECRET, 42] })).to.equal('secret must be a string or an array of strings, got 42');
       expect(await optionMessage({ secret: 42 })).to.equal('secret must be a string or an array of strings, got 42');
@@ -170,7 +176,9 @@ describe('registration', () => {
 
     it('refuses manager options next to a manager (they would be silently ignored)', async () => {
       const manager = new SessionManager<RepriseData>({ adapter: new MemoryAdapter() });
-      expect(await optionMessage({ manager, maxSessions: 5 })).to.equal('{ manager } cannot come with manager options (maxSessions): give them to the SessionManager');
+      expect(await optionMessage({ manager, maxSessions: 5 })).to.equal(
+        '{ manager } cannot come with manager options (maxSessions): give them to the SessionManager',
+      );
       expect(await optionMessage({ manager: {} })).to.equal('manager must be a SessionManager');
       await manager.shutdown();
     });

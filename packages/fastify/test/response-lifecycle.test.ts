@@ -12,7 +12,12 @@ async function listen(app: FastifyInstance): Promise<number> {
 }
 
 /** A GET over a real connection (with `agent`), resolving with the status, headers and body. */
-function get(port: number, path: string, agent: http.Agent, cookie?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; socket: unknown }> {
+function get(
+  port: number,
+  path: string,
+  agent: http.Agent,
+  cookie?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string; socket: unknown }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent, headers: cookie === undefined ? {} : { cookie } }, (res) => {
       let body = '';

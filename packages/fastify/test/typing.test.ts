@@ -26,7 +26,9 @@ declare module 'fastify' {
 
 /** `true` when A and B are the same type. */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-function assertType<T extends true>(): T | void {}
+function assertType<T extends true>(): T | undefined {
+  return undefined;
+}
 
 /** Never called: what must not compile. */
 export function typeErrors(request: FastifyRequest): void {
@@ -93,7 +95,14 @@ async function typedApp(): Promise<FastifyInstance> {
     await request.session.regenerate(['typedCart', 'typedUser', 'typedViews']);
     const id: string = request.session.sessionId;
     const data: RepriseData = { ...request.session };
-    return { id, isNew: request.liveSession.isNew, views: request.session.typedViews, cart: request.session.typedCart, user: request.session.get('typedUser'), data };
+    return {
+      id,
+      isNew: request.liveSession.isNew,
+      views: request.session.typedViews,
+      cart: request.session.typedCart,
+      user: request.session.get('typedUser'),
+      data,
+    };
   });
   return app;
 }

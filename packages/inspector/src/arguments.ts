@@ -95,17 +95,21 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   const given = Object.keys(values) as OptionName[];
   if (command !== undefined) {
     for (const option of given) {
-      if (!COMMON.includes(option) && !OWN[command].includes(option)) throw usageError(`--${option} does not apply to ${command} (see reprise ${command} --help)`);
+      if (!COMMON.includes(option) && !OWN[command].includes(option))
+        throw usageError(`--${option} does not apply to ${command} (see reprise ${command} --help)`);
     }
     const [least, most] = POSITIONALS[command];
     if (values.help !== true && (args.length < least || args.length > most)) {
-      throw usageError(`${command} takes ${least === most ? least : `${least} to ${most}`} argument${most === 1 ? '' : 's'}, got ${args.length} (see reprise ${command} --help)`);
+      throw usageError(
+        `${command} takes ${least === most ? least : `${least} to ${most}`} argument${most === 1 ? '' : 's'}, got ${args.length} (see reprise ${command} --help)`,
+      );
     }
   }
   if (values.raw === true && values.json === true) throw usageError('give --raw or --json, not both');
   if (command === 'delete' && values.help !== true) {
     if (args.length === 1 && values.prefix !== undefined) throw usageError('give a key or --prefix, not both');
-    if (args.length === 0 && values.prefix === undefined) throw usageError('give the key to delete, or --prefix <prefix> --yes for every key under a prefix');
+    if (args.length === 0 && values.prefix === undefined)
+      throw usageError('give the key to delete, or --prefix <prefix> --yes for every key under a prefix');
   }
   return Object.freeze({
     command,
@@ -148,7 +152,10 @@ function parseProblem(error: Error & { code?: string }): string {
   }
   const ambiguous = /^Option '(-[^' ]*)[^']*' argument is ambiguous/.exec(error.message);
   if (ambiguous !== null) return `option ${ambiguous[1]} needs a value (write ${ambiguous[1]}=-… for one that starts with a dash)`;
-  return error.message.split('\n')[0]!.replace(/\.?$/, '').replace(/^Option '(-[^' ]*)[^']*' argument missing$/, 'option $1 needs a value');
+  return error.message
+    .split('\n')[0]!
+    .replace(/\.?$/, '')
+    .replace(/^Option '(-[^' ]*)[^']*' argument missing$/, 'option $1 needs a value');
 }
 
 /**

@@ -75,7 +75,8 @@ function checkScheme(url: string, schemes: readonly string[], option: string): v
   } catch (error) {
     throw usageError(`${option} must be a URL (${schemes.map((s) => `${s}//`).join(' or ')}), got something else`, error);
   }
-  if (!schemes.includes(protocol)) throw usageError(`${option} must be a ${schemes.map((s) => `${s}//`).join(' or ')} URL, got ${protocol}//`);
+  if (!schemes.includes(protocol))
+    throw usageError(`${option} must be a ${schemes.map((s) => `${s}//`).join(' or ')} URL, got ${protocol}//`);
 }
 
 /** The URL for messages: its password replaced by `***` (a URL is often a secret too). */

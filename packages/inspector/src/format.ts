@@ -16,7 +16,12 @@ export function humanBytes(bytes: number): string {
 /** A duration in ms for people, in the largest unit and the next one when not zero: `6d 23h`, `4m 10s`, `1h`, `850ms`. */
 export function humanDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
-  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const units: Array<[string, number]> = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ];
   const parts: string[] = [];
   let rest = Math.floor(ms);
   for (const [name, size] of units) {
@@ -45,7 +50,10 @@ export function isoTime(ms: number | undefined): string {
 
 /** A table row: each cell padded to its column's width (the last cell is not padded). */
 export function row(cells: readonly string[], widths: readonly number[]): string {
-  return cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return cells
+    .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+    .join('  ')
+    .trimEnd();
 }
 
 /** Parses a duration: a number of ms, or a number with a unit `ms`, `s`, `m`, `h` or `d` (`15m`, `1.5h`). `undefined` when malformed. */
@@ -70,7 +78,9 @@ export function safeJson(value: unknown, indent?: number): string {
 /** A key for a table: as it is when plain, else as a JSON string (quoted, control characters escaped). */
 export function printable(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-  return /^[^\x00-\x20"\\\x7f-\x9f\u2028\u2029](?:[^\x00-\x1f"\\\x7f-\x9f\u2028\u2029]*[^\x00-\x20"\\\x7f-\x9f\u2028\u2029])?$/.test(text) ? text : safeJson(text);
+  return /^[^\x00-\x20"\\\x7f-\x9f\u2028\u2029](?:[^\x00-\x1f"\\\x7f-\x9f\u2028\u2029]*[^\x00-\x20"\\\x7f-\x9f\u2028\u2029])?$/.test(text)
+    ? text
+    : safeJson(text);
 }
 
 /** `text` with every control character (C0, DEL, C1, line separators) written as `\uXXXX`: safe for a terminal. */

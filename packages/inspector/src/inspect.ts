@@ -18,7 +18,18 @@ import type { StoredEntry } from './stores/store.js';
 export type Kind = 'snapshot' | 'checkpoint' | 'pointer' | 'erased' | 'undecodable' | 'floor' | 'lease' | 'token' | 'deadlines' | 'foreign';
 
 /** Every kind, in the order reports list them. */
-export const KINDS: readonly Kind[] = Object.freeze(['snapshot', 'checkpoint', 'pointer', 'erased', 'undecodable', 'floor', 'lease', 'token', 'deadlines', 'foreign']);
+export const KINDS: readonly Kind[] = Object.freeze([
+  'snapshot',
+  'checkpoint',
+  'pointer',
+  'erased',
+  'undecodable',
+  'floor',
+  'lease',
+  'token',
+  'deadlines',
+  'foreign',
+]);
 
 /** The kinds `list` shows without `--all`: what holds or concerns a session's saved context. */
 export const RECORD_KINDS: ReadonlySet<Kind> = new Set<Kind>(['snapshot', 'checkpoint', 'pointer', 'erased', 'undecodable']);
@@ -47,7 +58,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * it does not open: altered, moved to another key, or sealed with a key not given).
  */
 export function inspectEntry(entry: StoredEntry, keys?: readonly SnapshotKey[]): Inspected {
-  if (entry.layout !== 'value' || entry.value === undefined) return { entry, kind: entry.layout === 'value' ? 'foreign' : entry.layout, record: undefined, problem: undefined };
+  if (entry.layout !== 'value' || entry.value === undefined)
+    return { entry, kind: entry.layout === 'value' ? 'foreign' : entry.layout, record: undefined, problem: undefined };
   let text: string;
   try {
     text = utf8.decode(entry.value);

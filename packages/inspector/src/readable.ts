@@ -62,7 +62,8 @@ class Renderer {
     }
     if (types.isRegExp(value)) return { $regexp: String(value) };
     if (types.isMap(value)) return { $map: this.#entries(value as Map<unknown, unknown>, path) };
-    if (types.isSet(value)) return { $set: [...(value as Set<unknown>)].map((member, i) => this.value(member, `${path}<Set member #${i}>`)) };
+    if (types.isSet(value))
+      return { $set: [...(value as Set<unknown>)].map((member, i) => this.value(member, `${path}<Set member #${i}>`)) };
     if (types.isArrayBuffer(value)) return { $ArrayBuffer: Buffer.from(value as ArrayBuffer).toString('hex') };
     if (types.isTypedArray(value)) return typedArray(value);
     if (Array.isArray(value)) return this.#array(value, path);
@@ -97,11 +98,15 @@ class Renderer {
 function typedArray(view: NodeJS.TypedArray): Json {
   const name = Object.prototype.toString.call(view).slice(8, -1);
   if (BYTE_VIEWS.has(name)) return { [`$${name}`]: Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('hex') };
-  return { [`$${name}`]: Array.from(view as ArrayLike<number | bigint>, (item) => (typeof item === 'bigint' ? item.toString() : readableNumber(item))) };
+  return {
+    [`$${name}`]: Array.from(view as ArrayLike<number | bigint>, (item) =>
+      typeof item === 'bigint' ? item.toString() : readableNumber(item),
+    ),
+  };
 }
 
 function readableNumber(value: number): Json {
-  return Number.isFinite(value) && !Object.is(value, -0) ? value : (Object.is(value, -0) ? '-0' : String(value));
+  return Number.isFinite(value) && !Object.is(value, -0) ? value : Object.is(value, -0) ? '-0' : String(value);
 }
 
 function propertyPath(path: string, key: string): string {

@@ -25,9 +25,7 @@ export function redactKey(key: string): string {
 
 /** The redactor of `--show-ids` (`true`: ids shown whole) or of the default. */
 export function redactor(showIds: boolean): Redactor {
-  return showIds
-    ? { id: (id) => id, key: (key) => key }
-    : { id: (id) => redactId(id), key: redactKey };
+  return showIds ? { id: (id) => id, key: (key) => key } : { id: (id) => redactId(id), key: redactKey };
 }
 
 /** Whether `text` is a redacted key as list prints it: ends with `…` (or `...`, easier to type). */

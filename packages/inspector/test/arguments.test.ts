@@ -17,9 +17,17 @@ describe('reprise: arguments (no store is reached)', () => {
     const cases: Array<[string[], NodeJS.ProcessEnv, string]> = [
       [['list'], {}, 'no store given: use --redis <url> or --postgres <url> (or set REPRISE_REDIS_URL or REPRISE_POSTGRES_URL)'],
       [['list', ...REDIS, '--postgres', 'postgresql://x@127.0.0.1:1/db'], {}, 'give --redis or --postgres, not both'],
-      [['list'], { REPRISE_REDIS_URL: 'redis://a', REPRISE_POSTGRES_URL: 'postgres://b' }, 'both REPRISE_REDIS_URL and REPRISE_POSTGRES_URL are set: choose one with --redis or --postgres'],
+      [
+        ['list'],
+        { REPRISE_REDIS_URL: 'redis://a', REPRISE_POSTGRES_URL: 'postgres://b' },
+        'both REPRISE_REDIS_URL and REPRISE_POSTGRES_URL are set: choose one with --redis or --postgres',
+      ],
       [['list', ...REDIS, '--table', 't'], {}, '--table applies to --postgres; for Redis give --redis-prefix'],
-      [['list', '--postgres', 'postgresql://x@h/db', '--redis-prefix', 'p:'], {}, '--redis-prefix applies to --redis; for Postgres give --table'],
+      [
+        ['list', '--postgres', 'postgresql://x@h/db', '--redis-prefix', 'p:'],
+        {},
+        '--redis-prefix applies to --redis; for Postgres give --table',
+      ],
       [['list', '--redis', 'http://127.0.0.1'], {}, '--redis must be a redis:// or rediss:// URL, got http://'],
       [['list', '--redis', 'not a url'], {}, '--redis must be a URL (redis:// or rediss://), got something else'],
       [['list', '--limt', '3', ...REDIS], {}, 'unknown option --limt (did you mean --limit?)'],
@@ -35,7 +43,11 @@ describe('reprise: arguments (no store is reached)', () => {
       [['stats', '--timeout', '0', ...REDIS], {}, '--timeout must be a duration such as 5000, 30s, 15m, 2h or 1d (at least 1 ms), got "0"'],
       [['delete', ...REDIS], {}, 'give the key to delete, or --prefix <prefix> --yes for every key under a prefix'],
       [['delete', 'k', '--prefix', 'p', ...REDIS], {}, 'give a key or --prefix, not both'],
-      [['list', '--postgres', 'postgresql://x@127.0.0.1:1/db', '--table', 'a.b.c'], {}, '--table: table must be "name" or "schema.name" (one dot at most), got "a.b.c"'],
+      [
+        ['list', '--postgres', 'postgresql://x@127.0.0.1:1/db', '--table', 'a.b.c'],
+        {},
+        '--table: table must be "name" or "schema.name" (one dot at most), got "a.b.c"',
+      ],
     ];
     for (const [argv, env, message] of cases) {
       const result = await run(argv, env);
@@ -46,8 +58,14 @@ describe('reprise: arguments (no store is reached)', () => {
   it('prints the help of each command, and the version', async () => {
     const general = await run(['--help']);
     expect(general.code).to.equal(0);
-    for (const command of ['list [pattern]', 'show <key>', 'delete <key>', 'delete --prefix <p> --yes', 'stats [pattern]']) expect(general.out).to.include(command);
-    const topics: Array<[string[], string]> = [[['list', '--help'], '--limit <n>'], [['help', 'show'], '--raw'], [['delete', '-h'], '--yes'], [['stats', '--help'], '--soon <duration>']];
+    for (const command of ['list [pattern]', 'show <key>', 'delete <key>', 'delete --prefix <p> --yes', 'stats [pattern]'])
+      expect(general.out).to.include(command);
+    const topics: Array<[string[], string]> = [
+      [['list', '--help'], '--limit <n>'],
+      [['help', 'show'], '--raw'],
+      [['delete', '-h'], '--yes'],
+      [['stats', '--help'], '--soon <duration>'],
+    ];
     for (const [argv, option] of topics) {
       const result = await run(argv);
       expect(result.code, argv.join(' ')).to.equal(0);

@@ -19,9 +19,30 @@ describe('patterns and formatting', () => {
   });
 
   it('durations, keys and first bytes for people', () => {
-    expect([850, 61_000, 3_600_000, 3_660_000, 7 * 86_400_000 - 1].map(humanDuration)).to.deep.equal(['850ms', '1m 1s', '1h', '1h 1m', '6d 23h']);
-    expect(['5000', '30s', '1.5h', '2d', 'x', '-1', '1w'].map(parseDuration)).to.deep.equal([5000, 30_000, 5_400_000, 172_800_000, undefined, undefined, undefined]);
-    expect(['user:42', 'a b', ' lead', '', 'é\u0085', 'q"'].map(printable)).to.deep.equal(['user:42', 'a b', '" lead"', '""', '"é\\u0085"', '"q\\""']);
+    expect([850, 61_000, 3_600_000, 3_660_000, 7 * 86_400_000 - 1].map(humanDuration)).to.deep.equal([
+      '850ms',
+      '1m 1s',
+      '1h',
+      '1h 1m',
+      '6d 23h',
+    ]);
+    expect(['5000', '30s', '1.5h', '2d', 'x', '-1', '1w'].map(parseDuration)).to.deep.equal([
+      5000,
+      30_000,
+      5_400_000,
+      172_800_000,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(['user:42', 'a b', ' lead', '', 'é\u0085', 'q"'].map(printable)).to.deep.equal([
+      'user:42',
+      'a b',
+      '" lead"',
+      '""',
+      '"é\\u0085"',
+      '"q\\""',
+    ]);
     expect(headOf(Buffer.from('a\\b\u0000\u00e9'))).to.equal('a\\x5cb\\x00\\xc3\\xa9');
     expect(headOf(Buffer.alloc(40, 0x61))).to.equal(`${'a'.repeat(32)}…`);
   });

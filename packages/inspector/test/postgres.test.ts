@@ -21,7 +21,10 @@ interface View {
 }
 
 function snapshotText(key: string, data: Record<string, unknown>): string {
-  return encodeSnapshot({ version: 1, key, sessionId: newSessionId(), data, createdAt: 1_000, closedAt: 2_000, reason: 'shutdown' }, Infinity).text;
+  return encodeSnapshot(
+    { version: 1, key, sessionId: newSessionId(), data, createdAt: 1_000, closedAt: 2_000, reason: 'shutdown' },
+    Infinity,
+  ).text;
 }
 
 describe('reprise on Postgres (real adapter and manager)', function () {
@@ -90,7 +93,7 @@ describe('reprise on Postgres (real adapter and manager)', function () {
     expect(text.stdout).to.match(/\nsnapshot\s+shutdown\s.*\sexpired\s+expired-key\n/);
   });
 
-  it('shows a snapshot\'s data readably, --raw exactly, and an undecodable row with exit code 1', async () => {
+  it("shows a snapshot's data readably, --raw exactly, and an undecodable row with exit code 1", async () => {
     const run = await reprise(['show', redactId(scenario.evicted), '--json', ...store]);
     expect(run.code, run.stderr).to.equal(0);
     const view = JSON.parse(run.stdout) as View;
@@ -108,7 +111,13 @@ describe('reprise on Postgres (real adapter and manager)', function () {
   it('counts by kind and reason, and the expired rows not swept yet', async () => {
     const run = await reprise(['stats', '--json', ...store]);
     expect(run.code, run.stderr).to.equal(0);
-    const stats = JSON.parse(run.stdout) as { keys: number; kinds: Record<string, number>; reasons: Record<string, number>; expired: number; noExpiry: number };
+    const stats = JSON.parse(run.stdout) as {
+      keys: number;
+      kinds: Record<string, number>;
+      reasons: Record<string, number>;
+      expired: number;
+      noExpiry: number;
+    };
     expect(stats.kinds).to.include({ snapshot: 3, checkpoint: 1, pointer: 1, erased: 1, undecodable: 2, floor: 1, lease: 0 });
     expect(stats.keys).to.equal(9);
     expect(stats.reasons).to.deep.equal({ evicted: 1, expired: 2, checkpoint: 1, closed: 1, shutdown: 1 });
@@ -139,7 +148,11 @@ describe('reprise on Postgres (real adapter and manager)', function () {
     await adapter.saveManyIfNewer(keys.map((key) => ({ key, value: snapshotText(key, { i: key }), version: 1 })));
     const listed = await reprise(['list', 'many:*', '--json', '--limit', '0', ...store]);
     expect(listed.code, listed.stderr).to.equal(0);
-    expect(jsonLines<View>(listed.stdout).map((view) => view.key).sort()).to.deep.equal(keys);
+    expect(
+      jsonLines<View>(listed.stdout)
+        .map((view) => view.key)
+        .sort(),
+    ).to.deep.equal(keys);
     const limited = await reprise(['list', 'many:*', '--json', '--limit', '120', ...store]);
     expect(jsonLines<View>(limited.stdout)).to.have.length(120);
     expect(limited.stderr).to.equal('reprise: stopped at --limit 120 (--limit 0 lists all)\n');
@@ -157,11 +170,15 @@ describe('reprise on Postgres (real adapter and manager)', function () {
     expect(missing.stderr).to.match(/^reprise: table "reprise_inspector_missing_[0-9a-f]+" does not exist at postgresql:\/\/\S+\n$/);
     const leases = await reprise(['list', '--postgres', DATABASE_URL, '--table', leaseTable]);
     expect(leases.code).to.equal(2);
-    expect(leases.stderr).to.match(/is not a Reprise snapshot table \(no column id; .*\): it looks like the lease table of PostgresCoordinator, which holds no snapshots\n$/);
+    expect(leases.stderr).to.match(
+      /is not a Reprise snapshot table \(no column id; .*\): it looks like the lease table of PostgresCoordinator, which holds no snapshots\n$/,
+    );
     const port = await freePort();
     const down = await reprise(['stats', '--postgres', `postgresql://root:pw@127.0.0.1:${port}/test`]);
     expect(down.code).to.equal(2);
-    expect(down.stderr).to.equal(`reprise: cannot reach Postgres at postgresql://root:***@127.0.0.1:${port}/test (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+    expect(down.stderr).to.equal(
+      `reprise: cannot reach Postgres at postgresql://root:***@127.0.0.1:${port}/test (connect ECONNREFUSED 127.0.0.1:${port})\n`,
+    );
   });
 
   it('reads the store from REPRISE_POSTGRES_URL and REPRISE_POSTGRES_TABLE', async () => {

@@ -13,7 +13,11 @@ function roundTrip(data: Record<string, unknown>): Record<string, unknown> {
 describe('readable: session data as JSON', () => {
   it('keeps JSON values and tags the others, after a trip through the codec', () => {
     const data = roundTrip({
-      s: 'x', n: 1.5, t: true, z: null, u: undefined,
+      s: 'x',
+      n: 1.5,
+      t: true,
+      z: null,
+      u: undefined,
       specials: [Number.NaN, Infinity, -Infinity, -0],
       re: /a+b/gi,
       bad: new Date(Number.NaN),
@@ -24,7 +28,11 @@ describe('readable: session data as JSON', () => {
       bare: Object.assign(Object.create(null), { a: 1 }),
     });
     expect(readable(data)).to.deep.equal({
-      s: 'x', n: 1.5, t: true, z: null, u: { $undefined: true },
+      s: 'x',
+      n: 1.5,
+      t: true,
+      z: null,
+      u: { $undefined: true },
       specials: [{ $number: 'NaN' }, { $number: 'Infinity' }, { $number: '-Infinity' }, { $number: '-0' }],
       re: { $regexp: '/a+b/gi' },
       bad: { $date: 'Invalid Date' },

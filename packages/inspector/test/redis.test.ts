@@ -75,7 +75,11 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
       expect(run.code, run.stderr).to.equal(0);
       const views = jsonLines<View>(run.stdout);
       const byKey = new Map(views.map((view) => [view.key, view]));
-      expect(byKey.get(redactId(scenario.evicted))).to.include({ kind: 'snapshot', reason: 'evicted', sessionId: redactId(scenario.evicted) });
+      expect(byKey.get(redactId(scenario.evicted))).to.include({
+        kind: 'snapshot',
+        reason: 'evicted',
+        sessionId: redactId(scenario.evicted),
+      });
       expect(byKey.get('user:42')).to.include({ kind: 'snapshot', reason: 'expired', sessionId: redactId(scenario.pointed) });
       expect(byKey.get(redactId(scenario.pointed))).to.include({ kind: 'pointer', reason: 'expired', target: 'user:42' });
       expect(byKey.get(redactId(scenario.live))).to.include({ kind: 'checkpoint', reason: 'checkpoint' });
@@ -100,18 +104,22 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
       for (const id of ids) expect(shown.stdout).to.include(id);
     });
 
-    it('the text table has one line per key, the pointer\'s target and a summary', async () => {
+    it("the text table has one line per key, the pointer's target and a summary", async () => {
       const run = await reprise(['list', ...store]);
       expect(run.code, run.stderr).to.equal(0);
       const lines = run.stdout.trimEnd().split('\n');
       expect(lines[0]).to.match(/^KIND\s+REASON\s+SESSION\s+BYTES\s+CLOSED AT\s+EXPIRES IN\s+KEY$/);
       expect(lines).to.have.length(1 + 9 + 1);
-      expect(lines.find((line) => line.startsWith('pointer'))).to.match(new RegExp(`^pointer\\s+expired\\s+${redactId(scenario.pointed)}\\s+\\d+\\s+\\S+Z\\s+6d 23h\\s+${redactId(scenario.pointed)} -> user:42$`));
+      expect(lines.find((line) => line.startsWith('pointer'))).to.match(
+        new RegExp(
+          `^pointer\\s+expired\\s+${redactId(scenario.pointed)}\\s+\\d+\\s+\\S+Z\\s+6d 23h\\s+${redactId(scenario.pointed)} -> user:42$`,
+        ),
+      );
       expect(lines.find((line) => line.includes('binary'))).to.match(/^undecodable .* binary {2}! the value is not UTF-8 text$/);
       expect(lines.at(-1)).to.match(/^9 keys /);
     });
 
-    it('--all adds the floor, the coordinator\'s keys (redacted) and the foreign keys, told apart', async () => {
+    it("--all adds the floor, the coordinator's keys (redacted) and the foreign keys, told apart", async () => {
       const run = await reprise(['list', '--all', '--json', ...store]);
       expect(run.code, run.stderr).to.equal(0);
       const kinds = Object.fromEntries(jsonLines<View>(run.stdout).map((view) => [view.key, view.kind]));
@@ -145,11 +153,16 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
   });
 
   describe('show', () => {
-    it('prints a snapshot\'s data as readable JSON: Dates as ISO strings, Map, Set, BigInt and bytes tagged', async () => {
+    it("prints a snapshot's data as readable JSON: Dates as ISO strings, Map, Set, BigInt and bytes tagged", async () => {
       const run = await reprise(['show', scenario.evicted, '--json', ...store]);
       expect(run.code, run.stderr).to.equal(0);
       const view = JSON.parse(run.stdout) as View;
-      expect(view).to.include({ kind: 'snapshot', reason: 'evicted', sessionId: redactId(scenario.evicted), key: redactId(scenario.evicted) });
+      expect(view).to.include({
+        kind: 'snapshot',
+        reason: 'evicted',
+        sessionId: redactId(scenario.evicted),
+        key: redactId(scenario.evicted),
+      });
       expect(view.data).to.deep.equal(RICH_DATA_READABLE);
     });
 
@@ -221,7 +234,11 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
       const key = 'evil\u001b[2J\u009b';
       await adapter.save(key, snapshotText(key, { note: 'bell\u0007 csi\u009b31m' }));
       try {
-        for (const args of [['show', key], ['list', 'evil*'], ['show', key, '--json']]) {
+        for (const args of [
+          ['show', key],
+          ['list', 'evil*'],
+          ['show', key, '--json'],
+        ]) {
           const run = await reprise([...args, ...store]);
           expect(run.code, run.stderr).to.equal(0);
           // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
@@ -238,11 +255,33 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
     it('counts by kind and reason, adds up the stored bytes and what expires soon', async () => {
       const run = await reprise(['stats', '--json', '--soon', '8d', ...store]);
       expect(run.code, run.stderr).to.equal(0);
-      const stats = JSON.parse(run.stdout) as { keys: number; kinds: Record<string, number>; reasons: Record<string, number>; bytes: { total: number; largest: number; largestKey: string }; expiringSoon: { keys: number; withinMs: number }; noExpiry: number };
-      expect(stats.kinds).to.deep.equal({ snapshot: 2, checkpoint: 1, pointer: 1, erased: 1, undecodable: 4, floor: 1, lease: 1, token: 1, deadlines: 1, foreign: 2 });
+      const stats = JSON.parse(run.stdout) as {
+        keys: number;
+        kinds: Record<string, number>;
+        reasons: Record<string, number>;
+        bytes: { total: number; largest: number; largestKey: string };
+        expiringSoon: { keys: number; withinMs: number };
+        noExpiry: number;
+      };
+      expect(stats.kinds).to.deep.equal({
+        snapshot: 2,
+        checkpoint: 1,
+        pointer: 1,
+        erased: 1,
+        undecodable: 4,
+        floor: 1,
+        lease: 1,
+        token: 1,
+        deadlines: 1,
+        foreign: 2,
+      });
       expect(stats.keys).to.equal(15);
       expect(stats.reasons).to.deep.equal({ evicted: 1, expired: 2, checkpoint: 1, closed: 1 });
-      const values = await Promise.all([scenario.evicted, 'user:42', scenario.pointed, scenario.live, scenario.erased].map(async (key) => Buffer.byteLength((await adapter.load(key))!)));
+      const values = await Promise.all(
+        [scenario.evicted, 'user:42', scenario.pointed, scenario.live, scenario.erased].map(async (key) =>
+          Buffer.byteLength((await adapter.load(key))!),
+        ),
+      );
       const others = 'R1:[{"broken'.length + '{"user":1}'.length + 4 + 'hello'.length;
       expect(stats.bytes.total).to.equal(values.reduce((a, b) => a + b, 0) + others);
       expect(stats.bytes.largest).to.equal(Math.max(...values));
@@ -285,7 +324,9 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
       await client.hSet(`${prefix}bulk:lease-like`, { owner: 'x', token: '1' });
       const refused = await reprise(['delete', '--prefix', 'bulk:', ...store]);
       expect(refused.code).to.equal(64);
-      expect(refused.stderr).to.equal('reprise: 3 keys under prefix bulk: would be deleted (snapshot 3); nothing deleted: add --yes to delete them\n');
+      expect(refused.stderr).to.equal(
+        'reprise: 3 keys under prefix bulk: would be deleted (snapshot 3); nothing deleted: add --yes to delete them\n',
+      );
       for (const key of keys) expect(await client.exists(`${prefix}${key}`)).to.equal(1);
       const run = await reprise(['delete', '--prefix', 'bulk:', '--yes', ...store]);
       expect(run.code, run.stderr).to.equal(0);
@@ -302,7 +343,11 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
       await adapter.saveManyIfNewer(keys.map((key) => ({ key, value: snapshotText(key, { i: key }), version: 1 })));
       const listed = await reprise(['list', 'many:*', '--json', '--limit', '0', ...store]);
       expect(listed.code, listed.stderr).to.equal(0);
-      expect(jsonLines<View>(listed.stdout).map((view) => view.key).sort()).to.deep.equal(keys);
+      expect(
+        jsonLines<View>(listed.stdout)
+          .map((view) => view.key)
+          .sort(),
+      ).to.deep.equal(keys);
       const limited = await reprise(['list', 'many:*', '--json', '--limit', '120', ...store]);
       expect(jsonLines<View>(limited.stdout)).to.have.length(120);
       expect(limited.stderr).to.equal('reprise: stopped at --limit 120 (--limit 0 lists all)\n');
@@ -320,7 +365,9 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
       const port = await freePort();
       const run = await reprise(['list', '--redis', `redis://user:s3cret@127.0.0.1:${port}`]);
       expect(run.code).to.equal(2);
-      expect(run.stderr).to.equal(`reprise: cannot reach Redis at redis://user:***@127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port})\n`);
+      expect(run.stderr).to.equal(
+        `reprise: cannot reach Redis at redis://user:***@127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port})\n`,
+      );
     });
 
     it('a Redis that accepts and never answers is exit code 2 after --timeout', async () => {

@@ -33,14 +33,14 @@ function hasMethods(value: Loose, names: readonly string[]): boolean {
 
 /** @keyv/redis: `opts.dialect` is `'redis'` and it wraps a node-redis client. */
 function isKeyvRedis(store: Loose): boolean {
-  const opts = store['opts'];
-  return isObject(opts) && opts['dialect'] === 'redis' && isObject(store['client']);
+  const opts = store.opts;
+  return isObject(opts) && opts.dialect === 'redis' && isObject(store.client);
 }
 
 /** @keyv/postgres: `opts.dialect` is `'postgres'`. */
 function isKeyvPostgres(store: Loose): boolean {
-  const opts = store['opts'];
-  return isObject(opts) && opts['dialect'] === 'postgres';
+  const opts = store.opts;
+  return isObject(opts) && opts.dialect === 'postgres';
 }
 
 /**
@@ -65,14 +65,14 @@ function isKeyvPostgres(store: Loose): boolean {
  * @throws OptionError (`ERR_REPRISE_OPTION`) naming the setting and its fix.
  */
 export function checkKeyv(keyv: unknown): StoreTraits {
-  if (!isObject(keyv) || !hasMethods(keyv, ['get', 'set', 'delete']) || !isObject(keyv['opts'])) {
-    refuse('expects a Keyv instance (keyv ^5.6.0), got ' + (keyv === null ? 'null' : typeof keyv));
+  if (!isObject(keyv) || !hasMethods(keyv, ['get', 'set', 'delete']) || !isObject(keyv.opts)) {
+    refuse(`expects a Keyv instance (keyv ^5.6.0), got ${keyv === null ? 'null' : typeof keyv}`);
   }
-  if (typeof keyv['throwOnErrors'] !== 'boolean' || typeof keyv['useKeyPrefix'] !== 'boolean') {
+  if (typeof keyv.throwOnErrors !== 'boolean' || typeof keyv.useKeyPrefix !== 'boolean') {
     refuse('expects a Keyv 5 instance (keyv ^5.6.0): this one has no throwOnErrors/useKeyPrefix settings');
   }
-  const opts = keyv['opts'] as Loose;
-  const store = opts['store'];
+  const opts = keyv.opts as Loose;
+  const store = opts.store;
   if (store === undefined || store === null) {
     refuse(
       'the Keyv has no store (it was created with `store: undefined`, so its get() always misses while set() ' +
@@ -82,33 +82,41 @@ export function checkKeyv(keyv: unknown): StoreTraits {
   if (!isObject(store) || !(store instanceof Map || hasMethods(store, ['get', 'set', 'delete']))) {
     refuse('the Keyv store has no get/set/delete methods');
   }
-  if (keyv['throwOnErrors'] !== true) {
+  if (keyv.throwOnErrors !== true) {
     refuse(
       'the Keyv swallows store errors (a failed write would look like a success and a failed read like a miss): ' +
         'create it with `new Keyv(store, { throwOnErrors: true })`',
     );
   }
-  if (store['throwOnErrors'] === false) {
+  if (store.throwOnErrors === false) {
     refuse(
       'the Keyv store swallows its own errors (`throwOnErrors: false`), so a failed write reaches Keyv as a success: ' +
         'create the store with `throwOnErrors: true` (for @keyv/redis: `new KeyvRedis(client, { throwOnErrors: true })`)',
     );
   }
-  if (store['throwOnConnectError'] === false) {
+  if (store.throwOnConnectError === false) {
     refuse(
       'the Keyv store ignores connection failures (`throwOnConnectError: false`), so a write while disconnected ' +
         'is lost silently: leave `throwOnConnectError` at true',
     );
   }
-  if ((typeof keyv['serialize'] !== 'function' || typeof keyv['deserialize'] !== 'function') && !(store instanceof Map)) {
-    refuse('the Keyv has no serialize/deserialize functions, so its store would receive objects instead of strings: keep the default serializer');
+  if ((typeof keyv.serialize !== 'function' || typeof keyv.deserialize !== 'function') && !(store instanceof Map)) {
+    refuse(
+      'the Keyv has no serialize/deserialize functions, so its store would receive objects instead of strings: keep the default serializer',
+    );
   }
-  const namespace = keyv['namespace'];
-  if (keyv['useKeyPrefix'] === true && typeof namespace === 'string' && namespace !== '' &&
-      typeof store['keyPrefixSeparator'] === 'string' && typeof store['namespace'] === 'string' && store['namespace'] !== '') {
+  const namespace = keyv.namespace;
+  if (
+    keyv.useKeyPrefix === true &&
+    typeof namespace === 'string' &&
+    namespace !== '' &&
+    typeof store.keyPrefixSeparator === 'string' &&
+    typeof store.namespace === 'string' &&
+    store.namespace !== ''
+  ) {
     refuse(
       `both the Keyv and its store prefix keys (a key k would be stored as ${JSON.stringify(
-        `${store['namespace']}${store['keyPrefixSeparator']}${namespace}:k`,
+        `${store.namespace}${store.keyPrefixSeparator}${namespace}:k`,
       )}): create the Keyv with \`useKeyPrefix: false\` (createKeyv from @keyv/redis does)`,
     );
   }

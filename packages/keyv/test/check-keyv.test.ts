@@ -60,7 +60,10 @@ describe('KeyvAdapter: checks the Keyv it is given', () => {
     });
 
     it('no serializer with a store other than a Map (the store would get objects)', () => {
-      const keyv = new Keyv((new RecordingStore() as unknown as KeyvStoreAdapter), { throwOnErrors: true, serialize: undefined, deserialize: undefined } as unknown as KeyvOptions);
+      const keyv = new Keyv(
+        new RecordingStore() as unknown as KeyvStoreAdapter,
+        { throwOnErrors: true, serialize: undefined, deserialize: undefined } as unknown as KeyvOptions,
+      );
       expectOptionError(() => new KeyvAdapter(keyv), /no serialize\/deserialize/);
     });
   });
@@ -73,7 +76,9 @@ describe('KeyvAdapter: checks the Keyv it is given', () => {
     });
 
     it('a Map store without serializer (values stay objects in memory)', () => {
-      const adapter = new KeyvAdapter(new Keyv(new Map(), { throwOnErrors: true, serialize: undefined, deserialize: undefined } as unknown as KeyvOptions));
+      const adapter = new KeyvAdapter(
+        new Keyv(new Map(), { throwOnErrors: true, serialize: undefined, deserialize: undefined } as unknown as KeyvOptions),
+      );
       expect(adapter.atomic).to.equal(true);
     });
 
@@ -92,7 +97,7 @@ describe('KeyvAdapter: checks the Keyv it is given', () => {
     });
 
     it('an unknown store: not atomic, named keyv', () => {
-      const adapter = new KeyvAdapter(new Keyv((new RecordingStore() as unknown as KeyvStoreAdapter), { throwOnErrors: true }));
+      const adapter = new KeyvAdapter(new Keyv(new RecordingStore() as unknown as KeyvStoreAdapter, { throwOnErrors: true }));
       expect(adapter.name).to.equal('keyv');
       expect(adapter.atomic).to.equal(false);
     });

@@ -6,8 +6,8 @@ import pg from 'pg';
 import { runAdapterTests } from '@reprise/adapter-tests';
 import { KeyvAdapter } from '../src/index.js';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const POSTGRES_URL = process.env['POSTGRES_URL'] ?? 'postgresql://root@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 const functions = { describe, it, before, after };
 
 // Keyv with its in-memory Map: a new Keyv per adapter, nothing to release.

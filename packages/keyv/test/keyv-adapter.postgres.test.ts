@@ -6,7 +6,7 @@ import pg from 'pg';
 import { KeyvAdapter } from '../src/index.js';
 import { expectRejection } from '@reprise/adapter-tests/internal';
 
-const POSTGRES_URL = process.env['POSTGRES_URL'] ?? 'postgresql://root@127.0.0.1:5432/test';
+const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 
 describe('KeyvAdapter over @keyv/postgres (real Postgres)', () => {
   const table = `reprise_keyv_test_${randomUUID().replaceAll('-', '')}`;
@@ -61,7 +61,10 @@ describe('KeyvAdapter over @keyv/postgres (real Postgres)', () => {
     await adapter.save('short', 'v', 5);
     const deadline = Date.now() + 6;
     while (Date.now() <= deadline) await new Promise((resolve) => setImmediate(resolve));
-    expect((await rows()).map((row) => row.key), 'still there after its TTL').to.include('reprise:short');
+    expect(
+      (await rows()).map((row) => row.key),
+      'still there after its TTL',
+    ).to.include('reprise:short');
     expect(await adapter.load('short')).to.equal(undefined);
     expect((await rows()).map((row) => row.key)).not.to.include('reprise:short');
   });

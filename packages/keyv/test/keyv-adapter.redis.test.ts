@@ -5,7 +5,7 @@ import KeyvRedis, { createClient } from '@keyv/redis';
 import { KeyvAdapter } from '../src/index.js';
 import { expectRejection } from '@reprise/adapter-tests/internal';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 describe('KeyvAdapter over @keyv/redis (real Redis)', () => {
   const namespace = `reprise-keyv-test-${randomUUID()}`;
@@ -70,12 +70,17 @@ describe('KeyvAdapter over @keyv/redis (real Redis)', () => {
   it('concurrent takes over two connections: exactly one caller gets the value', async () => {
     const otherClient = createClient({ url: REDIS_URL, disableOfflineQueue: true });
     await otherClient.connect();
-    const other = new KeyvAdapter(new Keyv(new KeyvRedis(otherClient, { namespace, throwOnErrors: true }), { namespace, useKeyPrefix: false, throwOnErrors: true }));
+    const other = new KeyvAdapter(
+      new Keyv(new KeyvRedis(otherClient, { namespace, throwOnErrors: true }), { namespace, useKeyPrefix: false, throwOnErrors: true }),
+    );
     try {
       for (let round = 0; round < 5; round++) {
         await adapter.save('race', `v${round}`);
         const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : adapter).take('race')));
-        expect(results.filter((r) => r === `v${round}`), `round ${round}`).to.have.length(1);
+        expect(
+          results.filter((r) => r === `v${round}`),
+          `round ${round}`,
+        ).to.have.length(1);
       }
     } finally {
       otherClient.destroy();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Keyv, type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
+import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import { RepriseError } from '@reprise/core';
 import { KeyvAdapter } from '../src/index.js';
 import { keyvTtl } from '../src/arguments.js';
@@ -48,7 +48,11 @@ describe('KeyvAdapter over Keyv and a Map or a custom store', () => {
     for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '10']) {
       it(`rejects ttlMs ${String(bad)} with ERR_REPRISE_ADAPTER and writes nothing`, async () => {
         const { store, adapter } = recordingKeyv();
-        await expectRejection(adapter.save('k', 'v', bad as number), 'ERR_REPRISE_ADAPTER', /ttlMs must be undefined or a positive finite number/);
+        await expectRejection(
+          adapter.save('k', 'v', bad as number),
+          'ERR_REPRISE_ADAPTER',
+          /ttlMs must be undefined or a positive finite number/,
+        );
         expect(store.calls).to.deep.equal([]);
       });
     }
@@ -116,7 +120,11 @@ describe('KeyvAdapter over Keyv and a Map or a custom store', () => {
       ['a non-string value', (a: KeyvAdapter) => a.save('k', { v: 1 } as unknown as string)],
     ] as const) {
       it(`rejects ${label} with ERR_REPRISE_ADAPTER`, async () => {
-        await expectRejection(call(new KeyvAdapter(new Keyv({ throwOnErrors: true }))), 'ERR_REPRISE_ADAPTER', /must be a string, got (a number|42|an object)/);
+        await expectRejection(
+          call(new KeyvAdapter(new Keyv({ throwOnErrors: true }))),
+          'ERR_REPRISE_ADAPTER',
+          /must be a string, got (a number|42|an object)/,
+        );
       });
     }
   });

@@ -21,4 +21,3 @@ describe('KeyvAdapter is not ordered', () => {
     expect('saveManyIfNewer' in adapter).to.equal(false);
   });
 });
-

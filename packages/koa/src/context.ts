@@ -101,6 +101,7 @@ export function installAccessors(app: Koa): void {
 
 function requestSession(ctx: WithRequestSession): RequestSession<SessionData> {
   const found = ctx[REQUEST_SESSION];
-  if (found === undefined) throw new Error('ctx.session is used outside the Reprise session() middleware (add app.use(session()) before this middleware)');
+  if (found === undefined)
+    throw new Error('ctx.session is used outside the Reprise session() middleware (add app.use(session()) before this middleware)');
   return found;
 }

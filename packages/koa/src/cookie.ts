@@ -83,7 +83,13 @@ function sameText(a: string, b: string): boolean {
  * `maxAge` in ms or `'session'`; `ip`: the client IP when `ipBinding` is on. Returns the signature
  * it issued (with the key it was made with), or `undefined` when cookies are not signed.
  */
-export function writeCookie(ctx: Context, settings: CookieSettings, id: string, maxAge: number | 'session', ip?: string): IssuedSignature | undefined {
+export function writeCookie(
+  ctx: Context,
+  settings: CookieSettings,
+  id: string,
+  maxAge: number | 'session',
+  ip?: string,
+): IssuedSignature | undefined {
   const options = { ...attributes(ctx, settings, maxAge), signed: false };
   ctx.cookies.set(settings.name, id, options);
   const keys = signerOf(ctx);

@@ -71,23 +71,47 @@ const COOKIE_ALIASES = Object.freeze({
 
 /** Why each refused koa-session option is refused, and what to use. */
 const REFUSED: Readonly<Record<string, string>> = Object.freeze({
-  store: "koa-session's store: Reprise writes snapshots through `adapter` (RedisAdapter, PostgresAdapter, or KeyvAdapter for any Keyv store)",
+  store:
+    "koa-session's store: Reprise writes snapshots through `adapter` (RedisAdapter, PostgresAdapter, or KeyvAdapter for any Keyv store)",
   ContextStore: "koa-session's per-request store: Reprise writes snapshots through `adapter`",
-  externalKey: "koa-session's: Reprise's cookie carries the session id; to restore by identity set ctx.liveSession.persistKey and call ctx.liveSession.restore(key)",
-  encode: "koa-session's cookie codec: Reprise's cookie carries only the session id (the data stays on the server; snapshots use core's codec)",
-  decode: "koa-session's cookie codec: Reprise's cookie carries only the session id (the data stays on the server; snapshots use core's codec)",
+  externalKey:
+    "koa-session's: Reprise's cookie carries the session id; to restore by identity set ctx.liveSession.persistKey and call ctx.liveSession.restore(key)",
+  encode:
+    "koa-session's cookie codec: Reprise's cookie carries only the session id (the data stays on the server; snapshots use core's codec)",
+  decode:
+    "koa-session's cookie codec: Reprise's cookie carries only the session id (the data stays on the server; snapshots use core's codec)",
   genid: "koa-session's id generator: Reprise's session ids are 128-bit random; set ctx.liveSession.persistKey to name a snapshot",
   prefix: "koa-session's store-key prefix: give the prefix to the adapter (RedisAdapter({ prefix }), for example)",
-  valid: "koa-session's valid(ctx, data): check in a middleware after session() and set ctx.session = null; ipBinding binds a session to the client IP",
-  beforeSave: "koa-session's beforeSave(ctx, session): onClose runs before a session's snapshot is written (it may change data or set persist = false)",
+  valid:
+    "koa-session's valid(ctx, data): check in a middleware after session() and set ctx.session = null; ipBinding binds a session to the client IP",
+  beforeSave:
+    "koa-session's beforeSave(ctx, session): onClose runs before a session's snapshot is written (it may change data or set persist = false)",
 });
 
 /** Every koa-session option name `session()` knows (accepted or refused). */
 export const KOA_SESSION_OPTION_NAMES: ReadonlySet<string> = new Set(
   Object.keys({
-    key: true, maxAge: true, httpOnly: true, secure: true, sameSite: true, domain: true, path: true,
-    autoCommit: true, overwrite: true, signed: true, rolling: true, renew: true,
-    store: true, ContextStore: true, externalKey: true, encode: true, decode: true, genid: true, prefix: true, valid: true, beforeSave: true,
+    key: true,
+    maxAge: true,
+    httpOnly: true,
+    secure: true,
+    sameSite: true,
+    domain: true,
+    path: true,
+    autoCommit: true,
+    overwrite: true,
+    signed: true,
+    rolling: true,
+    renew: true,
+    store: true,
+    ContextStore: true,
+    externalKey: true,
+    encode: true,
+    decode: true,
+    genid: true,
+    prefix: true,
+    valid: true,
+    beforeSave: true,
   } satisfies Record<keyof KoaSessionOptions, true>),
 );
 
@@ -103,7 +127,9 @@ export interface TranslatedOptions<T> {
  * Translates koa-session's option names (see {@link KoaSessionOptions}) into Reprise's, or throws
  * an `OptionError` naming the Reprise equivalent. The options object is not changed.
  */
-export function fromKoaSessionOptions<T extends { cookie?: CookieOptions | undefined }>(options: T & KoaSessionOptions): TranslatedOptions<T> {
+export function fromKoaSessionOptions<T extends { cookie?: CookieOptions | undefined }>(
+  options: T & KoaSessionOptions,
+): TranslatedOptions<T> {
   const given = Object.entries(options).filter(([name, value]) => KOA_SESSION_OPTION_NAMES.has(name) && value !== undefined);
   if (given.length === 0) return { options, requireKeys: false };
   const values = Object.fromEntries(given) as Record<keyof KoaSessionOptions, unknown>;
@@ -111,9 +137,17 @@ export function fromKoaSessionOptions<T extends { cookie?: CookieOptions | undef
     const why = REFUSED[name];
     if (why !== undefined) throw new OptionError(`session() option ${JSON.stringify(name)} is ${why}`);
   }
-  refuseFalse(values, 'autoCommit', 'Reprise sets the session cookie when session() finishes, always (ctx.session.manuallyCommit() is not available): remove autoCommit');
+  refuseFalse(
+    values,
+    'autoCommit',
+    'Reprise sets the session cookie when session() finishes, always (ctx.session.manuallyCommit() is not available): remove autoCommit',
+  );
   refuseFalse(values, 'overwrite', "Reprise's session cookie always overwrites an earlier one of the same name: remove overwrite");
-  refuseFalse(values, 'signed', 'Reprise signs the session cookie whenever app.keys is set (leave app.keys unset for unsigned cookies): remove signed');
+  refuseFalse(
+    values,
+    'signed',
+    'Reprise signs the session cookie whenever app.keys is set (leave app.keys unset for unsigned cookies): remove signed',
+  );
   refuseFixedCookie(values);
   const rest: Record<string, unknown> = { ...(options as object) };
   for (const [name] of given) delete rest[name];
@@ -121,7 +155,10 @@ export function fromKoaSessionOptions<T extends { cookie?: CookieOptions | undef
   for (const [alias, name] of Object.entries(COOKIE_ALIASES)) {
     const value = values[alias as keyof typeof COOKIE_ALIASES];
     if (value === undefined) continue;
-    if (cookie[name] !== undefined) throw new OptionError(`session() options ${JSON.stringify(alias)} (koa-session's name) and ${JSON.stringify(`cookie.${name}`)} are the same setting: give it once`);
+    if (cookie[name] !== undefined)
+      throw new OptionError(
+        `session() options ${JSON.stringify(alias)} (koa-session's name) and ${JSON.stringify(`cookie.${name}`)} are the same setting: give it once`,
+      );
     cookie[name] = name === 'sameSite' ? sameSiteOf(value) : value;
   }
   if (Object.keys(cookie).length > 0) rest.cookie = cookie;
@@ -139,7 +176,8 @@ function refuseFalse(values: Record<string, unknown>, name: string, why: string)
 function refuseFixedCookie(values: Record<string, unknown>): void {
   for (const name of ['rolling', 'renew']) {
     const value = values[name];
-    if (value !== undefined && typeof value !== 'boolean') throw new OptionError(`session() option ${JSON.stringify(name)} must be a boolean, got ${describeOptionValue(value)}`);
+    if (value !== undefined && typeof value !== 'boolean')
+      throw new OptionError(`session() option ${JSON.stringify(name)} must be a boolean, got ${describeOptionValue(value)}`);
   }
   const slides = values.rolling === true || values.renew === true;
   const fixed = values.rolling === false || values.renew === false;

@@ -27,7 +27,10 @@ export interface SessionMiddleware<TData extends SessionData = KoaSessionData> e
  */
 export function session<TData extends SessionData = KoaSessionData>(options?: SessionOptions<TData>, app?: Koa): SessionMiddleware<TData>;
 export function session<TData extends SessionData = KoaSessionData>(app: Koa, options?: SessionOptions<TData>): SessionMiddleware<TData>;
-export function session<TData extends SessionData = KoaSessionData>(first?: SessionOptions<TData> | Koa, second?: SessionOptions<TData> | Koa): SessionMiddleware<TData> {
+export function session<TData extends SessionData = KoaSessionData>(
+  first?: SessionOptions<TData> | Koa,
+  second?: SessionOptions<TData> | Koa,
+): SessionMiddleware<TData> {
   const given = optionsArgument<TData>(first, second);
   assertKnownSessionOptions(given);
   const { options, requireKeys } = fromKoaSessionOptions(given);
@@ -50,7 +53,9 @@ export function session<TData extends SessionData = KoaSessionData>(first?: Sess
   const middleware = async function reprise(ctx: Context, next: Next): Promise<void> {
     installAccessors(ctx.app);
     if (requireKeys && ctx.app.keys === undefined) {
-      throw new OptionError('session({ signed: true }) needs app.keys to sign the session cookie, as koa-session does: set app.keys (Reprise signs whenever it is set)');
+      throw new OptionError(
+        'session({ signed: true }) needs app.keys to sign the session cookie, as koa-session does: set app.keys (Reprise signs whenever it is set)',
+      );
     }
     const request = new RequestSession<TData>(ctx, shared);
     (ctx as unknown as Record<symbol, unknown>)[REQUEST_SESSION] = request;
@@ -74,13 +79,19 @@ export function session<TData extends SessionData = KoaSessionData>(first?: Sess
 
 /** A Koa application, as koa-session's `session(options, app)` takes it. */
 function isApp(value: unknown): value is Koa {
-  return typeof value === 'object' && value !== null && typeof (value as { use?: unknown }).use === 'function' && typeof (value as { context?: unknown }).context === 'object';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { use?: unknown }).use === 'function' &&
+    typeof (value as { context?: unknown }).context === 'object'
+  );
 }
 
 /** The options among `session()`'s arguments: `(options?, app?)` or `(app, options?)`. */
 function optionsArgument<TData extends SessionData>(first: unknown, second: unknown): SessionOptions<TData> {
   const [options, app] = isApp(first) ? [second, first] : [first, second];
-  if (app !== undefined && !isApp(app)) throw new OptionError(`session(options, app): the second argument must be the Koa app (or nothing), got ${typeof app}`);
+  if (app !== undefined && !isApp(app))
+    throw new OptionError(`session(options, app): the second argument must be the Koa app (or nothing), got ${typeof app}`);
   if (options === undefined) return {} as SessionOptions<TData>;
   if (typeof options !== 'object' || options === null || isApp(options)) throw new OptionError('session() options must be an object');
   return options as SessionOptions<TData>;

@@ -83,10 +83,12 @@ export function normalizeCookie(options: CookieOptions | undefined): CookieSetti
   }
   validateMaxAge('cookie.maxAge', cookie.maxAge);
   if (typeof cookie.httpOnly !== 'boolean') throw new OptionError('cookie.httpOnly must be a boolean');
-  if (!SAME_SITE.has(cookie.sameSite)) throw new OptionError(`cookie.sameSite must be 'lax', 'strict', 'none' or false, got ${String(cookie.sameSite)}`);
+  if (!SAME_SITE.has(cookie.sameSite))
+    throw new OptionError(`cookie.sameSite must be 'lax', 'strict', 'none' or false, got ${String(cookie.sameSite)}`);
   if (cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') throw new OptionError("cookie.secure must be true, false or 'auto'");
   if (cookie.domain !== undefined && typeof cookie.domain !== 'string') throw new OptionError('cookie.domain must be a string');
-  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/')) throw new OptionError("cookie.path must be a string starting with '/'");
+  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/'))
+    throw new OptionError("cookie.path must be a string starting with '/'");
   return Object.freeze(cookie);
 }
 
@@ -106,7 +108,10 @@ const SESSION_OPTION_NAMES: ReadonlySet<string> = new Set([...MANAGER_OPTION_NAM
 
 /** Every name of `cookie` (the compiler keeps the list complete). */
 const COOKIE_OPTION_NAMES: ReadonlySet<string> = new Set(
-  Object.keys({ name: true, maxAge: true, httpOnly: true, sameSite: true, secure: true, domain: true, path: true } satisfies Record<keyof CookieOptions, true>),
+  Object.keys({ name: true, maxAge: true, httpOnly: true, sameSite: true, secure: true, domain: true, path: true } satisfies Record<
+    keyof CookieOptions,
+    true
+  >),
 );
 
 /**

@@ -23,7 +23,9 @@ export class RequestSession<TData extends SessionData> {
     this.#ctx = ctx;
     this.#shared = shared;
     this.#presented = readCookie(ctx, shared.cookie, this.#ip(), shared.issuedSignature);
-    const binding = shared.ipBinding ? { accept: (s: LiveSession<TData>) => this.#ipMatches(s), adopted: (s: LiveSession<TData>) => this.#bindIp(s) } : undefined;
+    const binding = shared.ipBinding
+      ? { accept: (s: LiveSession<TData>) => this.#ipMatches(s), adopted: (s: LiveSession<TData>) => this.#bindIp(s) }
+      : undefined;
     this.#request = new SessionRequest(shared.manager, this.#presented?.id, binding);
   }
 

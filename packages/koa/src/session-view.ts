@@ -80,12 +80,14 @@ const READ_ONLY_HINTS: Readonly<Record<string, string>> = Object.freeze({
   save: 'it is a method',
   regenerate: 'it is a method',
   toJSON: 'it is a method',
-  manuallyCommit: 'it is koa-session\'s',
-  commit: 'it is koa-session\'s',
+  manuallyCommit: "it is koa-session's",
+  commit: "it is koa-session's",
 });
 
 function readOnly(name: string): UnsupportedError {
-  return new UnsupportedError(`ctx.session.${name} cannot be set or deleted, and is never a data key: ${READ_ONLY_HINTS[name] ?? 'it is reserved'}`);
+  return new UnsupportedError(
+    `ctx.session.${name} cannot be set or deleted, and is never a data key: ${READ_ONLY_HINTS[name] ?? 'it is reserved'}`,
+  );
 }
 
 function noCommit(name: string): () => never {

@@ -72,7 +72,11 @@ describe('close and restore', () => {
       expectSameCookie(res, oldId, 'k1');
       expect(alice.sid).to.equal(oldId);
       expect(alice.jar.get(`${SID}.sig`)).to.equal(oldSig);
-      expect(hooks.seen.closes.find((close) => close.id === oldId)).to.deep.equal({ id: oldId, reason: 'evicted', data: { cart: 'apple' } });
+      expect(hooks.seen.closes.find((close) => close.id === oldId)).to.deep.equal({
+        id: oldId,
+        reason: 'evicted',
+        data: { cart: 'apple' },
+      });
       expect(hooks.seen.restores).to.deep.equal([{ id: oldId, from: oldId, data: { cart: 'apple' } }]);
       // The cookie goes on working, and is not re-issued.
       const next = await alice.get('/inc');

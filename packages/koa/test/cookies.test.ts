@@ -38,7 +38,9 @@ describe('cookies', () => {
     it('honours name, path, domain, sameSite, httpOnly and maxAge options', async () => {
       clock = fakeDate();
       const t = buildApp({
-        session: { cookie: { name: 'app_sid', path: '/shop', domain: 'example.com', sameSite: 'strict', httpOnly: false, maxAge: 5 * MINUTE } },
+        session: {
+          cookie: { name: 'app_sid', path: '/shop', domain: 'example.com', sameSite: 'strict', httpOnly: false, maxAge: 5 * MINUTE },
+        },
       });
       const res = await request(t.app.callback()).get('/inc').expect(200);
       expect(cookieIn(res, SID)).to.equal(undefined);
@@ -107,7 +109,8 @@ describe('cookies', () => {
         'truncated signature': (id) => `${SID}=${id}; ${SID}.sig=${sign(SID, id, 'k1').slice(0, -1)}`,
         'empty signature': (id) => `${SID}=${id}; ${SID}.sig=`,
         'oversized signature': (id) => `${SID}=${id}; ${SID}.sig=${sign(SID, id, 'k1')}${'A'.repeat(4000)}`,
-        'tampered value, original signature': (id) => `${SID}=${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}; ${SID}.sig=${sign(SID, id, 'k1')}`,
+        'tampered value, original signature': (id) =>
+          `${SID}=${id.slice(0, -1)}${id.endsWith('A') ? 'B' : 'A'}; ${SID}.sig=${sign(SID, id, 'k1')}`,
       };
       for (const [name, cookie] of Object.entries(cases)) {
         it(`${name}: a read sees no session and gets no cookie; a write gets a fresh session`, async () => {

@@ -30,7 +30,12 @@ const routes = {
   '/max-age': (ctx: Context) => {
     const days = String(ctx.query.days);
     ctx.session.maxAge = days === 'session' ? 'session' : Number(days) * DAY;
-    ctx.body = { maxAge: ctx.session.maxAge, sessionMaxAge: ctx.sessionMaxAge, keys: Object.keys(ctx.session), has: 'maxAge' in ctx.session };
+    ctx.body = {
+      maxAge: ctx.session.maxAge,
+      sessionMaxAge: ctx.sessionMaxAge,
+      keys: Object.keys(ctx.session),
+      has: 'maxAge' in ctx.session,
+    };
   },
   '/bad-max-age': (ctx: Context) => outcome(ctx, () => (ctx.session.maxAge = -1)),
   '/assign-max-age': (ctx: Context) => {
@@ -79,7 +84,8 @@ const routes = {
     outcome(ctx, () => ((ctx.session as Record<string, unknown>)[name] = 'x'));
   },
   '/delete': (ctx: Context) => outcome(ctx, () => delete (ctx.session as Record<string, unknown>)[String(ctx.query.name)]),
-  '/define': (ctx: Context) => outcome(ctx, () => Object.defineProperty(ctx.session, String(ctx.query.name), { value: 1, enumerable: true })),
+  '/define': (ctx: Context) =>
+    outcome(ctx, () => Object.defineProperty(ctx.session, String(ctx.query.name), { value: 1, enumerable: true })),
   '/session-options': (ctx: Context) => outcome(ctx, () => (ctx as unknown as { sessionOptions: unknown }).sessionOptions),
   '/regenerate-session': (ctx: Context) => outcome(ctx, () => (ctx as unknown as { regenerateSession(): unknown }).regenerateSession()),
   '/every-habit': async (ctx: Context) => {

@@ -70,13 +70,22 @@ describe("session() with koa-session's options", () => {
       const cookie = cookieIn(res, 'koa.sess')!;
       expect(cookie.attributes).to.deep.equal({ path: '/', expires: new Date(T0 + DAY).toUTCString(), secure: true, httponly: true });
       expect(cookieIn(res, 'koa.sess.sig')!.value).to.equal(sign('koa.sess', cookie.value, 'some secret hurr'));
-      await request(app.callback()).get('/').set('Cookie', `koa.sess=${cookie.value}; koa.sess.sig=${cookieIn(res, 'koa.sess.sig')!.value}`).expect(200, '2 views');
+      await request(app.callback())
+        .get('/')
+        .set('Cookie', `koa.sess=${cookie.value}; koa.sess.sig=${cookieIn(res, 'koa.sess.sig')!.value}`)
+        .expect(200, '2 views');
     });
 
     it('session(app), session(app, options) and session(options, app) all work; the app is only checked', async () => {
-      for (const make of [(app: Koa) => session(app), (app: Koa) => session(app, { key: 'sid' }), (app: Koa) => session({ key: 'sid' }, app)]) {
+      for (const make of [
+        (app: Koa) => session(app),
+        (app: Koa) => session(app, { key: 'sid' }),
+        (app: Koa) => session({ key: 'sid' }, app),
+      ]) {
         const app = new Koa();
-        const res = await request(counterApp(make(app)).callback()).get('/').expect(200);
+        const res = await request(counterApp(make(app)).callback())
+          .get('/')
+          .expect(200);
         expect(setCookies(res)).to.have.length(1);
       }
     });
@@ -90,7 +99,14 @@ describe("session() with koa-session's options", () => {
   describe('cookie options, the same as cookie.*', () => {
     it('key, maxAge, httpOnly, sameSite, domain and path set the cookie', async () => {
       clock = fakeDate();
-      const middleware = sessionWith({ key: 'app.sess', maxAge: 5 * MINUTE, httpOnly: false, sameSite: 'Strict', domain: 'example.com', path: '/shop' });
+      const middleware = sessionWith({
+        key: 'app.sess',
+        maxAge: 5 * MINUTE,
+        httpOnly: false,
+        sameSite: 'Strict',
+        domain: 'example.com',
+        path: '/shop',
+      });
       const res = await request(counterApp(middleware).callback()).get('/shop').expect(200);
       expect(cookieIn(res, 'app.sess')!.attributes).to.deep.equal({
         path: '/shop',
@@ -101,9 +117,13 @@ describe("session() with koa-session's options", () => {
     });
 
     it("maxAge: 'session' is a browser-session cookie; sameSite null sets none, true is strict", async () => {
-      const plain = await request(counterApp(sessionWith({ maxAge: 'session', sameSite: null })).callback()).get('/').expect(200);
+      const plain = await request(counterApp(sessionWith({ maxAge: 'session', sameSite: null })).callback())
+        .get('/')
+        .expect(200);
       expect(cookieIn(plain)!.attributes).to.deep.equal({ path: '/', httponly: true });
-      const strict = await request(counterApp(sessionWith({ sameSite: true })).callback()).get('/').expect(200);
+      const strict = await request(counterApp(sessionWith({ sameSite: true })).callback())
+        .get('/')
+        .expect(200);
       expect(cookieIn(strict)!.attributes.samesite).to.equal('strict');
     });
 
@@ -116,7 +136,9 @@ describe("session() with koa-session's options", () => {
 
     it('apply with a ready manager too', async () => {
       const manager = new SessionManager({ adapter: new MemoryAdapter() });
-      const res = await request(counterApp(sessionWith({ manager, key: 'shared.sid' })).callback()).get('/').expect(200);
+      const res = await request(counterApp(sessionWith({ manager, key: 'shared.sid' })).callback())
+        .get('/')
+        .expect(200);
       expect(cookieIn(res, 'shared.sid')).to.not.equal(undefined);
     });
 
@@ -167,7 +189,9 @@ describe("session() with koa-session's options", () => {
     });
 
     it('signed: true with app.keys signs the cookie', async () => {
-      const res = await request(counterApp(sessionWith({ signed: true }), ['k1']).callback()).get('/').expect(200);
+      const res = await request(counterApp(sessionWith({ signed: true }), ['k1']).callback())
+        .get('/')
+        .expect(200);
       expect(cookieIn(res, 'reprise.sid.sig')).to.not.equal(undefined);
     });
   });
@@ -193,7 +217,9 @@ describe("session() with koa-session's options", () => {
     }
 
     it('a non-boolean is refused', () => {
-      expect(optionError(() => sessionWith({ rolling: 'yes' })).message).to.equal('session() option "rolling" must be a boolean, got "yes"');
+      expect(optionError(() => sessionWith({ rolling: 'yes' })).message).to.equal(
+        'session() option "rolling" must be a boolean, got "yes"',
+      );
     });
   });
 

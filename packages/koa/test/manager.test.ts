@@ -23,7 +23,7 @@ describe("session()'s manager", () => {
     expect(middleware.manager.adapter.name).to.equal('memory');
   });
 
-  it('session({ manager }) uses the given manager: its hooks run, its sessions are the requests\' sessions', async () => {
+  it("session({ manager }) uses the given manager: its hooks run, its sessions are the requests' sessions", async () => {
     const adapter = new MemoryAdapter();
     const closes: string[] = [];
     const manager = new SessionManager({ adapter, onClose: (_session, reason) => void closes.push(reason) });
@@ -41,7 +41,10 @@ describe("session()'s manager", () => {
     const shop = buildApp({ session: { manager } });
     const admin = buildApp({ session: { manager } });
     const res = await shop.browser().get('/set?cart=apple');
-    const back = await request(admin.app.callback()).get('/read').set('Cookie', `reprise.sid=${cookieIn(res)!.value}`).expect(200);
+    const back = await request(admin.app.callback())
+      .get('/read')
+      .set('Cookie', `reprise.sid=${cookieIn(res)!.value}`)
+      .expect(200);
     expect(back.body.data).to.deep.equal({ cart: 'apple' });
   });
 

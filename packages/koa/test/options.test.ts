@@ -50,12 +50,18 @@ describe('session() options', () => {
       expect(optionError(() => sessionWith({ idleTimout: 60_000 })).message).to.equal(
         'unknown option "idleTimout" (did you mean "idleTimeout"?)',
       );
-      expect(optionError(() => sessionWith({ retryafter: 5 })).message).to.equal('unknown option "retryafter" (did you mean "retryAfter"?)');
+      expect(optionError(() => sessionWith({ retryafter: 5 })).message).to.equal(
+        'unknown option "retryafter" (did you mean "retryAfter"?)',
+      );
     });
 
     it("refuses a typo of session()'s own options, suggesting them", () => {
-      expect(optionError(() => sessionWith({ cookies: { name: 'sid' } })).message).to.equal('unknown option "cookies" (did you mean "cookie"?)');
-      expect(optionError(() => sessionWith({ ipbinding: true })).message).to.equal('unknown option "ipbinding" (did you mean "ipBinding"?)');
+      expect(optionError(() => sessionWith({ cookies: { name: 'sid' } })).message).to.equal(
+        'unknown option "cookies" (did you mean "cookie"?)',
+      );
+      expect(optionError(() => sessionWith({ ipbinding: true })).message).to.equal(
+        'unknown option "ipbinding" (did you mean "ipBinding"?)',
+      );
       const manager = new SessionManager({ adapter: new MemoryAdapter() });
       expect(optionError(() => sessionWith({ manger: manager })).message).to.equal('unknown option "manger" (did you mean "manager"?)');
     });
@@ -76,7 +82,9 @@ describe('session() options', () => {
       expect(optionError(() => sessionWith({ manager, idleTimout: 1_000 })).message).to.equal(
         'unknown option "idleTimout" (did you mean "idleTimeout"?)',
       );
-      expect(optionError(() => sessionWith({ manager, idleTimeout: 1_000 })).message).to.match(/cannot take manager options \(idleTimeout\)/);
+      expect(optionError(() => sessionWith({ manager, idleTimeout: 1_000 })).message).to.match(
+        /cannot take manager options \(idleTimeout\)/,
+      );
     });
 
     it('refuses an unknown cookie option, naming it cookie.<name> and suggesting the close one', () => {
@@ -98,7 +106,9 @@ describe('session() options', () => {
       expect(optionError(() => assertKnownSessionOptions({ cookie: { pth: '/' } })).message).to.equal(
         'unknown option "cookie.pth" (did you mean "cookie.path"?)',
       );
-      expect(optionError(() => assertKnownSessionOptions({ cokie: {} })).message).to.equal('unknown option "cokie" (did you mean "cookie"?)');
+      expect(optionError(() => assertKnownSessionOptions({ cokie: {} })).message).to.equal(
+        'unknown option "cokie" (did you mean "cookie"?)',
+      );
     });
 
     it('normalizeCookie refuses unknown names and a cookie option that is not an object', () => {
@@ -128,7 +138,9 @@ describe('session() options', () => {
 
     it('cookie.maxAge must be positive and finite', () => {
       for (const maxAge of [0, -1, NaN, Infinity]) {
-        expect(optionError(() => sessionWith({ cookie: { maxAge } })).message).to.match(/^cookie\.maxAge must be a positive number of ms or 'session'/);
+        expect(optionError(() => sessionWith({ cookie: { maxAge } })).message).to.match(
+          /^cookie\.maxAge must be a positive number of ms or 'session'/,
+        );
       }
     });
   });

@@ -1,4 +1,13 @@
-import { DeadlineHeap, adapterError, assertFence, assertKey, assertTtl, assertValue, assertVersion, assertWrites } from '@reprise/core/adapter-kit';
+import {
+  DeadlineHeap,
+  adapterError,
+  assertFence,
+  assertKey,
+  assertTtl,
+  assertValue,
+  assertVersion,
+  assertWrites,
+} from '@reprise/core/adapter-kit';
 import type { AdapterError, Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 import { acceptsVersion, deadlineOf, takeOutcome } from './entry.js';
 import type { Entry } from './entry.js';

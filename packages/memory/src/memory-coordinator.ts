@@ -127,12 +127,14 @@ function checkMs(name: string, value: unknown): number {
 
 function checkDeadline(deadline: unknown): number | undefined {
   if (deadline === undefined) return undefined;
-  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0) throw coordinatorError(`deadline must be ms since the epoch (a non-negative safe integer), got ${String(deadline)}`);
+  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0)
+    throw coordinatorError(`deadline must be ms since the epoch (a non-negative safe integer), got ${String(deadline)}`);
   return deadline;
 }
 
 function checkLimit(limit: unknown): number {
-  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) throw coordinatorError(`limit must be a positive integer, got ${String(limit)}`);
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1)
+    throw coordinatorError(`limit must be a positive integer, got ${String(limit)}`);
   return limit;
 }
 
@@ -164,7 +166,8 @@ export class MemoryCoordinator implements SessionCoordinator {
   }
 
   async join(instanceId: string, member: CoordinatorMember): Promise<void> {
-    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) throw coordinatorError(`instanceId must be 1 to 64 letters, digits, - or _, got ${String(instanceId)}`);
+    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId))
+      throw coordinatorError(`instanceId must be 1 to 64 letters, digits, - or _, got ${String(instanceId)}`);
     if (this.#instanceId !== undefined) throw coordinatorError(`join() was already called (as ${this.#instanceId})`);
     if (this.#left) throw coordinatorError('join() after leave()');
     this.#cluster.join(instanceId, member);

@@ -1,4 +1,13 @@
-import { WarningThrottle, describeKey, describeOptionValue, functionField, optionsSchema, parseOptions, positiveIntegerField, type ParsedOptions } from '@reprise/core/adapter-kit';
+import {
+  WarningThrottle,
+  describeKey,
+  describeOptionValue,
+  functionField,
+  optionsSchema,
+  parseOptions,
+  positiveIntegerField,
+  type ParsedOptions,
+} from '@reprise/core/adapter-kit';
 
 /** Options of {@link MemoryAdapter}. Every option is optional; `undefined` means the default. */
 export interface MemoryAdapterOptions {

@@ -56,7 +56,12 @@ describe('MemoryAdapter: saveManyIfNewer (exact, on a manual clock)', () => {
     const error = await rejection(run.adapter.saveManyIfNewer(bad));
     expect(error.code).to.equal('ERR_REPRISE_ADAPTER');
     expect(error.message).to.equal('MemoryAdapter: writes[2]: version must be a non-negative safe integer, got -1');
-    const twice = await rejection(run.adapter.saveManyIfNewer([{ key: 'a', value: 'x', version: 1 }, { key: 'a', value: 'y', version: 2 }]));
+    const twice = await rejection(
+      run.adapter.saveManyIfNewer([
+        { key: 'a', value: 'x', version: 1 },
+        { key: 'a', value: 'y', version: 2 },
+      ]),
+    );
     expect(twice.message).to.match(/^MemoryAdapter: writes\[1\]: the key is already in this batch/);
     expect(await run.adapter.load('a')).to.equal(undefined);
     expect(await run.adapter.load('kept')).to.equal('v');
@@ -68,7 +73,11 @@ describe('MemoryAdapter: saveManyIfNewer (exact, on a manual clock)', () => {
     const small = new MemoryAdapter({ maxEntries: 2, now: run.clock.now, onDrop: (key) => dropped.push(key) });
     try {
       await small.save('old', 'v');
-      expect(await small.saveManyIfNewer(['a', 'b', 'c'].map((key) => ({ key, value: key, version: 1 })))).to.deep.equal([true, true, true]);
+      expect(await small.saveManyIfNewer(['a', 'b', 'c'].map((key) => ({ key, value: key, version: 1 })))).to.deep.equal([
+        true,
+        true,
+        true,
+      ]);
       expect(dropped).to.deep.equal(['old', 'a']);
       expect([await small.load('b'), await small.load('c')]).to.deep.equal(['b', 'c']);
     } finally {
@@ -77,13 +86,24 @@ describe('MemoryAdapter: saveManyIfNewer (exact, on a manual clock)', () => {
   });
 
   it('an onDrop that throws: every entry is still applied, then the batch rejects with that error', async () => {
-    const small = new MemoryAdapter({ maxEntries: 1, now: run.clock.now, onDrop: () => { throw new Error('onDrop failed'); } });
+    const small = new MemoryAdapter({
+      maxEntries: 1,
+      now: run.clock.now,
+      onDrop: () => {
+        throw new Error('onDrop failed');
+      },
+    });
     try {
-      const caught = await small.saveManyIfNewer([
-        { key: 'a', value: 'a', version: 1 },
-        { key: 'b', value: 'b', version: 1 },
-        { key: 'c', value: 'c', version: 1 },
-      ]).then(() => undefined, (error: unknown) => error);
+      const caught = await small
+        .saveManyIfNewer([
+          { key: 'a', value: 'a', version: 1 },
+          { key: 'b', value: 'b', version: 1 },
+          { key: 'c', value: 'c', version: 1 },
+        ])
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
       expect(caught).to.be.instanceOf(Error).with.property('message', 'onDrop failed');
       expect(await small.load('c'), 'the last entry was applied').to.equal('c');
     } finally {
@@ -93,6 +113,8 @@ describe('MemoryAdapter: saveManyIfNewer (exact, on a manual clock)', () => {
 
   it('rejects after close()', async () => {
     await run.adapter.close();
-    expect((await rejection(run.adapter.saveManyIfNewer([{ key: 'k', value: 'v', version: 1 }]))).message).to.equal('MemoryAdapter: the adapter is closed');
+    expect((await rejection(run.adapter.saveManyIfNewer([{ key: 'k', value: 'v', version: 1 }]))).message).to.equal(
+      'MemoryAdapter: the adapter is closed',
+    );
   });
 });

@@ -6,7 +6,6 @@ import { MemoryAdapter } from '../src/index.js';
 import type { MemoryAdapterOptions } from '../src/index.js';
 import { manualClock } from './support/manual-clock.js';
 
-
 /** Awaits `promise`, expecting it to reject with a RepriseError of `code` whose message matches `pattern`. */
 async function expectRejection(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
   let caught: unknown;
@@ -56,7 +55,7 @@ describe('MemoryAdapter', () => {
       ['the empty string', ''],
       ['unicode (astral, combining, RTL, emoji)', 'héllo 𝄞 ﷽ e\u0301 👩‍👩‍👧 日本語'],
       ['NUL characters', '\u0000a\u0000\u0000b\u0000'],
-      ['a 1 MB string', 'x'.repeat(1024 * 1024 - 1) + '\u0000'],
+      ['a 1 MB string', `${'x'.repeat(1024 * 1024 - 1)}\u0000`],
     ];
     for (const [label, value] of cases) {
       it(`keeps ${label}`, async () => {
@@ -176,11 +175,7 @@ describe('MemoryAdapter', () => {
     });
 
     it('every call sweeps: load, take and delete too', async () => {
-      for (const call of [
-        (a: MemoryAdapter) => a.load('x'),
-        (a: MemoryAdapter) => a.take('x'),
-        (a: MemoryAdapter) => a.delete('x'),
-      ]) {
+      for (const call of [(a: MemoryAdapter) => a.load('x'), (a: MemoryAdapter) => a.take('x'), (a: MemoryAdapter) => a.delete('x')]) {
         await adapter.save('k', 'v', 10);
         clock.advance(10);
         expect(adapter.size).to.equal(1);
@@ -366,7 +361,13 @@ describe('MemoryAdapter', () => {
     });
 
     it('an onDrop that throws rejects the save, which still stored its value', async () => {
-      const small = new MemoryAdapter({ maxEntries: 1, now: clock.now, onDrop: () => { throw new Error('boom'); } });
+      const small = new MemoryAdapter({
+        maxEntries: 1,
+        now: clock.now,
+        onDrop: () => {
+          throw new Error('boom');
+        },
+      });
       await small.save('a', 'a');
       let caught: unknown;
       await small.save('b', 'b').catch((error: unknown) => void (caught = error));
@@ -425,7 +426,11 @@ describe('MemoryAdapter', () => {
 
     it('rejects a non-string key or value', async () => {
       await expectRejection(adapter.save(1 as unknown as string, 'v'), 'ERR_REPRISE_ADAPTER', /key must be a string, got 1/);
-      await expectRejection(adapter.save('k', { a: 1 } as unknown as string), 'ERR_REPRISE_ADAPTER', /value must be a string, got an object/);
+      await expectRejection(
+        adapter.save('k', { a: 1 } as unknown as string),
+        'ERR_REPRISE_ADAPTER',
+        /value must be a string, got an object/,
+      );
       await expectRejection(adapter.load(undefined as unknown as string), 'ERR_REPRISE_ADAPTER', /key must be a string/);
       await expectRejection(adapter.take(null as unknown as string), 'ERR_REPRISE_ADAPTER', /key must be a string/);
       await expectRejection(adapter.delete(Symbol('s') as unknown as string), 'ERR_REPRISE_ADAPTER', /key must be a string/);
@@ -438,12 +443,7 @@ describe('MemoryAdapter', () => {
       await adapter.save('k', 'v');
       await adapter.close();
       expect(adapter.size).to.equal(0);
-      for (const call of [
-        () => adapter.save('k', 'v'),
-        () => adapter.load('k'),
-        () => adapter.take('k'),
-        () => adapter.delete('k'),
-      ]) {
+      for (const call of [() => adapter.save('k', 'v'), () => adapter.load('k'), () => adapter.take('k'), () => adapter.delete('k')]) {
         expect(call).not.to.throw();
         await expectRejection(call(), 'ERR_REPRISE_ADAPTER', /^MemoryAdapter: the adapter is closed$/);
       }

@@ -1,4 +1,4 @@
-import { assertFence, assertKey, assertTtl, assertValue, assertVersion, assertWrites, describeValue } from '@reprise/core/adapter-kit';
+import { assertFence, assertKey, assertTtl, assertValue, assertVersion, assertWrites } from '@reprise/core/adapter-kit';
 import type { Fence, VersionedWrite } from '@reprise/core';
 import { isWellFormed } from './codec.js';
 import { adapterError } from './errors.js';

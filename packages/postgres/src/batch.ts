@@ -43,7 +43,11 @@ function emptyStatement(): BatchStatement {
  * @param maxBytes the bound on value bytes per statement; default {@link MAX_STATEMENT_VALUE_BYTES}.
  * @param identify the row identity of a key; default `keyId` (SHA-256), replaced only by tests.
  */
-export function planBatch(writes: readonly VersionedWrite[], maxBytes = MAX_STATEMENT_VALUE_BYTES, identify: (key: string) => Buffer = keyId): BatchStatement[] {
+export function planBatch(
+  writes: readonly VersionedWrite[],
+  maxBytes = MAX_STATEMENT_VALUE_BYTES,
+  identify: (key: string) => Buffer = keyId,
+): BatchStatement[] {
   const statements: BatchStatement[] = [];
   let current = emptyStatement();
   let seen = new Set<string>();

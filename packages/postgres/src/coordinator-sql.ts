@@ -91,7 +91,9 @@ function literal(text: string): string {
  * of both. Lowercase hex reads the same quoted (`LISTEN "…"`) and as `pg_notify`'s text argument.
  */
 export function channelName(table: TableName, instanceId: string): string {
-  const digest = createHash('sha256').update(`${qualifiedTable(table)}\u0000${instanceId}`, 'utf8').digest('hex');
+  const digest = createHash('sha256')
+    .update(`${qualifiedTable(table)}\u0000${instanceId}`, 'utf8')
+    .digest('hex');
   return `reprise_${digest.slice(0, 32)}`;
 }
 
@@ -110,7 +112,9 @@ export function buildLeaseStatements(table: TableName): LeaseStatements {
   const mine = `(${LIVE} AND cur.owner = EXCLUDED.owner)`;
   return Object.freeze({
     table: t,
-    create: [lock, createLeaseTableSql(table), createLeaseIndexSql(table), createLeaseDeadlineIndexSql(table)].map((s) => s.replace(/;$/, '')).join(';\n'),
+    create: [lock, createLeaseTableSql(table), createLeaseIndexSql(table), createLeaseDeadlineIndexSql(table)]
+      .map((s) => s.replace(/;$/, ''))
+      .join(';\n'),
     inspect: [
       'WITH target AS (SELECT (SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass($1::text)) AS oid)',
       'SELECT target.oid IS NOT NULL AS has_table,',

@@ -141,7 +141,11 @@ export class ListenConnection {
   /** A new connection (its own, or one of the caller's pool), not listening yet. */
   async #connect(): Promise<Connected> {
     if (this.#connection.kind === 'own') {
-      const own = new pg.Client({ connectionString: this.#connection.connectionString, connectionTimeoutMillis: this.#timing.connectTimeout, keepAlive: true });
+      const own = new pg.Client({
+        connectionString: this.#connection.connectionString,
+        connectionTimeoutMillis: this.#timing.connectTimeout,
+        keepAlive: true,
+      });
       own.on('error', ignore); // stays: this client is never anybody else's
       await own.connect();
       return {

@@ -1,6 +1,22 @@
 import type { Pool } from 'pg';
 import type { RepriseError } from '@reprise/core';
-import { MAX_TIMER_DELAY, TIMER_LIMIT_REASON, anyStringField, booleanField, customField, functionField, msField, msOrOffField, notInThisForm, optionsSchema, parseOptions, positiveIntegerField, stringField, timerMsField, type ParsedOptions } from '@reprise/core/adapter-kit';
+import {
+  MAX_TIMER_DELAY,
+  TIMER_LIMIT_REASON,
+  anyStringField,
+  booleanField,
+  customField,
+  functionField,
+  msField,
+  msOrOffField,
+  notInThisForm,
+  optionsSchema,
+  parseOptions,
+  positiveIntegerField,
+  stringField,
+  timerMsField,
+  type ParsedOptions,
+} from '@reprise/core/adapter-kit';
 import { MAX_TTL_MS } from './arguments.js';
 import { optionError, show } from './errors.js';
 import { parseTableName } from './identifiers.js';
@@ -101,7 +117,11 @@ export const DEFAULTS = Object.freeze({
 });
 
 /** Defaults of {@link PostgresCoordinatorOptions}: table `'reprise_leases'`, tokenRetention 30 days, listenCheckInterval 10 s (in ms). Frozen. */
-export const COORDINATOR_DEFAULTS = Object.freeze({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000, listenCheckInterval: 10_000 as number | false });
+export const COORDINATOR_DEFAULTS = Object.freeze({
+  table: 'reprise_leases',
+  tokenRetention: 30 * 24 * 3_600_000,
+  listenCheckInterval: 10_000 as number | false,
+});
 
 /** The fields of the adapter's options; `connectTimeout` as given (its form decides). */
 const ADAPTER_FIELDS = {
@@ -132,13 +152,17 @@ export type ResolvedConnection =
   | { readonly kind: 'caller'; readonly pool: Pool };
 
 const poolField = customField<Pool>(
-  (value) => typeof (value as { query?: unknown } | null)?.query === 'function' && typeof (value as { connect?: unknown }).connect === 'function',
+  (value) =>
+    typeof (value as { query?: unknown } | null)?.query === 'function' && typeof (value as { connect?: unknown }).connect === 'function',
   (value) => `must be a pg.Pool, got ${show(value)}`,
 );
 
 const CONNECTION_CONTEXT = { name: 'the first argument', hint: 'for other pg settings, pass your own { pool }' } as const;
 // A connection string is never echoed: only an empty one or a non-string fails.
-const OWN_CONNECTION = optionsSchema<Extract<PostgresConnection, { connectionString: string }>>()({ connectionString: stringField({ nonEmpty: true }) }, {});
+const OWN_CONNECTION = optionsSchema<Extract<PostgresConnection, { connectionString: string }>>()(
+  { connectionString: stringField({ nonEmpty: true }) },
+  {},
+);
 const CALLER_CONNECTION = optionsSchema<Extract<PostgresConnection, { pool: Pool }>>()({ pool: poolField }, {});
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -154,7 +178,11 @@ export function resolveConnection(connection: unknown, what = 'PostgresAdapter')
   if (hasString === Object.hasOwn(connection, 'pool')) {
     throw optionError('the first argument must have exactly one of connectionString and pool', what);
   }
-  if (hasString) return Object.freeze({ kind: 'own', connectionString: parseOptions(OWN_CONNECTION, connection, { ...CONNECTION_CONTEXT, what }).connectionString });
+  if (hasString)
+    return Object.freeze({
+      kind: 'own',
+      connectionString: parseOptions(OWN_CONNECTION, connection, { ...CONNECTION_CONTEXT, what }).connectionString,
+    });
   return Object.freeze({ kind: 'caller', pool: parseOptions(CALLER_CONNECTION, connection, { ...CONNECTION_CONTEXT, what }).pool });
 }
 
@@ -162,8 +190,13 @@ export function resolveConnection(connection: unknown, what = 'PostgresAdapter')
 export function resolveOptions(options: unknown, connection: ResolvedConnection): ResolvedOptions {
   const given = options === undefined ? {} : options;
   const context = { what: 'PostgresAdapter' };
-  const parsed = connection.kind === 'own' ? parseOptions(OWN_POOL_OPTIONS, given, context) : parseOptions(CALLER_POOL_OPTIONS, given, context);
-  return Object.freeze({ ...parsed, table: parseTableName(parsed.table), connectTimeout: parsed.connectTimeout ?? DEFAULTS.connectTimeout });
+  const parsed =
+    connection.kind === 'own' ? parseOptions(OWN_POOL_OPTIONS, given, context) : parseOptions(CALLER_POOL_OPTIONS, given, context);
+  return Object.freeze({
+    ...parsed,
+    table: parseTableName(parsed.table),
+    connectTimeout: parsed.connectTimeout ?? DEFAULTS.connectTimeout,
+  });
 }
 
 const COORDINATOR_OPTIONS = optionsSchema<PostgresCoordinatorOptions>()(

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
-import { AdapterError, RepriseError } from '@reprise/core';
+import { AdapterError, type RepriseError } from '@reprise/core';
 import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@reprise/core';
 import { checkFence, checkKey, checkTtl, checkValue, checkVersion, checkWrites } from './arguments.js';
 import { planBatch, statementParams } from './batch.js';
@@ -154,7 +154,7 @@ export class PostgresAdapter implements SessionAdapter {
     const stored = new Array<boolean>(checked.length).fill(false);
     for (const [n, statement] of planBatch(checked).entries()) {
       const rows = await this.#storeMany(operation, statement, n > 0);
-      statement.hexIds.forEach((hex, i) => void (stored[statement.indexes[i]!] = rows.has(hex)));
+      for (const [i, hex] of statement.hexIds.entries()) stored[statement.indexes[i]!] = rows.has(hex);
     }
     return stored;
   }
@@ -269,7 +269,10 @@ export class PostgresAdapter implements SessionAdapter {
       return new Set(result.rows.map((row) => row.id));
     } catch (error) {
       if (!followsOthers || !(error instanceof AdapterError) || !error.unsent) throw error;
-      throw adapterError(`${error.message.replace(/^PostgresAdapter: /, '')} (earlier statements of the batch were carried out)`, error.cause);
+      throw adapterError(
+        `${error.message.replace(/^PostgresAdapter: /, '')} (earlier statements of the batch were carried out)`,
+        error.cause,
+      );
     }
   }
 
@@ -290,7 +293,8 @@ export class PostgresAdapter implements SessionAdapter {
     );
     // The operation's own statement is never sent when the preparation fails: a transient failure is unsent.
     return this.#ready.catch((error: unknown) => {
-      if (!(error instanceof AdapterError)) throw failure(`${operation}: cannot prepare table ${this.#sql.table}`, error, this.#options.queryTimeout, true);
+      if (!(error instanceof AdapterError))
+        throw failure(`${operation}: cannot prepare table ${this.#sql.table}`, error, this.#options.queryTimeout, true);
       throw error.transient && !error.unsent ? unsentError(error.message.replace(/^PostgresAdapter: /, ''), error.cause) : error;
     });
   }
@@ -311,7 +315,9 @@ export class PostgresAdapter implements SessionAdapter {
     let failed: Error | undefined;
     // A connection lost mid-statement also emits 'error' on the lent client; the statement's own
     // rejection reports it, so the event only needs a listener (as pool.query() gives it).
-    const onError = (error: Error): void => void (failed ??= error);
+    const onError = (error: Error): void => {
+      failed ??= error;
+    };
     client.on('error', onError);
     try {
       return await client.query<R>({ ...query, query_timeout: this.#options.queryTimeout } as TimedQuery);
@@ -335,7 +341,11 @@ export class PostgresAdapter implements SessionAdapter {
   #version(operation: string, text: string): number {
     const version = /^(0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : Number.NaN;
     if (!Number.isSafeInteger(version)) {
-      throw adapterError(`${operation}: the stored version is not a non-negative safe integer (was the row written by something else?)`, undefined, false);
+      throw adapterError(
+        `${operation}: the stored version is not a non-negative safe integer (was the row written by something else?)`,
+        undefined,
+        false,
+      );
     }
     return version;
   }

@@ -33,7 +33,6 @@ const COLUMNS: Readonly<Record<string, string>> = Object.freeze({
   idle_deadline: 'bigint',
 });
 
-
 const ignore = (): void => {};
 
 function optionError(message: string): OptionError {
@@ -70,7 +69,8 @@ const MAX_ADOPTABLE = 10_000;
 /** A deadline as a statement parameter: ms since the epoch as text, or null for none. */
 function deadlineParam(deadline: unknown, name: string): string | null {
   if (deadline === undefined) return null;
-  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0) throw callError(`${name} must be ms since the epoch (a non-negative safe integer), got ${show(deadline)}`);
+  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0)
+    throw callError(`${name} must be ms since the epoch (a non-negative safe integer), got ${show(deadline)}`);
   return String(deadline);
 }
 
@@ -78,7 +78,8 @@ function checkLease(lease: unknown, name: string): asserts lease is Lease {
   if (lease === null || typeof lease !== 'object') throw callError(`${name} must be a lease, got ${show(lease)}`);
   const { sessionId, token } = lease as Partial<Lease>;
   checkSessionId(sessionId, `${name}.sessionId`);
-  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 1) throw callError(`${name}.token must be a positive safe integer, got ${show(token)}`);
+  if (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 1)
+    throw callError(`${name}.token must be a positive safe integer, got ${show(token)}`);
 }
 
 /**
@@ -138,7 +139,11 @@ export class PostgresCoordinator implements SessionCoordinator {
    * @throws RepriseError `ERR_REPRISE_OPTION` on a wrong or unknown option.
    */
   constructor(connection: PostgresConnection, options?: PostgresCoordinatorOptions) {
-    if (connection !== null && typeof connection === 'object' && ('table' in connection || 'tokenRetention' in connection || 'listenCheckInterval' in connection)) {
+    if (
+      connection !== null &&
+      typeof connection === 'object' &&
+      ('table' in connection || 'tokenRetention' in connection || 'listenCheckInterval' in connection)
+    ) {
       throw optionError('give table, tokenRetention and listenCheckInterval in the second argument');
     }
     this.#connection = resolveConnection(connection, NAME);
@@ -184,10 +189,12 @@ export class PostgresCoordinator implements SessionCoordinator {
    * the coordinator is then not joined, and `join()` may be called again.
    */
   async join(instanceId: string, member: CoordinatorMember): Promise<void> {
-    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) throw callError(`instanceId must be 1 to 64 letters, digits, - or _, got ${show(instanceId)}`);
+    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId))
+      throw callError(`instanceId must be 1 to 64 letters, digits, - or _, got ${show(instanceId)}`);
     if (this.#instanceId !== undefined) throw callError(`join() was already called (as ${this.#instanceId})`);
     if (this.#leaving) throw callError('join() after leave()');
-    if (member === null || typeof member !== 'object' || typeof member.handover !== 'function') throw callError(`member must have a handover function, got ${show(member)}`);
+    if (member === null || typeof member !== 'object' || typeof member.handover !== 'function')
+      throw callError(`member must have a handover function, got ${show(member)}`);
     this.#instanceId = instanceId;
     this.#member = member;
     const listener = new ListenConnection(
@@ -221,7 +228,13 @@ export class PostgresCoordinator implements SessionCoordinator {
     checkSessionId(sessionId);
     const ms = positiveMs('leaseMs', leaseMs);
     const indexed = deadlineParam(deadline, 'deadline');
-    const result = await this.#query<{ owner: string; token: string }>('claim', this.#sql.claim, [sessionId, owner, ms, this.#tokenRetention, indexed]);
+    const result = await this.#query<{ owner: string; token: string }>('claim', this.#sql.claim, [
+      sessionId,
+      owner,
+      ms,
+      this.#tokenRetention,
+      indexed,
+    ]);
     const row = result.rows[0];
     if (row === undefined) throw coordinatorError('claim: Postgres returned no row');
     if (row.owner === owner) return { held: true, lease: { sessionId, owner, token: tokenOf(row.token) } };
@@ -237,11 +250,18 @@ export class PostgresCoordinator implements SessionCoordinator {
     const ms = positiveMs('leaseMs', leaseMs);
     if (!Array.isArray(leases)) throw callError(`leases must be an array, got ${show(leases)}`);
     if (leases.length === 0) return [];
-    leases.forEach((lease, i) => checkLease(lease, `leases[${i}]`));
+    for (const [i, lease] of leases.entries()) checkLease(lease, `leases[${i}]`);
     const ids = leases.map((lease) => lease.sessionId);
     const tokens = leases.map((lease) => String(lease.token));
     const deadlines = leases.map((lease, i) => deadlineParam(lease.deadline, `leases[${i}].deadline`));
-    const result = await this.#query<{ session_id: string; token: string }>('renew', this.#sql.renew, [ids, tokens, owner, ms, this.#tokenRetention, deadlines]);
+    const result = await this.#query<{ session_id: string; token: string }>('renew', this.#sql.renew, [
+      ids,
+      tokens,
+      owner,
+      ms,
+      this.#tokenRetention,
+      deadlines,
+    ]);
     const kept = new Set(result.rows.map((row) => `${row.token} ${row.session_id}`));
     return leases.filter((lease) => !kept.has(`${lease.token} ${lease.sessionId}`)).map((lease) => lease.sessionId);
   }
@@ -257,7 +277,8 @@ export class PostgresCoordinator implements SessionCoordinator {
   /** One indexed query: rows past their idle deadline (on the database clock) whose lease is not live, oldest first. */
   async adoptable(limit: number): Promise<string[]> {
     this.#me('adoptable');
-    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ADOPTABLE) throw callError(`limit must be an integer from 1 to ${MAX_ADOPTABLE}, got ${show(limit)}`);
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ADOPTABLE)
+      throw callError(`limit must be an integer from 1 to ${MAX_ADOPTABLE}, got ${show(limit)}`);
     const result = await this.#query<{ session_id: string }>('adoptable', this.#sql.adoptable, [limit]);
     return result.rows.map((row) => row.session_id);
   }
@@ -360,10 +381,10 @@ export class PostgresCoordinator implements SessionCoordinator {
     } as TimedQuery);
     const row = result.rows[0]!;
     return {
-      hasTable: row['has_table'] === 't',
-      hasIndex: row['has_index'] === 't',
-      hasUniqueId: row['has_unique_id'] === 't',
-      columns: row['columns'] == null ? {} : (JSON.parse(row['columns']) as Record<string, string>),
+      hasTable: row.has_table === 't',
+      hasIndex: row.has_index === 't',
+      hasUniqueId: row.has_unique_id === 't',
+      columns: row.columns == null ? {} : (JSON.parse(row.columns) as Record<string, string>),
     };
   }
 
@@ -396,7 +417,9 @@ export class PostgresCoordinator implements SessionCoordinator {
     let failed: Error | undefined;
     // A connection lost mid-statement also emits 'error' on the lent client; the statement's own
     // rejection reports it, so the event only needs a listener.
-    const onError = (error: Error): void => void (failed ??= error);
+    const onError = (error: Error): void => {
+      failed ??= error;
+    };
     client.on('error', onError);
     try {
       return await client.query<R>({ text, values, types: RAW_TYPES, query_timeout: QUERY_TIMEOUT } as TimedQuery);
@@ -439,6 +462,11 @@ function renamedOptionErrors<T>(resolve: () => T): T {
 /** A token as the statements return it (`bigint` as text) as a number. */
 function tokenOf(text: string): number {
   const token = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(token)) throw coordinatorError('Postgres returned a lease token that is not a positive safe integer (was the row written by something else?)', undefined, false);
+  if (!Number.isSafeInteger(token))
+    throw coordinatorError(
+      'Postgres returned a lease token that is not a positive safe integer (was the row written by something else?)',
+      undefined,
+      false,
+    );
   return token;
 }

@@ -38,10 +38,10 @@ async function inspect(pool: Pool, sql: Statements, queryTimeout: number): Promi
   } as TimedQuery);
   const row = result.rows[0]!;
   return {
-    hasTable: row['has_table'] === 't',
-    hasExpiryIndex: row['has_expiry_index'] === 't',
-    hasUniqueId: row['has_unique_id'] === 't',
-    columns: row['columns'] === null || row['columns'] === undefined ? {} : (JSON.parse(row['columns']) as Record<string, Column>),
+    hasTable: row.has_table === 't',
+    hasExpiryIndex: row.has_expiry_index === 't',
+    hasUniqueId: row.has_unique_id === 't',
+    columns: row.columns === null || row.columns === undefined ? {} : (JSON.parse(row.columns) as Record<string, Column>),
   };
 }
 
@@ -94,7 +94,7 @@ async function createUnderLock(pool: Pool, sql: Statements, table: TableName, mi
  * `version` column, or a `value` that may not be NULL.
  */
 function needsMigration(found: Inspection): boolean {
-  return found.columns['version'] === undefined || found.columns['value']?.notNull === true;
+  return found.columns.version === undefined || found.columns.value?.notNull === true;
 }
 
 /**
@@ -124,7 +124,13 @@ function checkLayout(found: Inspection, sql: Statements, upgraded: boolean): voi
  * with pg's error, or with `ERR_REPRISE_ADAPTER` when the table is missing (and may not be
  * created), needs the upgrade (and may not be changed), or has another layout.
  */
-export async function ensureSchema(pool: Pool, sql: Statements, table: TableName, createTable: boolean, queryTimeout: number): Promise<void> {
+export async function ensureSchema(
+  pool: Pool,
+  sql: Statements,
+  table: TableName,
+  createTable: boolean,
+  queryTimeout: number,
+): Promise<void> {
   let found = await inspect(pool, sql, queryTimeout);
   if (found.hasTable) checkLayout(found, sql, false);
   const migrate = found.hasTable && needsMigration(found);

@@ -61,7 +61,8 @@ const LIVE = '(expires_at IS NULL OR expires_at > now())';
 const deadline = (param: string): string => `now() + ${param}::float8 * interval '1 millisecond'`;
 
 /** The upsert of a conditional write: the whole row, replaced (key label, value, version, deadline). */
-const UPSERT = 'ON CONFLICT (id) DO UPDATE SET key = EXCLUDED.key, value = EXCLUDED.value, version = EXCLUDED.version, expires_at = EXCLUDED.expires_at';
+const UPSERT =
+  'ON CONFLICT (id) DO UPDATE SET key = EXCLUDED.key, value = EXCLUDED.value, version = EXCLUDED.version, expires_at = EXCLUDED.expires_at';
 
 /**
  * When a conditional write replaces the row `cur` with `EXCLUDED` (one condition for `saveIfNewer`

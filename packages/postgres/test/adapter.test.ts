@@ -57,7 +57,7 @@ describe('PostgresAdapter: data', () => {
       });
     }
 
-    it('stores the value as its exact UTF-8 bytes, findable by sha256 of the key (the README\'s recipe)', async () => {
+    it("stores the value as its exact UTF-8 bytes, findable by sha256 of the key (the README's recipe)", async () => {
       const value = 'x\u0000y€';
       await adapter.save('user:42', value, 60_000);
       const result = await admin.query<{ key: string; value: Buffer }>(
@@ -69,7 +69,7 @@ describe('PostgresAdapter: data', () => {
       expect(result.rows[0]!.value.equals(Buffer.from(value, 'utf8'))).to.equal(true);
     });
 
-    it('accepts any well-formed key: empty, NUL, and 1024 characters of 1- to 4-byte UTF-8 (past btree\'s 2704-byte limit)', async () => {
+    it("accepts any well-formed key: empty, NUL, and 1024 characters of 1- to 4-byte UTF-8 (past btree's 2704-byte limit)", async () => {
       const long = mixedString(4000).replaceAll('\u0000', 'b');
       const keys = ['', '\u0000', 'a\u0000', 'a\uFFFD', 'clé 𝄞', long, `${long}!`];
       expect(Buffer.byteLength(long)).to.be.greaterThan(2704);
@@ -168,7 +168,10 @@ describe('PostgresAdapter: data', () => {
   });
 
   it('take is exactly-once across adapters with their own pools', async () => {
-    const others = Array.from({ length: 4 }, () => new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false }));
+    const others = Array.from(
+      { length: 4 },
+      () => new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false }),
+    );
     try {
       await adapter.save('race2', 'v');
       const all = [adapter, ...others];
@@ -197,7 +200,11 @@ describe('PostgresAdapter: data', () => {
 
     it('refuses a TTL that is not a positive finite number', async () => {
       for (const ttl of [0, -1, NaN, Infinity, '10']) {
-        await expectRejection(adapter.save('k', 'v', ttl as number), 'ERR_REPRISE_ADAPTER', /ttlMs must be undefined or a positive finite number/);
+        await expectRejection(
+          adapter.save('k', 'v', ttl as number),
+          'ERR_REPRISE_ADAPTER',
+          /ttlMs must be undefined or a positive finite number/,
+        );
       }
       expect(await adapter.load('k')).to.equal(undefined);
     });

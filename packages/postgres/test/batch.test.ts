@@ -62,11 +62,16 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
 
   it(`${MAX_BATCH_WRITES} entries are one statement`, async () => {
     counting.reset();
-    const results = await adapter.saveManyIfNewer(Array.from({ length: MAX_BATCH_WRITES }, (_, i) => ({ key: `many:${i}`, value: `v${i}`, version: 1 + (i % 7) })));
+    const results = await adapter.saveManyIfNewer(
+      Array.from({ length: MAX_BATCH_WRITES }, (_, i) => ({ key: `many:${i}`, value: `v${i}`, version: 1 + (i % 7) })),
+    );
     expect(counting.statements()).to.equal(1);
     expect(results).to.have.length(MAX_BATCH_WRITES);
     expect(results.every((stored) => stored)).to.equal(true);
-    expect(await row(`many:${MAX_BATCH_WRITES - 1}`)).to.deep.include({ value: `v${MAX_BATCH_WRITES - 1}`, version: String(1 + ((MAX_BATCH_WRITES - 1) % 7)) });
+    expect(await row(`many:${MAX_BATCH_WRITES - 1}`)).to.deep.include({
+      value: `v${MAX_BATCH_WRITES - 1}`,
+      version: String(1 + ((MAX_BATCH_WRITES - 1) % 7)),
+    });
   });
 
   it('writes each row as saveIfNewer does: key label, value bytes, bigint version, its own deadline on the database clock', async () => {
@@ -80,7 +85,10 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
     const ttl = await row('ttl');
     expect(ttl).to.deep.include({ value: 'with a TTL', version: '3' });
     expect(ttl!.ms_left).to.be.within(59_000, 60_000);
-    expect(await row('nul\u0000key'), 'the key column shows NUL as U+FFFD, the id is the real key').to.deep.include({ key: 'nul\uFFFDkey', value: 'x' });
+    expect(await row('nul\u0000key'), 'the key column shows NUL as U+FFFD, the id is the real key').to.deep.include({
+      key: 'nul\uFFFDkey',
+      value: 'x',
+    });
     expect(await adapter.takeVersioned('max')).to.deep.equal({ value: 'v\u0000w', version: Number.MAX_SAFE_INTEGER });
   });
 
@@ -89,12 +97,16 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
     await adapter.saveIfNewer('kept', 'five', 5, 60_000);
     const before = await admin.query(`SELECT expires_at FROM "${table}" WHERE key = 'kept'`);
     await sleep(60);
-    expect(await adapter.saveManyIfNewer([
-      { key: 'expiring', value: 'one', version: 1 },
-      { key: 'kept', value: 'four', version: 4 },
-    ])).to.deep.equal([true, false]);
+    expect(
+      await adapter.saveManyIfNewer([
+        { key: 'expiring', value: 'one', version: 1 },
+        { key: 'kept', value: 'four', version: 4 },
+      ]),
+    ).to.deep.equal([true, false]);
     expect(await row('expiring')).to.deep.include({ value: 'one', version: '1', ms_left: null });
-    const after = await admin.query(`SELECT convert_from(value, 'UTF8') AS value, version::text AS version, expires_at FROM "${table}" WHERE key = 'kept'`);
+    const after = await admin.query(
+      `SELECT convert_from(value, 'UTF8') AS value, version::text AS version, expires_at FROM "${table}" WHERE key = 'kept'`,
+    );
     expect(after.rows).to.deep.equal([{ value: 'five', version: '5', expires_at: before.rows[0].expires_at }]);
   });
 
@@ -102,7 +114,10 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
     counting.reset();
     expect(await adapter.saveManyIfNewer([])).to.deep.equal([]);
     expect(counting.statements()).to.equal(0);
-    const nowhere = new PostgresAdapter({ connectionString: `postgresql://root@127.0.0.1:${await freePort()}/test` }, { sweepInterval: false });
+    const nowhere = new PostgresAdapter(
+      { connectionString: `postgresql://root@127.0.0.1:${await freePort()}/test` },
+      { sweepInterval: false },
+    );
     try {
       expect(await nowhere.saveManyIfNewer([])).to.deep.equal([]);
     } finally {
@@ -112,14 +127,36 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
 
   it('rejects a bad entry naming its index (lone surrogates too) before any statement, and after close()', async () => {
     counting.reset();
-    await expectRejection(adapter.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }, { key: 'b', value: 'bad \ud800', version: 1 }]), 'ERR_REPRISE_ADAPTER', /^PostgresAdapter: writes\[1\]: value is not well-formed Unicode/);
-    await expectRejection(adapter.saveManyIfNewer([{ key: 'a\udc00', value: 'v', version: 1 }]), 'ERR_REPRISE_ADAPTER', /^PostgresAdapter: writes\[0\]: key is not well-formed Unicode/);
-    await expectRejection(adapter.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }, { key: 'a', value: 'w', version: 2 }]), 'ERR_REPRISE_ADAPTER', /^PostgresAdapter: writes\[1\]: the key is already in this batch/);
+    await expectRejection(
+      adapter.saveManyIfNewer([
+        { key: 'a', value: 'v', version: 1 },
+        { key: 'b', value: 'bad \ud800', version: 1 },
+      ]),
+      'ERR_REPRISE_ADAPTER',
+      /^PostgresAdapter: writes\[1\]: value is not well-formed Unicode/,
+    );
+    await expectRejection(
+      adapter.saveManyIfNewer([{ key: 'a\udc00', value: 'v', version: 1 }]),
+      'ERR_REPRISE_ADAPTER',
+      /^PostgresAdapter: writes\[0\]: key is not well-formed Unicode/,
+    );
+    await expectRejection(
+      adapter.saveManyIfNewer([
+        { key: 'a', value: 'v', version: 1 },
+        { key: 'a', value: 'w', version: 2 },
+      ]),
+      'ERR_REPRISE_ADAPTER',
+      /^PostgresAdapter: writes\[1\]: the key is already in this batch/,
+    );
     expect(counting.statements()).to.equal(0);
     expect(await row('a')).to.equal(undefined);
     const closed = new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false });
     await closed.close();
-    const error = await expectRejection(closed.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }]), 'ERR_REPRISE_ADAPTER', /saveManyIfNewer: the adapter is closed/);
+    const error = await expectRejection(
+      closed.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }]),
+      'ERR_REPRISE_ADAPTER',
+      /saveManyIfNewer: the adapter is closed/,
+    );
     expect(error).to.include({ transient: true, unsent: true });
   });
 
@@ -128,7 +165,9 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
     const count = MAX_STATEMENT_VALUE_BYTES / (1024 * 1024) + 8;
     await adapter.saveIfNewer('big:3', 'newer', 99);
     counting.reset();
-    const results = await adapter.saveManyIfNewer(Array.from({ length: count }, (_, i) => ({ key: `big:${i}`, value: `${i}${mib}`, version: 1 })));
+    const results = await adapter.saveManyIfNewer(
+      Array.from({ length: count }, (_, i) => ({ key: `big:${i}`, value: `${i}${mib}`, version: 1 })),
+    );
     expect(counting.statements()).to.equal(2);
     expect(results).to.deep.equal(Array.from({ length: count }, (_, i) => i !== 3));
     expect(await adapter.load(`big:${count - 1}`)).to.equal(`${count - 1}${mib}`);
@@ -148,7 +187,11 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
       };
       const mib = 'é'.repeat(512 * 1024);
       const count = MAX_STATEMENT_VALUE_BYTES / (1024 * 1024) + 2;
-      const error = await expectRejection(split.saveManyIfNewer(Array.from({ length: count }, (_, i) => ({ key: `split:${i}`, value: mib, version: 1 }))), 'ERR_REPRISE_ADAPTER', /^PostgresAdapter: saveManyIfNewer failed: connect ECONNREFUSED .*\(earlier statements of the batch were carried out\)$/);
+      const error = await expectRejection(
+        split.saveManyIfNewer(Array.from({ length: count }, (_, i) => ({ key: `split:${i}`, value: mib, version: 1 }))),
+        'ERR_REPRISE_ADAPTER',
+        /^PostgresAdapter: saveManyIfNewer failed: connect ECONNREFUSED .*\(earlier statements of the batch were carried out\)$/,
+      );
       expect(error).to.include({ transient: true, unsent: false });
       expect(await adapter.load('split:0'), 'the first statement was carried out').to.equal(mib);
       expect(await adapter.load(`split:${count - 1}`), 'the second was never sent').to.equal(undefined);
@@ -179,7 +222,10 @@ describe('PostgresAdapter: saveManyIfNewer, as stored in the table', function ()
     });
 
     it('passes a TTL cut to MAX_TTL_MS, and null for no expiry', () => {
-      const [statement] = planBatch([{ key: 'a', value: 'v', version: 1, ttlMs: 1e300 }, { key: 'b', value: 'v', version: 2 }]);
+      const [statement] = planBatch([
+        { key: 'a', value: 'v', version: 1, ttlMs: 1e300 },
+        { key: 'b', value: 'v', version: 2 },
+      ]);
       expect(statement!.ttls[0]).to.be.below(1e300);
       expect(statement!.ttls[1]).to.equal(null);
       expect(statement!.versions).to.deep.equal(['1', '2']);

@@ -34,13 +34,25 @@ describe('PostgresAdapter: error classification (the real server)', () => {
   it('a role that does not exist (trust auth still refuses it: 28000) is not transient, on every call', async () => {
     const adapter = track(new PostgresAdapter({ connectionString: urlWith((u) => (u.username = role)) }, { sweepInterval: false }));
     for (const call of [adapter.load('k'), adapter.saveIfNewer('k', 'v', 1)]) {
-      await refusal(call, new RegExp(`cannot prepare table "reprise_snapshots": Postgres refused the connection \\(check the user of the connection and pg_hba.conf\\): role "${role}" does not exist \\(28000\\)`), '28000');
+      await refusal(
+        call,
+        new RegExp(
+          `cannot prepare table "reprise_snapshots": Postgres refused the connection \\(check the user of the connection and pg_hba.conf\\): role "${role}" does not exist \\(28000\\)`,
+        ),
+        '28000',
+      );
     }
   });
 
   it('a database that does not exist (3D000) is not transient', async () => {
-    const adapter = track(new PostgresAdapter({ connectionString: urlWith((u) => (u.pathname = `/${role}_db`)) }, { sweepInterval: false }));
-    await refusal(adapter.save('k', 'v'), /the database of the connection does not exist \(check the connection string\): database "\w+" does not exist \(3D000\)/, '3D000');
+    const adapter = track(
+      new PostgresAdapter({ connectionString: urlWith((u) => (u.pathname = `/${role}_db`)) }, { sweepInterval: false }),
+    );
+    await refusal(
+      adapter.save('k', 'v'),
+      /the database of the connection does not exist \(check the connection string\): database "\w+" does not exist \(3D000\)/,
+      '3D000',
+    );
   });
 
   it('a role without privileges on the table (42501) is not transient', async () => {
@@ -53,7 +65,11 @@ describe('PostgresAdapter: error classification (the real server)', () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, options: `-c role=${role}`, max: 1 });
     try {
       const adapter = track(new PostgresAdapter({ pool }, { table, sweepInterval: false }));
-      const error = await refusal(adapter.load('k'), /load failed: Postgres refused the statement: the connection's role lacks a privilege on the table .*: permission denied for table reprise_test_\w+ \(42501\)/, '42501');
+      const error = await refusal(
+        adapter.load('k'),
+        /load failed: Postgres refused the statement: the connection's role lacks a privilege on the table .*: permission denied for table reprise_test_\w+ \(42501\)/,
+        '42501',
+      );
       expect(error.message).to.include('grant it');
     } finally {
       await pool.end();
@@ -77,8 +93,17 @@ describe('PostgresAdapter: error classification (the real server)', () => {
     }
     const password = failure('save failed', pgError('28P01', 'password authentication failed for user "app"'), 5000);
     expect(password.transient).to.equal(false);
-    expect(password.message).to.equal('PostgresAdapter: save failed: Postgres refused the password (check the user and password of the connection): password authentication failed for user "app" (28P01)');
-    for (const error of [pgError('42P01', 'relation "x" does not exist'), pgError('40001', 'could not serialize'), pgError('57P01', 'terminating connection due to administrator command'), Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' }), new Error('Connection terminated due to connection timeout'), new Error('Query read timeout')]) {
+    expect(password.message).to.equal(
+      'PostgresAdapter: save failed: Postgres refused the password (check the user and password of the connection): password authentication failed for user "app" (28P01)',
+    );
+    for (const error of [
+      pgError('42P01', 'relation "x" does not exist'),
+      pgError('40001', 'could not serialize'),
+      pgError('57P01', 'terminating connection due to administrator command'),
+      Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' }),
+      new Error('Connection terminated due to connection timeout'),
+      new Error('Query read timeout'),
+    ]) {
       expect(isConfigurationError(error), error.message).to.equal(false);
       expect(failure('load failed', error, 5000).transient, error.message).to.equal(true);
     }

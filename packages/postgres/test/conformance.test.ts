@@ -14,11 +14,12 @@ describe('conformance (@reprise/adapter-tests)', () => {
     await pool?.end();
   });
 
-  runAdapterTests(
-    'PostgresAdapter({ connectionString })',
-    () => new PostgresAdapter({ connectionString: POSTGRES_URL }, { table }),
-    { describe, it, before, after },
-  );
+  runAdapterTests('PostgresAdapter({ connectionString })', () => new PostgresAdapter({ connectionString: POSTGRES_URL }, { table }), {
+    describe,
+    it,
+    before,
+    after,
+  });
 
   runAdapterTests(
     'PostgresAdapter({ pool })',

@@ -2,11 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import pg from 'pg';
-import { AdapterError } from '@reprise/core';
+import type { AdapterError } from '@reprise/core';
 import type { CoordinatorMember, Lease } from '@reprise/core';
 import { runCoordinatorTests } from '@reprise/adapter-tests';
 import { expectOptionError, expectRejection } from '@reprise/adapter-tests/internal';
-import { COORDINATOR_DEFAULTS, MAX_TTL_MS, PostgresCoordinator, createLeaseDeadlineIndexSql, createLeaseIndexSql, createLeaseTableSql, createTableSql, parseTableName } from '../src/index.js';
+import {
+  COORDINATOR_DEFAULTS,
+  MAX_TTL_MS,
+  PostgresCoordinator,
+  createLeaseDeadlineIndexSql,
+  createLeaseIndexSql,
+  createLeaseTableSql,
+  createTableSql,
+  parseTableName,
+} from '../src/index.js';
 import { channelName } from '../src/coordinator-sql.js';
 import { POSTGRES_URL, adminPool, dropTables, freePort, uniqueName, waitFor } from './helpers.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -62,7 +71,10 @@ describe('PostgresCoordinator', function () {
   });
 
   /** The row of `sessionId` as stored, with the lease's and the row's time left on the database clock (ms). */
-  async function row(sessionId: string, name = table): Promise<{ owner: string | null; token: string; lease_ms: number | null; keep_ms: number } | undefined> {
+  async function row(
+    sessionId: string,
+    name = table,
+  ): Promise<{ owner: string | null; token: string; lease_ms: number | null; keep_ms: number } | undefined> {
     const result = await admin.query(
       `SELECT owner, token::text AS token,
          (extract(epoch FROM lease_until - now()) * 1000)::float8 AS lease_ms,
@@ -74,7 +86,11 @@ describe('PostgresCoordinator', function () {
   }
 
   // { connectionString }: each instance creates and ends its own pool and LISTEN client.
-  runCoordinatorTests('PostgresCoordinator { connectionString } (conformance)', () => new PostgresCoordinator({ connectionString }, { table }), { describe, it, before, after });
+  runCoordinatorTests(
+    'PostgresCoordinator { connectionString } (conformance)',
+    () => new PostgresCoordinator({ connectionString }, { table }),
+    { describe, it, before, after },
+  );
 
   describe('{ pool }', () => {
     // The caller's pool: each joined instance holds one of its connections for LISTEN.
@@ -82,7 +98,12 @@ describe('PostgresCoordinator', function () {
     pool.on('error', () => {});
     after(() => pool.end());
 
-    runCoordinatorTests('PostgresCoordinator { pool } (conformance)', () => new PostgresCoordinator({ pool }, { table }), { describe, it, before, after });
+    runCoordinatorTests('PostgresCoordinator { pool } (conformance)', () => new PostgresCoordinator({ pool }, { table }), {
+      describe,
+      it,
+      before,
+      after,
+    });
 
     it("leave() unlistens, gives the LISTEN connection back, and leaves the caller's pool open and usable", async () => {
       const coordinator = new PostgresCoordinator({ pool }, { table });
@@ -136,7 +157,9 @@ describe('PostgresCoordinator', function () {
       stored = await row(id);
       expect(stored, 'kept after the lapse').to.include({ owner: bId, token: String(second.token) });
       expect(stored!.lease_ms).to.be.at.most(0);
-      expect(stored!.keep_ms, "b's retention (1 h) did not shorten a's (30 days)").to.be.above(COORDINATOR_DEFAULTS.tokenRetention - 60_000);
+      expect(stored!.keep_ms, "b's retention (1 h) did not shorten a's (30 days)").to.be.above(
+        COORDINATOR_DEFAULTS.tokenRetention - 60_000,
+      );
 
       const third = held(await a.claim(id, 60_000));
       expect(third.token).to.equal(second.token + 1);
@@ -176,8 +199,16 @@ describe('PostgresCoordinator', function () {
       const lease = held(await a.claim(id, 60_000));
       expect(await a.renew([lease, { ...lease, token: lease.token + 1 }], 60_000)).to.deep.equal([id]);
       expect(await a.renew([lease, lease], 60_000)).to.deep.equal([]);
-      await expectRejection(a.renew([{ ...lease, token: 0 }], 60_000), 'ERR_REPRISE_ADAPTER', /^PostgresCoordinator: leases\[0\]\.token must be a positive safe integer/);
-      await expectRejection(a.claim('a\u0000b', 60_000), 'ERR_REPRISE_ADAPTER', /^PostgresCoordinator: sessionId must be well-formed Unicode without NUL/);
+      await expectRejection(
+        a.renew([{ ...lease, token: 0 }], 60_000),
+        'ERR_REPRISE_ADAPTER',
+        /^PostgresCoordinator: leases\[0\]\.token must be a positive safe integer/,
+      );
+      await expectRejection(
+        a.claim('a\u0000b', 60_000),
+        'ERR_REPRISE_ADAPTER',
+        /^PostgresCoordinator: sessionId must be well-formed Unicode without NUL/,
+      );
     });
   });
 
@@ -189,7 +220,10 @@ describe('PostgresCoordinator', function () {
         await Promise.all(instances.map((c) => c.join(instanceId(), idle)));
         const claims = await Promise.all(instances.map((c) => c.claim(newId(), 60_000)));
         expect(claims.every((c) => c.held)).to.equal(true);
-        const index = await admin.query('SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexname = $2', [name, `${name}_expires_at_idx`]);
+        const index = await admin.query('SELECT indexdef FROM pg_indexes WHERE tablename = $1 AND indexname = $2', [
+          name,
+          `${name}_expires_at_idx`,
+        ]);
         expect(index.rows).to.have.length(1);
         expect(await admin.query(`SELECT count(*)::int AS n FROM "${name}"`).then((r) => r.rows[0].n)).to.equal(8);
       } finally {
@@ -197,13 +231,17 @@ describe('PostgresCoordinator', function () {
       }
     });
 
-    it('refuses, not transient, a table of another layout (the adapter\'s, say)', async () => {
+    it("refuses, not transient, a table of another layout (the adapter's, say)", async () => {
       const name = freshTable();
       await admin.query(createTableSql(parseTableName(name)));
       const c = new PostgresCoordinator({ connectionString }, { table: name });
       try {
         await c.join(instanceId(), idle);
-        const error = await expectRejection(c.claim(newId(), 60_000), 'ERR_REPRISE_ADAPTER', /^PostgresCoordinator: table "reprise_test_\w+" is not a lease table of PostgresCoordinator: column session_id is missing/);
+        const error = await expectRejection(
+          c.claim(newId(), 60_000),
+          'ERR_REPRISE_ADAPTER',
+          /^PostgresCoordinator: table "reprise_test_\w+" is not a lease table of PostgresCoordinator: column session_id is missing/,
+        );
         expect((error as AdapterError).transient).to.equal(false);
       } finally {
         await c.leave();
@@ -245,20 +283,48 @@ describe('PostgresCoordinator', function () {
 
   it('refuses wrong options with ERR_REPRISE_OPTION', () => {
     expect(Object.isFrozen(COORDINATOR_DEFAULTS)).to.equal(true);
-    expect(COORDINATOR_DEFAULTS).to.deep.equal({ table: 'reprise_leases', tokenRetention: 30 * 24 * 3_600_000, listenCheckInterval: 10_000 });
+    expect(COORDINATOR_DEFAULTS).to.deep.equal({
+      table: 'reprise_leases',
+      tokenRetention: 30 * 24 * 3_600_000,
+      listenCheckInterval: 10_000,
+    });
     for (const bad of [0, -1, 1.5, true, 2 ** 31, '1000']) {
-      expectOptionError(() => new PostgresCoordinator({ connectionString }, { listenCheckInterval: bad as number }), /^PostgresCoordinator: listenCheckInterval must be (a positive integer of ms|at most 2147483647 ms \(.*\)) or false \(off\), got /);
+      expectOptionError(
+        () => new PostgresCoordinator({ connectionString }, { listenCheckInterval: bad as number }),
+        /^PostgresCoordinator: listenCheckInterval must be (a positive integer of ms|at most 2147483647 ms \(.*\)) or false \(off\), got /,
+      );
     }
-    expectOptionError(() => new PostgresCoordinator({ connectionString }, { table: 3 as unknown as string }), /^PostgresCoordinator: table must be a string/);
-    expectOptionError(() => new PostgresCoordinator({ connectionString }, { table: 'a.b.c' }), /^PostgresCoordinator: table must be "name" or "schema.name"/);
-    expectOptionError(() => new PostgresCoordinator({ connectionString }, { table: 'x'.repeat(64) }), /^PostgresCoordinator: table .* longer than 63 bytes/);
+    expectOptionError(
+      () => new PostgresCoordinator({ connectionString }, { table: 3 as unknown as string }),
+      /^PostgresCoordinator: table must be a string/,
+    );
+    expectOptionError(
+      () => new PostgresCoordinator({ connectionString }, { table: 'a.b.c' }),
+      /^PostgresCoordinator: table must be "name" or "schema.name"/,
+    );
+    expectOptionError(
+      () => new PostgresCoordinator({ connectionString }, { table: 'x'.repeat(64) }),
+      /^PostgresCoordinator: table .* longer than 63 bytes/,
+    );
     for (const bad of [0, -1, 1.5, Number.NaN, MAX_TTL_MS + 1, '1000']) {
-      expectOptionError(() => new PostgresCoordinator({ connectionString }, { tokenRetention: bad as number }), /^PostgresCoordinator: tokenRetention must be (a positive integer of ms|at most 315576000000000 ms \(MAX_TTL_MS, about 10,000 years\)), got /);
+      expectOptionError(
+        () => new PostgresCoordinator({ connectionString }, { tokenRetention: bad as number }),
+        /^PostgresCoordinator: tokenRetention must be (a positive integer of ms|at most 315576000000000 ms \(MAX_TTL_MS, about 10,000 years\)), got /,
+      );
     }
-    expectOptionError(() => new PostgresCoordinator({ connectionString }, { leaseMs: 5 } as never), /^PostgresCoordinator: unknown option "leaseMs"/);
+    expectOptionError(
+      () => new PostgresCoordinator({ connectionString }, { leaseMs: 5 } as never),
+      /^PostgresCoordinator: unknown option "leaseMs"/,
+    );
     expectOptionError(() => new PostgresCoordinator({ connectionString }, 'x' as never), /^PostgresCoordinator: options must be an object/);
-    expectOptionError(() => new PostgresCoordinator({ connectionString, table: 'x' } as never), /^PostgresCoordinator: give table, tokenRetention and listenCheckInterval in the second argument/);
-    expectOptionError(() => new PostgresCoordinator({} as never), /^PostgresCoordinator: the first argument must have exactly one of connectionString and pool/);
+    expectOptionError(
+      () => new PostgresCoordinator({ connectionString, table: 'x' } as never),
+      /^PostgresCoordinator: give table, tokenRetention and listenCheckInterval in the second argument/,
+    );
+    expectOptionError(
+      () => new PostgresCoordinator({} as never),
+      /^PostgresCoordinator: the first argument must have exactly one of connectionString and pool/,
+    );
     expectOptionError(() => new PostgresCoordinator({ pool: {} } as never), /^PostgresCoordinator: pool must be a pg\.Pool/);
   });
 
@@ -267,7 +333,11 @@ describe('PostgresCoordinator', function () {
       const c = new PostgresCoordinator({ connectionString: `postgresql://root@127.0.0.1:${await freePort()}/test` }, { table });
       try {
         const started = performance.now();
-        const error = await expectRejection(c.join('unreachable', idle), 'ERR_REPRISE_ADAPTER', /^PostgresCoordinator: join failed: connect ECONNREFUSED/);
+        const error = await expectRejection(
+          c.join('unreachable', idle),
+          'ERR_REPRISE_ADAPTER',
+          /^PostgresCoordinator: join failed: connect ECONNREFUSED/,
+        );
         expect((error as AdapterError).transient).to.equal(true);
         expect(performance.now() - started).to.be.below(1_000);
         await expectRejection(c.claim(newId(), 60_000), 'ERR_REPRISE_ADAPTER', /claim before join/);
@@ -293,7 +363,11 @@ describe('PostgresCoordinator', function () {
         ];
         for (const [name, call] of calls) {
           const started = performance.now();
-          const error = await expectRejection(call(), 'ERR_REPRISE_ADAPTER', new RegExp(`^PostgresCoordinator: ${name} failed: (connect ECONNREFUSED|Connection terminated)`));
+          const error = await expectRejection(
+            call(),
+            'ERR_REPRISE_ADAPTER',
+            new RegExp(`^PostgresCoordinator: ${name} failed: (connect ECONNREFUSED|Connection terminated)`),
+          );
           expect((error as AdapterError).transient, name).to.equal(true);
           expect(performance.now() - started, name).to.be.below(1_000);
         }
@@ -320,7 +394,10 @@ describe('PostgresCoordinator', function () {
         expect(asked).to.deep.equal([]);
         // The health check's SELECT 1 gets no answer within the query timeout (5 s): a new connection listens.
         expect(await waitFor(async () => owner.listenConnections === 2, 10_000), 'a new LISTEN connection').to.equal(true);
-        expect(await waitFor(async () => (await asker.requestHandover(id, ownerId, 300), asked.length > 0), 5_000), 'the owner asked again').to.equal(true);
+        expect(
+          await waitFor(async () => (await asker.requestHandover(id, ownerId, 300), asked.length > 0), 5_000),
+          'the owner asked again',
+        ).to.equal(true);
         expect(asked[0]).to.equal(id);
       } finally {
         await gate.close();
@@ -339,7 +416,10 @@ describe('PostgresCoordinator', function () {
         const asker = new PostgresCoordinator({ connectionString }, { table });
         const [ownerId, askerId] = [instanceId(), instanceId()];
         try {
-          await owner.join(ownerId, releasingMember(() => owner, leases));
+          await owner.join(
+            ownerId,
+            releasingMember(() => owner, leases),
+          );
           await asker.join(askerId, idle);
           const id = newId();
           leases.set(id, held(await owner.claim(id, 60_000)));

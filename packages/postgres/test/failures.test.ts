@@ -27,15 +27,28 @@ describe('PostgresAdapter: unreachable server', () => {
     const port = await freePort();
     const adapter = new PostgresAdapter({ connectionString: `postgresql://root@127.0.0.1:${port}/test` }, { connectTimeout: 2000 });
     try {
-      for (const call of [() => adapter.save('k', 'v'), () => adapter.load('k'), () => adapter.take('k'), () => adapter.delete('k'), () => adapter.sweep()]) {
+      for (const call of [
+        () => adapter.save('k', 'v'),
+        () => adapter.load('k'),
+        () => adapter.take('k'),
+        () => adapter.delete('k'),
+        () => adapter.sweep(),
+      ]) {
         const { error, ms } = await timedRejection(call);
         expect(error.message).to.match(/cannot prepare table "reprise_snapshots": connect ECONNREFUSED/);
         expect(ms).to.be.below(1000);
       }
       const { error } = await timedRejection(() => adapter.saveIfNewer('k', 'v', 2));
       expect(error).to.include({ transient: true, unsent: true });
-      const batch = await timedRejection(() => adapter.saveManyIfNewer([{ key: 'k', value: 'v', version: 2 }, { key: 'j', value: 'v', version: 1 }]));
-      expect(batch.error.message).to.match(/^PostgresAdapter: saveManyIfNewer: cannot prepare table "reprise_snapshots": connect ECONNREFUSED/);
+      const batch = await timedRejection(() =>
+        adapter.saveManyIfNewer([
+          { key: 'k', value: 'v', version: 2 },
+          { key: 'j', value: 'v', version: 1 },
+        ]),
+      );
+      expect(batch.error.message).to.match(
+        /^PostgresAdapter: saveManyIfNewer: cannot prepare table "reprise_snapshots": connect ECONNREFUSED/,
+      );
       expect(batch.error, 'a batch whose statement was never sent').to.include({ transient: true, unsent: true });
       expect(batch.ms).to.be.below(1000);
     } finally {

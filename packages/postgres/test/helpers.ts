@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** The shared test server (trust auth). */
-export const POSTGRES_URL = process.env['POSTGRES_URL'] ?? 'postgresql://root@127.0.0.1:5432/test';
+export const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 
 /** A fresh table (or schema) name for one run: `reprise_test_<16 hex>`. */
 export function uniqueName(prefix = 'reprise_test'): string {

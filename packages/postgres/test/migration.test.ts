@@ -33,7 +33,9 @@ describe('PostgresAdapter: upgrading a table of @reprise/postgres 0.1', () => {
   it('adds version (0 for existing rows) and lets value be NULL, under the advisory lock, from 5 adapters at once', async () => {
     const table = freshTable();
     for (const statement of previousReleaseDdl(table)) await admin.query(statement);
-    const group = Array.from({ length: 5 }, () => track(new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false })));
+    const group = Array.from({ length: 5 }, () =>
+      track(new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false })),
+    );
     const outcomes = await Promise.allSettled(group.map((adapter, i) => adapter.saveIfNewer(`k${i}`, 'v', i + 1)));
     expect(outcomes.filter((o) => o.status === 'rejected')).to.deep.equal([]);
     expect(await columns(admin, table)).to.deep.include.members([
@@ -57,7 +59,7 @@ describe('PostgresAdapter: upgrading a table of @reprise/postgres 0.1', () => {
       /was created by @reprise\/postgres 0\.1 and needs the upgrade in the README .*ALTER TABLE .* ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0; ALTER TABLE .* ALTER COLUMN value DROP NOT NULL;/,
     );
     expect(error).to.have.property('transient', false);
-    expect((await columns(admin, table)).map((c) => c['column_name'])).not.to.include('version');
+    expect((await columns(admin, table)).map((c) => c.column_name)).not.to.include('version');
     for (const statement of migrateTableSql(parseTableName(table))) await admin.query(statement);
     expect(await adapter.load('user:42')).to.equal('old snapshot');
   });
@@ -69,14 +71,20 @@ describe('PostgresAdapter: upgrading a table of @reprise/postgres 0.1', () => {
     const adapter = track(new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false }));
     await adapter.saveIfNewer('k', 'v', 3);
     expect(await adapter.take('k')).to.equal('v');
-    expect((await columns(admin, table)).find((c) => c['column_name'] === 'value')?.['is_nullable']).to.equal('YES');
+    expect((await columns(admin, table)).find((c) => c.column_name === 'value')?.is_nullable).to.equal('YES');
   });
 
   it('a table whose version column has another type is refused, not changed', async () => {
     const table = freshTable();
-    await admin.query(`CREATE TABLE "${table}" (id bytea PRIMARY KEY, key text NOT NULL, value bytea, version integer NOT NULL DEFAULT 0, expires_at timestamptz)`);
+    await admin.query(
+      `CREATE TABLE "${table}" (id bytea PRIMARY KEY, key text NOT NULL, value bytea, version integer NOT NULL DEFAULT 0, expires_at timestamptz)`,
+    );
     const adapter = track(new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false }));
-    const error = await expectRejection(adapter.save('k', 'v'), 'ERR_REPRISE_ADAPTER', /does not have the layout of @reprise\/postgres: column version is integer, expected bigint/);
+    const error = await expectRejection(
+      adapter.save('k', 'v'),
+      'ERR_REPRISE_ADAPTER',
+      /does not have the layout of @reprise\/postgres: column version is integer, expected bigint/,
+    );
     expect(error).to.have.property('transient', false);
   });
 });

@@ -47,7 +47,10 @@ describe('PostgresAdapter options', () => {
     expectOptionError(make({ connectionString: POSTGRES_URL, pool }), /exactly one of connectionString and pool/);
     expectOptionError(make({ connectionString: '' }), /connectionString must be a non-empty string, got ""/);
     expectOptionError(make({ connectionString: 5 }), /connectionString must be a non-empty string, got 5/);
-    expectOptionError(make({ connectionString: POSTGRES_URL, ssl: true }), /^PostgresAdapter: unknown option "ssl" \(for other pg settings, pass your own \{ pool \}\)$/);
+    expectOptionError(
+      make({ connectionString: POSTGRES_URL, ssl: true }),
+      /^PostgresAdapter: unknown option "ssl" \(for other pg settings, pass your own \{ pool \}\)$/,
+    );
     expectOptionError(make({ pool: {} }), /pool must be a pg.Pool, got an object/);
     expectOptionError(make({ pool: null }), /pool must be a pg.Pool, got null/);
   });
@@ -77,7 +80,10 @@ describe('PostgresAdapter options', () => {
     expectOptionError(make({ queryTimeout: 0 }), /queryTimeout must be a positive, finite number of ms, got 0/);
     expectOptionError(make({ queryTimeout: -5 }), /queryTimeout must be a positive, finite number of ms, got /);
     expectOptionError(make({ queryTimeout: NaN }), /queryTimeout must be a positive, finite number of ms, got /);
-    expectOptionError(make({ queryTimeout: 2 ** 31 }), /queryTimeout must be at most 2147483647 ms \(about 24\.8 days, the longest delay Node's timers hold\), got 2147483648/);
+    expectOptionError(
+      make({ queryTimeout: 2 ** 31 }),
+      /queryTimeout must be at most 2147483647 ms \(about 24\.8 days, the longest delay Node's timers hold\), got 2147483648/,
+    );
     expectOptionError(make({ queryTimeout: '5000' }), /queryTimeout must be a positive, finite number of ms, got "5000"/);
   });
 

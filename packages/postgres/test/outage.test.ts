@@ -36,21 +36,26 @@ describe('PostgresAdapter: outage (own cluster, killed and restarted)', function
     const [created, initdbMs] = await timed(() => TestCluster.create());
     if (created === undefined) this.skip(); // no Postgres binaries on this machine
     cluster = created;
-    timings['initdb'] = initdbMs;
-    [, timings['start']] = await timed(() => created.start());
+    timings.initdb = initdbMs;
+    [, timings.start] = await timed(() => created.start());
   });
 
   after(async () => {
     await Promise.all(adapters.map((adapter) => adapter.close().catch(() => undefined)));
     await cluster?.destroy();
-    const line = Object.entries(timings).map(([step, ms]) => `${step} ${Math.round(ms)} ms`).join(', ');
+    const line = Object.entries(timings)
+      .map(([step, ms]) => `${step} ${Math.round(ms)} ms`)
+      .join(', ');
     if (line !== '') console.log(`      outage timings: ${line}`);
   });
 
   it('rejects promptly while the server is down and works again after a restart, with the same adapter', async () => {
     const c = cluster!;
     const onError: RepriseError[] = [];
-    const adapter = new PostgresAdapter({ connectionString: c.url }, { connectTimeout: 2000, sweepInterval: false, onError: (e) => onError.push(e) });
+    const adapter = new PostgresAdapter(
+      { connectionString: c.url },
+      { connectTimeout: 2000, sweepInterval: false, onError: (e) => onError.push(e) },
+    );
     adapters.push(adapter);
     await adapter.save('kept', 'v\u0000kept');
 
@@ -73,12 +78,15 @@ describe('PostgresAdapter: outage (own cluster, killed and restarted)', function
       }
 
       // An adapter whose very first call meets the outage: its failed preparation is not kept.
-      const late = new PostgresAdapter({ connectionString: c.url }, {
-        table: `late_${cycle}`,
-        connectTimeout: 2000,
-        sweepInterval: false,
-        onError: (e) => onError.push(e),
-      });
+      const late = new PostgresAdapter(
+        { connectionString: c.url },
+        {
+          table: `late_${cycle}`,
+          connectTimeout: 2000,
+          sweepInterval: false,
+          onError: (e) => onError.push(e),
+        },
+      );
       adapters.push(late);
       slowest = Math.max(slowest, await rejectionTime(() => late.save('k', 'v'), /cannot prepare table "late_\d": connect ECONNREFUSED/));
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import type { PoolClient, QueryConfig } from 'pg';
-import { RepriseError } from '@reprise/core';
+import type { RepriseError } from '@reprise/core';
 import { PostgresAdapter } from '../src/index.js';
 import { POSTGRES_URL, adminPool, dropTables, expectRejection, sleep, uniqueName, waitFor } from './helpers.js';
 
@@ -13,10 +13,9 @@ function urlNamed(applicationName: string): string {
 }
 
 async function connectionsNamed(admin: pg.Pool, applicationName: string): Promise<number> {
-  const result = await admin.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
-    [applicationName],
-  );
+  const result = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
+    applicationName,
+  ]);
   return result.rows[0]!.n;
 }
 

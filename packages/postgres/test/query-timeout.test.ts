@@ -23,14 +23,18 @@ function viaProxy(proxy: TcpProxy): string {
 /** Runs `call`, expecting a transient ERR_REPRISE_ADAPTER that names queryTimeout; returns how long it took, ms. */
 async function timedOut(call: () => Promise<unknown>, operation: string): Promise<number> {
   const started = performance.now();
-  const error = (await expectRejection(call(), 'ERR_REPRISE_ADAPTER', new RegExp(`^PostgresAdapter: ${operation} failed: Postgres did not answer within queryTimeout \\(${QUERY_TIMEOUT} ms\\)`))) as AdapterError;
+  const error = (await expectRejection(
+    call(),
+    'ERR_REPRISE_ADAPTER',
+    new RegExp(`^PostgresAdapter: ${operation} failed: Postgres did not answer within queryTimeout \\(${QUERY_TIMEOUT} ms\\)`),
+  )) as AdapterError;
   expect(error.transient, 'a server that does not answer is transient').to.equal(true);
   expect(error.unsent, 'the statement was sent: it may have been executed').to.equal(false);
   expect((error.cause as Error).message).to.equal('Query read timeout');
   return performance.now() - started;
 }
 
-describe('PostgresAdapter: queryTimeout (a TCP proxy of the test\'s own that stops forwarding)', function () {
+describe("PostgresAdapter: queryTimeout (a TCP proxy of the test's own that stops forwarding)", function () {
   this.timeout(20_000);
   const { admin: adminOf, freshTable, track } = tableFixture();
   let proxy: TcpProxy;
@@ -47,14 +51,20 @@ describe('PostgresAdapter: queryTimeout (a TCP proxy of the test\'s own that sto
 
   it('own pool: a server that stops answering mid-statement rejects within queryTimeout; the statement still ran; the adapter recovers', async () => {
     const table = freshTable();
-    const adapter = track(new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table, ...QUIET, queryTimeout: QUERY_TIMEOUT, connectTimeout: 500 }));
+    const adapter = track(
+      new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table, ...QUIET, queryTimeout: QUERY_TIMEOUT, connectTimeout: 500 }),
+    );
     await adapter.save('k', 'before');
     proxy.mode = 'drop-replies';
     const ms = await timedOut(() => adapter.saveIfNewer('k', 'during', 5), 'saveIfNewer');
     expect(ms).to.be.within(QUERY_TIMEOUT - 20, QUERY_TIMEOUT + SLACK);
     // That connection was discarded; a new one cannot finish its handshake: connectTimeout bounds it.
     const started = performance.now();
-    const error = await expectRejection(adapter.load('k'), 'ERR_REPRISE_ADAPTER', /load failed: Connection terminated due to connection timeout/);
+    const error = await expectRejection(
+      adapter.load('k'),
+      'ERR_REPRISE_ADAPTER',
+      /load failed: Connection terminated due to connection timeout/,
+    );
     expect(error).to.have.property('transient', true);
     expect(performance.now() - started).to.be.below(500 + SLACK);
     proxy.mode = 'forward';
@@ -66,19 +76,28 @@ describe('PostgresAdapter: queryTimeout (a TCP proxy of the test\'s own that sto
 
   it('a batch whose statement times out rejects within queryTimeout, transient and not unsent; its one statement still ran, every entry of it', async () => {
     const table = freshTable();
-    const adapter = track(new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table, ...QUIET, queryTimeout: QUERY_TIMEOUT, connectTimeout: 500 }));
+    const adapter = track(
+      new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table, ...QUIET, queryTimeout: QUERY_TIMEOUT, connectTimeout: 500 }),
+    );
     await adapter.saveIfNewer('k0', 'before', 1);
     proxy.mode = 'drop-replies';
     const writes = Array.from({ length: 100 }, (_, i) => ({ key: `k${i}`, value: `during ${i}`, version: 5 }));
     const ms = await timedOut(() => adapter.saveManyIfNewer(writes), 'saveManyIfNewer');
     expect(ms).to.be.within(QUERY_TIMEOUT - 20, QUERY_TIMEOUT + SLACK);
     proxy.mode = 'forward';
-    expect(await waitFor(async () => (await admin.query(`SELECT count(*)::int AS n FROM "${table}" WHERE version = 5`)).rows[0].n === 100, 2000), 'the statement reached the server and was carried out whole').to.equal(true);
-    expect(await adapter.saveManyIfNewer(writes), 'a retry is harmless: every entry is refused as not newer').to.deep.equal(writes.map(() => false));
+    expect(
+      await waitFor(async () => (await admin.query(`SELECT count(*)::int AS n FROM "${table}" WHERE version = 5`)).rows[0].n === 100, 2000),
+      'the statement reached the server and was carried out whole',
+    ).to.equal(true);
+    expect(await adapter.saveManyIfNewer(writes), 'a retry is harmless: every entry is refused as not newer').to.deep.equal(
+      writes.map(() => false),
+    );
   });
 
   it('own pool: a black hole (nothing forwarded either way) is cut off after queryTimeout too', async () => {
-    const adapter = track(new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table: freshTable(), ...QUIET, queryTimeout: QUERY_TIMEOUT }));
+    const adapter = track(
+      new PostgresAdapter({ connectionString: viaProxy(proxy) }, { table: freshTable(), ...QUIET, queryTimeout: QUERY_TIMEOUT }),
+    );
     await adapter.save('k', 'v');
     proxy.mode = 'drop-all';
     expect(await timedOut(() => adapter.delete('k'), 'delete')).to.be.within(QUERY_TIMEOUT - 20, QUERY_TIMEOUT + SLACK);
@@ -119,7 +138,11 @@ describe('PostgresAdapter: queryTimeout (a TCP proxy of the test\'s own that sto
       const pending = adapter.saveIfNewer('k', 'during', 5);
       await waitFor(() => pool.idleCount === 0 && pool.totalCount > 0, 2000);
       proxy.cutAll();
-      const error = (await expectRejection(pending, 'ERR_REPRISE_ADAPTER', /^PostgresAdapter: saveIfNewer failed: Connection terminated unexpectedly/)) as AdapterError;
+      const error = (await expectRejection(
+        pending,
+        'ERR_REPRISE_ADAPTER',
+        /^PostgresAdapter: saveIfNewer failed: Connection terminated unexpectedly/,
+      )) as AdapterError;
       expect({ transient: error.transient, unsent: error.unsent }).to.deep.equal({ transient: true, unsent: false });
       proxy.mode = 'forward';
       expect(await adapter.load('k'), 'new connections work again').to.be.oneOf(['v', 'during']);
@@ -139,7 +162,11 @@ describe('PostgresAdapter: queryTimeout (a TCP proxy of the test\'s own that sto
       const adapter = track(new PostgresAdapter({ pool }, { table: freshTable(), ...QUIET, queryTimeout: QUERY_TIMEOUT }));
       proxy.mode = 'drop-replies';
       const started = performance.now();
-      const error = await expectRejection(adapter.load('k'), 'ERR_REPRISE_ADAPTER', /^PostgresAdapter: load: cannot prepare table "reprise_test_\w+": Postgres did not answer within queryTimeout \(300 ms\)/);
+      const error = await expectRejection(
+        adapter.load('k'),
+        'ERR_REPRISE_ADAPTER',
+        /^PostgresAdapter: load: cannot prepare table "reprise_test_\w+": Postgres did not answer within queryTimeout \(300 ms\)/,
+      );
       expect(error).to.have.property('transient', true);
       expect(performance.now() - started).to.be.within(QUERY_TIMEOUT - 20, QUERY_TIMEOUT + SLACK);
     } finally {

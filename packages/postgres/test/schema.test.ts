@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import pg from 'pg';
+import type pg from 'pg';
 import type { PoolClient, QueryConfig } from 'pg';
 import { PostgresAdapter, createIndexSql, createTableSql, parseTableName } from '../src/index.js';
 import { buildStatements } from '../src/sql.js';
@@ -85,10 +85,16 @@ describe('PostgresAdapter: table', () => {
   it('is safe when 5 adapters with their own pools prepare the same new table at once (3 rounds)', async () => {
     for (let round = 0; round < 3; round++) {
       const table = freshTable();
-      const group = Array.from({ length: 5 }, () => new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false }));
+      const group = Array.from(
+        { length: 5 },
+        () => new PostgresAdapter({ connectionString: POSTGRES_URL }, { table, sweepInterval: false }),
+      );
       try {
         const outcomes = await Promise.allSettled(group.map((adapter, i) => adapter.save(`k${i}`, `v${i}`)));
-        expect(outcomes.filter((o) => o.status === 'rejected'), `round ${round}`).to.deep.equal([]);
+        expect(
+          outcomes.filter((o) => o.status === 'rejected'),
+          `round ${round}`,
+        ).to.deep.equal([]);
         const count = await admin.query(`SELECT count(*)::int AS n FROM "${table}"`);
         expect(count.rows[0].n).to.equal(5);
         expect(await indexesOf(admin, 'public', table)).to.have.length(2);
@@ -118,7 +124,10 @@ describe('PostgresAdapter: table', () => {
     const adapter = track(new PostgresAdapter({ pool: recorder.pool }, { table, sweepInterval: false }));
     await Promise.all(Array.from({ length: 10 }, (_, i) => adapter.save(`k${i}`, 'v')));
     expect(recorder.transactions(), 'one DDL transaction').to.equal(1);
-    expect(recorder.texts.filter((text) => text.includes('to_regclass')), 'inspect before and after the DDL').to.have.length(2);
+    expect(
+      recorder.texts.filter((text) => text.includes('to_regclass')),
+      'inspect before and after the DDL',
+    ).to.have.length(2);
   });
 
   it('quotes schema-qualified names with odd characters, and keeps their case', async () => {
@@ -141,7 +150,11 @@ describe('PostgresAdapter: table', () => {
     const schema = uniqueName('reprise_test_schema');
     schemas.push(schema);
     const adapter = track(new PostgresAdapter({ connectionString: POSTGRES_URL }, { table: `${schema}.t`, sweepInterval: false }));
-    const error = await expectRejection(adapter.save('k', 'v'), 'ERR_REPRISE_ADAPTER', /save: cannot prepare table .*does not exist \(3F000\)/);
+    const error = await expectRejection(
+      adapter.save('k', 'v'),
+      'ERR_REPRISE_ADAPTER',
+      /save: cannot prepare table .*does not exist \(3F000\)/,
+    );
     expect(error.cause).to.have.property('code', '3F000');
     await admin.query(`CREATE SCHEMA "${schema}"`);
     await adapter.save('k', 'v');
@@ -152,7 +165,11 @@ describe('PostgresAdapter: table', () => {
     const table = freshTable();
     const recorder = recordingPool(admin);
     const adapter = track(new PostgresAdapter({ pool: recorder.pool }, { table, createTable: false, sweepInterval: false }));
-    await expectRejection(adapter.load('k'), 'ERR_REPRISE_ADAPTER', /table "reprise_test_\w+" does not exist \(createTable is false: create it with the DDL in the README\)/);
+    await expectRejection(
+      adapter.load('k'),
+      'ERR_REPRISE_ADAPTER',
+      /table "reprise_test_\w+" does not exist \(createTable is false: create it with the DDL in the README\)/,
+    );
     expect(recorder.transactions()).to.equal(0);
     expect(recorder.texts.filter((text) => text.includes('CREATE'))).to.deep.equal([]);
     const name = parseTableName(table);

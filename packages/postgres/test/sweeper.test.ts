@@ -31,7 +31,7 @@ describe('Sweeper', () => {
     clock.uninstall();
   });
 
-  it('draws each delay between 50% and 150% of the interval, within Node\'s timer limit', () => {
+  it("draws each delay between 50% and 150% of the interval, within Node's timer limit", () => {
     const make = (interval: number | false, random: number) =>
       sweeper({ deleteBatch: async () => 0, interval, random: () => random }).nextDelay();
     expect(make(1000, 0)).to.equal(500);
@@ -166,7 +166,7 @@ describe('Sweeper', () => {
 });
 
 describe('Sweeper timer (real timers)', () => {
-  it('is unref\'d: it never keeps the process alive', async () => {
+  it("is unref'd: it never keeps the process alive", async () => {
     const timeouts = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
     const before = timeouts();
     const s = new Sweeper({ deleteBatch: async () => 0, interval: 3_600_000, batchSize: 1, onError: () => undefined });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import pg from 'pg';
+import type pg from 'pg';
 import { PostgresAdapter } from '../src/index.js';
 import { POSTGRES_URL, rowCount, sleep, tableFixture, waitFor } from './helpers.js';
 
@@ -105,7 +105,9 @@ describe('PostgresAdapter: ordered writes, as stored in the table', () => {
       const fencing = adapter.takeVersioned('late', { version: 5 });
       // The fence's snapshot has no row, so it tries to insert its floor and waits for the writer.
       const waiting = await waitFor(async () => {
-        const result = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH old AS%'`);
+        const result = await admin.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH old AS%'`,
+        );
         return result.rows[0].n === 1;
       }, 5000);
       expect(waiting, 'the fence waits on the uncommitted row').to.equal(true);

@@ -1,4 +1,14 @@
-import { adapterError as coreAdapterError, unsentError as coreUnsentError, assertFence, assertKey, assertTtl, assertValue, assertVersion, assertWrites, describeValue, wholeMsTtl } from '@reprise/core/adapter-kit';
+import {
+  adapterError as coreAdapterError,
+  unsentError as coreUnsentError,
+  assertFence,
+  assertKey,
+  assertValue,
+  assertVersion,
+  assertWrites,
+  describeValue,
+  wholeMsTtl,
+} from '@reprise/core/adapter-kit';
 import type { AdapterError, Fence, VersionedWrite } from '@reprise/core';
 
 const NAME = 'RedisAdapter';

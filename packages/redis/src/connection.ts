@@ -153,7 +153,8 @@ export class Connection {
     if (this.#phase === 'connecting') await this.#waitWhile(() => this.#phase === 'connecting', owned.connectTimeout + GRACE_MS);
     if (this.#client.isOpen) this.#client.destroy();
     // node-redis waits out its backoff on a timer it does not cancel: wait for it to fire.
-    if (this.#phase === 'waiting') await this.#waitWhile(() => this.#phase === 'waiting', Math.max(0, this.#waitEnd - Date.now()) + GRACE_MS);
+    if (this.#phase === 'waiting')
+      await this.#waitWhile(() => this.#phase === 'waiting', Math.max(0, this.#waitEnd - Date.now()) + GRACE_MS);
     // A destroyed socket's handle is released in the event loop's close phase: two check-phase
     // turns guarantee that phase has run once, whichever phase this continuation runs in.
     await new Promise((resolve) => setImmediate(resolve));

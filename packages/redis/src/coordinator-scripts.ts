@@ -16,7 +16,9 @@ import { luaScript as script } from './scripts.js';
  * session id, deadline ms (or ''). Returns `{ 1, token }` when held (a new lease with the next token,
  * or this owner's lease extended with its token), `{ 0, owner }` when another owner holds a live lease.
  */
-export const CLAIM = script('claim', `
+export const CLAIM = script(
+  'claim',
+  `
 local holder = redis.call('HGET', KEYS[1], 'owner')
 if holder and holder ~= ARGV[1] then return { 0, holder } end
 if ARGV[5] ~= '' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4]) end
@@ -29,7 +31,8 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', token)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return { 1, tostring(token) }
-`);
+`,
+);
 
 /**
  * \`renew\`: KEYS = the deadlines key, then the lease key and token key of each session in turn;
@@ -37,7 +40,9 @@ return { 1, tostring(token) }
  * session. Extends each lease this owner holds with that token (and its token counter's retention),
  * indexing its deadline; returns one 1 (extended) or 0 (no longer held) per session.
  */
-export const RENEW = script('renew', `
+export const RENEW = script(
+  'renew',
+  `
 local out = {}
 for i = 1, (#KEYS - 1) / 2 do
   local lease, counter = KEYS[2 * i], KEYS[2 * i + 1]
@@ -53,13 +58,16 @@ for i = 1, (#KEYS - 1) / 2 do
   end
 end
 return out
-`);
+`,
+);
 
 /**
  * \`release\`: KEYS = lease key, deadlines key; ARGV = owner, token, session id. Deletes the lease
  * and its deadline if it is still that owner's with that token; 1 if it was.
  */
-export const RELEASE = script('release', `
+export const RELEASE = script(
+  'release',
+  `
 local fields = redis.call('HMGET', KEYS[1], 'owner', 'token')
 if fields[1] == ARGV[1] and fields[2] == ARGV[2] then
   redis.call('UNLINK', KEYS[1])
@@ -67,7 +75,8 @@ if fields[1] == ARGV[1] and fields[2] == ARGV[2] then
   return 1
 end
 return 0
-`);
+`,
+);
 
 /**
  * \`adoptable\`: KEYS = deadlines key; ARGV = limit, lease key prefix. Up to \`limit\` session ids
@@ -76,7 +85,9 @@ return 0
  * about to expire them itself) are skipped, and a later call looks again. The lease keys are named
  * from the prefix (not declared in KEYS): like the adapter, this targets a standalone Redis.
  */
-export const ADOPTABLE = script('adoptable', `
+export const ADOPTABLE = script(
+  'adoptable',
+  `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local limit = tonumber(ARGV[1])
@@ -89,4 +100,5 @@ for _, id in ipairs(candidates) do
   end
 end
 return out
-`);
+`,
+);

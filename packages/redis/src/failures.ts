@@ -7,7 +7,8 @@ import { adapterError, unsentError } from './arguments.js';
  * (`NOPERM`), a database number the server does not have, a command the server does not offer
  * (renamed or disabled scripting). Trying again later gives the same answer.
  */
-const CONFIGURATION_REPLY = /^(NOAUTH|WRONGPASS|NOPERM)\b|^ERR (AUTH\b|Client sent AUTH|invalid password|DB index is out of range|unknown command)/i;
+const CONFIGURATION_REPLY =
+  /^(NOAUTH|WRONGPASS|NOPERM)\b|^ERR (AUTH\b|Client sent AUTH|invalid password|DB index is out of range|unknown command)/i;
 
 /** The message of `error` (or of the first error in its `cause` chain that has one). */
 function messageOf(error: unknown): string {
@@ -28,7 +29,12 @@ export function isConfigurationError(error: unknown): boolean {
  */
 export function operationError(operation: string, error: unknown): AdapterError {
   const message = messageOf(error) || String(error);
-  if (isConfigurationError(error)) return adapterError(`${operation} failed: Redis refused it (check the URL's credentials, the ACL user's permissions and the database): ${message}`, error, false);
+  if (isConfigurationError(error))
+    return adapterError(
+      `${operation} failed: Redis refused it (check the URL's credentials, the ACL user's permissions and the database): ${message}`,
+      error,
+      false,
+    );
   if (isNotSent(error)) return unsentError(`${operation} failed: ${message}`, error);
   return adapterError(`${operation} failed: ${message}`, error);
 }
@@ -48,7 +54,8 @@ export function isNotSent(error: unknown): boolean {
  */
 export function connectionError(cause: unknown): AdapterError {
   const message = messageOf(cause) || 'not connected';
-  if (isConfigurationError(cause)) return adapterError(`Redis refused the connection (check the URL's credentials and database): ${message}`, cause, false);
+  if (isConfigurationError(cause))
+    return adapterError(`Redis refused the connection (check the URL's credentials and database): ${message}`, cause, false);
   return unsentError(`Redis is unreachable (${message})`, cause ?? undefined);
 }
 
@@ -65,5 +72,8 @@ export function batchError(operation: string, reasons: readonly unknown[], allFa
   const reason = reasons.find((error) => !isNotSent(error)) ?? reasons[0];
   const error = operationError(operation, reason);
   if (!error.unsent || allFailed) return error;
-  return adapterError(`${operation} failed: ${messageOf(reason) || String(reason)} (other entries of the batch reached Redis and may have been stored)`, reason);
+  return adapterError(
+    `${operation} failed: ${messageOf(reason) || String(reason)} (other entries of the batch reached Redis and may have been stored)`,
+    reason,
+  );
 }

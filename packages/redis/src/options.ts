@@ -1,5 +1,15 @@
 import { OptionError } from '@reprise/core';
-import { MAX_TIMER_DELAY, TIMER_LIMIT_REASON, anyStringField, customField, msField, notInThisForm, optionsSchema, parseOptions, type ParsedOptions } from '@reprise/core/adapter-kit';
+import {
+  MAX_TIMER_DELAY,
+  TIMER_LIMIT_REASON,
+  anyStringField,
+  customField,
+  msField,
+  notInThisForm,
+  optionsSchema,
+  parseOptions,
+  type ParsedOptions,
+} from '@reprise/core/adapter-kit';
 import { describe } from './arguments.js';
 
 /**
@@ -14,7 +24,9 @@ export interface RedisClient {
   destroy(): void;
   evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  // biome-ignore lint/suspicious/noExplicitAny: a client's listeners take event-specific arguments; any is what lets each fit
   on(event: string, listener: (...args: any[]) => void): unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: as on()
   off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
@@ -84,28 +96,45 @@ const urlField = customField<string>(
 function clientProblem(value: unknown): string | undefined {
   const c = value as Record<string, unknown> | null;
   if (c === null || typeof c !== 'object') return `must be a node-redis client, got ${describe(value)}`;
-  if (c['slots'] !== undefined || typeof c['getSentinelNode'] === 'function') {
+  if (c.slots !== undefined || typeof c.getSentinelNode === 'function') {
     return 'must be a standalone node-redis client: cluster and sentinel clients are not supported';
   }
   const missing = ['connect', 'destroy', 'eval', 'evalSha', 'on', 'off'].find((method) => typeof c[method] !== 'function');
   if (missing !== undefined) return `must be a node-redis 5 client (createClient from @keyv/redis): it has no ${missing}()`;
-  if (typeof c['isOpen'] !== 'boolean' || typeof c['isReady'] !== 'boolean') {
+  if (typeof c.isOpen !== 'boolean' || typeof c.isReady !== 'boolean') {
     return 'must be a node-redis 5 client (createClient from @keyv/redis): it has no isOpen/isReady';
   }
   return undefined;
 }
 
-const clientField = customField<RedisClient>((value) => clientProblem(value) === undefined, (value) => clientProblem(value) ?? '');
+const clientField = customField<RedisClient>(
+  (value) => clientProblem(value) === undefined,
+  (value) => clientProblem(value) ?? '',
+);
 
 const urlOnly = notInThisForm('applies to { url } only: configure your own client instead');
 
 const URL_OPTIONS = optionsSchema<RedisAdapterUrlOptions>()(
-  { url: urlField, prefix: anyStringField, commandTimeout: timerMs, connectTimeout: timerMs, maxReconnectDelay: timerMs, client: notInThisForm('cannot go with url') },
+  {
+    url: urlField,
+    prefix: anyStringField,
+    commandTimeout: timerMs,
+    connectTimeout: timerMs,
+    maxReconnectDelay: timerMs,
+    client: notInThisForm('cannot go with url'),
+  },
   DEFAULTS,
 );
 
 const CLIENT_OPTIONS = optionsSchema<RedisAdapterClientOptions>()(
-  { client: clientField, prefix: anyStringField, commandTimeout: timerMs, url: notInThisForm('cannot go with client'), connectTimeout: urlOnly, maxReconnectDelay: urlOnly },
+  {
+    client: clientField,
+    prefix: anyStringField,
+    commandTimeout: timerMs,
+    url: notInThisForm('cannot go with client'),
+    connectTimeout: urlOnly,
+    maxReconnectDelay: urlOnly,
+  },
   COMMON_DEFAULTS,
 );
 
@@ -129,8 +158,9 @@ export function resolveOptions(options: unknown, what = 'RedisAdapter'): Resolve
     throw new OptionError(`${what}: options must be an object with a url or a client, got ${describe(options)}`);
   }
   const given = options as Record<string, unknown>;
-  const hasUrl = given['url'] !== undefined;
-  if (hasUrl === (given['client'] !== undefined)) throw new OptionError(`${what}: ${hasUrl ? 'give either url or client, not both' : 'give a url or a client'}`);
+  const hasUrl = given.url !== undefined;
+  if (hasUrl === (given.client !== undefined))
+    throw new OptionError(`${what}: ${hasUrl ? 'give either url or client, not both' : 'give a url or a client'}`);
   if (hasUrl) return Object.freeze({ kind: 'url', ...parseOptions(URL_OPTIONS, given, { what }) });
   return Object.freeze({ kind: 'client', ...parseOptions(CLIENT_OPTIONS, given, { what }) });
 }

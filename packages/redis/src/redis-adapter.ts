@@ -151,7 +151,11 @@ export class RedisAdapter implements SessionAdapter {
     if (entries.length === 0) return [];
     const replies = entries.length < COALESCE_BELOW ? await this.#merger.write(entries) : await this.#writeBatch(entries);
     if (replies.includes(NOT_A_SNAPSHOT)) {
-      throw batchError('saveManyIfNewer', [new Error('WRONGTYPE a key of the batch holds something that is not a Reprise snapshot (left as it was)')], false);
+      throw batchError(
+        'saveManyIfNewer',
+        [new Error('WRONGTYPE a key of the batch holds something that is not a Reprise snapshot (left as it was)')],
+        false,
+      );
     }
     return replies.map((reply) => reply === 1);
   }

@@ -41,7 +41,11 @@ function adapterError(message: string, cause?: unknown, transient = true): Adapt
  */
 function renamed(error: RepriseError): RepriseError {
   if (!(error instanceof AdapterError) || !error.message.startsWith('RedisAdapter: ')) return error;
-  return new AdapterError(error.code as 'ERR_REPRISE_ADAPTER' | 'ERR_REPRISE_ADAPTER_TIMEOUT', `RedisCoordinator: ${error.message.slice('RedisAdapter: '.length)}`, { cause: error.cause, transient: error.transient, unsent: error.unsent });
+  return new AdapterError(
+    error.code as 'ERR_REPRISE_ADAPTER' | 'ERR_REPRISE_ADAPTER_TIMEOUT',
+    `RedisCoordinator: ${error.message.slice('RedisAdapter: '.length)}`,
+    { cause: error.cause, transient: error.transient, unsent: error.unsent },
+  );
 }
 
 /** A bad argument or a call out of order: `transient: false` (trying again cannot help). */
@@ -108,7 +112,8 @@ export class RedisCoordinator implements SessionCoordinator {
    * @throws RepriseError `ERR_REPRISE_OPTION` on a wrong or unknown option.
    */
   constructor(connection: Omit<RedisAdapterOptions, 'prefix'>, options?: RedisCoordinatorOptions) {
-    if (connection !== null && typeof connection === 'object' && 'prefix' in connection) throw optionError('give prefix in the second argument');
+    if (connection !== null && typeof connection === 'object' && 'prefix' in connection)
+      throw optionError('give prefix in the second argument');
     this.#options = resolveOptions(connection, 'RedisCoordinator');
     const { prefix, tokenRetention } = resolveCoordinatorOptions(options);
     this.#prefix = prefix;
@@ -125,7 +130,8 @@ export class RedisCoordinator implements SessionCoordinator {
   }
 
   async join(instanceId: string, member: CoordinatorMember): Promise<void> {
-    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId)) throw argumentError(`instanceId must be 1 to 64 letters, digits, - or _, got ${describe(instanceId)}`);
+    if (typeof instanceId !== 'string' || !INSTANCE_ID.test(instanceId))
+      throw argumentError(`instanceId must be 1 to 64 letters, digits, - or _, got ${describe(instanceId)}`);
     if (this.#instanceId !== undefined) throw argumentError(`join() was already called (as ${this.#instanceId})`);
     if (this.#left) throw argumentError('join() after leave()');
     this.#instanceId = instanceId;
@@ -133,7 +139,9 @@ export class RedisCoordinator implements SessionCoordinator {
     try {
       await this.#call('join', async () => {
         await this.#subscriber.ready();
-        await (this.#subscriber.client as unknown as PubSubClient).subscribe(this.#channel(instanceId), (message) => this.#exchange.receive(message));
+        await (this.#subscriber.client as unknown as PubSubClient).subscribe(this.#channel(instanceId), (message) =>
+          this.#exchange.receive(message),
+        );
       });
     } catch (error) {
       // Not joined: the caller may try again (the manager does, at its next claim).
@@ -148,7 +156,13 @@ export class RedisCoordinator implements SessionCoordinator {
     checkSessionId(sessionId);
     const ms = positiveMs('leaseMs', leaseMs);
     const keys = [this.#leaseKey(sessionId), this.#tokenKey(sessionId), this.#deadlinesKey()];
-    const reply = await this.#script('claim', CLAIM, keys, [owner, String(ms), String(this.#tokenRetention), sessionId, deadlineArg(deadline, 'deadline')]);
+    const reply = await this.#script('claim', CLAIM, keys, [
+      owner,
+      String(ms),
+      String(this.#tokenRetention),
+      sessionId,
+      deadlineArg(deadline, 'deadline'),
+    ]);
     if (!Array.isArray(reply) || reply.length !== 2) throw adapterError(`Redis returned ${describe(reply)} for a claim`);
     const value = replyToString(reply[1]) ?? '';
     if (Number(reply[0]) === 1) return { held: true, lease: { sessionId, owner, token: tokenOf(value) } };
@@ -166,7 +180,12 @@ export class RedisCoordinator implements SessionCoordinator {
       for (const lease of chunk) checkSessionId(lease?.sessionId);
       calls.push({
         keys: [this.#deadlinesKey(), ...chunk.flatMap((lease) => [this.#leaseKey(lease.sessionId), this.#tokenKey(lease.sessionId)])],
-        args: [owner, String(ms), String(this.#tokenRetention), ...chunk.flatMap((lease) => [lease.sessionId, String(lease.token), deadlineArg(lease.deadline, 'leases[].deadline')])],
+        args: [
+          owner,
+          String(ms),
+          String(this.#tokenRetention),
+          ...chunk.flatMap((lease) => [lease.sessionId, String(lease.token), deadlineArg(lease.deadline, 'leases[].deadline')]),
+        ],
       });
     }
     const outcomes = await this.#send('renew', (client, signal) => runScriptPipeline(client, RENEW, calls, signal));
@@ -184,14 +203,20 @@ export class RedisCoordinator implements SessionCoordinator {
   async release(lease: Lease): Promise<boolean> {
     const owner = this.#me('release');
     checkSessionId(lease?.sessionId);
-    const reply = await this.#script('release', RELEASE, [this.#leaseKey(lease.sessionId), this.#deadlinesKey()], [owner, String(lease.token), lease.sessionId]);
+    const reply = await this.#script(
+      'release',
+      RELEASE,
+      [this.#leaseKey(lease.sessionId), this.#deadlinesKey()],
+      [owner, String(lease.token), lease.sessionId],
+    );
     return Number(reply) === 1;
   }
 
   /** One script run: the sorted set of deadlines read from the oldest, on Redis's clock (`TIME`). */
   async adoptable(limit: number): Promise<string[]> {
     this.#me('adoptable');
-    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ADOPTABLE) throw argumentError(`limit must be an integer from 1 to ${MAX_ADOPTABLE}, got ${describe(limit)}`);
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_ADOPTABLE)
+      throw argumentError(`limit must be an integer from 1 to ${MAX_ADOPTABLE}, got ${describe(limit)}`);
     const reply = await this.#script('adoptable', ADOPTABLE, [this.#deadlinesKey()], [String(limit), this.#leaseKey('')]);
     if (!Array.isArray(reply)) throw adapterError(`Redis returned ${describe(reply)} for adoptable`);
     return reply.map((id) => replyToString(id) ?? '');
@@ -200,7 +225,12 @@ export class RedisCoordinator implements SessionCoordinator {
   async owner(sessionId: string): Promise<Lease | undefined> {
     this.#me('owner');
     checkSessionId(sessionId);
-    const fields = await this.#send('owner', async (client) => (client as unknown as { hmGet(key: string, fields: string[]): Promise<unknown[]> }).hmGet(this.#leaseKey(sessionId), ['owner', 'token']));
+    const fields = await this.#send('owner', async (client) =>
+      (client as unknown as { hmGet(key: string, fields: string[]): Promise<unknown[]> }).hmGet(this.#leaseKey(sessionId), [
+        'owner',
+        'token',
+      ]),
+    );
     const owner = replyToString(fields[0]);
     const token = replyToString(fields[1]);
     return owner === undefined || token === undefined ? undefined : { sessionId, owner, token: tokenOf(token) };
@@ -249,9 +279,11 @@ export class RedisCoordinator implements SessionCoordinator {
 
   #call<T>(operation: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const timeout = this.#options.commandTimeout;
-    return withDeadline(work, timeout, () => adapterError(`${operation} timed out after ${timeout} ms (Redis did not answer)`)).catch((error: unknown) => {
-      throw renamed(error instanceof RepriseError ? error : operationError(operation, error));
-    });
+    return withDeadline(work, timeout, () => adapterError(`${operation} timed out after ${timeout} ms (Redis did not answer)`)).catch(
+      (error: unknown) => {
+        throw renamed(error instanceof RepriseError ? error : operationError(operation, error));
+      },
+    );
   }
 
   #me(operation: string): string {
@@ -281,13 +313,15 @@ export class RedisCoordinator implements SessionCoordinator {
 /** A deadline as a script argument: '' for none. */
 function deadlineArg(deadline: unknown, name: string): string {
   if (deadline === undefined) return '';
-  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0) throw argumentError(`${name} must be ms since the epoch (a non-negative safe integer), got ${describe(deadline)}`);
+  if (typeof deadline !== 'number' || !Number.isSafeInteger(deadline) || deadline < 0)
+    throw argumentError(`${name} must be ms since the epoch (a non-negative safe integer), got ${describe(deadline)}`);
   return String(deadline);
 }
 
 /** A token as Redis returns it (a decimal string) as a number. */
 function tokenOf(text: string): number {
   const token = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(token)) throw adapterError('Redis returned a lease token that is not a positive safe integer (was the key written by something else?)');
+  if (!Number.isSafeInteger(token))
+    throw adapterError('Redis returned a lease token that is not a positive safe integer (was the key written by something else?)');
   return token;
 }

@@ -13,14 +13,16 @@ export function replyToString(reply: unknown): string | undefined {
 export function replyToVersion(reply: unknown): number {
   const text = replyToString(reply);
   const version = text !== undefined && /^(0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(version)) throw adapterError('Redis returned a version that is not a non-negative safe integer (was the key written by something else?)');
+  if (!Number.isSafeInteger(version))
+    throw adapterError('Redis returned a version that is not a non-negative safe integer (was the key written by something else?)');
   return version;
 }
 
 /** The reply of the take script: `null`, or `[value, version]`. */
 export function replyToVersioned(reply: unknown): VersionedValue | undefined {
   if (reply === null || reply === undefined) return undefined;
-  if (!Array.isArray(reply) || reply.length !== 2) throw adapterError(`Redis returned ${describe(reply)} instead of a value and its version`);
+  if (!Array.isArray(reply) || reply.length !== 2)
+    throw adapterError(`Redis returned ${describe(reply)} instead of a value and its version`);
   return { value: replyToString(reply[0])!, version: replyToVersion(reply[1]) };
 }
 
@@ -33,7 +35,8 @@ export function replyToBoolean(reply: unknown): boolean {
 
 /** The reply of one run of the batch script: `count` integers, each 1 (stored), 0 (refused) or -1 (not a snapshot). */
 export function replyToBatch(reply: unknown, count: number): number[] {
-  if (!Array.isArray(reply) || reply.length !== count) throw adapterError(`Redis returned ${describe(reply)} instead of ${count} write results`);
+  if (!Array.isArray(reply) || reply.length !== count)
+    throw adapterError(`Redis returned ${describe(reply)} instead of ${count} write results`);
   return reply.map((entry: unknown) => {
     const text = typeof entry === 'number' || typeof entry === 'bigint' || typeof entry === 'string' ? String(entry) : '';
     if (text === '1' || text === '0' || text === '-1') return Number(text);

@@ -37,13 +37,23 @@ function sendAll(client: ScriptClient, script: LuaScript, calls: readonly Script
  * least its `EVAL`). A retry is never sent once the caller's deadline has passed (`signal`): the
  * call then rejects, as the single calls do.
  */
-export async function runScriptPipeline(client: ScriptClient, script: LuaScript, calls: readonly ScriptCall[], signal: AbortSignal): Promise<ScriptOutcome[]> {
+export async function runScriptPipeline(
+  client: ScriptClient,
+  script: LuaScript,
+  calls: readonly ScriptCall[],
+  signal: AbortSignal,
+): Promise<ScriptOutcome[]> {
   const outcomes = await sendAll(client, script, calls, false);
   let retry = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' && isNoScript(outcome.reason) ? [i] : []));
   while (retry.length > 0) {
     if (signal.aborted) throw adapterError(`${script.name} abandoned after its deadline`);
-    const again = await sendAll(client, script, retry.map((i) => calls[i]!), true);
-    again.forEach((outcome, n) => void (outcomes[retry[n]!] = outcome));
+    const again = await sendAll(
+      client,
+      script,
+      retry.map((i) => calls[i]!),
+      true,
+    );
+    for (const [n, outcome] of again.entries()) outcomes[retry[n]!] = outcome;
     retry = retry.filter((_, n) => again[n]!.status === 'rejected' && isNoScript((again[n] as PromiseRejectedResult).reason));
   }
   return outcomes;

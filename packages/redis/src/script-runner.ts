@@ -18,7 +18,13 @@ export function isNoScript(error: unknown): boolean {
  * reply means the script did not run, so sending it again is safe, unless the caller's deadline
  * has passed meanwhile (`signal`): then it is not sent, since the caller was already told it failed.
  */
-export async function runScript(client: ScriptClient, script: LuaScript, key: string, args: string[], signal: AbortSignal): Promise<unknown> {
+export async function runScript(
+  client: ScriptClient,
+  script: LuaScript,
+  key: string,
+  args: string[],
+  signal: AbortSignal,
+): Promise<unknown> {
   const options = { keys: [key], arguments: args };
   try {
     return await client.evalSha(script.sha1, options);

@@ -46,24 +46,32 @@ function script(name: string, body: string): LuaScript {
 }
 
 /** `save`: ARGV = value, ttl ms ('' = none). Replaces whatever the key holds (floor included) with value@0. */
-export const SAVE = script('save', `
+export const SAVE = script(
+  'save',
+  `
 redis.call('UNLINK', key)
 redis.call('HSET', key, 'value', ARGV[1], 'version', '0')
 if ARGV[2] ~= '' then redis.call('PEXPIRE', key, ARGV[2]) end
 return 1
-`);
+`,
+);
 
 /** `load`: the value, or nil. */
-export const LOAD = script('load', `
+export const LOAD = script(
+  'load',
+  `
 local value = state()
 return value
-`);
+`,
+);
 
 /**
  * \`saveIfNewer\`: ARGV = value, version, ttl ms ('' = none). Stores when the key holds a value of a
  * lower version, or no value and a version at most the given one. Returns 1 when stored, else 0.
  */
-export const SAVE_IF_NEWER = script('saveIfNewer', `
+export const SAVE_IF_NEWER = script(
+  'saveIfNewer',
+  `
 local value, version = state()
 local current, wanted = tonumber(version), tonumber(ARGV[2])
 if (value and current < wanted) or (not value and current <= wanted) then
@@ -73,7 +81,8 @@ if (value and current < wanted) or (not value and current <= wanted) then
   return 1
 end
 return 0
-`);
+`,
+);
 
 /** Entries of one `saveManyIfNewer` script run: a run blocks Redis for about this many writes (~0.5 ms). */
 export const KEYS_PER_BATCH_SCRIPT = 100;
@@ -88,7 +97,9 @@ export const NOT_A_SNAPSHOT = -1;
  * Same representation as the single-key scripts, with fewer commands: a hash is rewritten in place
  * (\`HSET\` of both fields, then \`PEXPIRE\`, or \`PERSIST\` without a TTL), only a 0.1 string is unlinked.
  */
-export const SAVE_MANY_IF_NEWER = script('saveManyIfNewer', `
+export const SAVE_MANY_IF_NEWER = script(
+  'saveManyIfNewer',
+  `
 local out = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
@@ -117,7 +128,8 @@ for i = 1, #KEYS do
   end
 end
 return out
-`);
+`,
+);
 
 /**
  * \`take\` and \`takeVersioned\`: ARGV = fence version ('' = no fence), fence ttl ms ('' = none).
@@ -126,7 +138,9 @@ return out
  * f is taken; a newer value is left as it is; otherwise the key keeps a floor at max(version, f),
  * living the longer of the key's remaining TTL and the fence's ttl.
  */
-export const TAKE = script('take', `
+export const TAKE = script(
+  'take',
+  `
 local value, version = state()
 local fenced = ARGV[1] ~= ''
 local fence = fenced and tonumber(ARGV[1]) or 0
@@ -151,13 +165,17 @@ else
 end
 if takes then return { value, version } end
 return false
-`);
+`,
+);
 
 /** `delete`: removes whatever the key holds (floor included). Returns 1 when it held a value, else 0. */
-export const DELETE = script('delete', `
+export const DELETE = script(
+  'delete',
+  `
 local kind = redis.call('TYPE', key)['ok']
 local held = kind == 'string' or (kind == 'hash' and redis.call('HEXISTS', key, 'value') == 1)
 redis.call('UNLINK', key)
 if held then return 1 end
 return 0
-`);
+`,
+);

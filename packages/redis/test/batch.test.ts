@@ -47,7 +47,12 @@ describe('RedisAdapter: saveManyIfNewer (shared Redis)', function () {
         expected.push(true);
       }
     }
-    const writes = Array.from({ length: n }, (_, i) => ({ key: `mixed-${i}`, value: `w${i}`, version: 1 + i, ...(i % 2 === 0 ? { ttlMs: 30_000 } : {}) }));
+    const writes = Array.from({ length: n }, (_, i) => ({
+      key: `mixed-${i}`,
+      value: `w${i}`,
+      version: 1 + i,
+      ...(i % 2 === 0 ? { ttlMs: 30_000 } : {}),
+    }));
     expect(await adapter.saveManyIfNewer(writes)).to.deep.equal(expected);
     for (let i = 0; i < n; i++) {
       const stored = await probe.hGetAll(at(`mixed-${i}`));
@@ -74,20 +79,35 @@ describe('RedisAdapter: saveManyIfNewer (shared Redis)', function () {
   });
 
   it('rejects bad arguments naming the index before sending anything, and after close()', async () => {
-    await expectRejection(adapter.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }, { key: 'b', value: 'v', version: 1, ttlMs: 0 }]), 'ERR_REPRISE_ADAPTER', /^RedisAdapter: writes\[1\]: ttlMs must be undefined or a positive finite number/);
+    await expectRejection(
+      adapter.saveManyIfNewer([
+        { key: 'a', value: 'v', version: 1 },
+        { key: 'b', value: 'v', version: 1, ttlMs: 0 },
+      ]),
+      'ERR_REPRISE_ADAPTER',
+      /^RedisAdapter: writes\[1\]: ttlMs must be undefined or a positive finite number/,
+    );
     expect(await probe.exists(at('a'))).to.equal(0);
     const closed = new RedisAdapter({ url: REDIS_URL, prefix: RUN_PREFIX });
     await closed.close();
-    await expectRejection(closed.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }]), 'ERR_REPRISE_ADAPTER', /^RedisAdapter: saveManyIfNewer after close\(\)$/);
+    await expectRejection(
+      closed.saveManyIfNewer([{ key: 'a', value: 'v', version: 1 }]),
+      'ERR_REPRISE_ADAPTER',
+      /^RedisAdapter: saveManyIfNewer after close\(\)$/,
+    );
   });
 
   it('an entry on a key of another type rejects the batch (WRONGTYPE, sent: not unsent); the other entries, independent, were stored', async () => {
     await probe.rPush(at('a-list'), 'x');
-    const error = await expectRejection(adapter.saveManyIfNewer([
-      { key: 'before-list', value: 'v', version: 1 },
-      { key: 'a-list', value: 'v', version: 1 },
-      { key: 'after-list', value: 'v', version: 1 },
-    ]), 'ERR_REPRISE_ADAPTER', /^RedisAdapter: saveManyIfNewer failed: .*WRONGTYPE/);
+    const error = await expectRejection(
+      adapter.saveManyIfNewer([
+        { key: 'before-list', value: 'v', version: 1 },
+        { key: 'a-list', value: 'v', version: 1 },
+        { key: 'after-list', value: 'v', version: 1 },
+      ]),
+      'ERR_REPRISE_ADAPTER',
+      /^RedisAdapter: saveManyIfNewer failed: .*WRONGTYPE/,
+    );
     expect(error).to.include({ transient: true, unsent: false });
     expect(await adapter.load('before-list')).to.equal('v');
     expect(await adapter.load('after-list')).to.equal('v');
@@ -100,7 +120,12 @@ describe('RedisAdapter: saveManyIfNewer (shared Redis)', function () {
     const distant = new RedisAdapter({ url: url.toString(), prefix: RUN_PREFIX, commandTimeout: 10_000 });
     try {
       await distant.saveIfNewer('warm-up', 'v', 1); // connects, and caches the script on the server
-      const writes = Array.from({ length: MAX_BATCH_WRITES }, (_, i) => ({ key: `distant-${i}`, value: `v${i}`, version: 1, ttlMs: 60_000 }));
+      const writes = Array.from({ length: MAX_BATCH_WRITES }, (_, i) => ({
+        key: `distant-${i}`,
+        value: `v${i}`,
+        version: 1,
+        ttlMs: 60_000,
+      }));
       const started = performance.now();
       const results = await distant.saveManyIfNewer(writes);
       const ms = performance.now() - started;

@@ -28,7 +28,14 @@ describe('client: reconnect backoff', () => {
       { url: 'redis://127.0.0.1:1', connectTimeout: 100, maxReconnectDelay: 300 },
       { stopping: () => stopping, willWait: (delay) => void waits.push(delay) },
     );
-    const options = (client as unknown as { options: { disableOfflineQueue: boolean; socket: { connectTimeout: number; reconnectStrategy: (n: number, e: Error) => number | false } } }).options;
+    const options = (
+      client as unknown as {
+        options: {
+          disableOfflineQueue: boolean;
+          socket: { connectTimeout: number; reconnectStrategy: (n: number, e: Error) => number | false };
+        };
+      }
+    ).options;
     expect(options.disableOfflineQueue).to.equal(true);
     expect(options.socket.connectTimeout).to.equal(100);
     const strategy = options.socket.reconnectStrategy;

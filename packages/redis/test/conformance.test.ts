@@ -3,7 +3,7 @@ import { createClient } from '@keyv/redis';
 import { runAdapterTests } from '@reprise/adapter-tests';
 import { RedisAdapter } from '../src/index.js';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 // The suite's keys carry a random UUID per run; the prefix keeps this package's runs apart too.
 const prefix = `reprise-conformance:${randomUUID()}:`;
@@ -22,5 +22,10 @@ describe('RedisAdapter { client } (conformance)', () => {
   after(() => {
     client.destroy();
   });
-  runAdapterTests('RedisAdapter { client }', () => new RedisAdapter({ client, prefix }), { describe, it, before, after }, { checkResources: false });
+  runAdapterTests(
+    'RedisAdapter { client }',
+    () => new RedisAdapter({ client, prefix }),
+    { describe, it, before, after },
+    { checkResources: false },
+  );
 });

@@ -23,7 +23,12 @@ describe('RedisCoordinator', function () {
   after(cleanUp);
 
   // { url }: each instance opens and closes its own two clients.
-  runCoordinatorTests('RedisCoordinator { url } (conformance)', () => new RedisCoordinator({ url: REDIS_URL }, { prefix }), { describe, it, before, after });
+  runCoordinatorTests('RedisCoordinator { url } (conformance)', () => new RedisCoordinator({ url: REDIS_URL }, { prefix }), {
+    describe,
+    it,
+    before,
+    after,
+  });
 
   describe('{ client }', () => {
     const client = createClient({ url: REDIS_URL, disableOfflineQueue: true });
@@ -33,7 +38,12 @@ describe('RedisCoordinator', function () {
     after(() => {
       client.destroy();
     });
-    runCoordinatorTests('RedisCoordinator { client } (conformance)', () => new RedisCoordinator({ client }, { prefix }), { describe, it, before, after });
+    runCoordinatorTests('RedisCoordinator { client } (conformance)', () => new RedisCoordinator({ client }, { prefix }), {
+      describe,
+      it,
+      before,
+      after,
+    });
 
     it("leave() leaves the caller's client open and usable", async () => {
       const coordinator = new RedisCoordinator({ client }, { prefix });
@@ -68,14 +78,26 @@ describe('RedisCoordinator', function () {
   });
 
   it('refuses wrong options with ERR_REPRISE_OPTION', () => {
-    expectOptionError(() => new RedisCoordinator({ url: REDIS_URL }, { prefix: 3 as unknown as string }), /^RedisCoordinator: prefix must be a string/);
-    expectOptionError(() => new RedisCoordinator({ url: REDIS_URL }, { tokenRetention: 0 }), /^RedisCoordinator: tokenRetention must be a positive integer/);
-    expectOptionError(() => new RedisCoordinator({ url: REDIS_URL }, { leaseMs: 5 } as never), /^RedisCoordinator: unknown option "leaseMs"/);
-    expectOptionError(() => new RedisCoordinator({ url: REDIS_URL, prefix: 'x' } as never), /^RedisCoordinator: give prefix in the second argument/);
+    expectOptionError(
+      () => new RedisCoordinator({ url: REDIS_URL }, { prefix: 3 as unknown as string }),
+      /^RedisCoordinator: prefix must be a string/,
+    );
+    expectOptionError(
+      () => new RedisCoordinator({ url: REDIS_URL }, { tokenRetention: 0 }),
+      /^RedisCoordinator: tokenRetention must be a positive integer/,
+    );
+    expectOptionError(
+      () => new RedisCoordinator({ url: REDIS_URL }, { leaseMs: 5 } as never),
+      /^RedisCoordinator: unknown option "leaseMs"/,
+    );
+    expectOptionError(
+      () => new RedisCoordinator({ url: REDIS_URL, prefix: 'x' } as never),
+      /^RedisCoordinator: give prefix in the second argument/,
+    );
     expectOptionError(() => new RedisCoordinator({} as never), /^RedisCoordinator: give a url or a client/);
   });
 
-  it('Redis down: join, claim, renew and hand-over requests reject at once with ERR_REPRISE_ADAPTER (in the coordinator\'s name); a failed join can be tried again; all work again once Redis is back', async () => {
+  it("Redis down: join, claim, renew and hand-over requests reject at once with ERR_REPRISE_ADAPTER (in the coordinator's name); a failed join can be tried again; all work again once Redis is back", async () => {
     const own = new OwnRedis(await freePort());
     await own.start();
     const a = new RedisCoordinator({ url: own.url }, { prefix });
@@ -90,13 +112,13 @@ describe('RedisCoordinator', function () {
       await own.kill();
       const started = Date.now();
       const down = await expectRejection(a.claim(id, 60_000), 'ERR_REPRISE_ADAPTER', /claim|unreachable|Socket closed|offline/);
-      expect(down.message, 'in the coordinator\'s name').to.match(/^RedisCoordinator: /);
+      expect(down.message, "in the coordinator's name").to.match(/^RedisCoordinator: /);
       expect(down).to.include({ transient: true });
       // A join while Redis is down fails, and may be tried again once it is back.
       const c = new RedisCoordinator({ url: own.url }, { prefix });
       await expectRejection(c.join('down-c', { handover: async () => {} }), 'ERR_REPRISE_ADAPTER', /^RedisCoordinator: /);
       later.push(c);
-      if (!claim.held) throw new Error("not held");
+      if (!claim.held) throw new Error('not held');
       await expectRejection(a.renew([claim.lease], 60_000), 'ERR_REPRISE_ADAPTER', /renew|unreachable|offline/);
       await expectRejection(b.requestHandover(id, 'down-a', 5_000), 'ERR_REPRISE_ADAPTER', /requestHandover|unreachable|offline/);
       expect(Date.now() - started, 'at once, not after commandTimeout').to.be.below(2_000);

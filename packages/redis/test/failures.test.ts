@@ -11,7 +11,7 @@ import { freePort, OwnRedis } from './support/redis-server.js';
  * configuration errors are `transient: false` with a message that says Redis refused (never
  * "unreachable"); an outage stays transient.
  */
-describe('RedisAdapter: error classification (a redis-server of the test\'s own)', function () {
+describe("RedisAdapter: error classification (a redis-server of the test's own)", function () {
   this.timeout(20_000);
   let own: OwnRedis;
   const adapters: RedisAdapter[] = [];
@@ -32,7 +32,18 @@ describe('RedisAdapter: error classification (a redis-server of the test\'s own)
   }
 
   before(async () => {
-    own = new OwnRedis(await freePort(), ['--requirepass', 'secret', '--user', 'noscripts', 'on', '>pw', '~*', '+@all', '-evalsha', '-eval']);
+    own = new OwnRedis(await freePort(), [
+      '--requirepass',
+      'secret',
+      '--user',
+      'noscripts',
+      'on',
+      '>pw',
+      '~*',
+      '+@all',
+      '-evalsha',
+      '-eval',
+    ]);
     await own.start();
   });
 
@@ -55,7 +66,10 @@ describe('RedisAdapter: error classification (a redis-server of the test\'s own)
   });
 
   it('an ACL user without the permission to run scripts (NOPERM): not transient', async () => {
-    await refusal(adapter(`redis://noscripts:pw@127.0.0.1:${own.port}`).takeVersioned('k'), /takeVersioned failed: Redis refused it .*NOPERM/);
+    await refusal(
+      adapter(`redis://noscripts:pw@127.0.0.1:${own.port}`).takeVersioned('k'),
+      /takeVersioned failed: Redis refused it .*NOPERM/,
+    );
   });
 
   it('the right password works', async () => {
@@ -81,23 +95,52 @@ describe('RedisAdapter: error classification (a redis-server of the test\'s own)
     expect(error).to.include({ transient: true, unsent: true });
     const write = await expectRejection(down.saveIfNewer('k', 'v', 2), 'ERR_REPRISE_ADAPTER', /Redis is unreachable/);
     expect(write).to.include({ transient: true, unsent: true });
-    const batch = await expectRejection(down.saveManyIfNewer([{ key: 'k', value: 'v', version: 2 }, { key: 'j', value: 'v', version: 1 }]), 'ERR_REPRISE_ADAPTER', /Redis is unreachable \(.*ECONNREFUSED/);
+    const batch = await expectRejection(
+      down.saveManyIfNewer([
+        { key: 'k', value: 'v', version: 2 },
+        { key: 'j', value: 'v', version: 1 },
+      ]),
+      'ERR_REPRISE_ADAPTER',
+      /Redis is unreachable \(.*ECONNREFUSED/,
+    );
     expect(batch, 'a batch that could not be sent: nothing of it can land later').to.include({ transient: true, unsent: true });
   });
 
   it('a batch refused for its ACL user (NOPERM on every entry): not transient, not unsent', async () => {
-    const error = await refusal(adapter(`redis://noscripts:pw@127.0.0.1:${own.port}`).saveManyIfNewer([{ key: 'k', value: 'v', version: 1 }, { key: 'j', value: 'v', version: 1 }]), /saveManyIfNewer failed: Redis refused it .*NOPERM/);
+    const error = await refusal(
+      adapter(`redis://noscripts:pw@127.0.0.1:${own.port}`).saveManyIfNewer([
+        { key: 'k', value: 'v', version: 1 },
+        { key: 'j', value: 'v', version: 1 },
+      ]),
+      /saveManyIfNewer failed: Redis refused it .*NOPERM/,
+    );
     expect(error.message).not.to.include('pw@');
   });
 
   it('classifies replies by their code', () => {
-    for (const message of ['NOAUTH Authentication required.', 'WRONGPASS invalid username-password pair', 'NOPERM User x has no permissions', "ERR unknown command 'EVALSHA'", 'ERR DB index is out of range', 'ERR AUTH <password> called without any password configured for the default user']) {
+    for (const message of [
+      'NOAUTH Authentication required.',
+      'WRONGPASS invalid username-password pair',
+      'NOPERM User x has no permissions',
+      "ERR unknown command 'EVALSHA'",
+      'ERR DB index is out of range',
+      'ERR AUTH <password> called without any password configured for the default user',
+    ]) {
       expect(isConfigurationError(new Error(message)), message).to.equal(true);
     }
-    for (const message of ['WRONGTYPE Operation against a key holding the wrong kind of value', 'connect ECONNREFUSED 127.0.0.1:1', 'Socket closed unexpectedly', 'LOADING Redis is loading the dataset in memory', 'BUSY Redis is busy running a script']) {
+    for (const message of [
+      'WRONGTYPE Operation against a key holding the wrong kind of value',
+      'connect ECONNREFUSED 127.0.0.1:1',
+      'Socket closed unexpectedly',
+      'LOADING Redis is loading the dataset in memory',
+      'BUSY Redis is busy running a script',
+    ]) {
       expect(isConfigurationError(new Error(message)), message).to.equal(false);
     }
-    expect(isConfigurationError(new Error('wrapped', { cause: new Error('NOPERM no') })), 'an empty outer message is not the only place looked at').to.equal(false);
+    expect(
+      isConfigurationError(new Error('wrapped', { cause: new Error('NOPERM no') })),
+      'an empty outer message is not the only place looked at',
+    ).to.equal(false);
     expect(isConfigurationError(new Error('', { cause: new Error('NOPERM no') }))).to.equal(true);
   });
 });

@@ -11,7 +11,12 @@ const URL = 'redis://127.0.0.1:6379';
 describe('RedisAdapter options', () => {
   it('defaults: prefix reprise:, commandTimeout 5000, connectTimeout 5000, maxReconnectDelay 1000', () => {
     expect(resolveOptions({ url: URL })).to.deep.equal({
-      kind: 'url', url: URL, prefix: 'reprise:', commandTimeout: 5000, connectTimeout: 5000, maxReconnectDelay: 1000,
+      kind: 'url',
+      url: URL,
+      prefix: 'reprise:',
+      commandTimeout: 5000,
+      connectTimeout: 5000,
+      maxReconnectDelay: 1000,
     });
     expect(new RedisAdapter({ url: URL }).prefix).to.equal('reprise:');
   });
@@ -40,7 +45,11 @@ describe('RedisAdapter options', () => {
     ['a prefix that is not a string', { url: URL, prefix: 1 }, /prefix must be a string/],
     ['commandTimeout 0', { url: URL, commandTimeout: 0 }, /commandTimeout must be a positive integer of ms/],
     ['a fractional connectTimeout', { url: URL, connectTimeout: 1.5 }, /connectTimeout must be a positive integer/],
-    ['maxReconnectDelay past the timer limit', { url: URL, maxReconnectDelay: 2 ** 31 }, /maxReconnectDelay must be at most 2147483647 ms \(about 24\.8 days, the longest delay Node's timers hold\), got 2147483648/],
+    [
+      'maxReconnectDelay past the timer limit',
+      { url: URL, maxReconnectDelay: 2 ** 31 },
+      /maxReconnectDelay must be at most 2147483647 ms \(about 24\.8 days, the longest delay Node's timers hold\), got 2147483648/,
+    ],
     ['a client that is not node-redis', { client: { get() {} } }, /node-redis 5 client .*no connect\(\)/],
     ['a cluster client', { client: { slots: [], connect() {} } }, /cluster and sentinel clients are not supported/],
   ];

@@ -23,7 +23,7 @@ const FAST_MS = 250;
 /** Allowed lateness of something that fires on a timer (commandTimeout, connectTimeout) on a loaded box. */
 const LATE_MS = 600;
 
-describe('RedisAdapter: outages (a redis-server of the test\'s own)', function () {
+describe("RedisAdapter: outages (a redis-server of the test's own)", function () {
   this.timeout(20_000);
   const servers: OwnRedis[] = [];
   const adapters: RedisAdapter[] = [];
@@ -60,7 +60,12 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     const seen: number[] = [];
     const outageEnd = Date.now() + 600; // spans several reconnect attempts (50 ms, 100, 200, 400 …)
     do {
-      for (const call of [() => adapter.save('k', 'v', 1000), () => adapter.load('k'), () => adapter.take('k'), () => adapter.delete('k')]) {
+      for (const call of [
+        () => adapter.save('k', 'v', 1000),
+        () => adapter.load('k'),
+        () => adapter.take('k'),
+        () => adapter.delete('k'),
+      ]) {
         const { ms, error } = await rejectionTime(call, /RedisAdapter: (save|load|take|delete) failed|Redis is unreachable/);
         expect(error.cause, 'the connection error is the cause').to.be.instanceOf(Error);
         seen.push(ms);
@@ -96,7 +101,9 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     await own.start();
     await eventually(() => adapter.save('k', 'v'), 5000);
     expect(await adapter.take('k')).to.equal('v');
-    timings.push(`down from the start: first call rejected in ${first.ms.toFixed(1)} ms, next in ${second.ms.toFixed(1)} ms; working ${(performance.now() - started).toFixed(0)} ms after the server came up`);
+    timings.push(
+      `down from the start: first call rejected in ${first.ms.toFixed(1)} ms, next in ${second.ms.toFixed(1)} ms; working ${(performance.now() - started).toFixed(0)} ms after the server came up`,
+    );
   });
 
   it('a frozen server (accepts, never answers): the call rejects after commandTimeout; thawed, it works again', async () => {
@@ -124,8 +131,8 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     const closing = performance.now() - started;
     expect(closing, 'bounded by maxReconnectDelay plus grace').to.be.below(400 + 100 + LATE_MS);
     const after = activeResources();
-    expect(after['Timeout'] ?? 0, 'timers').to.be.at.most(baseline['Timeout'] ?? 0);
-    expect(after['TCPSocketWrap'] ?? 0, 'sockets').to.be.at.most(baseline['TCPSocketWrap'] ?? 0);
+    expect(after.Timeout ?? 0, 'timers').to.be.at.most(baseline.Timeout ?? 0);
+    expect(after.TCPSocketWrap ?? 0, 'sockets').to.be.at.most(baseline.TCPSocketWrap ?? 0);
     timings.push(`close() during an outage: ${closing.toFixed(0)} ms (maxReconnectDelay 400), no timer or socket left`);
   });
 
@@ -134,16 +141,25 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     const adapter = track(new RedisAdapter({ url: own.url, commandTimeout: 300 }));
     expect(await adapter.saveManyIfNewer([{ key: 'k', value: 'v', version: 1 }])).to.deep.equal([true]); // caches the batch script
     own.freeze();
-    const { ms, error } = await rejectionTime(() => adapter.saveManyIfNewer([{ key: 'k', value: 'w', version: 2 }, { key: 'j', value: 'w', version: 2 }]), /^RedisAdapter: saveManyIfNewer timed out after 300 ms \(Redis did not answer\)$/);
+    const { ms, error } = await rejectionTime(
+      () =>
+        adapter.saveManyIfNewer([
+          { key: 'k', value: 'w', version: 2 },
+          { key: 'j', value: 'w', version: 2 },
+        ]),
+      /^RedisAdapter: saveManyIfNewer timed out after 300 ms \(Redis did not answer\)$/,
+    );
     expect(ms).to.be.within(280, 300 + LATE_MS);
     expect(error).to.include({ transient: true, unsent: false });
     own.thaw();
     // The pipeline had left: once thawed, Redis carries it out.
-    expect(await eventually(async () => {
-      const value = await adapter.load('j');
-      if (value === undefined) throw new Error('not yet');
-      return value;
-    }, 5000)).to.equal('w');
+    expect(
+      await eventually(async () => {
+        const value = await adapter.load('j');
+        if (value === undefined) throw new Error('not yet');
+        return value;
+      }, 5000),
+    ).to.equal('w');
     timings.push(`frozen server: a batch rejected after ${ms.toFixed(0)} ms (commandTimeout 300)`);
   });
 
@@ -152,14 +168,23 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     const adapter = track(new RedisAdapter({ url: own.url, commandTimeout: 5000 }));
     await adapter.saveIfNewer('k', 'v', 1);
     own.freeze();
-    const inFlight = adapter.saveManyIfNewer([{ key: 'k', value: 'w', version: 2 }, { key: 'j', value: 'w', version: 2 }]);
+    const inFlight = adapter.saveManyIfNewer([
+      { key: 'k', value: 'w', version: 2 },
+      { key: 'j', value: 'w', version: 2 },
+    ]);
     inFlight.catch(() => undefined); // examined below, after the kill
     await new Promise((resolve) => setTimeout(resolve, 50)); // the pipeline has left
     await own.kill();
-    const { ms: lost, error } = await rejectionTime(() => inFlight, /^RedisAdapter: saveManyIfNewer failed: (Socket closed unexpectedly|read ECONNRESET)/);
+    const { ms: lost, error } = await rejectionTime(
+      () => inFlight,
+      /^RedisAdapter: saveManyIfNewer failed: (Socket closed unexpectedly|read ECONNRESET)/,
+    );
     expect(error).to.include({ transient: true, unsent: false });
     expect(lost).to.be.below(FAST_MS);
-    const down = await rejectionTime(() => adapter.saveManyIfNewer([{ key: 'k', value: 'x', version: 3 }]), /Redis is unreachable|saveManyIfNewer failed: The client is (offline|closed)/);
+    const down = await rejectionTime(
+      () => adapter.saveManyIfNewer([{ key: 'k', value: 'x', version: 3 }]),
+      /Redis is unreachable|saveManyIfNewer failed: The client is (offline|closed)/,
+    );
     expect(down.error, 'never sent while Redis is down').to.include({ transient: true, unsent: true });
     expect(down.ms).to.be.below(FAST_MS);
     await own.start();
@@ -240,9 +265,11 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
     const closing = performance.now() - started;
     expect(closing).to.be.below(FAST_MS);
     const after = activeResources();
-    expect(after['Timeout'] ?? 0, 'timers').to.be.at.most(baseline['Timeout'] ?? 0);
-    expect(after['TCPSocketWrap'] ?? 0, 'sockets').to.be.at.most(baseline['TCPSocketWrap'] ?? 0);
-    timings.push(`handshake hanging: first call rejected after ${ms.toFixed(0)} ms (commandTimeout 300); close() took ${closing.toFixed(0)} ms, nothing left`);
+    expect(after.Timeout ?? 0, 'timers').to.be.at.most(baseline.Timeout ?? 0);
+    expect(after.TCPSocketWrap ?? 0, 'sockets').to.be.at.most(baseline.TCPSocketWrap ?? 0);
+    timings.push(
+      `handshake hanging: first call rejected after ${ms.toFixed(0)} ms (commandTimeout 300); close() took ${closing.toFixed(0)} ms, nothing left`,
+    );
   });
 
   it('a call that timed out waiting for the connection is never sent later (a late take would lose the value)', async () => {
@@ -286,9 +313,11 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
       const closing = performance.now() - started;
       expect(closing, 'waited for the attempt in flight to end').to.be.within(150, 300 + 100 + LATE_MS);
       const after = activeResources();
-      expect(after['Timeout'] ?? 0, 'timers').to.be.at.most(baseline['Timeout'] ?? 0);
-      expect(after['TCPSocketWrap'] ?? 0, 'sockets').to.be.at.most(baseline['TCPSocketWrap'] ?? 0);
-      timings.push(`TCP connect hanging: call rejected after ${first.ms.toFixed(0)} ms (connectTimeout 300); close() took ${closing.toFixed(0)} ms, nothing left`);
+      expect(after.Timeout ?? 0, 'timers').to.be.at.most(baseline.Timeout ?? 0);
+      expect(after.TCPSocketWrap ?? 0, 'sockets').to.be.at.most(baseline.TCPSocketWrap ?? 0);
+      timings.push(
+        `TCP connect hanging: call rejected after ${first.ms.toFixed(0)} ms (connectTimeout 300); close() took ${closing.toFixed(0)} ms, nothing left`,
+      );
     } finally {
       for (const socket of fillers) socket.destroy();
     }
@@ -306,7 +335,7 @@ describe('RedisAdapter: outages (a redis-server of the test\'s own)', function (
       const baseline = activeResources();
       await adapter.close();
       await eventually(async () => expect(await clients()).to.equal(1), 2000);
-      expect(activeResources()['TCPSocketWrap'] ?? 0).to.equal((baseline['TCPSocketWrap'] ?? 0) - 1);
+      expect(activeResources().TCPSocketWrap ?? 0).to.equal((baseline.TCPSocketWrap ?? 0) - 1);
     } finally {
       probe.destroy();
     }

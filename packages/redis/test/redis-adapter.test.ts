@@ -4,7 +4,7 @@ import { createClient } from '@keyv/redis';
 import { RedisAdapter } from '../src/index.js';
 import { expectRejection } from '@reprise/adapter-tests/internal';
 
-const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Every test's keys live under this run's prefix and are removed at the end. */
 const RUN_PREFIX = `reprise-test:${randomUUID()}:`;
@@ -34,7 +34,10 @@ describe('RedisAdapter (shared Redis)', () => {
   it('round-trips unicode, NUL characters, an empty string and 1 MB, stored as is in a hash under prefix+key', async () => {
     for (const value of ['', 'héllo 𝄞 ﷽ e\u0301 👩‍👩‍👧', '\u0000a\u0000', '{"value":"x","expires":1}', 'x'.repeat(1024 * 1024)]) {
       await adapter.save('user:42', value);
-      expect(await probe.hGetAll(`${RUN_PREFIX}user:42`), 'no envelope: the value as is, at version 0').to.deep.equal({ value, version: '0' });
+      expect(await probe.hGetAll(`${RUN_PREFIX}user:42`), 'no envelope: the value as is, at version 0').to.deep.equal({
+        value,
+        version: '0',
+      });
       expect(await adapter.load('user:42')).to.equal(value);
     }
     expect(await probe.keys(`${RUN_PREFIX}*`)).to.deep.equal([`${RUN_PREFIX}user:42`]);
@@ -87,7 +90,11 @@ describe('RedisAdapter (shared Redis)', () => {
 
     for (const bad of [0, -5, Number.NaN, Number.POSITIVE_INFINITY]) {
       it(`rejects ttlMs ${bad} with ERR_REPRISE_ADAPTER, writing nothing`, async () => {
-        await expectRejection(adapter.save('bad-ttl', 'v', bad), 'ERR_REPRISE_ADAPTER', /ttlMs must be undefined or a positive finite number/);
+        await expectRejection(
+          adapter.save('bad-ttl', 'v', bad),
+          'ERR_REPRISE_ADAPTER',
+          /ttlMs must be undefined or a positive finite number/,
+        );
         expect(await probe.exists(`${RUN_PREFIX}bad-ttl`)).to.equal(0);
       });
     }
@@ -107,7 +114,10 @@ describe('RedisAdapter (shared Redis)', () => {
         for (let round = 0; round < 10; round++) {
           await adapter.save('race', `v${round}`);
           const results = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? other : adapter).take('race')));
-          expect(results.filter((r) => r === `v${round}`), `round ${round}`).to.have.length(1);
+          expect(
+            results.filter((r) => r === `v${round}`),
+            `round ${round}`,
+          ).to.have.length(1);
           expect(results.filter((r) => r === undefined)).to.have.length(19);
         }
       } finally {
@@ -126,8 +136,17 @@ describe('RedisAdapter (shared Redis)', () => {
     await probe.hSet(`${RUN_PREFIX}hash-secret`, 'f', 'v');
     await probe.rPush(`${RUN_PREFIX}list-secret`, 'v');
     for (const key of ['hash-secret', 'list-secret']) {
-      for (const call of [adapter.load(key), adapter.take(key), adapter.saveIfNewer(key, 'v', 1), adapter.takeVersioned(key, { version: 1 })]) {
-        const error = await expectRejection(call, 'ERR_REPRISE_ADAPTER', /RedisAdapter: (load|take|saveIfNewer|takeVersioned) failed: WRONGTYPE/);
+      for (const call of [
+        adapter.load(key),
+        adapter.take(key),
+        adapter.saveIfNewer(key, 'v', 1),
+        adapter.takeVersioned(key, { version: 1 }),
+      ]) {
+        const error = await expectRejection(
+          call,
+          'ERR_REPRISE_ADAPTER',
+          /RedisAdapter: (load|take|saveIfNewer|takeVersioned) failed: WRONGTYPE/,
+        );
         expect(error.cause).to.be.instanceOf(Error);
         expect(error).to.have.property('transient', true);
         expect(error.message).not.to.include('secret');

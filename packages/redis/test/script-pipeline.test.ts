@@ -33,8 +33,12 @@ describe('RedisAdapter: the script pipeline of a batch', () => {
     const outcomes = await runScriptPipeline(fakeClient(sent), SAVE_IF_NEWER, calls, new AbortController().signal);
     expect(outcomes.map((o) => o.status)).to.deep.equal(['fulfilled', 'fulfilled', 'fulfilled']);
     expect(sent).to.deep.equal([
-      { command: 'EVALSHA', key: 'a' }, { command: 'EVALSHA', key: 'b' }, { command: 'EVALSHA', key: 'c' },
-      { command: 'EVAL', key: 'a' }, { command: 'EVALSHA', key: 'b' }, { command: 'EVALSHA', key: 'c' },
+      { command: 'EVALSHA', key: 'a' },
+      { command: 'EVALSHA', key: 'b' },
+      { command: 'EVALSHA', key: 'c' },
+      { command: 'EVAL', key: 'a' },
+      { command: 'EVALSHA', key: 'b' },
+      { command: 'EVALSHA', key: 'c' },
     ]);
   });
 
@@ -49,7 +53,11 @@ describe('RedisAdapter: the script pipeline of a batch', () => {
     const sent: Sent[] = [];
     const controller = new AbortController();
     controller.abort();
-    await expectRejection(runScriptPipeline(fakeClient(sent), SAVE_IF_NEWER, calls, controller.signal), 'ERR_REPRISE_ADAPTER', /saveIfNewer abandoned after its deadline/);
+    await expectRejection(
+      runScriptPipeline(fakeClient(sent), SAVE_IF_NEWER, calls, controller.signal),
+      'ERR_REPRISE_ADAPTER',
+      /saveIfNewer abandoned after its deadline/,
+    );
     expect(sent.map((s) => s.command)).to.deep.equal(['EVALSHA', 'EVALSHA', 'EVALSHA']);
   });
 

@@ -75,7 +75,10 @@ describe('RedisAdapter: ordered writes, as stored in Redis', () => {
 
     it('a fence that takes one leaves a floor that keeps its TTL', async () => {
       await probe.set(at('legacy-fence'), 'old snapshot', { PX: 60_000 });
-      expect(await adapter.takeVersioned('legacy-fence', { version: 2, ttlMs: 1_000 })).to.deep.equal({ value: 'old snapshot', version: 0 });
+      expect(await adapter.takeVersioned('legacy-fence', { version: 2, ttlMs: 1_000 })).to.deep.equal({
+        value: 'old snapshot',
+        version: 0,
+      });
       expect(await probe.hGetAll(at('legacy-fence'))).to.deep.equal({ version: '2' });
       expect(await probe.pTTL(at('legacy-fence'))).to.be.within(60_000 - DRIFT_MS, 60_000);
     });
@@ -89,7 +92,11 @@ describe('RedisAdapter: ordered writes, as stored in Redis', () => {
 
   it('a version field that is not a safe integer (written by something else) rejects takeVersioned', async () => {
     await probe.hSet(at('bad-version'), { value: 'v', version: '1e3' });
-    await expectRejection(adapter.takeVersioned('bad-version'), 'ERR_REPRISE_ADAPTER', /Redis returned a version that is not a non-negative safe integer/);
+    await expectRejection(
+      adapter.takeVersioned('bad-version'),
+      'ERR_REPRISE_ADAPTER',
+      /Redis returned a version that is not a non-negative safe integer/,
+    );
   });
 
   it('concurrent saveIfNewer from two adapters (two connections) leave the highest version', async () => {
@@ -97,7 +104,7 @@ describe('RedisAdapter: ordered writes, as stored in Redis', () => {
     try {
       for (let round = 0; round < 5; round++) {
         const key = `race-${round}`;
-        const versions = Array.from({ length: 40 }, (_, i) => (i * 17) % 40 + 1);
+        const versions = Array.from({ length: 40 }, (_, i) => ((i * 17) % 40) + 1);
         const results = await Promise.all(versions.map((v, i) => (i % 2 ? other : adapter).saveIfNewer(key, `v${v}`, v)));
         expect(results[versions.indexOf(40)], `round ${round}`).to.equal(true);
         expect(await adapter.takeVersioned(key)).to.deep.equal({ value: 'v40', version: 40 });

@@ -51,7 +51,11 @@ describe('RedisAdapter: small batches merged over a few turns of the event loop'
 
   it("a failed merged call fails every batch in it, with the call's error", async () => {
     const error = new Error('Socket closed unexpectedly');
-    const merger = new WriteMerger<string>(new TurnGate(2), async () => Promise.reject(error), () => {});
+    const merger = new WriteMerger<string>(
+      new TurnGate(2),
+      async () => Promise.reject(error),
+      () => {},
+    );
     const outcomes = await Promise.allSettled([merger.write(['a']), merger.write(['b', 'c'])]);
     expect(outcomes.map((o) => (o.status === 'rejected' ? o.reason : o.value))).to.deep.equal([error, error]);
   });

@@ -89,7 +89,11 @@ export class CaseFoldingKeys extends MemoryAdapter {
     return super.takeVersioned(lower(key), fence);
   }
   override saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
-    return super.saveManyIfNewer(Array.isArray(writes) ? writes.map((w) => (w !== null && typeof w === 'object' && !Array.isArray(w) ? { ...w, key: lower(w.key) } : w)) : writes);
+    return super.saveManyIfNewer(
+      Array.isArray(writes)
+        ? writes.map((w) => (w !== null && typeof w === 'object' && !Array.isArray(w) ? { ...w, key: lower(w.key) } : w))
+        : writes,
+    );
   }
 }
 
@@ -114,7 +118,11 @@ export class TruncatedKeys extends MemoryAdapter {
     return super.takeVersioned(cut(key), fence);
   }
   override saveManyIfNewer(writes: readonly VersionedWrite[]): Promise<boolean[]> {
-    return super.saveManyIfNewer(Array.isArray(writes) ? writes.map((w) => (w !== null && typeof w === 'object' && !Array.isArray(w) ? { ...w, key: cut(w.key) } : w)) : writes);
+    return super.saveManyIfNewer(
+      Array.isArray(writes)
+        ? writes.map((w) => (w !== null && typeof w === 'object' && !Array.isArray(w) ? { ...w, key: cut(w.key) } : w))
+        : writes,
+    );
   }
 }
 

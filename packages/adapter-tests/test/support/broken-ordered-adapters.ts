@@ -55,7 +55,11 @@ export class RacySaveIfNewer extends OrderedMapAdapter {
 /** Only `saveIfNewer()` and no `takeVersioned()`: half an ordered adapter (the interface check must fail it). */
 export function halfOrdered(): SessionAdapter {
   const adapter = new OrderedMapAdapter();
-  return { ...unordered(adapter), name: 'half-ordered', saveIfNewer: (key, value, version, ttlMs) => adapter.saveIfNewer(key, value, version, ttlMs) };
+  return {
+    ...unordered(adapter),
+    name: 'half-ordered',
+    saveIfNewer: (key, value, version, ttlMs) => adapter.saveIfNewer(key, value, version, ttlMs),
+  };
 }
 
 /** The fixture without its versioned methods: an unordered adapter. */

@@ -16,7 +16,8 @@ function deadline(ttlMs: number | undefined): number {
 
 function checkFence(fence: unknown): Fence | undefined {
   if (fence === undefined) return undefined;
-  if (fence === null || typeof fence !== 'object') throw adapterError(NAME, `fence must be undefined or an object, got ${describeValue(fence)}`);
+  if (fence === null || typeof fence !== 'object')
+    throw adapterError(NAME, `fence must be undefined or an object, got ${describeValue(fence)}`);
   const { version, ttlMs } = fence as { version?: unknown; ttlMs?: unknown };
   assertVersion(NAME, version);
   assertTtl(NAME, ttlMs);

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import cookie, { type FastifyCookieOptions } from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { type RepriseError, type SessionManager, type Snapshot } from '@reprise/core';
+import type { RepriseError, SessionManager, Snapshot } from '@reprise/core';
 import { decodeRecord } from '@reprise/core/adapter-kit';
 import { MemoryAdapter } from '@reprise/memory';
 import { reprise, type RepriseData, type RepriseFastifyOptions } from '../../src/index.js';

@@ -26,7 +26,10 @@ async function removeOne(context: Context, argument: string): Promise<void> {
   const { kind } = inspectEntry(entry, context.snapshotKeys);
   const shown = printable(redact.key(entry.key));
   if (!DELETABLE_KINDS.has(kind)) {
-    throw new InspectorError('ERR_REPRISE_INSPECTOR_REFUSED', `${shown} is a ${kind} key (${escapeControls(entry.detail ?? 'not written by the adapter')}), not a snapshot: the inspector does not delete it`);
+    throw new InspectorError(
+      'ERR_REPRISE_INSPECTOR_REFUSED',
+      `${shown} is a ${kind} key (${escapeControls(entry.detail ?? 'not written by the adapter')}), not a snapshot: the inspector does not delete it`,
+    );
   }
   const deleted = await store.delete([entry]);
   if (deleted === 0) throw new InspectorError('ERR_REPRISE_INSPECTOR_NOT_FOUND', `${shown} was deleted by someone else meanwhile`);
@@ -54,15 +57,27 @@ async function removePrefix(context: Context, prefix: string): Promise<void> {
   const where = `under prefix ${printable(prefix)}`;
   if (!options.yes) {
     const message = `${matched} key${matched === 1 ? '' : 's'} ${where} would be deleted${byKind(deletedByKind)}; nothing deleted: add --yes to delete them`;
-    if (options.json) io.out(safeJson({ deleted: 0, matched, byKind: Object.fromEntries(deletedByKind), skipped, skippedByKind: Object.fromEntries(skippedByKind) }));
+    if (options.json)
+      io.out(
+        safeJson({
+          deleted: 0,
+          matched,
+          byKind: Object.fromEntries(deletedByKind),
+          skipped,
+          skippedByKind: Object.fromEntries(skippedByKind),
+        }),
+      );
     throw usageError(message);
   }
   if (options.json) {
-    io.out(safeJson({ deleted, matched, byKind: Object.fromEntries(deletedByKind), skipped, skippedByKind: Object.fromEntries(skippedByKind) }));
+    io.out(
+      safeJson({ deleted, matched, byKind: Object.fromEntries(deletedByKind), skipped, skippedByKind: Object.fromEntries(skippedByKind) }),
+    );
     return;
   }
   io.out(`deleted ${deleted} key${deleted === 1 ? '' : 's'} ${where}${byKind(deletedByKind)}`);
-  if (skipped > 0) io.out(`kept ${skipped === 1 ? '1 key that is not a snapshot' : `${skipped} keys that are not snapshots`}${byKind(skippedByKind)}`);
+  if (skipped > 0)
+    io.out(`kept ${skipped === 1 ? '1 key that is not a snapshot' : `${skipped} keys that are not snapshots`}${byKind(skippedByKind)}`);
 }
 
 function sum(counts: ReadonlyMap<Kind, number>): number {

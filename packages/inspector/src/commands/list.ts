@@ -18,7 +18,13 @@ export async function list(context: Context): Promise<void> {
   const { options, io, redact } = context;
   const pattern = options.args[0] === undefined ? ANY_KEY : parsePattern(options.args[0]);
   const widths = [11, 10, options.showIds ? 24 : 7, 9, 24, 10];
-  if (!options.json) io.out(row(HEADERS.map((header, i) => (i === BYTES_COLUMN ? header.padStart(widths[i]!) : header)), widths));
+  if (!options.json)
+    io.out(
+      row(
+        HEADERS.map((header, i) => (i === BYTES_COLUMN ? header.padStart(widths[i]!) : header)),
+        widths,
+      ),
+    );
   let shown = 0;
   let stopped = false;
   scan: for await (const batch of context.store.scan(pattern)) {
@@ -39,7 +45,9 @@ export async function list(context: Context): Promise<void> {
     if (note !== undefined) io.err(`reprise: ${note}`);
     return;
   }
-  io.out(`${shown} key${shown === 1 ? '' : 's'}${note === undefined ? '' : `, ${note}`}${options.all ? '' : ' (--all also lists expired rows, floors, coordinator and foreign keys)'}`);
+  io.out(
+    `${shown} key${shown === 1 ? '' : 's'}${note === undefined ? '' : `, ${note}`}${options.all ? '' : ' (--all also lists expired rows, floors, coordinator and foreign keys)'}`,
+  );
 }
 
 function listedByDefault(inspected: Inspected): boolean {

@@ -18,7 +18,11 @@ export async function show(context: Context): Promise<void> {
   const { options, io, redact } = context;
   const entry = await findEntry(context.store, options.args[0]!);
   if (options.raw) {
-    if (entry.value === undefined) throw new InspectorError('ERR_REPRISE_INSPECTOR_REFUSED', `${printable(redact.key(entry.key))} holds no value (${entry.detail ?? entry.layout})`);
+    if (entry.value === undefined)
+      throw new InspectorError(
+        'ERR_REPRISE_INSPECTOR_REFUSED',
+        `${printable(redact.key(entry.key))} holds no value (${entry.detail ?? entry.layout})`,
+      );
     io.raw(entry.value);
     return;
   }
@@ -28,7 +32,10 @@ export async function show(context: Context): Promise<void> {
   if (options.json) io.out(safeJson(data === undefined ? view : { ...view, data }, 2));
   else printText(context, view, data);
   if (inspected.kind === 'undecodable') {
-    throw new InspectorError('ERR_REPRISE_INSPECTOR_UNDECODABLE', `${printable(view.key)} holds a value that is not a Reprise snapshot: ${inspected.problem}`);
+    throw new InspectorError(
+      'ERR_REPRISE_INSPECTOR_UNDECODABLE',
+      `${printable(view.key)} holds a value that is not a Reprise snapshot: ${inspected.problem}`,
+    );
   }
 }
 

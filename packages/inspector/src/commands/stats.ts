@@ -70,7 +70,9 @@ function printText({ io, options }: Context, result: Stats): void {
   const reasons = Object.entries(result.reasons).sort(([a], [b]) => a.localeCompare(b));
   if (reasons.length > 0) io.out(`by reason: ${reasons.map(([reason, n]) => `${reason} ${n}`).join(', ')}`);
   const { total, largest, largestKey } = result.bytes;
-  io.out(`stored bytes: ${total} (${humanBytes(total)})${largestKey === null ? '' : `, largest ${largest} (${humanBytes(largest)}) at ${printable(largestKey)}`}`);
+  io.out(
+    `stored bytes: ${total} (${humanBytes(total)})${largestKey === null ? '' : `, largest ${largest} (${humanBytes(largest)}) at ${printable(largestKey)}`}`,
+  );
   io.out(`expiring within ${humanDuration(result.expiringSoon.withinMs)}: ${result.expiringSoon.keys}`);
   if (result.expired > 0) io.out(`expired, not swept yet: ${result.expired}`);
   io.out(`without expiry: ${result.noExpiry}`);

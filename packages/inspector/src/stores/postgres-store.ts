@@ -73,7 +73,11 @@ export class PostgresStore implements SnapshotStore {
    * @throws InspectorError `ERR_REPRISE_INSPECTOR_STORE` when Postgres cannot be reached, or the table is missing or another table.
    */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
-    const client = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.timeout, query_timeout: options.timeout });
+    const client = new pg.Client({
+      connectionString: options.url,
+      connectionTimeoutMillis: options.timeout,
+      query_timeout: options.timeout,
+    });
     client.on('error', () => {}); // a broken connection also rejects the query that meets it
     try {
       await client.connect();
@@ -115,7 +119,10 @@ export class PostgresStore implements SnapshotStore {
     let deleted = 0;
     for (let start = 0; start < entries.length; start += PAGE_ROWS) {
       const ids = entries.slice(start, start + PAGE_ROWS).map((entry) => entry.ref);
-      const rows = await this.#query(`DELETE FROM ${this.#table} WHERE id IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h) RETURNING 1 AS deleted`, [ids]);
+      const rows = await this.#query(
+        `DELETE FROM ${this.#table} WHERE id IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) AS h) RETURNING 1 AS deleted`,
+        [ids],
+      );
       deleted += rows.length;
     }
     return deleted;

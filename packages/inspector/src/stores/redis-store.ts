@@ -76,9 +76,7 @@ export class RedisStore implements SnapshotStore {
     do {
       const [next, found] = await this.#send<[string, string[]]>(['SCAN', cursor, 'MATCH', match, 'COUNT', String(SCAN_COUNT)]);
       cursor = next;
-      const keys = found
-        .map((full) => full.slice(this.#options.prefix.length))
-        .filter((key) => !seen.has(key) && matches(pattern, key));
+      const keys = found.map((full) => full.slice(this.#options.prefix.length)).filter((key) => !seen.has(key) && matches(pattern, key));
       for (const key of keys) seen.add(key);
       if (keys.length > 0) yield await this.#read(keys);
     } while (cursor !== '0');
@@ -169,14 +167,23 @@ export class RedisStore implements SnapshotStore {
     const [value, version, owner, token] = fields.map((field) => field ?? undefined);
     if (count === 0) return undefined;
     if (value !== undefined && version !== undefined) return { layout: 'value', value, version: version.toString('latin1') };
-    if (version !== undefined && count === 1) return { layout: 'floor', version: version.toString('latin1'), detail: `version ${version.toString('latin1')}, no value (taken by a restore)` };
-    if (owner !== undefined && token !== undefined) return { layout: 'lease', detail: `held by ${JSON.stringify(owner.toString('utf8'))}, token ${token.toString('latin1')}` };
+    if (version !== undefined && count === 1)
+      return {
+        layout: 'floor',
+        version: version.toString('latin1'),
+        detail: `version ${version.toString('latin1')}, no value (taken by a restore)`,
+      };
+    if (owner !== undefined && token !== undefined)
+      return { layout: 'lease', detail: `held by ${JSON.stringify(owner.toString('utf8'))}, token ${token.toString('latin1')}` };
     return { layout: 'foreign', detail: `a hash of ${count} fields that is not a Reprise snapshot` };
   }
 
   async #send<T>(args: string[], typeMapping?: unknown): Promise<T> {
     try {
-      return await this.#client.sendCommand<T>(args, { timeout: this.#options.timeout, ...(typeMapping === undefined ? {} : { typeMapping }) });
+      return await this.#client.sendCommand<T>(args, {
+        timeout: this.#options.timeout,
+        ...(typeMapping === undefined ? {} : { typeMapping }),
+      });
     } catch (error) {
       throw storeError(`Redis at ${this.#options.safeUrl} failed on ${args[0]}`, error);
     }

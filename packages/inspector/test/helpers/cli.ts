@@ -24,17 +24,25 @@ export function reprise(args: readonly string[], env: NodeJS.ProcessEnv = {}): P
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(childEnv)) if (name.startsWith('REPRISE_') || name === 'NODE_OPTIONS') delete childEnv[name];
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...childEnv, ...env }, encoding: 'buffer', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-      if (code === null) reject(error);
-      else resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8'), bytes: stdout });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...childEnv, ...env }, encoding: 'buffer', timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+        if (code === null) reject(error);
+        else resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8'), bytes: stdout });
+      },
+    );
   });
 }
 
 /** The JSON objects of NDJSON output. */
 export function jsonLines<T = Record<string, unknown>>(stdout: string): T[] {
-  return stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as T);
+  return stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as T);
 }
 
 /**

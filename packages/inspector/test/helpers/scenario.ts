@@ -10,7 +10,10 @@ export function richData(): Record<string, unknown> {
     user: 'ada',
     visits: 3,
     when: new Date('2026-01-02T03:04:05.678Z'),
-    prefs: new Map<unknown, unknown>([['theme', 'dark'], [1, new Date(0)]]),
+    prefs: new Map<unknown, unknown>([
+      ['theme', 'dark'],
+      [1, new Date(0)],
+    ]),
     tags: new Set(['a', 'b']),
     big: 12345678901234567890n,
     bytes: new Uint8Array([0, 1, 255]),
@@ -25,7 +28,12 @@ export const RICH_DATA_READABLE = {
   user: 'ada',
   visits: 3,
   when: '2026-01-02T03:04:05.678Z',
-  prefs: { $map: [['theme', 'dark'], [1, '1970-01-01T00:00:00.000Z']] },
+  prefs: {
+    $map: [
+      ['theme', 'dark'],
+      [1, '1970-01-01T00:00:00.000Z'],
+    ],
+  },
   tags: { $set: ['a', 'b'] },
   big: { $bigint: '12345678901234567890' },
   bytes: { $Uint8Array: '0001ff' },
@@ -77,7 +85,12 @@ export async function writeScenario(adapter: SessionAdapter): Promise<Scenario> 
   await waitUntil('the checkpoint of the session to erase', async () => (await recordAt(adapter, erased.id)) === 'checkpoint');
   await manager.close(erased.id, 'closed');
 
-  const expected: Array<[string, string]> = [[evicted.id, 'evicted'], ['user:42', 'expired'], [pointed.id, 'pointer:user:42'], [erased.id, 'pointer:self']];
+  const expected: Array<[string, string]> = [
+    [evicted.id, 'evicted'],
+    ['user:42', 'expired'],
+    [pointed.id, 'pointer:user:42'],
+    [erased.id, 'pointer:self'],
+  ];
   for (const [key, what] of expected) {
     await waitUntil(`${what} under ${key}`, async () => (await recordAt(adapter, key)) === what);
   }

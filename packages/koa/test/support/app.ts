@@ -192,7 +192,10 @@ export class Browser {
    * go to the jar. Fails unless the response has `status` (default 200).
    */
   async get(path: string, options: { headers?: Record<string, string>; cookie?: string; status?: number } = {}): Promise<Response> {
-    const test = request(this.#app.callback()).get(path).set(this.#headers).set(options.headers ?? {});
+    const test = request(this.#app.callback())
+      .get(path)
+      .set(this.#headers)
+      .set(options.headers ?? {});
     const cookie = options.cookie ?? this.cookieHeader();
     if (cookie !== '') test.set('Cookie', cookie);
     const res = await test;

@@ -6,8 +6,15 @@
  */
 import type { CloseReason, LiveSession as CoreLiveSession, Snapshot } from '@reprise/core';
 import { expectTypeOf } from 'expect-type';
-import Koa from 'koa';
-import { session, SessionManager, type CloseHook, type KoaSessionData, type LiveSessionView, type SessionMiddleware } from '@reprise/koa';
+import type Koa from 'koa';
+import {
+  session,
+  type SessionManager,
+  type CloseHook,
+  type KoaSessionData,
+  type LiveSessionView,
+  type SessionMiddleware,
+} from '@reprise/koa';
 
 declare module '@reprise/koa' {
   interface SessionDataMap {

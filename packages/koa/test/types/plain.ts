@@ -127,7 +127,11 @@ const typed = session<Cart>({
   },
 });
 expectTypeOf(typed.manager).toEqualTypeOf<SessionManager<Cart>>();
-void session<Cart>({ manager: new SessionManager<Cart>({ adapter: { name: 'x' } as never }), cookie: { name: 'cart.sid' }, ipBinding: true });
+void session<Cart>({
+  manager: new SessionManager<Cart>({ adapter: { name: 'x' } as never }),
+  cookie: { name: 'cart.sid' },
+  ipBinding: true,
+});
 // @ts-expect-error hooks receive the typed session
 void session<Cart>({ onClose: (s: { data: { items: number[] } }) => void s });
 // @ts-expect-error not a SameSite value

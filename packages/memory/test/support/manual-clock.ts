@@ -10,7 +10,10 @@ export function manualClock(start = 1_700_000_000_000): { now: () => number; adv
 
 /** The `RepriseError` that `promise` rejects with (failing when it resolves or rejects with something else). */
 export async function rejection(promise: Promise<unknown>): Promise<RepriseError> {
-  const caught = await promise.then(() => undefined, (error: unknown) => error);
+  const caught = await promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   expect(caught, 'expected a rejection').to.be.instanceOf(RepriseError);
   return caught as RepriseError;
 }

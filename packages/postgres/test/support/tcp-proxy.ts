@@ -68,11 +68,13 @@ export class TcpProxy {
     const upstream = connect(port, host);
     for (const socket of [client, upstream]) {
       this.#sockets.add(socket);
-      socket.on('error', () => undefined).on('close', () => {
-        this.#sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
+      socket
+        .on('error', () => undefined)
+        .on('close', () => {
+          this.#sockets.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
     }
     client.on('data', (chunk: Buffer) => {
       if (this.mode !== 'drop-all' && !this.#frozen.has(client)) upstream.write(chunk);

@@ -40,19 +40,23 @@ export class LatencyProxy {
     const upstream = connect(port, host);
     for (const socket of [client, upstream]) {
       this.#sockets.add(socket);
-      socket.on('error', () => undefined).on('close', () => {
-        this.#sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
+      socket
+        .on('error', () => undefined)
+        .on('close', () => {
+          this.#sockets.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
     }
-    const later = (to: Socket) => (chunk: Buffer): void => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        to.write(chunk);
-      }, delayMs);
-      this.#timers.add(timer);
-    };
+    const later =
+      (to: Socket) =>
+      (chunk: Buffer): void => {
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          to.write(chunk);
+        }, delayMs);
+        this.#timers.add(timer);
+      };
     client.on('data', later(upstream));
     upstream.on('data', later(client));
   }

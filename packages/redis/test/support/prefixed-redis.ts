@@ -3,7 +3,7 @@ import { createClient } from '@keyv/redis';
 import { RedisAdapter } from '../../src/index.js';
 
 /** The shared Redis of the tests. */
-export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** PTTL is read a moment after the write: allow that much drift, in ms. */
 export const DRIFT_MS = 200;
