@@ -78,6 +78,7 @@ afterEach(async () => {
 /** An Express app with `session()` and the default (plus given) routes, and Express's default error handler. */
 export function buildApp(options: AppOptions = {}): TestApp {
   const app = express();
+  app.set('env', 'test'); // Express's default error handler then does not print the errors the tests provoke
   options.setup?.(app);
   const given = (options.session ?? {}) as SessionOptions & { adapter?: unknown; manager?: SessionManager<RepriseData> };
   const adapter = given.manager !== undefined ? (given.manager.adapter as MemoryAdapter) : ((given.adapter as MemoryAdapter | undefined) ?? new MemoryAdapter());
