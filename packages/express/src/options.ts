@@ -188,6 +188,7 @@ export function normalizeOptions(options: SessionOptions | undefined): Middlewar
   assertKnownOptions(record, new Set([...MANAGER_OPTION_NAMES, ...OWN_OPTION_NAMES]));
   const own = Object.fromEntries(Object.entries(record).filter(([name]) => OWN_OPTION_NAMES.has(name) && name !== 'manager'));
   const parsed = parseOptions(OWN_SCHEMA, own, { what: '@reprise/express' });
+  if (parsed.secret?.length === 0) throw new OptionError('@reprise/express: secret must be a string or a non-empty array of strings, got an empty array');
   const givenCookie: Record<string, unknown> = parsed.cookie ?? {};
   if (parsed.name !== undefined && (record.cookie as SessionCookieOptions | undefined)?.name !== undefined) {
     throw new OptionError('@reprise/express: give name or cookie.name, not both');
