@@ -1,0 +1,61 @@
+import { expect } from 'chai';
+import { OptionError, SessionManager } from '@reprise/core';
+import { MemoryAdapter } from '@reprise/memory';
+import { session, type SessionOptions } from '../src/index.js';
+
+function refusal(options: unknown): OptionError {
+  try {
+    session(options as SessionOptions).manager.shutdown().catch(() => undefined);
+  } catch (error) {
+    expect(error).to.be.instanceOf(OptionError);
+    return error as OptionError;
+  }
+  throw new Error('the options were accepted');
+}
+
+describe('options', () => {
+  it('an unknown name is refused with a hint, among own, cookie and manager names', () => {
+    expect(refusal({ secert: 'x' }).message).to.include('did you mean "secret"');
+    expect(refusal({ idleTimout: 1000 }).message).to.include('did you mean "idleTimeout"');
+    expect(refusal({ cookie: { maxage: 1000 } }).message).to.include('did you mean "cookie.maxAge"');
+  });
+
+  it('wrong values are refused', () => {
+    expect(refusal({ cookie: { sameSite: 'sometimes' } }).message).to.include('cookie.sameSite');
+    expect(refusal({ cookie: { maxAge: -1 } }).message).to.include('cookie.maxAge');
+    expect(refusal({ secret: [] }).message).to.include('secret');
+    expect(refusal({ secret: 42 }).message).to.include('secret');
+    expect(refusal({ maxSessions: 0 }).message).to.include('maxSessions');
+    expect(refusal({ name: 'a b' }).message).to.include('name');
+    expect(refusal({ name: 'x', cookie: { name: 'y' } }).message).to.include('not both');
+  });
+
+  const migrations: Array<[string, Record<string, unknown>, string]> = [
+    ['store', { store: {} }, 'adapter'],
+    ['genid', { genid: () => 'x' }, 'persistKey'],
+    ['proxy', { proxy: true }, 'trust proxy'],
+    ['resave: true', { resave: true }, 'checkpointInterval'],
+    ['saveUninitialized: true', { saveUninitialized: true }, 'req.liveSession'],
+    ["unset: 'keep'", { unset: 'keep' }, 'req.session = null'],
+    ['cookie.expires', { cookie: { expires: new Date() } }, 'cookie.maxAge'],
+    ['cookie.signed', { cookie: { signed: true } }, 'secret'],
+  ];
+  for (const [what, options, equivalent] of migrations) {
+    it(`express-session's ${what} is refused, naming ${equivalent}`, () => {
+      expect(refusal(options).message).to.include(equivalent);
+    });
+  }
+
+  it("express-session's same-meaning values are accepted: resave: false, saveUninitialized: false, unset: 'destroy', rolling, cookie.maxAge: null", async () => {
+    const middleware = session({ secret: 's', resave: false, saveUninitialized: false, unset: 'destroy', rolling: false, cookie: { maxAge: null } });
+    expect(middleware.manager).to.be.instanceOf(SessionManager);
+    await middleware.manager.shutdown();
+  });
+
+  it('session({ manager }) uses that manager and refuses manager options beside it', async () => {
+    const manager = new SessionManager({ adapter: new MemoryAdapter() });
+    expect(session({ manager, secret: 's' }).manager).to.equal(manager);
+    expect(refusal({ manager, maxSessions: 3 }).message).to.include('maxSessions');
+    await manager.shutdown();
+  });
+});
