@@ -1,5 +1,12 @@
 import express, { type Express } from 'express';
-import { session, type CloseReason, type LiveSessionView, type RepriseData, type SessionAdapter, type SessionManager } from '@reprise/express';
+import {
+  session,
+  type CloseReason,
+  type LiveSessionView,
+  type RepriseData,
+  type SessionAdapter,
+  type SessionManager,
+} from '@reprise/express';
 import { MemoryAdapter } from '@reprise/memory';
 
 declare module '@reprise/express' {

@@ -57,7 +57,8 @@ export async function createApp(options: CartAppOptions = {}): Promise<FastifyIn
 
   app.post<{ Body: { item?: unknown } }>('/cart', async (request, reply) => {
     const item = request.body?.item;
-    if (typeof item !== 'string' || item === '' || item.length > 100) return reply.code(400).send({ error: 'item must be a non-empty string' });
+    if (typeof item !== 'string' || item === '' || item.length > 100)
+      return reply.code(400).send({ error: 'item must be a non-empty string' });
     // The first write creates the session and sets its cookie.
     request.session.cart = [...(request.session.cart ?? []), item];
     return { cart: request.session.cart };

@@ -38,7 +38,11 @@ export function cookieValue(id: string, secrets: readonly string[] | undefined):
  * The request's session id, or `undefined` when its cookie is missing, oversized, malformed, unsigned
  * while secrets are set, or tampered (a signature of another value or secret): all of these are no cookie.
  */
-export function readCookie(request: Request, settings: CookieSettings, secrets: readonly string[] | undefined): PresentedCookie | undefined {
+export function readCookie(
+  request: Request,
+  settings: CookieSettings,
+  secrets: readonly string[] | undefined,
+): PresentedCookie | undefined {
   const header = request.headers.cookie;
   if (typeof header !== 'string' || header === '') return undefined;
   let raw: string | undefined;

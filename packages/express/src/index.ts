@@ -7,5 +7,15 @@ export type { SessionOptions, ExpressBindingOptions, SessionCookieOptions, Cooki
 export { COOKIE_DEFAULTS } from './options.js';
 export type { SessionDataMap, RepriseData, RequestSessionObject } from './types.js';
 export type { SessionMethods, SessionCookie, SessionCallback } from './session-methods.js';
-export type { LiveSession, LiveSessionView, CloseHook, RestoreHook, CloseReason, Snapshot, SessionAdapter, ManagerStats, SessionData } from '@reprise/core';
+export type {
+  LiveSession,
+  LiveSessionView,
+  CloseHook,
+  RestoreHook,
+  CloseReason,
+  Snapshot,
+  SessionAdapter,
+  ManagerStats,
+  SessionData,
+} from '@reprise/core';
 export { SessionManager, SessionUnavailableError, OptionError } from '@reprise/core';

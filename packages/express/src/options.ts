@@ -69,7 +69,10 @@ export interface ExpressBindingOptions {
 /** `session()` options: the manager's options (adapter defaults to a `MemoryAdapter`), or a ready `manager`. */
 export type SessionOptions = ExpressBindingOptions &
   (
-    | (Omit<SessionManagerOptions<RepriseData>, 'adapter'> & { adapter?: SessionManagerOptions<RepriseData>['adapter']; manager?: undefined })
+    | (Omit<SessionManagerOptions<RepriseData>, 'adapter'> & {
+        adapter?: SessionManagerOptions<RepriseData>['adapter'];
+        manager?: undefined;
+      })
     | { manager: SessionManager<RepriseData> }
   );
 
@@ -114,7 +117,7 @@ const maxAgeField = customField<number | 'session' | null>(
 
 const COOKIE_SCHEMA = optionsSchema<SessionCookieOptions>()(
   {
-    name: patternField(COOKIE_TOKEN, 'a cookie token (letters, digits and !#$%&\'*+-.^_`|~)'),
+    name: patternField(COOKIE_TOKEN, "a cookie token (letters, digits and !#$%&'*+-.^_`|~)"),
     maxAge: maxAgeField,
     httpOnly: booleanField,
     sameSite: oneOfField(['lax', 'strict', 'none', false]),
@@ -151,11 +154,12 @@ const MIGRATIONS: Readonly<Record<string, string>> = Object.freeze({
   genid:
     'option "genid" is not supported: Reprise makes its own session ids (144 random bits) and refuses any other shape, so a forged cookie can never name a key; to store a session under a key of yours, set req.liveSession.persistKey',
   proxy:
-    'option "proxy" is not supported: with cookie.secure \'auto\' the cookie is Secure when req.secure is true, which follows app.set(\'trust proxy\', ...); or give cookie.secure: true',
+    "option \"proxy\" is not supported: with cookie.secure 'auto' the cookie is Secure when req.secure is true, which follows app.set('trust proxy', ...); or give cookie.secure: true",
 });
 
 const COOKIE_MIGRATIONS: Readonly<Record<string, string>> = Object.freeze({
-  expires: 'option "cookie.expires" is not supported: the cookie slides with activity; give cookie.maxAge (ms), or set req.session.cookie.maxAge per session',
+  expires:
+    'option "cookie.expires" is not supported: the cookie slides with activity; give cookie.maxAge (ms), or set req.session.cookie.maxAge per session',
   signed: 'option "cookie.signed" is not supported: the cookie is signed whenever `secret` (or cookie-parser\'s secret) is given',
 });
 
@@ -169,7 +173,9 @@ const VALUE_MIGRATIONS: Readonly<Record<string, (value: unknown) => string | und
       ? 'resave: true is not supported: a Reprise session lives in memory and is written when it closes and at each checkpoint (checkpointInterval, ms) if it changed; lower checkpointInterval to write more often'
       : undefined,
   unset: (value) =>
-    value === 'keep' ? "unset: 'keep' is not supported: req.session = null closes the session (reason 'closed', the closing hooks run) and clears its cookie" : undefined,
+    value === 'keep'
+      ? "unset: 'keep' is not supported: req.session = null closes the session (reason 'closed', the closing hooks run) and clears its cookie"
+      : undefined,
 });
 
 /**
@@ -188,7 +194,8 @@ export function normalizeOptions(options: SessionOptions | undefined): Middlewar
   assertKnownOptions(record, new Set([...MANAGER_OPTION_NAMES, ...OWN_OPTION_NAMES]));
   const own = Object.fromEntries(Object.entries(record).filter(([name]) => OWN_OPTION_NAMES.has(name) && name !== 'manager'));
   const parsed = parseOptions(OWN_SCHEMA, own, { what: '@reprise/express' });
-  if (parsed.secret?.length === 0) throw new OptionError('@reprise/express: secret must be a string or a non-empty array of strings, got an empty array');
+  if (parsed.secret?.length === 0)
+    throw new OptionError('@reprise/express: secret must be a string or a non-empty array of strings, got an empty array');
   const givenCookie: Record<string, unknown> = parsed.cookie ?? {};
   if (parsed.name !== undefined && (record.cookie as SessionCookieOptions | undefined)?.name !== undefined) {
     throw new OptionError('@reprise/express: give name or cookie.name, not both');
@@ -242,10 +249,14 @@ function managerFrom(options: Record<string, unknown>): SessionManager<RepriseDa
     const ignored = Object.entries(options).filter(([name, value]) => !OWN_OPTION_NAMES.has(name) && value !== undefined);
     if (ignored.length > 0) {
       const names = ignored.map(([name]) => name).join(', ');
-      throw new OptionError(`@reprise/express: session({ manager }) cannot take manager options (${names}): give them to the SessionManager`);
+      throw new OptionError(
+        `@reprise/express: session({ manager }) cannot take manager options (${names}): give them to the SessionManager`,
+      );
     }
     return options.manager as SessionManager<RepriseData>;
   }
-  const managerOptions = Object.fromEntries(Object.entries(options).filter(([name]) => MANAGER_OPTION_NAMES.has(name))) as Partial<SessionManagerOptions<RepriseData>>;
+  const managerOptions = Object.fromEntries(Object.entries(options).filter(([name]) => MANAGER_OPTION_NAMES.has(name))) as Partial<
+    SessionManagerOptions<RepriseData>
+  >;
   return new SessionManager<RepriseData>({ ...managerOptions, adapter: managerOptions.adapter ?? new MemoryAdapter() });
 }

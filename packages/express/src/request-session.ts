@@ -108,7 +108,9 @@ export class RequestSession {
         this.#committed = true;
         // The response goes out without the cookie; a session created here is then closed by end().
         const message = `the session cookie could not be decided: ${String((error as Error | undefined)?.message ?? error)}`;
-        this.#state.manager.report(error instanceof RepriseError ? error : new AdapterError('ERR_REPRISE_ADAPTER', message, { cause: error }));
+        this.#state.manager.report(
+          error instanceof RepriseError ? error : new AdapterError('ERR_REPRISE_ADAPTER', message, { cause: error }),
+        );
       },
     );
     return this.#commit;

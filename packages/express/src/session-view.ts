@@ -32,12 +32,16 @@ export class SessionView {
 
   #handler(): ProxyHandler<RepriseData> {
     const refuse = (property: PropertyKey): never => {
-      throw new TypeError(`req.session.${String(property)} is a session method or property (express-session's), not a data key: choose another key name`);
+      throw new TypeError(
+        `req.session.${String(property)} is a session method or property (express-session's), not a data key: choose another key name`,
+      );
     };
     return {
-      get: (target, property) => (METHOD_NAMES.has(property) ? this.#methodsOf()[property as keyof SessionMethods] : Reflect.get(target, property)),
+      get: (target, property) =>
+        METHOD_NAMES.has(property) ? this.#methodsOf()[property as keyof SessionMethods] : Reflect.get(target, property),
       set: (target, property, value) => (METHOD_NAMES.has(property) ? refuse(property) : Reflect.set(target, property, value)),
-      defineProperty: (target, property, descriptor) => (METHOD_NAMES.has(property) ? refuse(property) : Reflect.defineProperty(target, property, descriptor)),
+      defineProperty: (target, property, descriptor) =>
+        METHOD_NAMES.has(property) ? refuse(property) : Reflect.defineProperty(target, property, descriptor),
       deleteProperty: (target, property) => (METHOD_NAMES.has(property) ? refuse(property) : Reflect.deleteProperty(target, property)),
     };
   }
@@ -96,7 +100,9 @@ function settle(action: () => void, callback: SessionCallback | undefined): Prom
 /** `req.session.cookie`: `maxAge` reads and sets this session's lifetime; the rest is read-only. */
 function cookieView(binding: RequestSession, settings: CookieSettings): SessionCookie {
   const readOnly = (name: string) => () => {
-    throw new TypeError(`req.session.cookie.${name} is the middleware's cookie.${name} option and cannot change per session (only cookie.maxAge can)`);
+    throw new TypeError(
+      `req.session.cookie.${name} is the middleware's cookie.${name} option and cannot change per session (only cookie.maxAge can)`,
+    );
   };
   const view = {};
   Object.defineProperties(view, {

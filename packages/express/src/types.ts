@@ -7,6 +7,7 @@ import type { SessionMethods } from './session-methods.js';
  * `declare module '@reprise/express' { interface SessionDataMap { user?: string; cart?: string[] } }`.
  * No index signature: a key that is not declared does not compile.
  */
+// biome-ignore lint/suspicious/noEmptyInterface: declared empty so that applications augment it.
 export interface SessionDataMap {}
 
 /**

@@ -7,7 +7,12 @@ describe('close and restore', () => {
     const closes: Array<[string, CloseReason]> = [];
     const restored: string[] = [];
     const t = buildApp({
-      session: { secret: SECRET, maxSessions: 1, onClose: (s, reason) => void closes.push([s.id, reason]), onRestore: (s) => void restored.push(s.id) },
+      session: {
+        secret: SECRET,
+        maxSessions: 1,
+        onClose: (s, reason) => void closes.push([s.id, reason]),
+        onRestore: (s) => void restored.push(s.id),
+      },
     });
     const alice = t.browser();
     await alice.get('/set?cart=apple');
@@ -74,7 +79,10 @@ describe('close and restore', () => {
         },
       },
     });
-    await t.browser().get('/drop').catch(() => undefined);
+    await t
+      .browser()
+      .get('/drop')
+      .catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(t.manager.stats().created).to.equal(1);
     expect(t.manager.stats().live).to.equal(0);

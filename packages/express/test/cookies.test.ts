@@ -71,7 +71,7 @@ describe('cookies, as an attacker sends them', () => {
   });
 
   it("cookie-parser's req.secret signs when the middleware has none, as express-session does", async () => {
-    const t = buildApp({ setup: (app) => app.use((req, _res, next) => ((req as { secret?: string }).secret = SECRET, next())) });
+    const t = buildApp({ setup: (app) => app.use((req, _res, next) => (((req as { secret?: string }).secret = SECRET), next())) });
     const alice = t.browser();
     const res = await alice.get('/inc');
     expect(alice.jar.get(SID)).to.equal(signed(String(res.body.id), SECRET));

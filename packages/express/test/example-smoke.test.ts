@@ -27,7 +27,9 @@ describe('the example cart app', () => {
       const renewed = cookieIn(login as never)!;
       expect(idOf(renewed.value)).to.not.equal(idOf(cookie.value));
 
-      const out = await request(app).post('/logout').set('Cookie', `reprise.sid=${encodeURIComponent(renewed.value)}`);
+      const out = await request(app)
+        .post('/logout')
+        .set('Cookie', `reprise.sid=${encodeURIComponent(renewed.value)}`);
       expect(cookieIn(out as never)!.value).to.equal('');
       expect(lines.some((line) => line.startsWith('logout') && line.includes('cart of 1 abandoned'))).to.equal(true);
     } finally {

@@ -9,7 +9,13 @@ describe("express-session's habits", () => {
         '/habits': (req, res) => {
           const id = req.session.id;
           (req.session as unknown as Record<string, unknown>).cart = 'apple';
-          res.json({ id, sessionID: req.sessionID, keys: Object.keys(req.session), json: JSON.parse(JSON.stringify(req.session)), maxAge: req.session.cookie.maxAge });
+          res.json({
+            id,
+            sessionID: req.sessionID,
+            keys: Object.keys(req.session),
+            json: JSON.parse(JSON.stringify(req.session)),
+            maxAge: req.session.cookie.maxAge,
+          });
         },
       },
     });
@@ -22,7 +28,10 @@ describe("express-session's habits", () => {
   });
 
   it('destroy(cb) closes the session and clears the cookie', async () => {
-    const t = buildApp({ session: { secret: SECRET }, routes: { '/destroy': (req, res) => req.session.destroy(() => res.json({ ok: true })) } });
+    const t = buildApp({
+      session: { secret: SECRET },
+      routes: { '/destroy': (req, res) => req.session.destroy(() => res.json({ ok: true })) },
+    });
     const alice = t.browser();
     await alice.get('/set?cart=apple');
     const id = alice.sid!;
@@ -34,7 +43,12 @@ describe("express-session's habits", () => {
   it('regenerate(cb) gives a new id with empty data; the old id stops working', async () => {
     const t = buildApp({
       session: { secret: SECRET },
-      routes: { '/login': (req, res) => req.session.regenerate(() => ((req.session as unknown as Record<string, unknown>).user = 'alice', res.json({ id: req.session.id }))) },
+      routes: {
+        '/login': (req, res) =>
+          req.session.regenerate(
+            () => (((req.session as unknown as Record<string, unknown>).user = 'alice'), res.json({ id: req.session.id })),
+          ),
+      },
     });
     const alice = t.browser();
     await alice.get('/set?cart=apple');
@@ -52,8 +66,12 @@ describe("express-session's habits", () => {
       routes: {
         '/calls': async (req, res) => {
           (req.session as unknown as Record<string, unknown>).n = 1;
-          await new Promise<void>((resolve, reject) => req.session.save((error) => (error === undefined ? resolve() : reject(error as Error))));
-          await new Promise<void>((resolve, reject) => req.session.reload((error) => (error === undefined ? resolve() : reject(error as Error))));
+          await new Promise<void>((resolve, reject) =>
+            req.session.save((error) => (error === undefined ? resolve() : reject(error as Error))),
+          );
+          await new Promise<void>((resolve, reject) =>
+            req.session.reload((error) => (error === undefined ? resolve() : reject(error as Error))),
+          );
           await req.session.save();
           req.session.touch();
           req.session.cookie.maxAge = 60_000;
@@ -68,7 +86,10 @@ describe("express-session's habits", () => {
   });
 
   it('req.session.cookie.maxAge = ms ("remember me") re-issues the cookie with that lifetime', async () => {
-    const t = buildApp({ session: { secret: SECRET }, routes: { '/remember': (req, res) => ((req.session.cookie.maxAge = 30 * 24 * 3_600_000), res.json({})) } });
+    const t = buildApp({
+      session: { secret: SECRET },
+      routes: { '/remember': (req, res) => ((req.session.cookie.maxAge = 30 * 24 * 3_600_000), res.json({})) },
+    });
     const alice = t.browser();
     await alice.get('/set?cart=apple');
     const res = await alice.get('/remember');

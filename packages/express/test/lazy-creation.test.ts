@@ -45,8 +45,10 @@ describe('lazy creation', () => {
     expect(cookieIn(spoofed)!.attributes.secure, 'without trust proxy, the header is ignored').to.equal(undefined);
   });
 
-  it('cookie options are applied: name (express-session\'s), domain, path, sameSite, browser-session maxAge', async () => {
-    const t = buildApp({ session: { secret: SECRET, name: 'app.sid', cookie: { domain: 'example.com', path: '/', sameSite: 'strict', maxAge: null } } });
+  it("cookie options are applied: name (express-session's), domain, path, sameSite, browser-session maxAge", async () => {
+    const t = buildApp({
+      session: { secret: SECRET, name: 'app.sid', cookie: { domain: 'example.com', path: '/', sameSite: 'strict', maxAge: null } },
+    });
     const res = await t.browser().get('/inc');
     expect(cookieIn(res, SID)).to.equal(undefined);
     const cookie = cookieIn(res, 'app.sid')!;

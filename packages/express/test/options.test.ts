@@ -5,7 +5,9 @@ import { session, type SessionOptions } from '../src/index.js';
 
 function refusal(options: unknown): OptionError {
   try {
-    session(options as SessionOptions).manager.shutdown().catch(() => undefined);
+    session(options as SessionOptions)
+      .manager.shutdown()
+      .catch(() => undefined);
   } catch (error) {
     expect(error).to.be.instanceOf(OptionError);
     return error as OptionError;
@@ -47,7 +49,14 @@ describe('options', () => {
   }
 
   it("express-session's same-meaning values are accepted: resave: false, saveUninitialized: false, unset: 'destroy', rolling, cookie.maxAge: null", async () => {
-    const middleware = session({ secret: 's', resave: false, saveUninitialized: false, unset: 'destroy', rolling: false, cookie: { maxAge: null } });
+    const middleware = session({
+      secret: 's',
+      resave: false,
+      saveUninitialized: false,
+      unset: 'destroy',
+      rolling: false,
+      cookie: { maxAge: null },
+    });
     expect(middleware.manager).to.be.instanceOf(SessionManager);
     await middleware.manager.shutdown();
   });

@@ -81,7 +81,10 @@ export function buildApp(options: AppOptions = {}): TestApp {
   app.set('env', 'test'); // Express's default error handler then does not print the errors the tests provoke
   options.setup?.(app);
   const given = (options.session ?? {}) as SessionOptions & { adapter?: unknown; manager?: SessionManager<RepriseData> };
-  const adapter = given.manager !== undefined ? (given.manager.adapter as MemoryAdapter) : ((given.adapter as MemoryAdapter | undefined) ?? new MemoryAdapter());
+  const adapter =
+    given.manager !== undefined
+      ? (given.manager.adapter as MemoryAdapter)
+      : ((given.adapter as MemoryAdapter | undefined) ?? new MemoryAdapter());
   const middleware = session(given.manager !== undefined ? given : ({ ...given, adapter } as SessionOptions));
   app.use(middleware);
   for (const [path, route] of Object.entries({ ...DEFAULT_ROUTES, ...options.routes })) app.get(path, route);
