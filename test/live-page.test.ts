@@ -14,8 +14,23 @@ async function sessionRows(page: Page): Promise<string[][]> {
   );
 }
 
+/**
+ * Polls through the DevTools protocol (no script evaluated in the page: its Content-Security-Policy
+ * forbids eval, and that policy is part of what is tested) until `read` gives `expected`.
+ */
+async function waitFor<T>(read: () => Promise<T>, expected: T, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (last !== expected) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} to be ${String(expected)} (last: ${String(last)})`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = await read();
+  }
+}
+
 async function waitForRows(page: Page, count: number): Promise<void> {
-  await page.waitForFunction(`document.querySelectorAll('#sessions tbody tr').length === ${count}`, undefined, { timeout: 5_000 });
+  await waitFor(() => page.locator('#sessions tbody tr').count(), count, 'the number of session rows');
 }
 
 describe("the shop's live-sessions page in a real browser (Chromium)", function () {
@@ -80,9 +95,7 @@ describe("the shop's live-sessions page in a real browser (Chromium)", function 
       await waitForRows(page, 2);
       expect((await sessionRows(page)).map((row) => row[1])).to.deep.equal(['–', '–']);
       expect(await page.textContent('#status')).to.equal('closed');
-      await page.waitForFunction(`document.querySelector('#closes tbody tr td.closed')?.textContent === '1'`, undefined, {
-        timeout: 5_000,
-      });
+      await waitFor(() => page.locator('#closes tbody tr td.closed').first().textContent(), '1', "the minute's count of 'closed'");
       expect(shop.middleware.manager.size).to.equal(2);
     } finally {
       await page.close();
@@ -102,9 +115,7 @@ describe("the shop's live-sessions page in a real browser (Chromium)", function 
       await waitForRows(page, 1);
       await shop.middleware.manager.close(shop.middleware.manager.sessions()[0]!.id, 'expired');
       await page.locator('#sessions tbody tr button').click();
-      await page.waitForFunction(`document.querySelector('#status')?.textContent === 'not closed: HTTP 404'`, undefined, {
-        timeout: 5_000,
-      });
+      await waitFor(() => page.locator('#status').textContent(), 'not closed: HTTP 404', 'the status line');
       await waitForRows(page, 0);
     } finally {
       await page.close();
