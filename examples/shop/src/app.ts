@@ -7,6 +7,7 @@ import { activityOf } from './activity.js';
 import { accountRouter } from './routes/account.js';
 import { adminRouter } from './routes/admin.js';
 import { liveRouter } from './live-page/live-router.js';
+import { metricsRouter } from './routes/metrics.js';
 import { cartRouter } from './routes/cart.js';
 import { cartSize, plural, short, type ShopData, type ShopEnv } from './session-data.js';
 
@@ -88,7 +89,7 @@ export function createApp(options: ShopOptions = {}): Shop {
   if (instanceId !== undefined) app.use(instanceHeader(instanceId));
   app.use(jsonErrors);
   app.use(middleware);
-  const routers: Router[] = [cartRouter(env), accountRouter(env), adminRouter(env, manager), liveRouter(env, manager)];
+  const routers: Router[] = [cartRouter(env), accountRouter(env), adminRouter(env, manager), liveRouter(env, manager), metricsRouter(manager)];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   return { app, middleware };
 }

@@ -48,3 +48,5 @@ export { DEFAULTS } from './options.js';
 export type { SessionManagerOptions, CoordinationOptions, RuntimeOptionName, Settings } from './options.js';
 export type { ManagerStats } from './stats.js';
 export type { SnapshotKey } from './snapshot-keys.js';
+export { HOOK_CHANNEL, STORE_CHANNEL } from './instrumentation.js';
+export type { HookTiming, StoreTiming } from './instrumentation.js';

@@ -1,5 +1,6 @@
 import { CodecError, RestoreError, SessionUnavailableError, type RepriseError } from './errors.js';
 import { runHooks } from './hooks.js';
+import { timeHooks } from './instrumentation.js';
 import { LiveSession, internalsOf, type SessionOwner } from './live-session.js';
 import type { Settings } from './options.js';
 import { describeKey, redactId } from './redact.js';
@@ -439,7 +440,10 @@ export class Restorer<TData extends SessionData> {
 
   async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>): Promise<void> {
     this.#c.restored(session);
-    await runHooks('restore', this.#c.restoreHooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) => this.#c.reporter.hookFailed(error));
+    const hooks = this.#c.restoreHooks;
+    await timeHooks(this.#c.owner, 'restore', undefined, hooks.length, () =>
+      runHooks('restore', hooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) => this.#c.reporter.hookFailed(error)),
+    );
     this.#c.counters.restored += 1;
     this.#c.reporter.emit('restore', session, snapshot);
   }

@@ -5,6 +5,7 @@ import { ClosePacer } from './close-pacer.js';
 import { decodeRecord, encodeSnapshot } from './codec.js';
 import { AdapterError, OptionError, PersistError, RepriseError, RestoreError, SessionClosedError, SessionUnavailableError } from './errors.js';
 import { disposeLive, runHooks } from './hooks.js';
+import { timeHooks } from './instrumentation.js';
 import { keepAlive } from './keep-alive.js';
 import { KeyLock } from './key-lock.js';
 import { LiveSession, internalsOf } from './live-session.js';
@@ -90,6 +91,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     // With snapshotKeys every value is sealed on its way to the adapter and opened on its way back.
     const encryption = normalizeSnapshotEncryption(options);
     this.#store = new Store(encryption === undefined ? this.adapter : sealedAdapter(this.adapter, encryption), () => this.#settings.adapterTimeout);
+    this.#store.owner = this;
     const clock = new VersionClock(this.#now);
     const coordination = parsed.coordination(this.#store.ordered);
     this.#coordination =
@@ -535,7 +537,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     await null;
     const id = redactId(session.id);
     const report = (error: RepriseError): void => this.#reporter.hookFailed(error);
-    await runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report);
+    await timeHooks(this, 'close', reason, this.#closeHooks.length, () => runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report));
     // The snapshot is taken now: later writes to data are not in it, so they are refused or reported.
     internalsOf(session).sealed = true;
     const writes = session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey);

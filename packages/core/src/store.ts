@@ -1,4 +1,5 @@
 import { AdapterError, CodecError, RepriseError } from './errors.js';
+import { storeCallEnd, storeCallStart } from './instrumentation.js';
 import type { SessionAdapter, VersionedValue, VersionedWrite } from './types.js';
 
 /**
@@ -22,6 +23,8 @@ export class Store {
    * write may still land, also after its value was taken (see {@link mayLand}).
    */
   readonly #abandoned = new Map<string, Map<number, number>>();
+  /** The manager this store serves, named in the timings it publishes (`reprise:store`). Set by the manager. */
+  owner: object | undefined;
 
   /** @param timeout ms each adapter call may take (read at each call, so `setOption` applies at once). */
   constructor(adapter: SessionAdapter, timeout: () => number) {
@@ -52,7 +55,7 @@ export class Store {
       for (const w of writes) this.#abandon(w.key, w.version, running);
     };
     try {
-      const stored = await this.#call('save', () => this.adapter.saveManyIfNewer!(writes), undefined, abandon);
+      const stored = await this.#call('save', () => this.adapter.saveManyIfNewer!(writes), undefined, abandon, writes.length);
       if (!Array.isArray(stored) || stored.length !== writes.length || stored.some((s) => typeof s !== 'boolean')) {
         throw new AdapterError('ERR_REPRISE_ADAPTER', `adapter ${this.name}: saveManyIfNewer resolved ${describeResults(stored)} for ${writes.length} writes (want one boolean per write)`, { transient: false });
       }
@@ -133,8 +136,10 @@ export class Store {
    * Runs `operation` within the timeout; `late` gets its result if it settles after the timeout, and
    * `abandoned` gets the operation still running when the timeout passes.
    */
-  async #call<T>(what: string, operation: () => Promise<T>, late?: (result: T) => void, abandoned?: (running: Promise<T>) => void): Promise<T> {
+  async #call<T>(what: string, operation: () => Promise<T>, late?: (result: T) => void, abandoned?: (running: Promise<T>) => void, records = 1): Promise<T> {
     const ms = this.#timeout();
+    const started = storeCallStart();
+    let failed = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let timedOut = false;
     let running: Promise<T> | undefined;
@@ -149,12 +154,15 @@ export class Store {
     running = Promise.resolve().then(operation);
     if (late !== undefined) running.then((result) => timedOut && late(result), () => undefined);
     try {
-      return await Promise.race([running, limit]);
+      const result = await Promise.race([running, limit]);
+      failed = false;
+      return result;
     } catch (error) {
       // A value that encryption at rest refuses (see sealed-adapter.ts) is a corrupt record, not a store failure.
       throw error instanceof AdapterError || error instanceof CodecError ? error : wrap(this.name, what, error);
     } finally {
       clearTimeout(timer);
+      storeCallEnd(this.owner, what, records, failed, started);
     }
   }
 }
