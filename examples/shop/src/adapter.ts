@@ -52,13 +52,20 @@ export function adapterFromEnv(env: NodeJS.ProcessEnv = process.env, options: Ad
     case 'redis': {
       const url = read('REDIS_URL');
       const prefix = read('REPRISE_PREFIX');
-      return { kind, adapter: new RedisAdapter({ url, prefix }), description: `redis adapter at ${redact(url)}, prefix ${JSON.stringify(prefix)}` };
+      return {
+        kind,
+        adapter: new RedisAdapter({ url, prefix }),
+        description: `redis adapter at ${redact(url)}, prefix ${JSON.stringify(prefix)}`,
+      };
     }
     case 'postgres': {
       const url = read('DATABASE_URL');
       const table = read('REPRISE_TABLE');
       const log = options.log ?? ((line: string) => console.error(line));
-      const adapter = new PostgresAdapter({ connectionString: url }, { table, onError: (error) => log(`[reprise] postgres: ${error.message}`) });
+      const adapter = new PostgresAdapter(
+        { connectionString: url },
+        { table, onError: (error) => log(`[reprise] postgres: ${error.message}`) },
+      );
       return { kind, adapter, description: `postgres adapter at ${redact(url)}, table ${JSON.stringify(table)}` };
     }
     default:

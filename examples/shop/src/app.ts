@@ -89,7 +89,13 @@ export function createApp(options: ShopOptions = {}): Shop {
   if (instanceId !== undefined) app.use(instanceHeader(instanceId));
   app.use(jsonErrors);
   app.use(middleware);
-  const routers: Router[] = [cartRouter(env), accountRouter(env), adminRouter(env, manager), liveRouter(env, manager), metricsRouter(manager)];
+  const routers: Router[] = [
+    cartRouter(env),
+    accountRouter(env),
+    adminRouter(env, manager),
+    liveRouter(env, manager),
+    metricsRouter(manager),
+  ];
   for (const router of routers) app.use(router.routes()).use(router.allowedMethods());
   return { app, middleware };
 }
@@ -111,7 +117,9 @@ export function onSessionClose(closing: LiveSessionView<ShopData>, reason: Close
   if (closing.data.prefs !== undefined) parts.push(`prefs=${JSON.stringify(closing.data.prefs)}`);
   const ownKey = closing.persistKey !== closing.id;
   if (reason === 'closed' && !ownKey) {
-    env.log(`[reprise] closing ${short(closing.id)} reason=closed: dropping ${parts.join(' ')} (explicit close: nothing could bring it back, so nothing is saved)`);
+    env.log(
+      `[reprise] closing ${short(closing.id)} reason=closed: dropping ${parts.join(' ')} (explicit close: nothing could bring it back, so nothing is saved)`,
+    );
     return;
   }
   const key = ownKey ? `"${closing.persistKey}"` : short(closing.id);
@@ -120,10 +128,10 @@ export function onSessionClose(closing: LiveSessionView<ShopData>, reason: Close
     : reason === 'handover'
       ? 'another instance asked for it: restored there under the same id'
       : reason === 'closed'
-      ? 'explicit close: restored only by that key'
-      : reason === 'shutdown' && env.inProcessSnapshots
-        ? 'lost at exit: the memory adapter does not outlive the process'
-        : 'restored when its cookie comes back';
+        ? 'explicit close: restored only by that key'
+        : reason === 'shutdown' && env.inProcessSnapshots
+          ? 'lost at exit: the memory adapter does not outlive the process'
+          : 'restored when its cookie comes back';
   env.log(`[reprise] closing ${short(closing.id)} reason=${reason}: saving ${parts.join(' ')} under ${key} (${next})`);
 }
 
@@ -163,7 +171,8 @@ async function jsonErrors(ctx: Context, next: Next): Promise<void> {
   try {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) ctx.body = { error: 'not found' };
-    if (ctx.status === 503 && typeof ctx.body === 'string') ctx.body = { error: ctx.body, retryAfter: Number(ctx.response.get('Retry-After')) };
+    if (ctx.status === 503 && typeof ctx.body === 'string')
+      ctx.body = { error: ctx.body, retryAfter: Number(ctx.response.get('Retry-After')) };
   } catch (error) {
     const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 500;
     ctx.status = status;

@@ -41,7 +41,8 @@ function envInt(name: string, fallback: number, min: number): number {
 const port = envInt('PORT', 3000, 0);
 const count = envInt('REPRISE_INSTANCES', 3, 1);
 const mode = (process.env.REPRISE_PROXY || 'round-robin') as ProxyMode;
-if (mode !== 'round-robin' && mode !== 'sticky') fail(`REPRISE_PROXY must be round-robin or sticky, got ${JSON.stringify(process.env.REPRISE_PROXY)}`);
+if (mode !== 'round-robin' && mode !== 'sticky')
+  fail(`REPRISE_PROXY must be round-robin or sticky, got ${JSON.stringify(process.env.REPRISE_PROXY)}`);
 const adapter = process.env.REPRISE_ADAPTER || 'redis';
 if (adapter !== 'redis' && adapter !== 'postgres') {
   fail(`REPRISE_ADAPTER must be redis or postgres in a cluster (the instances share the store), got ${JSON.stringify(adapter)}`);
@@ -154,9 +155,15 @@ function onClosed(instance: Instance, how: { code: number | null; signal: NodeJS
     if (instances.size === 0) log('no instance is left: the proxy answers 502 (REPRISE_RESTART=0); Ctrl-C to stop');
     return;
   }
-  if (how.code === 2) return log(`not restarting ${instance.id}: exit code 2 means its settings are wrong`);
+  if (how.code === 2) {
+    log(`not restarting ${instance.id}: exit code 2 means its settings are wrong`);
+    return;
+  }
   quickDeaths = Date.now() - instance.startedAt < CRASH_LOOP.ms ? quickDeaths + 1 : 0;
-  if (quickDeaths >= CRASH_LOOP.times) return log(`not restarting: ${quickDeaths} processes in a row died within ${CRASH_LOOP.ms} ms of their start`);
+  if (quickDeaths >= CRASH_LOOP.times) {
+    log(`not restarting: ${quickDeaths} processes in a row died within ${CRASH_LOOP.ms} ms of their start`);
+    return;
+  }
   setTimeout(() => void replace(instance), 1_000);
 }
 
@@ -186,7 +193,9 @@ async function stop(signal: NodeJS.Signals): Promise<void> {
   }
   stopping = true;
   firstSignalAt = Date.now();
-  log(`${signal}: stopping; SIGTERM to ${[...instances.keys()].join(', ') || 'no instance'} (each closes its live sessions with 'shutdown' and releases their leases)`);
+  log(
+    `${signal}: stopping; SIGTERM to ${[...instances.keys()].join(', ') || 'no instance'} (each closes its live sessions with 'shutdown' and releases their leases)`,
+  );
   const left = [...instances.values()];
   for (const { child } of left) child.kill('SIGTERM');
   const timer = setTimeout(() => {
@@ -205,7 +214,9 @@ process.on('SIGINT', (signal) => void stop(signal));
 process.on('SIGTERM', (signal) => void stop(signal));
 
 async function main(): Promise<void> {
-  log(`starting ${count} shop processes on ${adapter} (leases of ${leaseMs} ms, checkpoints every ${checkpointMs} ms) and a ${mode} proxy on port ${port}`);
+  log(
+    `starting ${count} shop processes on ${adapter} (leases of ${leaseMs} ms, checkpoints every ${checkpointMs} ms) and a ${mode} proxy on port ${port}`,
+  );
   let started: Instance[];
   try {
     started = await Promise.all(Array.from({ length: count }, () => startInstance()));

@@ -43,12 +43,17 @@ export function coordinatorFromEnv(env: NodeJS.ProcessEnv, kind: AdapterKind): C
     throw new Error('REPRISE_COORDINATOR=1 needs a store the instances share: REPRISE_ADAPTER=redis or postgres');
   }
   const instanceId = env.REPRISE_INSTANCE_ID || `shop-${randomBytes(6).toString('base64url')}`;
-  if (!INSTANCE_ID.test(instanceId)) throw new Error(`REPRISE_INSTANCE_ID must be 1 to 64 letters, digits, - or _, got ${JSON.stringify(instanceId)}`);
+  if (!INSTANCE_ID.test(instanceId))
+    throw new Error(`REPRISE_INSTANCE_ID must be 1 to 64 letters, digits, - or _, got ${JSON.stringify(instanceId)}`);
   const read = (name: keyof typeof ADAPTER_DEFAULTS): string => env[name] || ADAPTER_DEFAULTS[name];
   if (kind === 'redis') {
     const url = read('REDIS_URL');
     const prefix = read('REPRISE_PREFIX');
-    return { coordinator: new RedisCoordinator({ url }, { prefix }), instanceId, description: `redis coordinator at ${redact(url)}, prefix ${JSON.stringify(prefix)}` };
+    return {
+      coordinator: new RedisCoordinator({ url }, { prefix }),
+      instanceId,
+      description: `redis coordinator at ${redact(url)}, prefix ${JSON.stringify(prefix)}`,
+    };
   }
   const url = read('DATABASE_URL');
   const table = env.REPRISE_LEASE_TABLE || `${read('REPRISE_TABLE')}_leases`;

@@ -54,7 +54,9 @@ const { app, middleware } = createApp({
   checkpointInterval,
   adapter: choice.adapter,
   keys: keys?.length ? keys : undefined,
-  ...(coordination === undefined ? {} : { coordinator: coordination.coordinator, instanceId: coordination.instanceId, leaseMs, handoverTimeout }),
+  ...(coordination === undefined
+    ? {}
+    : { coordinator: coordination.coordinator, instanceId: coordination.instanceId, leaseMs, handoverTimeout }),
 });
 const { manager } = middleware;
 
@@ -83,7 +85,9 @@ async function probe(): Promise<void> {
     console.log(`[reprise] ${choice.kind} store reachable`);
   } catch (error) {
     const cause = (error as Error).cause instanceof Error ? `: ${((error as Error).cause as Error).message}` : '';
-    console.log(`[reprise] warning: the ${choice.kind} store is unreachable now (${(error as Error).message}${cause}); live sessions keep working and snapshots are retried until it is back`);
+    console.log(
+      `[reprise] warning: the ${choice.kind} store is unreachable now (${(error as Error).message}${cause}); live sessions keep working and snapshots are retried until it is back`,
+    );
   }
 }
 
@@ -107,7 +111,10 @@ async function stop(signal: string): Promise<void> {
     process.exit(1);
   }
   const { closed: byReason, persisted, handoversIn, handoversOut, takeovers, adoptions, leasesLost } = manager.stats();
-  const several = coordination === undefined ? '' : `; hand-overs in ${handoversIn}, out ${handoversOut}, takeovers ${takeovers}, adoptions ${adoptions}, leases lost ${leasesLost}`;
+  const several =
+    coordination === undefined
+      ? ''
+      : `; hand-overs in ${handoversIn}, out ${handoversOut}, takeovers ${takeovers}, adoptions ${adoptions}, leases lost ${leasesLost}`;
   console.log(`shutdown complete: closed ${JSON.stringify(byReason)}; snapshots written: ${persisted}${several}`);
   process.exit(0);
 }
@@ -123,7 +130,8 @@ if (process.send !== undefined) {
 function instructions(base: string): string {
   const c = (jar: string, rest: string): string => `  curl -s -c ${jar}.jar -b ${jar}.jar ${rest}`;
   // v2 .. v(maxSessions + 1): enough visitors to push v1 out.
-  const others = maxSessions <= 10 ? Array.from({ length: maxSessions }, (_, i) => `v${i + 2}`).join(' ') : `$(seq -f v%g 2 ${maxSessions + 1})`;
+  const others =
+    maxSessions <= 10 ? Array.from({ length: maxSessions }, (_, i) => `v${i + 2}`).join(' ') : `$(seq -f v%g 2 ${maxSessions + 1})`;
   return [
     '',
     `Try it (in another terminal; each cookie jar file is one browser; watch this log):`,

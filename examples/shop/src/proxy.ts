@@ -64,7 +64,10 @@ export function startProxy(options: ProxyOptions): Promise<RoundRobinProxy> {
 
   const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, attempt: number): void => {
     const backend = pick(req, attempt);
-    if (backend === undefined || attempt >= backends.length) return fail(res, 502, 'no backend answers');
+    if (backend === undefined || attempt >= backends.length) {
+      fail(res, 502, 'no backend answers');
+      return;
+    }
     const upstream = http.request(
       { host: backend.host, port: backend.port, method: req.method, path: req.url, headers: req.headers, agent },
       (answer) => {

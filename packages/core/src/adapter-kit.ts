@@ -89,4 +89,14 @@ export {
   notInThisForm,
   listField,
 } from './option-schema.js';
-export type { OptionField, OptionFields, OptionDefaults, DefaultedFields, OptionsSchema, ParsedOptions, FieldsOf, ParseContext, MsBounds } from './option-schema.js';
+export type {
+  OptionField,
+  OptionFields,
+  OptionDefaults,
+  DefaultedFields,
+  OptionsSchema,
+  ParsedOptions,
+  FieldsOf,
+  ParseContext,
+  MsBounds,
+} from './option-schema.js';

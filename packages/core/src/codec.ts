@@ -54,7 +54,14 @@ export const MAX_DROP_REPORTS = 100;
 const PREFIX = 'R1:';
 const PREFIX_PATTERN = /^R(\d+):/;
 
-const SNAPSHOT_REASONS: ReadonlySet<string> = new Set<SnapshotReason>(['evicted', 'expired', 'closed', 'shutdown', 'handover', 'checkpoint']);
+const SNAPSHOT_REASONS: ReadonlySet<string> = new Set<SnapshotReason>([
+  'evicted',
+  'expired',
+  'closed',
+  'shutdown',
+  'handover',
+  'checkpoint',
+]);
 const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** A pointer left under a session id when a snapshot is stored under another persistKey. Times are ms since the epoch. */
@@ -114,13 +121,22 @@ export function encodeSnapshot(snapshot: Snapshot, maxBytes: number): EncodeResu
   const sanitizer = new Sanitizer();
   const data = sanitizer.data(snapshot.data);
   const text = writeEnvelope({
-    v: 1, t: 's', key: snapshot.key, id: snapshot.sessionId,
-    c: snapshot.createdAt, x: snapshot.closedAt, r: snapshot.reason, d: data,
+    v: 1,
+    t: 's',
+    key: snapshot.key,
+    id: snapshot.sessionId,
+    c: snapshot.createdAt,
+    x: snapshot.closedAt,
+    r: snapshot.reason,
+    d: data,
   });
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) {
-    throw new CodecError('ERR_REPRISE_SNAPSHOT_TOO_LARGE', '',
-      `Snapshot for key ${describeKey(snapshot.key)} is ${bytes} bytes, over the limit of ${maxBytes} bytes`);
+    throw new CodecError(
+      'ERR_REPRISE_SNAPSHOT_TOO_LARGE',
+      '',
+      `Snapshot for key ${describeKey(snapshot.key)} is ${bytes} bytes, over the limit of ${maxBytes} bytes`,
+    );
   }
   return { text, bytes, dropped: sanitizer.reports() };
 }
@@ -196,8 +212,10 @@ class Sanitizer {
   /** The drop reports, capped at {@link MAX_DROP_REPORTS} plus one summary. */
   reports(): CodecError[] {
     if (this.unreported === 0) return this.dropped;
-    return [...this.dropped, new CodecError('ERR_REPRISE_CODEC', '',
-      `${this.unreported} more values were dropped (reports are capped at ${MAX_DROP_REPORTS})`)];
+    return [
+      ...this.dropped,
+      new CodecError('ERR_REPRISE_CODEC', '', `${this.unreported} more values were dropped (reports are capped at ${MAX_DROP_REPORTS})`),
+    ];
   }
 
   private drop(path: string, what: string): typeof DROPPED {
@@ -326,10 +344,17 @@ type TypedArrayConstructor = new (buffer: ArrayBuffer) => ArrayBufferView;
 
 /** The typed arrays the codec writes, by name (all round-trip through devalue). */
 const TYPED_ARRAYS: ReadonlyMap<string, TypedArrayConstructor> = new Map<string, TypedArrayConstructor>([
-  ['Int8Array', Int8Array], ['Uint8Array', Uint8Array], ['Uint8ClampedArray', Uint8ClampedArray],
-  ['Int16Array', Int16Array], ['Uint16Array', Uint16Array], ['Int32Array', Int32Array],
-  ['Uint32Array', Uint32Array], ['Float32Array', Float32Array], ['Float64Array', Float64Array],
-  ['BigInt64Array', BigInt64Array], ['BigUint64Array', BigUint64Array],
+  ['Int8Array', Int8Array],
+  ['Uint8Array', Uint8Array],
+  ['Uint8ClampedArray', Uint8ClampedArray],
+  ['Int16Array', Int16Array],
+  ['Uint16Array', Uint16Array],
+  ['Int32Array', Int32Array],
+  ['Uint32Array', Uint32Array],
+  ['Float32Array', Float32Array],
+  ['Float64Array', Float64Array],
+  ['BigInt64Array', BigInt64Array],
+  ['BigUint64Array', BigUint64Array],
 ]);
 
 const TYPED_ARRAY_PROTOTYPES: ReadonlySet<object> = new Set([...TYPED_ARRAYS.values()].map((ctor) => ctor.prototype as object));
@@ -348,8 +373,11 @@ const OBJECT_PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype).sort
 function hasPlainPrototype(value: object): boolean {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto === Object.prototype || proto === null) return true;
-  return typeof proto === 'object' && Object.getPrototypeOf(proto) === null
-    && Object.getOwnPropertyNames(proto).sort().join('\0') === OBJECT_PROTOTYPE_NAMES;
+  return (
+    typeof proto === 'object' &&
+    Object.getPrototypeOf(proto) === null &&
+    Object.getOwnPropertyNames(proto).sort().join('\0') === OBJECT_PROTOTYPE_NAMES
+  );
 }
 
 const CANONICAL_INDEX = /^(?:0|[1-9]\d*)$/;
@@ -498,8 +526,12 @@ function checkDecoded(value: unknown, path: string, depth: number, seen: Set<obj
   } else if (proto === Set.prototype) {
     let index = 0;
     for (const member of value as Set<unknown>) checkDecoded(member, `${path}<Set member #${index++}>`, depth + 1, seen);
-  } else if (proto !== Date.prototype && proto !== RegExp.prototype && proto !== ArrayBuffer.prototype
-    && !(typeof proto === 'object' && TYPED_ARRAY_PROTOTYPES.has(proto))) {
+  } else if (
+    proto !== Date.prototype &&
+    proto !== RegExp.prototype &&
+    proto !== ArrayBuffer.prototype &&
+    !(typeof proto === 'object' && TYPED_ARRAY_PROTOTYPES.has(proto))
+  ) {
     throw corrupt(path, `Refused snapshot: ${describeObject(value)} at ${path}, a type the codec never writes`);
   }
 }

@@ -261,7 +261,10 @@ export class Coordination {
     if (entry?.live === true && entry.lease !== undefined) {
       let lost: string[];
       try {
-        lost = await this.#c.settings.coordinator.renew([{ ...entry.lease, deadline: this.#c.deadline(sessionId) }], this.#c.settings.leaseMs);
+        lost = await this.#c.settings.coordinator.renew(
+          [{ ...entry.lease, deadline: this.#c.deadline(sessionId) }],
+          this.#c.settings.leaseMs,
+        );
       } catch (error) {
         this.#c.report(error);
         return;
@@ -310,7 +313,13 @@ export class Coordination {
   #hold(sessionId: string, lease: Lease): void {
     const entry = this.#entries.get(sessionId);
     if (entry === undefined) {
-      this.#entries.set(sessionId, { live: true, lease, versions: new LeaseVersions(lease.token), claiming: undefined, releasing: undefined });
+      this.#entries.set(sessionId, {
+        live: true,
+        lease,
+        versions: new LeaseVersions(lease.token),
+        claiming: undefined,
+        releasing: undefined,
+      });
       return;
     }
     entry.live = true;

@@ -39,7 +39,12 @@ export class OptionError extends RepriseError {
 export class HookError extends RepriseError {
   /** The id of the session whose hook failed. */
   readonly sessionId: string;
-  constructor(code: 'ERR_REPRISE_HOOK' | 'ERR_REPRISE_HOOK_TIMEOUT' | 'ERR_REPRISE_DISPOSE', sessionId: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: 'ERR_REPRISE_HOOK' | 'ERR_REPRISE_HOOK_TIMEOUT' | 'ERR_REPRISE_DISPOSE',
+    sessionId: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
     this.sessionId = sessionId;
   }
@@ -57,7 +62,12 @@ export class HookError extends RepriseError {
 export class CodecError extends RepriseError {
   /** Where in the session data the problem is, like `data.cart[2].handle`; empty when it concerns the whole snapshot. */
   readonly path: string;
-  constructor(code: 'ERR_REPRISE_CODEC' | 'ERR_REPRISE_SNAPSHOT_TOO_LARGE' | 'ERR_REPRISE_SNAPSHOT_CORRUPT' | 'ERR_REPRISE_SNAPSHOT_AUTH', path: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: 'ERR_REPRISE_CODEC' | 'ERR_REPRISE_SNAPSHOT_TOO_LARGE' | 'ERR_REPRISE_SNAPSHOT_CORRUPT' | 'ERR_REPRISE_SNAPSHOT_AUTH',
+    path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
     this.path = path;
   }
@@ -124,7 +134,11 @@ export class AdapterError extends RepriseError {
    * did not. Set it only when sure: a write that failed so is restored straight from the retry queue.
    */
   readonly unsent: boolean;
-  constructor(code: 'ERR_REPRISE_ADAPTER' | 'ERR_REPRISE_ADAPTER_TIMEOUT', message: string, options?: { cause?: unknown; transient?: boolean; unsent?: boolean }) {
+  constructor(
+    code: 'ERR_REPRISE_ADAPTER' | 'ERR_REPRISE_ADAPTER_TIMEOUT',
+    message: string,
+    options?: { cause?: unknown; transient?: boolean; unsent?: boolean },
+  ) {
     super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.transient = options?.transient ?? true;
     this.unsent = options?.unsent ?? false;

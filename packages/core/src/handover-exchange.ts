@@ -1,7 +1,9 @@
 import type { CoordinatorMember, HandoverOutcome } from './coordinator.js';
 
 /** A message between coordinators: a hand-over request, or its answer. */
-export type HandoverMessage = { readonly t: 'handover'; readonly sessionId: string; readonly from: string } | { readonly t: 'released'; readonly sessionId: string };
+export type HandoverMessage =
+  | { readonly t: 'handover'; readonly sessionId: string; readonly from: string }
+  | { readonly t: 'released'; readonly sessionId: string };
 
 /** How a coordinator sends a message to one instance (pub/sub, LISTEN/NOTIFY, ...). */
 export type SendHandoverMessage = (to: string, message: HandoverMessage) => Promise<void>;

@@ -47,6 +47,10 @@ export async function disposeLive(
     const outcome = await runGuarded(dispose, timeoutMs);
     if (outcome.ok) continue;
     const what = outcome.timedOut ? `passed ${timeoutMs} ms` : 'threw';
-    report(new HookError('ERR_REPRISE_DISPOSE', sessionId, `disposing live resource ${JSON.stringify(name)} of session ${sessionId} ${what}`, { cause: outcome.error }));
+    report(
+      new HookError('ERR_REPRISE_DISPOSE', sessionId, `disposing live resource ${JSON.stringify(name)} of session ${sessionId} ${what}`, {
+        cause: outcome.error,
+      }),
+    );
   }
 }

@@ -18,7 +18,8 @@ export const VERSIONS_PER_TERM = 2 ** 21;
 export const MAX_LEASE_TOKEN = 2 ** 31 - 1;
 
 function checkToken(token: number): void {
-  if (!Number.isSafeInteger(token) || token < 0 || token > MAX_LEASE_TOKEN) throw new RangeError(`lease token must be an integer from 0 to ${MAX_LEASE_TOKEN}, got ${token}`);
+  if (!Number.isSafeInteger(token) || token < 0 || token > MAX_LEASE_TOKEN)
+    throw new RangeError(`lease token must be an integer from 0 to ${MAX_LEASE_TOKEN}, got ${token}`);
 }
 
 /** The first version of the term of `token` (token 0: the term of a session no lease could be had for). */

@@ -70,7 +70,17 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
   constructor(owner: SessionOwner<TData>, id: string, data: TData, createdAt: number, now: number) {
     this.#owner = owner;
     this.createdAt = createdAt;
-    this.#s = { id, state: 'live', lastActiveAt: now, expiresAt: Infinity, busy: 0, isNew: true, returning: false, closeReason: undefined, sealed: false };
+    this.#s = {
+      id,
+      state: 'live',
+      lastActiveAt: now,
+      expiresAt: Infinity,
+      busy: 0,
+      isNew: true,
+      returning: false,
+      closeReason: undefined,
+      sealed: false,
+    };
     this.data = data;
   }
 
@@ -185,8 +195,7 @@ export class LiveSession<TData extends SessionData = SessionData> implements Liv
     return new Proxy(target, {
       set: (object, property, value) => report(property) || setOwn(object, property, value),
       deleteProperty: (object, property) => report(property) || Reflect.deleteProperty(object, property),
-      defineProperty: (object, property, descriptor) =>
-        report(property) || Reflect.defineProperty(object, property, descriptor),
+      defineProperty: (object, property, descriptor) => report(property) || Reflect.defineProperty(object, property, descriptor),
     });
   }
 }

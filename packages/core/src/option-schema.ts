@@ -11,6 +11,7 @@ import { MAX_TIMER_DELAY } from './expiry-timer.js';
  */
 
 /** One option's schema: a synchronous valibot schema (its input is what users pass, its output what the package reads). */
+// biome-ignore lint/suspicious/noExplicitAny: the input side of a field is contravariant; any lets every field fit OptionFields
 export type OptionField<TInput = any, TOutput = unknown> = v.BaseSchema<TInput, TOutput, v.BaseIssue<unknown>>;
 
 /** The fields of an options object, by option name. */
@@ -46,7 +47,9 @@ type Accepts<TField, TValue, TDefaulted> = TField extends OptionField
  * has a default). A compile error names the field that drifted.
  */
 export type FieldsOf<TOptions, TFields, TDefaults> = {
-  readonly [K in keyof TOptions]-?: K extends keyof TFields ? Accepts<TFields[K], TOptions[K], K extends keyof TDefaults ? true : false> : OptionField;
+  readonly [K in keyof TOptions]-?: K extends keyof TFields
+    ? Accepts<TFields[K], TOptions[K], K extends keyof TDefaults ? true : false>
+    : OptionField;
 } & { readonly [K in Exclude<keyof TFields, keyof TOptions>]: { readonly 'not an option of the documented interface': K } };
 
 /** Describes what an option must be, and the value it got: `must be a positive integer, got 0`. */
@@ -98,7 +101,11 @@ const PARSE_CONFIG: v.Config<v.BaseIssue<unknown>> = Object.freeze({
  * (`unknown option "idleTimout" (did you mean "idleTimeout"?)`), else the first wrong value, named by
  * its path (`cookie.name …`, `onClose[1] …`). An array is not an options object.
  */
-export function parseOptions<TSchema extends OptionField>(schema: TSchema, input: unknown, context: ParseContext = {}): v.InferOutput<TSchema> {
+export function parseOptions<TSchema extends OptionField>(
+  schema: TSchema,
+  input: unknown,
+  context: ParseContext = {},
+): v.InferOutput<TSchema> {
   const name = context.name ?? 'options';
   if (Array.isArray(input) && entriesOf(schema) !== undefined) throw optionError(context, `${name} must be an object, got an array`);
   const result = v.safeParse(schema, input, PARSE_CONFIG);
@@ -301,9 +308,13 @@ export const booleanField: OptionField<boolean, boolean> = v.boolean(mustBe('a b
  * A string (of at least one character with `nonEmpty`, of at most `maxLength` UTF-16 units):
  * `must be a string`, `must be a non-empty string`, `must be a string of at most 64 characters`.
  */
-export function stringField(bounds: { readonly nonEmpty?: boolean | undefined; readonly maxLength?: number | undefined } = {}): OptionField<string, string> {
+export function stringField(
+  bounds: { readonly nonEmpty?: boolean | undefined; readonly maxLength?: number | undefined } = {},
+): OptionField<string, string> {
   const { nonEmpty = false, maxLength = Infinity } = bounds;
-  const message = mustBe(`${nonEmpty ? 'a non-empty string' : 'a string'}${maxLength === Infinity ? '' : ` of at most ${maxLength} characters`}`);
+  const message = mustBe(
+    `${nonEmpty ? 'a non-empty string' : 'a string'}${maxLength === Infinity ? '' : ` of at most ${maxLength} characters`}`,
+  );
   return v.pipe(v.string(message), v.minLength(nonEmpty ? 1 : 0, message), v.maxLength(maxLength, message));
 }
 
@@ -324,7 +335,10 @@ export function functionField<T extends (...args: never[]) => unknown>(descripti
 /** One of `values` (compared with `===`): `must be one of "lax", "strict", false`. */
 export function oneOfField<const T extends readonly (string | number | boolean)[]>(values: T): OptionField<T[number], T[number]> {
   const message = mustBe(`one of ${values.map((value) => (typeof value === 'string' ? JSON.stringify(value) : String(value))).join(', ')}`);
-  return v.union(values.map((value) => v.literal(value, message)), message) as unknown as OptionField<T[number], T[number]>;
+  return v.union(
+    values.map((value) => v.literal(value, message)),
+    message,
+  ) as unknown as OptionField<T[number], T[number]>;
 }
 
 /**

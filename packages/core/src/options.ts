@@ -138,7 +138,8 @@ export type RuntimeOptionName = keyof typeof RUNTIME_FIELDS;
 
 /** `must implement <what> (…); missing: <the methods value lacks>`, or `true` when it has them all. */
 function methodsField<T>(what: string, methods: readonly string[]) {
-  const missing = (value: unknown): string[] => methods.filter((method) => typeof (value as Record<string, unknown> | null | undefined)?.[method] !== 'function');
+  const missing = (value: unknown): string[] =>
+    methods.filter((method) => typeof (value as Record<string, unknown> | null | undefined)?.[method] !== 'function');
   const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
   return customField<T>(
     (value) => isObject(value) && missing(value).length === 0,
@@ -154,7 +155,9 @@ export const MANAGER_OPTIONS_SCHEMA = optionsSchema<SessionManagerOptions>()(
     onClose: optionalField(listField(functionField<CloseHook>())),
     onRestore: optionalField(listField(functionField<RestoreHook>())),
     now: functionField<() => number>('a function returning ms'),
-    coordinator: optionalField(methodsField<SessionCoordinator>('SessionCoordinator', ['join', 'claim', 'renew', 'release', 'owner', 'requestHandover', 'leave'])),
+    coordinator: optionalField(
+      methodsField<SessionCoordinator>('SessionCoordinator', ['join', 'claim', 'renew', 'release', 'owner', 'requestHandover', 'leave']),
+    ),
     instanceId: optionalField(patternField(/^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, - or _')),
     leaseMs: msField({ integer: true, min: 30, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }),
     handoverTimeout: msField({ integer: true, max: MAX_TIMER_DELAY, limit: TIMER_LIMIT_REASON }),
@@ -202,7 +205,9 @@ export interface ManagerOptions<TData extends SessionData> {
  */
 export function parseManagerOptions<TData extends SessionData>(given: SessionManagerOptions<TData>): ManagerOptions<TData> {
   const parsed = parseOptions(MANAGER_OPTIONS_SCHEMA, given, { name: 'SessionManager options' });
-  const settings: Settings = Object.fromEntries(Object.keys(RUNTIME_FIELDS).map((name) => [name, parsed[name as RuntimeOptionName]])) as Settings;
+  const settings: Settings = Object.fromEntries(
+    Object.keys(RUNTIME_FIELDS).map((name) => [name, parsed[name as RuntimeOptionName]]),
+  ) as Settings;
   if (given.checkpointInterval === undefined && parsed.adapter.ephemeral === true) settings.checkpointInterval = 0;
   return {
     adapter: parsed.adapter,
@@ -214,7 +219,11 @@ export function parseManagerOptions<TData extends SessionData>(given: SessionMan
   };
 }
 
-function coordinationSettings(parsed: ParsedManagerOptions, given: CoordinationOptions, ordered: boolean): CoordinationSettings | undefined {
+function coordinationSettings(
+  parsed: ParsedManagerOptions,
+  given: CoordinationOptions,
+  ordered: boolean,
+): CoordinationSettings | undefined {
   const { coordinator } = parsed;
   if (coordinator === undefined) {
     for (const name of ['instanceId', 'leaseMs', 'handoverTimeout'] as const) {
@@ -222,7 +231,10 @@ function coordinationSettings(parsed: ParsedManagerOptions, given: CoordinationO
     }
     return undefined;
   }
-  if (!ordered) throw new OptionError(`a coordinator needs an adapter with conditional writes (saveIfNewer and takeVersioned); ${parsed.adapter.name} has none`);
+  if (!ordered)
+    throw new OptionError(
+      `a coordinator needs an adapter with conditional writes (saveIfNewer and takeVersioned); ${parsed.adapter.name} has none`,
+    );
   const instanceId = parsed.instanceId ?? randomBytes(9).toString('base64url');
   return Object.freeze({ coordinator, instanceId, leaseMs: parsed.leaseMs, handoverTimeout: parsed.handoverTimeout });
 }
@@ -232,7 +244,8 @@ function coordinationSettings(parsed: ParsedManagerOptions, given: CoordinationO
  * @throws OptionError for a name `setOption` does not take (with a hint) or a wrong value.
  */
 export function parseRuntimeOption<K extends RuntimeOptionName>(name: K, value: unknown): Settings[K] {
-  if (!Object.hasOwn(RUNTIME_FIELDS, name)) throw new OptionError(`setOption: ${unknownOptionMessage(String(name), Object.keys(RUNTIME_FIELDS))}`);
+  if (!Object.hasOwn(RUNTIME_FIELDS, name))
+    throw new OptionError(`setOption: ${unknownOptionMessage(String(name), Object.keys(RUNTIME_FIELDS))}`);
   return parseOptions(RUNTIME_FIELDS[name], value, { name }) as Settings[K];
 }
 

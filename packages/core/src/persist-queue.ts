@@ -271,7 +271,15 @@ export class PersistQueue<TPayload> {
   }
 
   #newJob(request: WriteRequest<TPayload>): Job<TPayload> {
-    const job: Job<TPayload> = { request, attempts: 0, ambiguous: request.ambiguous === true, failing: false, next: undefined, timer: undefined, attempt: undefined };
+    const job: Job<TPayload> = {
+      request,
+      attempts: 0,
+      ambiguous: request.ambiguous === true,
+      failing: false,
+      next: undefined,
+      timer: undefined,
+      attempt: undefined,
+    };
     this.#jobs.set(request.key, job);
     return job;
   }
@@ -307,7 +315,9 @@ export class PersistQueue<TPayload> {
       job.attempts += 1;
       let stored: boolean;
       try {
-        stored = await (this.#batcher === undefined ? this.#store.write(key, text, version, ttl) : this.#batcher.write(key, text, version, ttl));
+        stored = await (this.#batcher === undefined
+          ? this.#store.write(key, text, version, ttl)
+          : this.#batcher.write(key, text, version, ttl));
       } catch (cause) {
         this.#failedAttempt(job, cause);
         this.#ended(job);
@@ -332,7 +342,11 @@ export class PersistQueue<TPayload> {
     // A transient failure (a timeout, a lost connection) may still land, unless the adapter knows the
     // command was never sent; a refusal for good did not, but an earlier attempt of this write may have.
     if (isTransient(cause) && !isUnsent(cause)) job.ambiguous = true;
-    const error = new PersistError(describeKey(key), `adapter ${this.#store.name} failed to save ${describeKey(key)} (attempt ${job.attempts})`, { cause });
+    const error = new PersistError(
+      describeKey(key),
+      `adapter ${this.#store.name} failed to save ${describeKey(key)} (attempt ${job.attempts})`,
+      { cause },
+    );
     this.#events.failed(error, job.attempts === 1);
     if (this.#jobs.get(key) !== job) return;
     if (job.next !== undefined) {
@@ -392,7 +406,10 @@ export class PersistQueue<TPayload> {
     } else if (job.ambiguous) {
       note = ' (adapter without ordered writes: an attempt still in the network may land)';
     }
-    this.#events.gaveUp(payload, new PersistError(describeKey(key), `snapshot ${describeKey(key)} ${why}${note}`, cause === undefined ? undefined : { cause }));
+    this.#events.gaveUp(
+      payload,
+      new PersistError(describeKey(key), `snapshot ${describeKey(key)} ${why}${note}`, cause === undefined ? undefined : { cause }),
+    );
   }
 
   #remove(job: Job<TPayload>): void {
@@ -409,7 +426,6 @@ export class PersistQueue<TPayload> {
     this.#idleWaiters.delete(key);
     for (const resolve of waiting) resolve();
   }
-
 }
 
 /** Resolves after `ms` ms (unref'd: a shutdown holds the loop itself). */

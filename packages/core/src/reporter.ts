@@ -79,6 +79,13 @@ export class Reporter<TData extends SessionData> {
     }
     this.#counters.persistGivenUp += 1;
     if (this.#emitter.listenerCount('persistFailed') > 0) this.emit('persistFailed', snapshot, error);
-    else this.report(new PersistError(describeKey(snapshot.key), `snapshot of session ${redactId(snapshot.sessionId)} lost (no 'persistFailed' listener): ${error.message}`, { cause: error }));
+    else
+      this.report(
+        new PersistError(
+          describeKey(snapshot.key),
+          `snapshot of session ${redactId(snapshot.sessionId)} lost (no 'persistFailed' listener): ${error.message}`,
+          { cause: error },
+        ),
+      );
   }
 }

@@ -177,7 +177,9 @@ export class SessionRequest<TData extends SessionData> {
   #create(data: TData): LiveSession<TData> {
     if (this.#unavailable !== undefined) throw this.#unavailable;
     if (this.#finished) {
-      throw new Error('a session cannot be created after the session middleware has finished the request: mount it before the middleware that writes the session');
+      throw new Error(
+        'a session cannot be created after the session middleware has finished the request: mount it before the middleware that writes the session',
+      );
     }
     const session = this.#manager.create(data);
     this.#manager.acquire(session.id);

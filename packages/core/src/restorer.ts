@@ -89,7 +89,8 @@ export class Restorer<TData extends SessionData> {
   async restore(key: string): Promise<LiveSession<TData> | undefined> {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('restore: key must be a non-empty string');
     if (this.#c.shuttingDown()) return undefined;
-    const withinAbsolute: SnapshotFilter = (snapshot) => this.#withinAbsolute(snapshot) && !this.#c.registry.has(snapshot.sessionId) && this.#notLiveHere(snapshot);
+    const withinAbsolute: SnapshotFilter = (snapshot) =>
+      this.#withinAbsolute(snapshot) && !this.#c.registry.has(snapshot.sessionId) && this.#notLiveHere(snapshot);
     // The claim is held until the snapshot is revived or put back: a returning cookie of its session
     // waits for that rather than finding it in nobody's hands.
     return this.#c.track(
@@ -148,7 +149,6 @@ export class Restorer<TData extends SessionData> {
     }
     return { kind: 'none' };
   }
-
 
   async #joinRestore(id: string): Promise<Resumption<TData>> {
     let flight = this.#flights.get(id);
@@ -221,7 +221,8 @@ export class Restorer<TData extends SessionData> {
         else if (watch.released === seen) return undefined;
       }
     } finally {
-      if ((watch.watchers -= 1) === 0 && this.#watches.get(id) === watch) this.#watches.delete(id);
+      watch.watchers -= 1;
+      if (watch.watchers === 0 && this.#watches.get(id) === watch) this.#watches.delete(id);
     }
   }
 
@@ -311,7 +312,10 @@ export class Restorer<TData extends SessionData> {
 
   async #mergeInto(session: LiveSession<TData>, key: string): Promise<boolean> {
     return this.#claiming(async (claim) => {
-      const taken = await this.#take(key, claim((snapshot) => this.#notLiveHere(snapshot)));
+      const taken = await this.#take(
+        key,
+        claim((snapshot) => this.#notLiveHere(snapshot)),
+      );
       return taken !== undefined && this.#merge(session, taken);
     });
   }
@@ -341,14 +345,16 @@ export class Restorer<TData extends SessionData> {
       done = resolve;
     });
     const claimed: string[] = [];
-    const claim = (accept: SnapshotFilter): SnapshotFilter => (snapshot, pointer) => {
-      const accepted = accept(snapshot, pointer);
-      if (accepted && !this.#claims.has(snapshot.sessionId)) {
-        this.#claims.set(snapshot.sessionId, settled);
-        claimed.push(snapshot.sessionId);
-      }
-      return accepted;
-    };
+    const claim =
+      (accept: SnapshotFilter): SnapshotFilter =>
+      (snapshot, pointer) => {
+        const accepted = accept(snapshot, pointer);
+        if (accepted && !this.#claims.has(snapshot.sessionId)) {
+          this.#claims.set(snapshot.sessionId, settled);
+          claimed.push(snapshot.sessionId);
+        }
+        return accepted;
+      };
     try {
       return await work(claim);
     } finally {
@@ -366,7 +372,9 @@ export class Restorer<TData extends SessionData> {
    * here (that session still owns its context; its close writes the newer snapshot).
    */
   #notLiveHere(snapshot: Snapshot): boolean {
-    return snapshot.reason !== 'checkpoint' || (!this.#c.registry.has(snapshot.sessionId) && this.#c.closing(snapshot.sessionId) === undefined);
+    return (
+      snapshot.reason !== 'checkpoint' || (!this.#c.registry.has(snapshot.sessionId) && this.#c.closing(snapshot.sessionId) === undefined)
+    );
   }
 
   /** Whether a session created at the snapshot's `createdAt` is still within the absolute timeout. */
@@ -442,7 +450,9 @@ export class Restorer<TData extends SessionData> {
     this.#c.restored(session);
     const hooks = this.#c.restoreHooks;
     await timeHooks(this.#c.owner, 'restore', undefined, hooks.length, () =>
-      runHooks('restore', hooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) => this.#c.reporter.hookFailed(error)),
+      runHooks('restore', hooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) =>
+        this.#c.reporter.hookFailed(error),
+      ),
     );
     this.#c.counters.restored += 1;
     this.#c.reporter.emit('restore', session, snapshot);

@@ -20,7 +20,8 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
  */
 export function sealedAdapter(adapter: SessionAdapter, encryption: SnapshotEncryption): SessionAdapter {
   const seal = (key: string, value: string): string => sealRecord(value, key, encryption.keyring);
-  const open = (key: string, value: string | undefined): string | undefined => (value === undefined ? undefined : openRecord(value, key, encryption));
+  const open = (key: string, value: string | undefined): string | undefined =>
+    value === undefined ? undefined : openRecord(value, key, encryption);
   const openVersioned = (key: string, taken: VersionedValue | undefined): VersionedValue | undefined =>
     taken === undefined ? undefined : { value: openRecord(taken.value, key, encryption), version: taken.version };
   const sealed: Writable<SessionAdapter> = {
@@ -37,10 +38,12 @@ export function sealedAdapter(adapter: SessionAdapter, encryption: SnapshotEncry
     sealed.saveIfNewer = (key, value, version, ttlMs) => adapter.saveIfNewer!(key, seal(key, value), version, ttlMs);
   }
   if (typeof adapter.takeVersioned === 'function') {
-    sealed.takeVersioned = async (key, fence) => openVersioned(key, await (fence === undefined ? adapter.takeVersioned!(key) : adapter.takeVersioned!(key, fence)));
+    sealed.takeVersioned = async (key, fence) =>
+      openVersioned(key, await (fence === undefined ? adapter.takeVersioned!(key) : adapter.takeVersioned!(key, fence)));
   }
   if (typeof adapter.saveManyIfNewer === 'function') {
-    sealed.saveManyIfNewer = (writes) => adapter.saveManyIfNewer!(writes.map((write) => ({ ...write, value: seal(write.key, write.value) })));
+    sealed.saveManyIfNewer = (writes) =>
+      adapter.saveManyIfNewer!(writes.map((write) => ({ ...write, value: seal(write.key, write.value) })));
   }
   return sealed;
 }

@@ -3,13 +3,28 @@ import { Checkpointer } from './checkpointer.js';
 import { Coordination } from './coordination.js';
 import { ClosePacer } from './close-pacer.js';
 import { decodeRecord, encodeSnapshot } from './codec.js';
-import { AdapterError, OptionError, PersistError, RepriseError, RestoreError, SessionClosedError, SessionUnavailableError } from './errors.js';
+import {
+  AdapterError,
+  OptionError,
+  PersistError,
+  RepriseError,
+  RestoreError,
+  SessionClosedError,
+  SessionUnavailableError,
+} from './errors.js';
 import { disposeLive, runHooks } from './hooks.js';
 import { timeHooks } from './instrumentation.js';
 import { keepAlive } from './keep-alive.js';
 import { KeyLock } from './key-lock.js';
 import { LiveSession, internalsOf } from './live-session.js';
-import { parseHooks, parseManagerOptions, parseRuntimeOption, type RuntimeOptionName, type SessionManagerOptions, type Settings } from './options.js';
+import {
+  parseHooks,
+  parseManagerOptions,
+  parseRuntimeOption,
+  type RuntimeOptionName,
+  type SessionManagerOptions,
+  type Settings,
+} from './options.js';
 import { PersistQueue } from './persist-queue.js';
 import { Registry } from './registry.js';
 import { describeKey, redactId } from './redact.js';
@@ -22,7 +37,16 @@ import { normalizeSnapshotEncryption } from './snapshot-keys.js';
 import { Reporter, type ManagerEvents } from './reporter.js';
 import { newCounters, type Counters, type ManagerStats } from './stats.js';
 import { Store } from './store.js';
-import type { CloseHook, CloseReason, RestoreHook, SessionAdapter, SessionData, Snapshot, SnapshotReason, VersionedValue } from './types.js';
+import type {
+  CloseHook,
+  CloseReason,
+  RestoreHook,
+  SessionAdapter,
+  SessionData,
+  Snapshot,
+  SnapshotReason,
+  VersionedValue,
+} from './types.js';
 import { VersionClock } from './version-clock.js';
 
 export type { ManagerEvents } from './reporter.js';
@@ -84,13 +108,21 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     this.#now = parsed.now;
     this.#closeHooks = parsed.onClose;
     this.#restoreHooks = parsed.onRestore;
-    this.#registry = new Registry(this.#settings, this.#now, {
-      expired: (session) => void this.#close(session, 'expired'),
-      evict: (session) => void this.#close(session, 'evicted'),
-    }, this.#pacer);
+    this.#registry = new Registry(
+      this.#settings,
+      this.#now,
+      {
+        expired: (session) => void this.#close(session, 'expired'),
+        evict: (session) => void this.#close(session, 'evicted'),
+      },
+      this.#pacer,
+    );
     // With snapshotKeys every value is sealed on its way to the adapter and opened on its way back.
     const encryption = normalizeSnapshotEncryption(options);
-    this.#store = new Store(encryption === undefined ? this.adapter : sealedAdapter(this.adapter, encryption), () => this.#settings.adapterTimeout);
+    this.#store = new Store(
+      encryption === undefined ? this.adapter : sealedAdapter(this.adapter, encryption),
+      () => this.#settings.adapterTimeout,
+    );
     this.#store.owner = this;
     const clock = new VersionClock(this.#now);
     const coordination = parsed.coordination(this.#store.ordered);
@@ -100,7 +132,16 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
         : new Coordination({
             settings: coordination,
             clock,
-            report: (error) => this.#reporter.report(error instanceof RepriseError ? error : new AdapterError('ERR_REPRISE_ADAPTER', `coordinator ${coordination.coordinator.name}: ${String((error as Error)?.message ?? error)}`, { cause: error })),
+            report: (error) =>
+              this.#reporter.report(
+                error instanceof RepriseError
+                  ? error
+                  : new AdapterError(
+                      'ERR_REPRISE_ADAPTER',
+                      `coordinator ${coordination.coordinator.name}: ${String((error as Error)?.message ?? error)}`,
+                      { cause: error },
+                    ),
+              ),
             handover: (sessionId) => this.#handOver(sessionId),
             lost: (sessionId) => this.#dropLost(sessionId),
             settled: (key) => this.#queue.whenIdle(key),
@@ -111,7 +152,8 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
           });
     this.#queue = new PersistQueue(this.#store, this.#now, () => this.#settings.maxPendingPersists, {
       failed: (error, first) => this.#reporter.persistFailed(error, first),
-      gaveUp: (snapshot, error) => (snapshot?.reason === 'checkpoint' ? this.#checkpointGivenUp(snapshot, error) : this.#reporter.gaveUp(snapshot, error)),
+      gaveUp: (snapshot, error) =>
+        snapshot?.reason === 'checkpoint' ? this.#checkpointGivenUp(snapshot, error) : this.#reporter.gaveUp(snapshot, error),
       written: (snapshot) => {
         if (snapshot?.reason === 'checkpoint') this.#counters.checkpoints += 1;
         else if (snapshot !== undefined) this.#counters.persisted += 1;
@@ -348,7 +390,8 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
   /** Moves a live session to a new id; the old id stops working at once. No hook runs. */
   regenerate(session: LiveSession<TData>): string {
     const state = internalsOf(session);
-    if (state.state !== 'live') throw new SessionClosedError(redactId(state.id), `cannot regenerate session ${redactId(state.id)}: it is ${state.state}`);
+    if (state.state !== 'live')
+      throw new SessionClosedError(redactId(state.id), `cannot regenerate session ${redactId(state.id)}: it is ${state.state}`);
     const oldId = state.id;
     state.id = newSessionId();
     this.#registry.rename(session, oldId);
@@ -522,7 +565,10 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     this.#checkpointer.drop(session);
     this.#counters.closed[reason] += 1;
     const done = this.#runClose(session, reason);
-    this.#closing.set(id, done.then(() => reason));
+    this.#closing.set(
+      id,
+      done.then(() => reason),
+    );
     return done.then(() => {
       this.#closing.delete(id);
       this.#pacer.closed();
@@ -537,7 +583,9 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     await null;
     const id = redactId(session.id);
     const report = (error: RepriseError): void => this.#reporter.hookFailed(error);
-    await timeHooks(this, 'close', reason, this.#closeHooks.length, () => runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report));
+    await timeHooks(this, 'close', reason, this.#closeHooks.length, () =>
+      runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report),
+    );
     // The snapshot is taken now: later writes to data are not in it, so they are refused or reported.
     internalsOf(session).sealed = true;
     const writes = session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey);
@@ -565,7 +613,11 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     try {
       return { snapshot, text: encodeSnapshot(snapshot, this.#settings.maxSnapshotBytes).text };
     } catch (error) {
-      this.#reporter.report(new PersistError(redactId(session.id), `checkpoint of session ${redactId(session.id)} not written: ${(error as Error).message}`, { cause: error }));
+      this.#reporter.report(
+        new PersistError(redactId(session.id), `checkpoint of session ${redactId(session.id)} not written: ${(error as Error).message}`, {
+          cause: error,
+        }),
+      );
       return undefined;
     }
   }
@@ -587,7 +639,13 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     this.#counters.checkpointFailures += 1;
     const session = this.#registry.get(snapshot.sessionId);
     if (session !== undefined) this.#checkpointer.failed(session);
-    this.#reporter.report(new PersistError(redactId(snapshot.sessionId), `checkpoint of session ${redactId(snapshot.sessionId)} not written: ${error.message}`, { cause: error }));
+    this.#reporter.report(
+      new PersistError(
+        redactId(snapshot.sessionId),
+        `checkpoint of session ${redactId(snapshot.sessionId)} not written: ${error.message}`,
+        { cause: error },
+      ),
+    );
   }
 
   #snapshotOf(session: LiveSession<TData>, reason: SnapshotReason): Snapshot<TData> {
@@ -610,10 +668,13 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     try {
       if (needed !== undefined && !(await needed())) return;
       const record = decodeRecord(value);
-      if (record.kind === 'snapshot') await this.#writer.putBack({ key, text: value, snapshot: record.snapshot, version, pointer: undefined, lateFence: true });
+      if (record.kind === 'snapshot')
+        await this.#writer.putBack({ key, text: value, snapshot: record.snapshot, version, pointer: undefined, lateFence: true });
       else await this.#reader.putBack(key, value, version, undefined, { lateFence: true });
     } catch (error) {
-      this.#reporter.report(new RestoreError(describeKey(key), `a value taken late from ${describeKey(key)} could not be put back`, { cause: error }));
+      this.#reporter.report(
+        new RestoreError(describeKey(key), `a value taken late from ${describeKey(key)} could not be put back`, { cause: error }),
+      );
     }
   }
 

@@ -64,7 +64,9 @@ export function sealRecord(text: string, storeKey: string, keyring: SnapshotKeyr
 export function openRecord(value: string, storeKey: string, encryption: SnapshotEncryption): string {
   if (!SEALED_PATTERN.test(value)) {
     if (encryption.acceptPlaintext) return value;
-    throw refused('a plaintext record, and snapshotKeys is set (acceptPlaintextSnapshots is off: anyone who can write to the store could have written it)');
+    throw refused(
+      'a plaintext record, and snapshotKeys is set (acceptPlaintextSnapshots is off: anyone who can write to the store could have written it)',
+    );
   }
   return openSealed(value, storeKey, encryption.keyring);
 }
@@ -122,7 +124,9 @@ function openSealed(value: string, storeKey: string, keyring: SnapshotKeyring): 
   }
   const key = keyring.get(id);
   if (key === undefined) {
-    throw refused(`an encrypted record sealed with key id ${JSON.stringify(id)}, which snapshotKeys does not hold (it holds ${keyring.ids.map((known) => JSON.stringify(known)).join(', ')})`);
+    throw refused(
+      `an encrypted record sealed with key id ${JSON.stringify(id)}, which snapshotKeys does not hold (it holds ${keyring.ids.map((known) => JSON.stringify(known)).join(', ')})`,
+    );
   }
   return decrypt(key, id, iv, body, storeKey);
 }
@@ -134,7 +138,10 @@ function decrypt(key: Buffer, id: string, iv: Buffer, body: Buffer, storeKey: st
   try {
     return Buffer.concat([decipher.update(body.subarray(0, body.length - TAG_BYTES)), decipher.final()]).toString('utf8');
   } catch (cause) {
-    throw refused(`an encrypted record that does not authenticate under key id ${JSON.stringify(id)} for this key (altered in the store, or written under another key)`, cause);
+    throw refused(
+      `an encrypted record that does not authenticate under key id ${JSON.stringify(id)} for this key (altered in the store, or written under another key)`,
+      cause,
+    );
   }
 }
 
@@ -151,5 +158,7 @@ function base64url(text: string): Buffer | undefined {
 
 function refused(what: string, cause?: unknown): CodecError {
   const message = `Refused snapshot: ${what}`;
-  return cause === undefined ? new CodecError('ERR_REPRISE_SNAPSHOT_AUTH', '', message) : new CodecError('ERR_REPRISE_SNAPSHOT_AUTH', '', message, { cause });
+  return cause === undefined
+    ? new CodecError('ERR_REPRISE_SNAPSHOT_AUTH', '', message)
+    : new CodecError('ERR_REPRISE_SNAPSHOT_AUTH', '', message, { cause });
 }

@@ -79,7 +79,9 @@ export function normalizeSnapshotKeys(value: unknown, name = 'snapshotKeys'): Sn
   if (value === undefined) return undefined;
   if (!Array.isArray(value)) {
     const hint = typeof value === 'object' && value !== null ? ' (one key goes in an array too: [{ id, key }])' : '';
-    throw new OptionError(`${name} must be an array of { id, key } (the first encrypts, all decrypt), got ${describeOptionValue(value)}${hint}`);
+    throw new OptionError(
+      `${name} must be an array of { id, key } (the first encrypts, all decrypt), got ${describeOptionValue(value)}${hint}`,
+    );
   }
   if (value.length === 0) throw new OptionError(`${name} must hold at least one key (leave ${name} out to store snapshots in plaintext)`);
   const keys = new Map<string, Buffer>();
@@ -113,7 +115,9 @@ function keyBytes(where: string, key: unknown): Buffer {
     if (key.byteLength !== KEY_BYTES) throw new OptionError(`${where} must be ${KEY_BYTES} bytes, got ${key.byteLength} bytes`);
     bytes = Buffer.from(key);
   } else {
-    throw new OptionError(`${where} must be ${KEY_BYTES} bytes: a Buffer or Uint8Array, or a base64 string of them, got ${describeKind(key)}`);
+    throw new OptionError(
+      `${where} must be ${KEY_BYTES} bytes: a Buffer or Uint8Array, or a base64 string of them, got ${describeKind(key)}`,
+    );
   }
   if (bytes.every((byte) => byte === 0)) throw new OptionError(`${where} is all zero bytes: use random bytes (randomBytes(32))`);
   return bytes;
@@ -150,7 +154,10 @@ export interface SnapshotEncryption {
  * (`undefined` without keys: snapshots are stored in plaintext, at no cost). Validated once, at
  * construction.
  */
-export function normalizeSnapshotEncryption(options: { snapshotKeys?: unknown; acceptPlaintextSnapshots?: unknown }): SnapshotEncryption | undefined {
+export function normalizeSnapshotEncryption(options: {
+  snapshotKeys?: unknown;
+  acceptPlaintextSnapshots?: unknown;
+}): SnapshotEncryption | undefined {
   const accept = options.acceptPlaintextSnapshots;
   if (accept !== undefined && typeof accept !== 'boolean') {
     throw new OptionError(`acceptPlaintextSnapshots must be a boolean, got ${describeOptionValue(accept)}`);

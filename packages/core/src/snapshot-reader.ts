@@ -86,7 +86,14 @@ export class SnapshotReader {
    * @param expiryOf when a record closed at `closedAt` (ms since the epoch) stops being restorable.
    * @param locks the per-key lock the writer holds while it writes a shared key (and moves snapshots home).
    */
-  constructor(store: Store, queue: PersistQueue<Snapshot | undefined>, clock: VersionClock, expiryOf: (closedAt: number) => number, now: () => number, locks: KeyLock) {
+  constructor(
+    store: Store,
+    queue: PersistQueue<Snapshot | undefined>,
+    clock: VersionClock,
+    expiryOf: (closedAt: number) => number,
+    now: () => number,
+    locks: KeyLock,
+  ) {
     this.#store = store;
     this.#queue = queue;
     this.#clock = clock;
@@ -104,7 +111,8 @@ export class SnapshotReader {
     if (record === undefined) return undefined;
     if (record.kind === 'snapshot') {
       if (!accept(record.snapshot, undefined)) return undefined;
-      const takeIt = (): Promise<Omit<TakenSnapshot, 'pointer'> | undefined> => this.#takeAccepted(key, (snapshot) => accept(snapshot, undefined));
+      const takeIt = (): Promise<Omit<TakenSnapshot, 'pointer'> | undefined> =>
+        this.#takeAccepted(key, (snapshot) => accept(snapshot, undefined));
       // A shared key is taken under its lock, like the writers and the pointer-led restores that use it.
       const taken = await (isSessionId(key) ? takeIt() : this.#locks.run(key, takeIt));
       return taken === undefined ? undefined : { ...taken, pointer: undefined };
@@ -180,7 +188,10 @@ export class SnapshotReader {
         }
         if (!this.#store.mayLand(key, taken.version)) return { ...taken, queued: false };
         // An attempt of this very write, abandoned at the timeout, may land over the take's floor.
-        return { ...(await this.#fenced(key, { text: taken.value, version: taken.version, request: this.#requestOf(key, taken) })), queued: false };
+        return {
+          ...(await this.#fenced(key, { text: taken.value, version: taken.version, request: this.#requestOf(key, taken) })),
+          queued: false,
+        };
       }
       if ('wait' in queued) {
         await queued.wait;
@@ -202,7 +213,13 @@ export class SnapshotReader {
    */
   async #fenced(key: string, taken: Pick<QueuedValue<Snapshot | undefined>, 'text' | 'version' | 'request'>): Promise<VersionedValue> {
     const fence = this.#fence(key, taken);
-    this.#fencing.set(key, { version: taken.version, done: fence.then(() => undefined, () => undefined) });
+    this.#fencing.set(key, {
+      version: taken.version,
+      done: fence.then(
+        () => undefined,
+        () => undefined,
+      ),
+    });
     try {
       await fence;
     } finally {
@@ -233,7 +250,8 @@ export class SnapshotReader {
     if (waiting !== undefined && !(waiting === text && this.#again(key, lateFence))) return;
     // Unordered store: a value there may be newer, unless this was taken from the queue and nothing was queued for the key since.
     const newest = queued && queuedAt !== undefined && !this.#queue.queuedSince(key, queuedAt);
-    if (waiting === undefined && !this.#store.ordered && !newest && (await this.#store.load(key).catch(() => undefined)) !== undefined) return;
+    if (waiting === undefined && !this.#store.ordered && !newest && (await this.#store.load(key).catch(() => undefined)) !== undefined)
+      return;
     const expiresAt = this.#expiryOf(closedAtOf(text));
     await this.#queue.write({ key, text, version, expiresAt, payload, ...(refused === undefined ? {} : { refused }) });
   }
@@ -247,8 +265,12 @@ export class SnapshotReader {
     const taken = await this.takeValue(key);
     if (taken === undefined) return undefined;
     const record = decodeRecord(taken.value);
-    if (record.kind === 'snapshot' && accept(record.snapshot)) return { snapshot: record.snapshot, key, text: taken.value, version: taken.version, queued: taken.queued, queuedAt: taken.queuedAt };
-    await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined, { queued: taken.queued, queuedAt: taken.queuedAt });
+    if (record.kind === 'snapshot' && accept(record.snapshot))
+      return { snapshot: record.snapshot, key, text: taken.value, version: taken.version, queued: taken.queued, queuedAt: taken.queuedAt };
+    await this.putBack(key, taken.value, taken.version, record.kind === 'snapshot' ? record.snapshot : undefined, {
+      queued: taken.queued,
+      queuedAt: taken.queuedAt,
+    });
     return undefined;
   }
 
@@ -279,13 +301,21 @@ export class SnapshotReader {
     let requeuedAnswered = false;
     const late = (taken: VersionedValue): void => {
       if (taken.version > fenceVersion) this.#store.lateTake?.(key, taken);
-      else if (taken.version === fenceVersion) this.#store.lateTake?.(key, taken, () => this.#queue.settled(key).then(() => requeuedAnswered));
+      else if (taken.version === fenceVersion)
+        this.#store.lateTake?.(key, taken, () => this.#queue.settled(key).then(() => requeuedAnswered));
     };
     try {
       await this.#store.fence(key, queued.version, ttl, late);
     } catch (error) {
       this.#clock.observe(fenceVersion);
-      void this.#queue.write({ ...queued.request, version: fenceVersion, ambiguous: true, answered: () => void (requeuedAnswered = true) });
+      void this.#queue.write({
+        ...queued.request,
+        version: fenceVersion,
+        ambiguous: true,
+        answered: () => {
+          requeuedAnswered = true;
+        },
+      });
       throw error;
     }
   }

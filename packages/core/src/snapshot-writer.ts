@@ -103,7 +103,8 @@ export class SnapshotWriter {
       // The queue holds this very record (a late take of a write it retries, or has in flight): it
       // goes back there, not home (it would then be in two places).
       if (waiting === text) {
-        if (lateFence === true || this.#c.queue.inFlight(key)) await this.#c.reader.putBack(key, text, version, snapshot, { queued: true, lateFence });
+        if (lateFence === true || this.#c.queue.inFlight(key))
+          await this.#c.reader.putBack(key, text, version, snapshot, { queued: true, lateFence });
         return;
       }
       // Taken from the queue with nothing queued for the key since, it is newer than what the store holds.
@@ -114,7 +115,8 @@ export class SnapshotWriter {
       // The key holds this very snapshot again (a late take put it back, or the write it was copied from landed): one copy is enough.
       else if (sameSnapshot(typeof found === 'string' ? snapshotIn(found) : found, snapshot)) return;
       else if (isInvoluntary(snapshot.reason)) await this.#moveHome(text, snapshot);
-      else if (this.#foreign(typeof found === 'string' ? snapshotIn(found) : found, snapshot.sessionId)) await this.#putBackOver(text, snapshot, version);
+      else if (this.#foreign(typeof found === 'string' ? snapshotIn(found) : found, snapshot.sessionId))
+        await this.#putBackOver(text, snapshot, version);
       else this.#c.superseded(snapshot);
     });
   }
@@ -157,14 +159,25 @@ export class SnapshotWriter {
    * snapshot again (landed meanwhile: it stays there, once). A refusal of the first attempt is
    * handled before this resolves, still under the key's lock; one of a later retry, when it comes.
    */
-  async #putBackOrHome(key: string, text: string, version: number, snapshot: Snapshot, queued: boolean | undefined, queuedAt: number | undefined): Promise<void> {
+  async #putBackOrHome(
+    key: string,
+    text: string,
+    version: number,
+    snapshot: Snapshot,
+    queued: boolean | undefined,
+    queuedAt: number | undefined,
+  ): Promise<void> {
     let settled = false;
     let refusedAtOnce = false;
     const home = (): void => {
       if (settled) void this.#homeUnlessThere(key, text, snapshot);
       else refusedAtOnce = true;
     };
-    await this.#c.reader.putBack(key, text, version, snapshot, { refused: isInvoluntary(snapshot.reason) ? home : undefined, queued, queuedAt });
+    await this.#c.reader.putBack(key, text, version, snapshot, {
+      refused: isInvoluntary(snapshot.reason) ? home : undefined,
+      queued,
+      queuedAt,
+    });
     settled = true;
     if (refusedAtOnce) await this.#homeUnlessThere(key, text, snapshot);
   }
@@ -207,7 +220,7 @@ export class SnapshotWriter {
     const found = await this.#peek(key);
     if (found instanceof Unreadable) return found;
     if (!this.#foreign(found, sessionId)) return true;
-    let taken;
+    let taken: Awaited<ReturnType<SnapshotReader['takeValue']>>;
     try {
       taken = await this.#c.reader.takeValue(key);
     } catch (error) {
@@ -229,7 +242,11 @@ export class SnapshotWriter {
       await this.#moveHome(text, snapshot);
       return;
     }
-    const error = new PersistError(describeKey(snapshot.key), `snapshot ${describeKey(snapshot.key)} not written: the shared key could not be read, and it may hold another session's only copy`, { cause });
+    const error = new PersistError(
+      describeKey(snapshot.key),
+      `snapshot ${describeKey(snapshot.key)} not written: the shared key could not be read, and it may hold another session's only copy`,
+      { cause },
+    );
     this.#c.gaveUp(snapshot, error);
   }
 
@@ -262,5 +279,10 @@ function snapshotIn(text: string): Snapshot | undefined {
 
 /** Whether `found` is `snapshot` (the same session's record of the same moment and reason). */
 function sameSnapshot(found: Snapshot | undefined, snapshot: Snapshot): boolean {
-  return found !== undefined && found.sessionId === snapshot.sessionId && found.closedAt === snapshot.closedAt && found.reason === snapshot.reason;
+  return (
+    found !== undefined &&
+    found.sessionId === snapshot.sessionId &&
+    found.closedAt === snapshot.closedAt &&
+    found.reason === snapshot.reason
+  );
 }

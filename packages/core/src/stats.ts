@@ -62,7 +62,10 @@ export interface ManagerStats {
 }
 
 /** The counters a manager keeps itself (the gauges are read when `stats()` is called). */
-export type Counters = Omit<ManagerStats, 'live' | 'busy' | 'closing' | 'overCap' | 'probation' | 'pendingPersists' | 'retryingPersists' | 'leases'>;
+export type Counters = Omit<
+  ManagerStats,
+  'live' | 'busy' | 'closing' | 'overCap' | 'probation' | 'pendingPersists' | 'retryingPersists' | 'leases'
+>;
 
 /** Fresh, zeroed counters. */
 export function newCounters(): Counters {

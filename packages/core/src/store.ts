@@ -57,7 +57,11 @@ export class Store {
     try {
       const stored = await this.#call('save', () => this.adapter.saveManyIfNewer!(writes), undefined, abandon, writes.length);
       if (!Array.isArray(stored) || stored.length !== writes.length || stored.some((s) => typeof s !== 'boolean')) {
-        throw new AdapterError('ERR_REPRISE_ADAPTER', `adapter ${this.name}: saveManyIfNewer resolved ${describeResults(stored)} for ${writes.length} writes (want one boolean per write)`, { transient: false });
+        throw new AdapterError(
+          'ERR_REPRISE_ADAPTER',
+          `adapter ${this.name}: saveManyIfNewer resolved ${describeResults(stored)} for ${writes.length} writes (want one boolean per write)`,
+          { transient: false },
+        );
       }
       return stored;
     } catch (error) {
@@ -67,7 +71,13 @@ export class Store {
 
   /** Writes `text` as `version`; `false` when the store holds a newer version (ordered adapters only). */
   write(key: string, text: string, version: number, ttlMs: number): Promise<boolean> {
-    if (this.ordered) return this.#call('save', () => this.adapter.saveIfNewer!(key, text, version, ttlMs), undefined, (running) => this.#abandon(key, version, running));
+    if (this.ordered)
+      return this.#call(
+        'save',
+        () => this.adapter.saveIfNewer!(key, text, version, ttlMs),
+        undefined,
+        (running) => this.#abandon(key, version, running),
+      );
     return this.#call('save', () => this.adapter.save(key, text, ttlMs)).then(() => true);
   }
 
@@ -112,7 +122,10 @@ export class Store {
 
   #abandon(key: string, version: number, running: Promise<unknown>): void {
     let versions = this.#abandoned.get(key);
-    if (versions === undefined) this.#abandoned.set(key, (versions = new Map()));
+    if (versions === undefined) {
+      versions = new Map();
+      this.#abandoned.set(key, versions);
+    }
     versions.set(version, (versions.get(version) ?? 0) + 1);
     const settled = (): void => {
       const left = (versions.get(version) ?? 1) - 1;
@@ -136,7 +149,13 @@ export class Store {
    * Runs `operation` within the timeout; `late` gets its result if it settles after the timeout, and
    * `abandoned` gets the operation still running when the timeout passes.
    */
-  async #call<T>(what: string, operation: () => Promise<T>, late?: (result: T) => void, abandoned?: (running: Promise<T>) => void, records = 1): Promise<T> {
+  async #call<T>(
+    what: string,
+    operation: () => Promise<T>,
+    late?: (result: T) => void,
+    abandoned?: (running: Promise<T>) => void,
+    records = 1,
+  ): Promise<T> {
     const ms = this.#timeout();
     const started = storeCallStart();
     let failed = true;
@@ -152,7 +171,11 @@ export class Store {
       timer.unref?.();
     });
     running = Promise.resolve().then(operation);
-    if (late !== undefined) running.then((result) => timedOut && late(result), () => undefined);
+    if (late !== undefined)
+      running.then(
+        (result) => timedOut && late(result),
+        () => undefined,
+      );
     try {
       const result = await Promise.race([running, limit]);
       failed = false;

@@ -45,7 +45,9 @@ export class WarningThrottle {
     const window = this.#suppressed.get(code);
     this.#suppressed.delete(code);
     if (window === undefined || window.count === 0) return;
-    const summary = new Error(`${window.count.toLocaleString('en')} more ${code} warning(s) in the last ${this.#windowMs / 1000} s (the first was printed whole)`);
+    const summary = new Error(
+      `${window.count.toLocaleString('en')} more ${code} warning(s) in the last ${this.#windowMs / 1000} s (the first was printed whole)`,
+    );
     summary.name = 'RepriseWarningSummary';
     (summary as Error & { code: string }).code = code;
     this.#emit(summary);

@@ -37,7 +37,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ t: fc.constant('create' as const), key: fc.boolean() }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('write' as const), pick: fc.nat(20) }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('tick' as const), ms: fc.constantFrom(100, 500, 999, 1_000, 1_500, 4_000, 8_000) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('close' as const), pick: fc.nat(20), reason: fc.constantFrom<CloseReason>('evicted', 'expired', 'closed') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('close' as const),
+      pick: fc.nat(20),
+      reason: fc.constantFrom<CloseReason>('evicted', 'expired', 'closed'),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('resume' as const), pick: fc.nat(20) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'crash' as const }) },
 );
@@ -100,7 +107,8 @@ async function run(ops: Op[], clock: Clock): Promise<string[]> {
     if (live.length > 0) violations.push(`${v.id.slice(0, 6)} live twice`);
     const last = v.history.at(-1)![1];
     if (v.ended === 'explicit') {
-      if (found.kind === 'restored' || found.kind === 'live') violations.push(`${v.id.slice(0, 6)}: explicitly closed, but its cookie got a session back`);
+      if (found.kind === 'restored' || found.kind === 'live')
+        violations.push(`${v.id.slice(0, 6)}: explicitly closed, but its cookie got a session back`);
       if (found.kind === 'restored' || found.kind === 'live') proc.manager.release(found.session);
       return;
     }
@@ -119,9 +127,13 @@ async function run(ops: Op[], clock: Clock): Promise<string[]> {
     if (v.ended === undefined && afterCrash !== undefined) {
       const floor = valueAt(v.history, afterCrash.at - INTERVAL);
       if (!v.history.some(([, value]) => value === n)) violations.push(`${v.id.slice(0, 6)}: restored n=${n}, a value it never had`);
-      if (n < floor) violations.push(`${v.id.slice(0, 6)}: restored n=${n} after the crash, older than its n=${floor} one interval before it (last ${last})`);
+      if (n < floor)
+        violations.push(
+          `${v.id.slice(0, 6)}: restored n=${n} after the crash, older than its n=${floor} one interval before it (last ${last})`,
+        );
     }
-    if (v.ended === undefined && afterCrash === undefined && n !== last) violations.push(`${v.id.slice(0, 6)}: live with n=${last}, resumed n=${n}`);
+    if (v.ended === undefined && afterCrash === undefined && n !== last)
+      violations.push(`${v.id.slice(0, 6)}: live with n=${last}, resumed n=${n}`);
     // What it has now is its value from here on. After a crash the writes it lost are gone for good:
     // its history starts again (the next crash is judged against what this process acknowledged).
     if (afterCrash !== undefined) v.history.splice(0, v.history.length, [Date.now(), n]);
@@ -201,7 +213,15 @@ describe('checkpoints property: crashes under any interleaving lose at most one 
           clock.uninstall();
         }
       }),
-      { numRuns: NUM_RUNS, ...(process.env.CHECKPOINT_PROPERTY_SEED ? { seed: Number(process.env.CHECKPOINT_PROPERTY_SEED), ...(process.env.CHECKPOINT_PROPERTY_PATH ? { path: process.env.CHECKPOINT_PROPERTY_PATH } : {}) } : {}) },
+      {
+        numRuns: NUM_RUNS,
+        ...(process.env.CHECKPOINT_PROPERTY_SEED
+          ? {
+              seed: Number(process.env.CHECKPOINT_PROPERTY_SEED),
+              ...(process.env.CHECKPOINT_PROPERTY_PATH ? { path: process.env.CHECKPOINT_PROPERTY_PATH } : {}),
+            }
+          : {}),
+      },
     );
   });
 });

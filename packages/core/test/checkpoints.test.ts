@@ -56,7 +56,10 @@ describe('checkpoints', () => {
           const record = adapter.record(s.id);
           if (record?.kind === 'snapshot' && closedAts.at(-1) !== record.snapshot.closedAt) closedAts.push(record.snapshot.closedAt);
         }
-        expect(closedAts.map((at) => at % 10_000), 'written at the start of each 10 s period').to.deep.equal([0, 0, 0]);
+        expect(
+          closedAts.map((at) => at % 10_000),
+          'written at the start of each 10 s period',
+        ).to.deep.equal([0, 0, 0]);
         expect(closedAts[2]! - closedAts[0]!).to.equal(20_000);
       });
 
@@ -156,7 +159,7 @@ describe('checkpoints', () => {
         });
       }
 
-      it("restore(key) and restoreInto never take a checkpoint of a session live here", async () => {
+      it('restore(key) and restoreInto never take a checkpoint of a session live here', async () => {
         const { manager } = make();
         const s = manager.create({ n: 1 });
         await pass(clock);
@@ -226,7 +229,10 @@ describe('checkpoints', () => {
     for (const bad of [-1, 2 ** 31, Number.NaN, '5000']) {
       it(`refuses ${String(bad)} with a message that says 0 is off`, () => {
         const build = () => new SessionManager({ adapter: new TestAdapter(), checkpointInterval: bad as number });
-        expect(build).to.throw(OptionError, /^checkpointInterval must be (a positive, finite number of ms|at most 2147483647 ms \(.*\)) or 0 \(off\), got /);
+        expect(build).to.throw(
+          OptionError,
+          /^checkpointInterval must be (a positive, finite number of ms|at most 2147483647 ms \(.*\)) or 0 \(off\), got /,
+        );
       });
     }
 

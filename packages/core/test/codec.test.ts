@@ -139,7 +139,12 @@ describe('codec', () => {
 
     it('keeps Maps with string, number and object keys, in order', () => {
       const objectKey = { id: 7 };
-      const map = new Map<unknown, unknown>([['a', 1], [2, 'two'], [objectKey, { nested: true }], [null, undefined]]);
+      const map = new Map<unknown, unknown>([
+        ['a', 1],
+        [2, 'two'],
+        [objectKey, { nested: true }],
+        [null, undefined],
+      ]);
       const out = roundTrip({ map, alsoKey: objectKey });
       expect(out.map).to.be.instanceOf(Map);
       expect(out.map).to.deep.equal(map);
@@ -150,8 +155,18 @@ describe('codec', () => {
     });
 
     it('keeps Map keys named like reserved property names (they are data)', () => {
-      const out = roundTrip({ m: new Map([['constructor', 1], ['__proto__', 2], ['prototype', 3]]) });
-      expect([...out.m.entries()]).to.deep.equal([['constructor', 1], ['__proto__', 2], ['prototype', 3]]);
+      const out = roundTrip({
+        m: new Map([
+          ['constructor', 1],
+          ['__proto__', 2],
+          ['prototype', 3],
+        ]),
+      });
+      expect([...out.m.entries()]).to.deep.equal([
+        ['constructor', 1],
+        ['__proto__', 2],
+        ['prototype', 3],
+      ]);
     });
 
     it('keeps Sets', () => {
@@ -193,10 +208,16 @@ describe('codec', () => {
 
     it('keeps the other typed arrays and ArrayBuffer', () => {
       const data = {
-        i8: new Int8Array([-128, 127]), u8c: new Uint8ClampedArray([0, 255]), i16: new Int16Array([-1, 300]),
-        u16: new Uint16Array([65535]), i32: new Int32Array([-(2 ** 31)]), u32: new Uint32Array([2 ** 32 - 1]),
-        f32: new Float32Array([1.5, Number.NaN]), f64: new Float64Array([-0, Math.PI, Infinity]),
-        b64: new BigInt64Array([-(2n ** 63n)]), bu64: new BigUint64Array([2n ** 64n - 1n]),
+        i8: new Int8Array([-128, 127]),
+        u8c: new Uint8ClampedArray([0, 255]),
+        i16: new Int16Array([-1, 300]),
+        u16: new Uint16Array([65535]),
+        i32: new Int32Array([-(2 ** 31)]),
+        u32: new Uint32Array([2 ** 32 - 1]),
+        f32: new Float32Array([1.5, Number.NaN]),
+        f64: new Float64Array([-0, Math.PI, Infinity]),
+        b64: new BigInt64Array([-(2n ** 63n)]),
+        bu64: new BigUint64Array([2n ** 64n - 1n]),
         ab: new Uint8Array([9, 8, 7]).buffer,
       };
       const out = roundTrip(data);
@@ -245,7 +266,8 @@ describe('codec', () => {
         user: { name: 'Zoë', roles: ['a', 'b'], prefs: { theme: { dark: true, size: 12.5 } } },
         re: /a+b/gi,
         strings: ['', '\u0000nul', 'line\u2028sep', '</script>', '\ud800 lone surrogate', '😀', '"quoted\\'],
-        empty: {}, emptyList: [],
+        empty: {},
+        emptyList: [],
       };
       const out = roundTrip(data);
       expect(out).to.deep.equal(data);
@@ -292,14 +314,23 @@ describe('codec', () => {
       expect({ ...out }).to.deep.equal({ inner: { x: 1 }, plain: { y: 2 } });
     });
 
-    it('keeps plain data that looks like the codec\'s own tags', () => {
+    it("keeps plain data that looks like the codec's own tags", () => {
       const data = {
-        dateLike: ['Date', '2020'], mapLike: ['Map', 1, 2], bigLike: ['BigInt', '1'], nullLike: ['null', 'a', 1],
+        dateLike: ['Date', '2020'],
+        mapLike: ['Map', 1, 2],
+        bigLike: ['BigInt', '1'],
+        nullLike: ['null', 'a', 1],
         envelopeLike: { v: 1, t: 's', key: 'k', id: 'x', c: 1, x: 2, r: 'expired', d: {} },
         pointerLike: { t: 'p', v: 1 },
-        marker: 'R1:[{"v":1}]', otherMarker: 'R2:',
+        marker: 'R1:[{"v":1}]',
+        otherMarker: 'R2:',
         sentinels: [-1, -2, -3, -4, -5, -6, -7, 0],
-        $type: 'Date', __type: 'Map', 'a.b': 1, '0': 'zero', '': 'empty key', 'with space': true,
+        $type: 'Date',
+        __type: 'Map',
+        'a.b': 1,
+        '0': 'zero',
+        '': 'empty key',
+        'with space': true,
         nested: { toString: 'x', valueOf: 3, hasOwnProperty: 'no', then: 'not a thenable' },
       };
       expect(roundTrip(data)).to.deep.equal(data);
@@ -331,16 +362,27 @@ describe('codec', () => {
     it('round-trips arbitrary data (property)', () => {
       const key = fc.string({ unit: 'binary', maxLength: 8 }).filter((k) => !['__proto__', 'constructor', 'prototype'].includes(k));
       const data = fc.object({
-        key, maxDepth: 3, maxKeys: 5, stringUnit: 'binary',
-        withDate: true, withMap: true, withSet: true, withBigInt: true, withTypedArray: true, withSparseArray: true,
+        key,
+        maxDepth: 3,
+        maxKeys: 5,
+        stringUnit: 'binary',
+        withDate: true,
+        withMap: true,
+        withSet: true,
+        withBigInt: true,
+        withTypedArray: true,
+        withSparseArray: true,
       });
-      fc.assert(fc.property(data, (value) => {
-        const result = encode(value);
-        expect(result.dropped).to.deep.equal([]);
-        // node's deep equality, not chai's: chai sorts Map entries by their string form, which throws
-        // for a generated object whose `toString` is null (a limit of the oracle, not of the codec).
-        assert.deepStrictEqual(decodeSnapshot(result.text).data, value);
-      }), { numRuns: 300 });
+      fc.assert(
+        fc.property(data, (value) => {
+          const result = encode(value);
+          expect(result.dropped).to.deep.equal([]);
+          // node's deep equality, not chai's: chai sorts Map entries by their string form, which throws
+          // for a generated object whose `toString` is null (a limit of the oracle, not of the codec).
+          assert.deepStrictEqual(decodeSnapshot(result.text).data, value);
+        }),
+        { numRuns: 300 },
+      );
     });
   });
 
@@ -369,12 +411,25 @@ describe('codec', () => {
 
     it('drops class instances, promises, weak maps, errors and other non-plain objects', () => {
       const { data, dropped } = lossy({
-        foo: new Foo(), promise: Promise.resolve(1), weak: new WeakMap(), error: new Error('x'),
-        boxed: Object(1) as unknown, url: new URL('https://example.com/'), view: new DataView(new ArrayBuffer(2)),
-        inherits: Object.create({ inherited: 1 }) as unknown, kept: 'yes',
+        foo: new Foo(),
+        promise: Promise.resolve(1),
+        weak: new WeakMap(),
+        error: new Error('x'),
+        boxed: Object(1) as unknown,
+        url: new URL('https://example.com/'),
+        view: new DataView(new ArrayBuffer(2)),
+        inherits: Object.create({ inherited: 1 }) as unknown,
+        kept: 'yes',
       });
       expect(dropped.map((e) => e.path)).to.deep.equal([
-        'data.foo', 'data.promise', 'data.weak', 'data.error', 'data.boxed', 'data.url', 'data.view', 'data.inherits',
+        'data.foo',
+        'data.promise',
+        'data.weak',
+        'data.error',
+        'data.boxed',
+        'data.url',
+        'data.view',
+        'data.inherits',
       ]);
       expect(dropped[0]?.message).to.include('Foo');
       expect(dropped[1]?.message).to.include('Promise');
@@ -394,11 +449,21 @@ describe('codec', () => {
     it('drops a Map entry whose key or value cannot be written, and a Set member', () => {
       const key = new Foo();
       const { data, dropped } = lossy({
-        m: new Map<unknown, unknown>([['a', 1], ['b', () => 2], [key, 'value'], ['c', 3]]),
+        m: new Map<unknown, unknown>([
+          ['a', 1],
+          ['b', () => 2],
+          [key, 'value'],
+          ['c', 3],
+        ]),
         s: new Set<unknown>([1, Symbol('x'), 2]),
       });
       expect(dropped.map((e) => e.path)).to.deep.equal(['data.m<Map value #1>', 'data.m<Map key #2>', 'data.s<Set member #1>']);
-      expect(data['m']).to.deep.equal(new Map([['a', 1], ['c', 3]]));
+      expect(data['m']).to.deep.equal(
+        new Map([
+          ['a', 1],
+          ['c', 3],
+        ]),
+      );
       expect(data['s']).to.deep.equal(new Set([1, 2]));
     });
 
@@ -436,7 +501,12 @@ describe('codec', () => {
 
     it('drops a property whose getter throws', () => {
       const data = { ok: 1 };
-      Object.defineProperty(data, 'bad', { enumerable: true, get: () => { throw new Error('boom'); } });
+      Object.defineProperty(data, 'bad', {
+        enumerable: true,
+        get: () => {
+          throw new Error('boom');
+        },
+      });
       const { data: out, dropped } = lossy(data);
       expect(dropped.map((e) => e.path)).to.deep.equal(['data.bad']);
       expect(dropped[0]?.message).to.include('boom');
@@ -481,7 +551,11 @@ describe('codec', () => {
       expectCodecError(() => encodeSnapshot(snapshot({}, { createdAt: Number.NaN }), Infinity), 'ERR_REPRISE_CODEC', 'createdAt');
       expectCodecError(() => encodeSnapshot(snapshot({}, { closedAt: Infinity }), Infinity), 'ERR_REPRISE_CODEC', 'closedAt');
       expectCodecError(() => encodeSnapshot(snapshot({}, { key: 42 as unknown as string }), Infinity), 'ERR_REPRISE_CODEC', 'key');
-      expectCodecError(() => encodeSnapshot(snapshot({}, { sessionId: undefined as unknown as string }), Infinity), 'ERR_REPRISE_CODEC', 'sessionId');
+      expectCodecError(
+        () => encodeSnapshot(snapshot({}, { sessionId: undefined as unknown as string }), Infinity),
+        'ERR_REPRISE_CODEC',
+        'sessionId',
+      );
       expectCodecError(() => encodeSnapshot(snapshot({}, { version: 2 as 1 }), Infinity), 'ERR_REPRISE_CODEC', 'version');
     });
   });
@@ -576,7 +650,7 @@ describe('codec', () => {
       expect(error.path).to.equal(chainPath(MAX_DATA_DEPTH).replace('data', 'data.root'));
     });
 
-    it('refuses hand-made text nested deeper than the parser\'s stack', () => {
+    it("refuses hand-made text nested deeper than the parser's stack", () => {
       const levels = 50_000;
       const values = Array.from({ length: levels }, (_, i) => `[${i + 8}]`);
       const error = expectCorrupt(handMade(`{"a":7},${values.join(',')},0`), '');
@@ -594,7 +668,9 @@ describe('codec', () => {
       expect(atLimit.text).to.equal(text);
       expect(atLimit.bytes).to.equal(bytes);
       const error = expectCodecError(() => encodeSnapshot(input, bytes - 1), 'ERR_REPRISE_SNAPSHOT_TOO_LARGE', '');
-      expect(error.message).to.include(String(bytes)).and.include(String(bytes - 1));
+      expect(error.message)
+        .to.include(String(bytes))
+        .and.include(String(bytes - 1));
     });
 
     it('refuses a snapshot over the default bound', () => {

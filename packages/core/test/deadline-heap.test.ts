@@ -45,7 +45,14 @@ describe('DeadlineHeap', () => {
 
   it('deletes any item, reporting whether it was scheduled', () => {
     const heap = new DeadlineHeap<string>();
-    for (const [item, deadline] of [['a', 1], ['b', 2], ['c', 3], ['d', 4], ['e', 5]] as const) heap.set(item, deadline);
+    for (const [item, deadline] of [
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+      ['d', 4],
+      ['e', 5],
+    ] as const)
+      heap.set(item, deadline);
     expect(heap.delete('c')).to.equal(true);
     expect(heap.delete('c')).to.equal(false);
     expect(heap.delete('zz')).to.equal(false);

@@ -191,7 +191,9 @@ const configArb: fc.Arbitrary<Config> = fc.record({
       awaitClose: fc.boolean(),
       throws: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
       persistFalse: fc.integer({ min: 0, max: 5 }).map((n) => n === 0),
-      key: SHARED ? fc.constantFrom<HookPlan['key']>('id', 'id', 'id', 'own', 'own', 'shared') : fc.constantFrom<HookPlan['key']>('id', 'id', 'id', 'own', 'own'),
+      key: SHARED
+        ? fc.constantFrom<HookPlan['key']>('id', 'id', 'id', 'own', 'own', 'shared')
+        : fc.constantFrom<HookPlan['key']>('id', 'id', 'id', 'own', 'own'),
       awaitRestore: fc.boolean(),
       awaitDispose: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
     }),
@@ -417,7 +419,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
           return undefined;
         }
         ctx.hookA.push({ reason, state: session.state, closeReason: session.closeReason, liveIntact: session.live.has('resource') });
-        if (!ctx.closedByCall && (reason === 'evicted' || reason === 'expired') && session.busy) fail(`${label(ctx)} was ${reason} with a request in flight`);
+        if (!ctx.closedByCall && (reason === 'evicted' || reason === 'expired') && session.busy)
+          fail(`${label(ctx)} was ${reason} with a request in flight`);
         trace.push(`  hook ${label(ctx)} ${reason}`);
         session.data.ctx = ctx.no;
         if (ctx.plan.key !== 'id') {
@@ -446,8 +449,10 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       if (ctx === undefined) {
         ctx = adopt(session, 'revived', snapshot);
         // A session restored from an involuntary close keeps its id for life; an explicit close comes back under a new one.
-        if (INVOLUNTARY.has(snapshot.reason) && session.id !== snapshot.sessionId) fail(`${label(ctx)} restored from ${snapshot.reason} under another id than ${snapshot.sessionId}`);
-        if (snapshot.reason === 'closed' && session.id === snapshot.sessionId) fail(`${label(ctx)} restored from an explicit close under the closed id ${snapshot.sessionId}`);
+        if (INVOLUNTARY.has(snapshot.reason) && session.id !== snapshot.sessionId)
+          fail(`${label(ctx)} restored from ${snapshot.reason} under another id than ${snapshot.sessionId}`);
+        if (snapshot.reason === 'closed' && session.id === snapshot.sessionId)
+          fail(`${label(ctx)} restored from an explicit close under the closed id ${snapshot.sessionId}`);
       } else {
         // Merged into a live session (restore(key)): the snapshot's keys won, acks included.
         ctx.acked = [...(session.data.acks ?? [])];
@@ -455,15 +460,19 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       // Nothing acknowledged is lost: every write acknowledged on the closed context is in its snapshot.
       const source = marker === undefined ? undefined : ctxs[marker];
       const missing = source?.acked.filter((ack) => !(snapshot.data.acks ?? []).includes(ack)) ?? [];
-      if (missing.length > 0) fail(`snapshot of ${label(source)} restored into ${label(ctx)} lacks acknowledged writes ${missing.join(', ')}`);
-      trace.push(`  restore #${marker}'s snapshot (${snapshot.sessionId.slice(0, 6)}, key ${snapshot.key.slice(0, 8)}, ${snapshot.reason}) into ${label(ctx)}`);
+      if (missing.length > 0)
+        fail(`snapshot of ${label(source)} restored into ${label(ctx)} lacks acknowledged writes ${missing.join(', ')}`);
+      trace.push(
+        `  restore #${marker}'s snapshot (${snapshot.sessionId.slice(0, 6)}, key ${snapshot.key.slice(0, 8)}, ${snapshot.reason}) into ${label(ctx)}`,
+      );
       return ctx.plan.awaitRestore ? s.schedule(Promise.resolve(), `restore hook #${ctx.no}`) : undefined;
     },
   });
   manager.on('error', (error) => errors.push(error));
   manager.on('persistFailed', (snapshot, error) => {
     persistFailed.push(markerOf(snapshot as Snapshot<Data>));
-    if (causes(error).some((c) => c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT')) givenUpOnTimeout.add(markerOf(snapshot as Snapshot<Data>));
+    if (causes(error).some((c) => c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT'))
+      givenUpOnTimeout.add(markerOf(snapshot as Snapshot<Data>));
   });
   manager.on('restore', () => {
     restoreEvents += 1;
@@ -476,7 +485,12 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       return;
     }
     ctx.closeEvents.push(reason);
-    ctx.final = { id: session.id, customKey: session.hasCustomPersistKey ? session.persistKey : undefined, persist: session.persist, reason };
+    ctx.final = {
+      id: session.id,
+      customKey: session.hasCustomPersistKey ? session.persistKey : undefined,
+      persist: session.persist,
+      reason,
+    };
   });
 
   const track = (what: string, promise: Promise<unknown>): void => {
@@ -511,10 +525,12 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     // Closes counted as they start (the hooks run a microtask later).
     for (const ctx of ctxs) if (ctx.session.closeReason !== undefined) observed[ctx.session.closeReason] += 1;
     for (const reason of ['evicted', 'expired', 'closed', 'shutdown'] as const) {
-      if (stats.closed[reason] !== observed[reason]) fail(`${where}: stats().closed.${reason} = ${stats.closed[reason]} but ${observed[reason]} contexts started such a close`);
+      if (stats.closed[reason] !== observed[reason])
+        fail(`${where}: stats().closed.${reason} = ${stats.closed[reason]} but ${observed[reason]} contexts started such a close`);
     }
     const liveCtxs = live();
-    if (manager.size < 0 || manager.size !== liveCtxs.length) fail(`${where}: size ${manager.size} but ${liveCtxs.length} contexts are live`);
+    if (manager.size < 0 || manager.size !== liveCtxs.length)
+      fail(`${where}: size ${manager.size} but ${liveCtxs.length} contexts are live`);
     if (stats.live !== manager.size) fail(`${where}: stats().live ${stats.live} !== size ${manager.size}`);
     for (const ctx of liveCtxs) {
       if (manager.get(ctx.session.id) !== ctx.session) fail(`${where}: live context #${ctx.no} is not reachable by its id`);
@@ -558,9 +574,12 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
         rec.valueState = value?.state;
         rec.valueId = value?.id;
         rec.shutdownBegun = shutdownBegun;
-        count(`resume settled: ${kind} -> ${found.kind}${value === undefined ? '' : value === owner?.session ? ' (same session)' : ` (${value.state})`}`);
+        count(
+          `resume settled: ${kind} -> ${found.kind}${value === undefined ? '' : value === owner?.session ? ' (same session)' : ` (${value.state})`}`,
+        );
         trace.push(`  resume ${id.slice(0, 6)} -> ${found.kind}${value === undefined ? '' : ` ${labelOf(value)} ${value.state}`}`);
-        if (found.kind === 'unavailable' && !(found.error instanceof SessionUnavailableError)) fail(`resume(${id}) answered unavailable with ${String(found.error)}`);
+        if (found.kind === 'unavailable' && !(found.error instanceof SessionUnavailableError))
+          fail(`resume(${id}) answered unavailable with ${String(found.error)}`);
         if (value === undefined) return;
         // What @reprise/koa does next: the request runs on the session held for it, then ends.
         const ctx = byObject.get(value);
@@ -626,9 +645,12 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
         track(
           `close(#${ctx.no})`,
           closing.then((closed) => {
-            if (closed !== wasLive) fail(`close(#${ctx.no}, ${action.reason}) resolved ${closed} but the session was ${wasLive ? '' : 'not '}live`);
-            if (closed && ctx.hookA[0]?.reason !== action.reason) fail(`close(#${ctx.no}, ${action.reason}) resolved true but the hook saw ${ctx.hookA[0]?.reason}`);
-            if (closed && ctx.session.state !== 'closed') fail(`close(#${ctx.no}) resolved before the close finished (state ${ctx.session.state})`);
+            if (closed !== wasLive)
+              fail(`close(#${ctx.no}, ${action.reason}) resolved ${closed} but the session was ${wasLive ? '' : 'not '}live`);
+            if (closed && ctx.hookA[0]?.reason !== action.reason)
+              fail(`close(#${ctx.no}, ${action.reason}) resolved true but the hook saw ${ctx.hookA[0]?.reason}`);
+            if (closed && ctx.session.state !== 'closed')
+              fail(`close(#${ctx.no}) resolved before the close finished (state ${ctx.session.state})`);
           }),
         );
         return;
@@ -690,7 +712,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
             if (value === undefined) return;
             const from = byObject.get(value)?.revivedFrom;
             if (from === undefined) fail(`restore(${key}) returned a session that no restore hook saw`);
-            else if (from.key !== key && from.sessionId !== key) fail(`restore(${key}) returned a session restored from ${from.key} (${from.sessionId})`);
+            else if (from.key !== key && from.sessionId !== key)
+              fail(`restore(${key}) returned a session restored from ${from.key} (${from.sessionId})`);
           }),
         );
         return;
@@ -789,13 +812,17 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   group = 'shutdown';
   if (atShutdown === undefined) fail('shutdown() never resolved');
   else {
-    if (atShutdown.size !== 0 || atShutdown.live.length > 0) fail(`when shutdown() resolved, size was ${atShutdown.size} (live: ${atShutdown.live.join(' ')})`);
-    if (atShutdown.closing.length > 0 || atShutdown.closingGauge > 0) fail(`when shutdown() resolved, closes were still running (${atShutdown.closing.join(' ')})`);
-    if (config.failMode === 'none' && atShutdown.pendingPersists !== 0) fail(`when shutdown() resolved, ${atShutdown.pendingPersists} snapshot writes were pending (adapter works)`);
+    if (atShutdown.size !== 0 || atShutdown.live.length > 0)
+      fail(`when shutdown() resolved, size was ${atShutdown.size} (live: ${atShutdown.live.join(' ')})`);
+    if (atShutdown.closing.length > 0 || atShutdown.closingGauge > 0)
+      fail(`when shutdown() resolved, closes were still running (${atShutdown.closing.join(' ')})`);
+    if (config.failMode === 'none' && atShutdown.pendingPersists !== 0)
+      fail(`when shutdown() resolved, ${atShutdown.pendingPersists} snapshot writes were pending (adapter works)`);
   }
   if (manager.size !== 0) fail(`after the drain size is ${manager.size}`);
   if (stats.closing !== 0) fail(`after the drain ${stats.closing} closes are running`);
-  if (config.failMode === 'none' && stats.pendingPersists !== 0) fail(`after the drain ${stats.pendingPersists} writes are pending (adapter works)`);
+  if (config.failMode === 'none' && stats.pendingPersists !== 0)
+    fail(`after the drain ${stats.pendingPersists} writes are pending (adapter works)`);
   group = 'once';
   if (stats.restored !== restores.length || restoreEvents !== restores.length) {
     fail(`stats().restored ${stats.restored}, 'restore' events ${restoreEvents}, restore hook calls ${restores.length}`);
@@ -804,7 +831,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   // --- 1. each context: closing hooks once, one reason, 'close' once, disposal once --------------
   for (const ctx of ctxs) {
     const c = label(ctx);
-    if (ctx.hookA.length !== 1) fail(`${c}: first closing hook ran ${ctx.hookA.length} times (${ctx.hookA.map((o) => o.reason).join(', ')})`);
+    if (ctx.hookA.length !== 1)
+      fail(`${c}: first closing hook ran ${ctx.hookA.length} times (${ctx.hookA.map((o) => o.reason).join(', ')})`);
     if (ctx.hookB.length !== 1) fail(`${c}: second closing hook ran ${ctx.hookB.length} times`);
     if (ctx.closeEvents.length !== 1) fail(`${c}: 'close' emitted ${ctx.closeEvents.length} times`);
     if (ctx.disposals !== 1) fail(`${c}: live resource disposed ${ctx.disposals} times`);
@@ -812,7 +840,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     if (reasons.size > 1) fail(`${c}: closed with several reasons: ${[...reasons].join(', ')}`);
     const first = ctx.hookA[0];
     if (first !== undefined) {
-      if (first.state !== 'closing' || first.closeReason !== first.reason) fail(`${c}: hook saw state ${first.state}, closeReason ${first.closeReason}`);
+      if (first.state !== 'closing' || first.closeReason !== first.reason)
+        fail(`${c}: hook saw state ${first.state}, closeReason ${first.closeReason}`);
       if (!first.liveIntact) fail(`${c}: hook ran after the live resources were released`);
       if (ctx.session.closeReason !== first.reason) fail(`${c}: closeReason ${ctx.session.closeReason} but hooks saw ${first.reason}`);
     }
@@ -834,7 +863,13 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   const superseded = (ctx: Ctx): boolean =>
     ctx.final?.reason === 'closed' &&
     ctx.final.customKey !== undefined &&
-    ctxs.some((other) => other !== ctx && other.final?.persist === true && other.final.customKey === ctx.final!.customKey && other.persistSeq > ctx.persistSeq);
+    ctxs.some(
+      (other) =>
+        other !== ctx &&
+        other.final?.persist === true &&
+        other.final.customKey === ctx.final!.customKey &&
+        other.persistSeq > ctx.persistSeq,
+    );
   /** Whether a close writes a snapshot: involuntary ones, and explicit ones with a persistKey of their own. */
   const writes = (f: NonNullable<Ctx['final']>): boolean => f.persist && (INVOLUNTARY.has(f.reason) || f.customKey !== undefined);
   const stillQueued = config.failMode !== 'none' && stats.pendingPersists > 0;
@@ -857,7 +892,14 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     }
     if (written.length > 1) fail(`${c}: its snapshot was written to the adapter ${written.length} times`);
     // (Restored straight from the write queue, or given up after a call the scheduler held past adapterTimeout: not a failure of the store.)
-    if (written.length === 0 && config.failMode === 'none' && !superseded(ctx) && !givenUpOnTimeout.has(ctx.no) && restoredTimes(ctx.no) === 0) fail(`${c}: its snapshot never reached the adapter (which works)`);
+    if (
+      written.length === 0 &&
+      config.failMode === 'none' &&
+      !superseded(ctx) &&
+      !givenUpOnTimeout.has(ctx.no) &&
+      restoredTimes(ctx.no) === 0
+    )
+      fail(`${c}: its snapshot never reached the adapter (which works)`);
     const stored = storedTimes(ctx.no);
     const restored = restoredTimes(ctx.no);
     for (const key of adapter.keys()) {
@@ -868,7 +910,11 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       if (missing.length > 0) fail(`${c}: its stored snapshot lacks acknowledged writes ${missing.join(', ')}`);
     }
     const given = persistFailed.filter((marker) => marker === ctx.no).length;
-    const places = [stored > 0 ? `stored ${stored}x` : '', restored > 0 ? `restored ${restored}x` : '', given > 0 ? `handed to 'persistFailed' ${given}x` : ''].filter(Boolean);
+    const places = [
+      stored > 0 ? `stored ${stored}x` : '',
+      restored > 0 ? `restored ${restored}x` : '',
+      given > 0 ? `handed to 'persistFailed' ${given}x` : '',
+    ].filter(Boolean);
     if (stored + restored + given > 1) fail(`${c}: its snapshot is in several places at once: ${places.join(', ')}`);
     if (stored + restored + given === 0 && !stillQueued && !superseded(ctx)) {
       fail(`${c}: its snapshot is lost (not stored, never restored, never handed to 'persistFailed')`);
@@ -898,7 +944,9 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
 
   // A checkpoint comes back only where no close's record replaced it: its close's write, or its
   // erasure, never reached the store (a planned failure, or a call held past adapterTimeout).
-  const callsTimedOut = errors.some((error) => causes(error).some((c) => c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT'));
+  const callsTimedOut = errors.some((error) =>
+    causes(error).some((c) => c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT'),
+  );
   if (checkpointRestores.length > 0 && config.failMode === 'none' && !callsTimedOut) {
     fail(`restored from a checkpoint although every write reached the store: ${checkpointRestores.map((id) => id.slice(0, 6)).join(', ')}`);
   }
@@ -908,7 +956,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     const restored = restoredTimes(ctx.no);
     if (restored > 1) fail(`snapshot of ${label(ctx)} restored ${restored} times`);
     const takes = adapter.log.filter((e) => (e.method === 'take' || e.method === 'fence') && markerOf(snapshotOf(e)) === ctx.no).length;
-    if (takes - putBacks(ctx.no) > 1) fail(`snapshot of ${label(ctx)} taken from the store ${takes} times (put back ${putBacks(ctx.no)} times)`);
+    if (takes - putBacks(ctx.no) > 1)
+      fail(`snapshot of ${label(ctx)} taken from the store ${takes} times (put back ${putBacks(ctx.no)} times)`);
   }
 
   // --- resumes ----------------------------------------------------------------------------------
@@ -927,7 +976,8 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     const f = rec.ctx?.final;
     // 'unavailable': the store could not be read, or the process is stopping; the cookie is kept.
     const unavailableOk = rec.shutdownBegun || readFailed(rec.id, f?.customKey) || restoreFailed(rec.id, f?.customKey);
-    if (rec.answer === 'unavailable' && !unavailableOk) fail(`${c} answered unavailable, though the store could be read and no shutdown had begun`);
+    if (rec.answer === 'unavailable' && !unavailableOk)
+      fail(`${c} answered unavailable, though the store could be read and no shutdown had begun`);
     if (rec.answer === 'closed' && !rec.whileClosing && !ctxs.some((x) => x.ids.includes(rec.id) && x.final?.reason === 'closed')) {
       fail(`${c} answered 'closed' though no session of that id was closed explicitly`);
     }
@@ -942,12 +992,14 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
         if (rec.answer !== 'none' && rec.answer !== 'unavailable') fail(`${c} answered ${rec.answer}`);
         break;
       case 'live':
-        if (rec.answer !== 'live' || rec.value !== rec.ctx?.session) fail(`${c} did not return the live session (${rec.answer} ${labelOf(rec.value)})`);
+        if (rec.answer !== 'live' || rec.value !== rec.ctx?.session)
+          fail(`${c} did not return the live session (${rec.answer} ${labelOf(rec.value)})`);
         break;
       case 'explicit':
         if (rec.value !== undefined) fail(`${c}: a session closed by the application came back as ${labelOf(rec.value)}`);
         if (rec.oldState !== 'closed') fail(`${c} settled before the close finished (state ${rec.oldState})`);
-        if (rec.whileClosing && rec.answer !== 'closed' && rec.answer !== 'unavailable') fail(`${c} waited on an explicit close but answered ${rec.answer}`);
+        if (rec.whileClosing && rec.answer !== 'closed' && rec.answer !== 'unavailable')
+          fail(`${c} waited on an explicit close but answered ${rec.answer}`);
         break;
       case 'involuntary': {
         const ctx = rec.ctx!;
@@ -971,10 +1023,12 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
         if (list === undefined) resumedTo.set(rec.id, (list = []));
         if (!list.includes(rec.value)) list.push(rec.value);
         const revived = byObject.get(rec.value);
-        if (revived?.revivedFrom?.sessionId !== rec.id) fail(`${c} returned ${label(revived)}, not a session restored from a snapshot of that id`);
+        if (revived?.revivedFrom?.sessionId !== rec.id)
+          fail(`${c} returned ${label(revived)}, not a session restored from a snapshot of that id`);
         // Handed over live (held for the request: no eviction or expiry in between), unless shutdown
         // began or the application itself closed it meanwhile.
-        if (rec.valueState !== 'live' && !rec.shutdownBegun && !revived?.closedByCall) fail(`${c} returned ${label(revived)} already ${rec.valueState} (not live)`);
+        if (rec.valueState !== 'live' && !rec.shutdownBegun && !revived?.closedByCall)
+          fail(`${c} returned ${label(revived)} already ${rec.valueState} (not live)`);
         break;
       }
     }
@@ -992,7 +1046,9 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     const first = list[0]!;
     for (const rec of list.slice(1)) {
       if (rec.answer !== first.answer || rec.value !== first.value) {
-        fail(`parallel resumes of ${label(rec.ctx)} (${rec.id.slice(0, 6)}) got different outcomes: ${outcome(first)} and ${outcome(rec)} (not single-flight)`);
+        fail(
+          `parallel resumes of ${label(rec.ctx)} (${rec.id.slice(0, 6)}) got different outcomes: ${outcome(first)} and ${outcome(rec)} (not single-flight)`,
+        );
       }
     }
   }
@@ -1003,7 +1059,9 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     const first = sharedOutcome.get(closeOf);
     if (first === undefined) sharedOutcome.set(closeOf, rec);
     else if (first.value !== rec.value || (first.answer === 'unavailable') !== (rec.answer === 'unavailable')) {
-      fail(`resumes of ${label(rec.ctx)} made during its close got different outcomes: ${outcome(first)} and ${outcome(rec)} (not single-flight)`);
+      fail(
+        `resumes of ${label(rec.ctx)} made during its close got different outcomes: ${outcome(first)} and ${outcome(rec)} (not single-flight)`,
+      );
     }
   }
   for (const [id, list] of resumedTo) {
@@ -1011,7 +1069,9 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     for (const earlier of list.slice(0, -1)) {
       const ctx = byObject.get(earlier);
       if (ctx === undefined || !INVOLUNTARY.has(ctx.final?.reason ?? 'closed')) {
-        fail(`resumes of ${id.slice(0, 6)} returned ${list.length} distinct sessions (${list.map((v) => labelOf(v)).join(' ')}), though ${label(ctx)} was closed on purpose`);
+        fail(
+          `resumes of ${id.slice(0, 6)} returned ${list.length} distinct sessions (${list.map((v) => labelOf(v)).join(' ')}), though ${label(ctx)} was closed on purpose`,
+        );
       }
     }
   }
@@ -1022,7 +1082,10 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
   const timedOut = errors.some((error) => causes(error).some((c) => c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT'));
   /** A planned adapter failure, or an adapter call the scheduler held past `adapterTimeout`, somewhere in the cause chain. */
   const plannedFailure = (error: unknown): boolean =>
-    causes(error).some((c) => c instanceof PlannedAdapterFailure || (config.ordered && c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT'));
+    causes(error).some(
+      (c) =>
+        c instanceof PlannedAdapterFailure || (config.ordered && c instanceof AdapterError && c.code === 'ERR_REPRISE_ADAPTER_TIMEOUT'),
+    );
   for (const error of errors) {
     const cause = (error as Error).cause;
     const ok =
@@ -1031,22 +1094,32 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
       ((error instanceof PersistError || error instanceof RestoreError) && plannedFailure(error)) ||
       // a pointer write given up at the shutdown deadline (a snapshot given up goes to 'persistFailed')
       (error instanceof PersistError && (config.failMode !== 'none' || timedOut) && /shutdown deadline/.test(error.message));
-    if (!ok) fail(`unexpected 'error' event: ${error instanceof RepriseError ? error.code : ''} ${String(error)}${cause ? ` (cause: ${String(cause)})` : ''}`);
+    if (!ok)
+      fail(
+        `unexpected 'error' event: ${error instanceof RepriseError ? error.code : ''} ${String(error)}${cause ? ` (cause: ${String(cause)})` : ''}`,
+      );
   }
 
   // --- coverage ------------------------------------------------------------------------------------
   count('scenarios');
   const checkpointWrites = adapter.log.filter((e) => e.method === 'save' && snapshotOf(e)?.reason === 'checkpoint').length;
   if (checkpointWrites > 0) count('scenarios where checkpoints reached the store');
-  if (adapter.log.some((e) => (e.method === 'take' || e.method === 'fence') && snapshotOf(e)?.reason === 'checkpoint')) count('scenarios where a checkpoint was taken from the store');
+  if (adapter.log.some((e) => (e.method === 'take' || e.method === 'fence') && snapshotOf(e)?.reason === 'checkpoint'))
+    count('scenarios where a checkpoint was taken from the store');
   if (checkpointRestores.length > 0) count('scenarios with a restore from a checkpoint');
-  count(`scenarios with failMode ${config.failMode}${config.oneUser ? ', one user' : ''}${config.ordered ? ', ordered adapter' : ''}${batchedOf(config) ? ' (batched)' : ''}${checkpointsOf(config) ? ', checkpoints' : ''}`);
+  count(
+    `scenarios with failMode ${config.failMode}${config.oneUser ? ', one user' : ''}${config.ordered ? ', ordered adapter' : ''}${batchedOf(config) ? ' (batched)' : ''}${checkpointsOf(config) ? ', checkpoints' : ''}`,
+  );
   if (timedOut) count('scenarios with adapter calls past adapterTimeout');
   for (const ctx of ctxs) {
     count(`contexts (${ctx.origin}${ctx.acked.length > 0 ? ', with acknowledged writes' : ''})`);
-    if (ctx.final !== undefined) count(`closes: ${ctx.final.reason}${ctx.final.persist ? '' : ' (persist=false)'}${ctx.final.customKey === undefined ? '' : ` (key ${ctx.plan.key})`}`);
+    if (ctx.final !== undefined)
+      count(
+        `closes: ${ctx.final.reason}${ctx.final.persist ? '' : ' (persist=false)'}${ctx.final.customKey === undefined ? '' : ` (key ${ctx.plan.key})`}`,
+      );
   }
-  for (const r of restores) count(`restore hook: ${byObject.get(r.into)?.origin === 'revived' ? 'into a new session' : 'into a live session'}`);
+  for (const r of restores)
+    count(`restore hook: ${byObject.get(r.into)?.origin === 'revived' ? 'into a new session' : 'into a live session'}`);
   for (const f of adapter.failures) count(`adapter failure: ${f.method}`);
   for (const e of errors) count(`reported: ${e instanceof RepriseError ? e.code : 'other'}`);
   for (const e of saves) if (e.putBack) count('snapshots put back');
@@ -1060,8 +1133,15 @@ async function runScenario(s: fc.Scheduler, clock: Clock, config: Config, action
     trace.push('store log (calls that took effect, in order):');
     const short = (key: string): string => (key.startsWith('user:') ? key : `${key.slice(0, 6)} (${label(idOwner.get(key))})`);
     for (const e of adapter.log) {
-      const what = e.record === undefined ? '-' : e.record.kind === 'pointer' ? `pointer to ${e.record.pointer.key}` : `snapshot of #${markerOf(e.record.snapshot as Snapshot<Data>)} (${e.record.snapshot.reason})`;
-      trace.push(`  ${e.method} ${short(e.key)}: ${what}${e.version > 0 ? ` v${e.version % 100_000}` : ''}${e.putBack ? ' (put back)' : ''}`);
+      const what =
+        e.record === undefined
+          ? '-'
+          : e.record.kind === 'pointer'
+            ? `pointer to ${e.record.pointer.key}`
+            : `snapshot of #${markerOf(e.record.snapshot as Snapshot<Data>)} (${e.record.snapshot.reason})`;
+      trace.push(
+        `  ${e.method} ${short(e.key)}: ${what}${e.version > 0 ? ` v${e.version % 100_000}` : ''}${e.putBack ? ' (put back)' : ''}`,
+      );
     }
   }
   return { violations, trace };
@@ -1092,28 +1172,37 @@ async function checkGroups(groups: readonly Group[], numRuns = NUM_RUNS, replay?
   const seed = replay?.seed ?? (process.env.EXACTLY_ONCE_SEED === undefined ? undefined : Number(process.env.EXACTLY_ONCE_SEED));
   const path = replay?.path ?? process.env.EXACTLY_ONCE_PATH;
   await fc.assert(
-    fc.asyncProperty(fc.scheduler(), configArb, fc.array(actionArb, { minLength: 1, maxLength: 40, size: 'max' }), async (s, config, actions) => {
-      const clock = FakeTimers.install({ now: START, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
-      const seenUnhandled = unhandled.length;
-      const seenWarnings = warnings.length;
-      const random = Math.random;
-      Math.random = seededRandom(config.randomSeed);
-      let outcome: Outcome;
-      try {
-        outcome = await runScenario(s, clock, config, actions);
-      } finally {
-        Math.random = random;
-        clock.uninstall();
-      }
-      // A rejection nobody handled surfaces a macrotask later.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      for (const reason of unhandled.slice(seenUnhandled)) outcome.violations.push({ group: 'reports', message: `unhandled rejection: ${String(reason)}` });
-      for (const warning of warnings.slice(seenWarnings)) outcome.violations.push({ group: 'reports', message: `process warning: ${String(warning)}` });
-      const relevant = [...new Set(outcome.violations.filter((v) => groups.includes(v.group)).map((v) => `[${v.group}] ${v.message}`))];
-      if (relevant.length > 0) {
-        throw new Error(`${relevant.length} violation(s):\n  - ${relevant.slice(0, 12).join('\n  - ')}\ntrace:\n${outcome.trace.slice(-250).join('\n')}`);
-      }
-    }),
+    fc.asyncProperty(
+      fc.scheduler(),
+      configArb,
+      fc.array(actionArb, { minLength: 1, maxLength: 40, size: 'max' }),
+      async (s, config, actions) => {
+        const clock = FakeTimers.install({ now: START, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
+        const seenUnhandled = unhandled.length;
+        const seenWarnings = warnings.length;
+        const random = Math.random;
+        Math.random = seededRandom(config.randomSeed);
+        let outcome: Outcome;
+        try {
+          outcome = await runScenario(s, clock, config, actions);
+        } finally {
+          Math.random = random;
+          clock.uninstall();
+        }
+        // A rejection nobody handled surfaces a macrotask later.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        for (const reason of unhandled.slice(seenUnhandled))
+          outcome.violations.push({ group: 'reports', message: `unhandled rejection: ${String(reason)}` });
+        for (const warning of warnings.slice(seenWarnings))
+          outcome.violations.push({ group: 'reports', message: `process warning: ${String(warning)}` });
+        const relevant = [...new Set(outcome.violations.filter((v) => groups.includes(v.group)).map((v) => `[${v.group}] ${v.message}`))];
+        if (relevant.length > 0) {
+          throw new Error(
+            `${relevant.length} violation(s):\n  - ${relevant.slice(0, 12).join('\n  - ')}\ntrace:\n${outcome.trace.slice(-250).join('\n')}`,
+          );
+        }
+      },
+    ),
     {
       numRuns,
       // Replays a counterexample: EXACTLY_ONCE_SEED and EXACTLY_ONCE_PATH, as fast-check printed them.
@@ -1138,7 +1227,13 @@ describe('exactly-once property: closes, snapshots and restores under any interl
   after(() => {
     process.off('unhandledRejection', onUnhandled);
     process.off('warning', onWarning);
-    if (process.env.EXACTLY_ONCE_STATS) console.log([...coverage].sort().map(([what, n]) => `${String(n).padStart(7)}  ${what}`).join('\n'));
+    if (process.env.EXACTLY_ONCE_STATS)
+      console.log(
+        [...coverage]
+          .sort()
+          .map(([what, n]) => `${String(n).padStart(7)}  ${what}`)
+          .join('\n'),
+      );
   });
 
   it('runs each context closing hooks once with one reason and writes each snapshot once', async function () {
@@ -1162,7 +1257,7 @@ describe('exactly-once property: closes, snapshots and restores under any interl
     {
       seed: -464302845,
       path: '289:0',
-      what: 'unordered store: a snapshot moved home under its id, taken from the queue by a restore that could not use it, is put back although the store holds that id\'s older pointer',
+      what: "unordered store: a snapshot moved home under its id, taken from the queue by a restore that could not use it, is put back although the store holds that id's older pointer",
     },
     {
       seed: -1075488842,
@@ -1192,7 +1287,7 @@ describe('exactly-once property: closes, snapshots and restores under any interl
     {
       seed: 1769849856,
       path: '928:1:1:18:17:18:17:18:28:27:33:32:33:36:30:30:35:35:40:40:40:43:38:38:46:49:33:33:33:40:44:44:44:46:45:56:56:42:42:47:47',
-      what: 'unordered store, shared key: an explicit close\'s snapshot taken from the queue by a restore that could not use it is put back over the older snapshot the store holds',
+      what: "unordered store, shared key: an explicit close's snapshot taken from the queue by a restore that could not use it is put back over the older snapshot the store holds",
     },
     {
       seed: 1307314177,
@@ -1222,12 +1317,12 @@ describe('exactly-once property: closes, snapshots and restores under any interl
     {
       seed: -1692206635,
       path: '997:0:0:4:6:14:18:18:18:18:19:19:19:19:19:19:19:24:25:2:6:23:3:26:27:30:30:32:32:32:32:37:37:47:47:47:52:52:61:63:61:61:61:64:68:68:69:66:65:66',
-      what: 'unordered store, shared key: a snapshot taken from the queue is put back over another session\'s put-back queued since its take (versions could not tell: a put-back from an unordered store carries none)',
+      what: "unordered store, shared key: a snapshot taken from the queue is put back over another session's put-back queued since its take (versions could not tell: a put-back from an unordered store carries none)",
     },
     {
       seed: -1964925658,
       path: '949:0:22:15:15:28:9:10:9:14:7:12:120:3:3:3:16:18:7:1:0:2:2:4:11:2:7:2:4:5:7:10:22:24:37:2:2:2:5:5:40:6:58:58:91:58:3:2:11:4:13:2:10:19:19:19:40:40:40:50:50:50:50:50:50:58:67:4:3:5:14:7:40:21:55:10:10:10:10:21:34:2:28:16:28:31:31:37:33:36:36:36',
-      what: 'a late fence\'s put-back to a shared key is refused because that very snapshot landed there again: it is not also moved home (stored twice before)',
+      what: "a late fence's put-back to a shared key is refused because that very snapshot landed there again: it is not also moved home (stored twice before)",
     },
   ];
   for (const { seed, path, what } of counterexamples) {

@@ -10,7 +10,10 @@ describe('ExpiryTimer (fake timers)', () => {
   beforeEach(() => {
     clock = installClock();
     fired = [];
-    timer = new ExpiryTimer<string>(() => Date.now(), (item) => fired.push(item));
+    timer = new ExpiryTimer<string>(
+      () => Date.now(),
+      (item) => fired.push(item),
+    );
   });
   afterEach(() => {
     timer.stop();
@@ -36,7 +39,10 @@ describe('ExpiryTimer (fake timers)', () => {
   it('unschedules an item before calling onDue for it', async () => {
     const sizes: number[] = [];
     timer.stop();
-    timer = new ExpiryTimer<string>(() => Date.now(), () => sizes.push(timer.size));
+    timer = new ExpiryTimer<string>(
+      () => Date.now(),
+      () => sizes.push(timer.size),
+    );
     timer.schedule('a', Date.now() + 10);
     timer.schedule('b', Date.now() + 50);
     await clock.tickAsync(10);
@@ -133,7 +139,7 @@ describe('ExpiryTimer (fake timers)', () => {
     expect(clock.countTimers()).to.equal(0);
   });
 
-  it('its timer is unref\'d (never keeps the process alive)', () => {
+  it("its timer is unref'd (never keeps the process alive)", () => {
     const handles: { hasRef(): boolean }[] = [];
     const original = globalThis.setTimeout;
     globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {

@@ -37,12 +37,7 @@ describe('closing and restore hooks', () => {
     const s = manager.create({ user: 'ann' });
     s.live.set('socket', socket);
     expect(await manager.close(s.id, 'expired')).to.equal(true);
-    expect(seen).to.deep.equal([
-      'a:expired:ann:true:closing',
-      'b:expired:ann:true:closing',
-      'c:expired:ann:true:closing',
-      'disposed',
-    ]);
+    expect(seen).to.deep.equal(['a:expired:ann:true:closing', 'b:expired:ann:true:closing', 'c:expired:ann:true:closing', 'disposed']);
   });
 
   it('a single hook may be given without an array; each close runs the hooks exactly once', async () => {

@@ -75,7 +75,10 @@ interface DemoOptions {
 }
 const log = (_line: string): void => {};
 const DEMO_DEFAULTS = Object.freeze({ size: 10, log });
-const COOKIE = optionsSchema<CookieOptions>()({ name: patternField(/^[a-z]+$/, 'a lowercase word'), maxAge: optionalField(positiveMsField) }, Object.freeze({ name: 'sid' }));
+const COOKIE = optionsSchema<CookieOptions>()(
+  { name: patternField(/^[a-z]+$/, 'a lowercase word'), maxAge: optionalField(positiveMsField) },
+  Object.freeze({ name: 'sid' }),
+);
 const DEMO = optionsSchema<DemoOptions>()(
   {
     store: customField<{ get(): void }>((value) => typeof (value as { get?: unknown } | null)?.get === 'function', 'must have a get()'),
@@ -98,8 +101,12 @@ describe('the options mechanism (option-schema)', () => {
 
     it('gives no hint when no name is within two edits, or the context hint when there is one', () => {
       expect(optionError(() => parseOptions(DEMO, { store, capacity: 3 })).message).to.equal('unknown option "capacity"');
-      expect(optionError(() => parseOptions(DEMO, { store, capacity: 3 }, { hint: 'see the README' })).message).to.equal('unknown option "capacity" (see the README)');
-      expect(optionError(() => parseOptions(DEMO, { store, sise: 3 }, { hint: 'see the README' })).message).to.equal('unknown option "sise" (did you mean "size"?)');
+      expect(optionError(() => parseOptions(DEMO, { store, capacity: 3 }, { hint: 'see the README' })).message).to.equal(
+        'unknown option "capacity" (see the README)',
+      );
+      expect(optionError(() => parseOptions(DEMO, { store, sise: 3 }, { hint: 'see the README' })).message).to.equal(
+        'unknown option "sise" (did you mean "size"?)',
+      );
     });
 
     it('names a nested unknown name by its path, with a nested hint', () => {
@@ -110,7 +117,9 @@ describe('the options mechanism (option-schema)', () => {
     });
 
     it('reports an unknown name before a wrong value, whatever their order', () => {
-      expect(optionError(() => parseOptions(DEMO, { store, size: 0, sise: 3 })).message).to.equal('unknown option "sise" (did you mean "size"?)');
+      expect(optionError(() => parseOptions(DEMO, { store, size: 0, sise: 3 })).message).to.equal(
+        'unknown option "sise" (did you mean "size"?)',
+      );
       expect(optionError(() => parseOptions(DEMO, { sise: 3, store: 5 })).message).to.equal('unknown option "sise" (did you mean "size"?)');
     });
 
@@ -127,24 +136,42 @@ describe('the options mechanism (option-schema)', () => {
     });
 
     it('puts `what` before every message', () => {
-      expect(optionError(() => parseOptions(DEMO, { store, sise: 3 }, { what: 'Demo' })).message).to.equal('Demo: unknown option "sise" (did you mean "size"?)');
-      expect(optionError(() => parseOptions(DEMO, { store, size: 0 }, { what: 'Demo' })).message).to.equal('Demo: size must be a positive integer, got 0');
+      expect(optionError(() => parseOptions(DEMO, { store, sise: 3 }, { what: 'Demo' })).message).to.equal(
+        'Demo: unknown option "sise" (did you mean "size"?)',
+      );
+      expect(optionError(() => parseOptions(DEMO, { store, size: 0 }, { what: 'Demo' })).message).to.equal(
+        'Demo: size must be a positive integer, got 0',
+      );
     });
   });
 
   describe('parseOptions: values', () => {
     it('names a wrong value by its path: top level, nested, array index', () => {
       expect(optionError(() => parseOptions(DEMO, { store, size: 1.5 })).message).to.equal('size must be a positive integer, got 1.5');
-      expect(optionError(() => parseOptions(DEMO, { store, cookie: { name: 'Sid' } })).message).to.equal('cookie.name must be a lowercase word, got "Sid"');
-      expect(optionError(() => parseOptions(DEMO, { store, hooks: [() => {}, 'x'] })).message).to.equal('hooks[1] must be a function, got "x"');
+      expect(optionError(() => parseOptions(DEMO, { store, cookie: { name: 'Sid' } })).message).to.equal(
+        'cookie.name must be a lowercase word, got "Sid"',
+      );
+      expect(optionError(() => parseOptions(DEMO, { store, hooks: [() => {}, 'x'] })).message).to.equal(
+        'hooks[1] must be a function, got "x"',
+      );
       expect(optionError(() => parseOptions(DEMO, { store, hooks: 5 })).message).to.equal('hooks[0] must be a function, got 5');
     });
 
     it('says what the whole input must be when it is no object (arrays included), naming it', () => {
-      for (const [input, got] of [[null, 'null'], [undefined, 'undefined'], [5, '5'], ['x', '"x"'], [[], 'an array'], [[store], 'an array'], [() => {}, 'a function']] as const) {
+      for (const [input, got] of [
+        [null, 'null'],
+        [undefined, 'undefined'],
+        [5, '5'],
+        ['x', '"x"'],
+        [[], 'an array'],
+        [[store], 'an array'],
+        [() => {}, 'a function'],
+      ] as const) {
         expect(optionError(() => parseOptions(DEMO, input)).message).to.equal(`options must be an object, got ${got}`);
       }
-      expect(optionError(() => parseOptions(DEMO, null, { name: 'the first argument', what: 'Demo' })).message).to.equal('Demo: the first argument must be an object, got null');
+      expect(optionError(() => parseOptions(DEMO, null, { name: 'the first argument', what: 'Demo' })).message).to.equal(
+        'Demo: the first argument must be an object, got null',
+      );
       expect(optionError(() => parseOptions(DEMO, { store, cookie: 'sid' })).message).to.equal('cookie must be an object, got "sid"');
     });
 
@@ -180,7 +207,10 @@ describe('the options mechanism (option-schema)', () => {
       const counted = (): void => {
         calls += 1;
       };
-      const schema = optionsSchema<{ onEvent?: (() => void) | undefined }>()({ onEvent: functionField<() => void>() }, { onEvent: counted });
+      const schema = optionsSchema<{ onEvent?: (() => void) | undefined }>()(
+        { onEvent: functionField<() => void>() },
+        { onEvent: counted },
+      );
       expect(parseOptions(schema, {}).onEvent).to.equal(counted);
       expect(calls).to.equal(0);
     });
@@ -232,12 +262,22 @@ describe('the options mechanism (option-schema)', () => {
         [undefined, 'x must be a positive integer, got undefined'],
         [{}, 'x must be a positive integer, got an object'],
       ]);
-      table(integerField(2), [[2, 'ok'], [1, 'x must be an integer of at least 2, got 1']]);
-      table(integerField(0), [[0, 'ok'], [-1, 'x must be an integer of at least 0, got -1']]);
+      table(integerField(2), [
+        [2, 'ok'],
+        [1, 'x must be an integer of at least 2, got 1'],
+      ]);
+      table(integerField(0), [
+        [0, 'ok'],
+        [-1, 'x must be an integer of at least 0, got -1'],
+      ]);
     });
 
     it('positiveNumberField', () => {
-      table(positiveNumberField(), [[Number.MIN_VALUE, 'ok'], [0, 'x must be a positive, finite number, got 0'], [Infinity, 'x must be a positive, finite number, got Infinity']]);
+      table(positiveNumberField(), [
+        [Number.MIN_VALUE, 'ok'],
+        [0, 'x must be a positive, finite number, got 0'],
+        [Infinity, 'x must be a positive, finite number, got Infinity'],
+      ]);
     });
 
     it('positiveMsField: any positive finite length', () => {
@@ -252,12 +292,15 @@ describe('the options mechanism (option-schema)', () => {
       ]);
     });
 
-    it("timerMsField: 2^31 - 1 ms is the longest, 2^31 is refused with the reason", () => {
+    it('timerMsField: 2^31 - 1 ms is the longest, 2^31 is refused with the reason', () => {
       table(timerMsField, [
         [2 ** 31 - 1, 'ok'],
         [0.5, 'ok'],
         [2 ** 31, "x must be at most 2147483647 ms (about 24.8 days, the longest delay Node's timers hold), got 2147483648"],
-        [Number.MAX_SAFE_INTEGER, "x must be at most 2147483647 ms (about 24.8 days, the longest delay Node's timers hold), got 9007199254740991"],
+        [
+          Number.MAX_SAFE_INTEGER,
+          "x must be at most 2147483647 ms (about 24.8 days, the longest delay Node's timers hold), got 9007199254740991",
+        ],
         [0, 'x must be a positive, finite number of ms, got 0'],
       ]);
     });
@@ -299,22 +342,67 @@ describe('the options mechanism (option-schema)', () => {
     });
 
     it('booleanField, stringField, patternField, anyStringField', () => {
-      table(booleanField, [[true, 'ok'], [false, 'ok'], ['true', 'x must be a boolean, got "true"'], [0, 'x must be a boolean, got 0']]);
-      table(anyStringField, [['', 'ok'], [5, 'x must be a string, got 5']]);
-      table(stringField({ maxLength: 3 }), [['abc', 'ok'], ['abcd', 'x must be a string of at most 3 characters, got "abcd"']]);
-      table(stringField({ nonEmpty: true }), [['a', 'ok'], ['', 'x must be a non-empty string, got ""']]);
-      table(patternField(/^\d+$/, 'digits'), [['12', 'ok'], ['1a', 'x must be digits, got "1a"'], [12, 'x must be digits, got 12']]);
+      table(booleanField, [
+        [true, 'ok'],
+        [false, 'ok'],
+        ['true', 'x must be a boolean, got "true"'],
+        [0, 'x must be a boolean, got 0'],
+      ]);
+      table(anyStringField, [
+        ['', 'ok'],
+        [5, 'x must be a string, got 5'],
+      ]);
+      table(stringField({ maxLength: 3 }), [
+        ['abc', 'ok'],
+        ['abcd', 'x must be a string of at most 3 characters, got "abcd"'],
+      ]);
+      table(stringField({ nonEmpty: true }), [
+        ['a', 'ok'],
+        ['', 'x must be a non-empty string, got ""'],
+      ]);
+      table(patternField(/^\d+$/, 'digits'), [
+        ['12', 'ok'],
+        ['1a', 'x must be digits, got "1a"'],
+        [12, 'x must be digits, got 12'],
+      ]);
       const long = 'y'.repeat(81);
       expect(verdict(anyStringField, Symbol('s'))).to.equal('x must be a string, got Symbol(s)');
-      expect(verdict(stringField({ maxLength: 3 }), long)).to.equal('x must be a string of at most 3 characters, got a string of 81 characters');
+      expect(verdict(stringField({ maxLength: 3 }), long)).to.equal(
+        'x must be a string of at most 3 characters, got a string of 81 characters',
+      );
     });
 
     it('functionField, oneOfField, customField, notInThisForm, optionalField', () => {
-      table(functionField('a clock'), [[() => 1, 'ok'], [5, 'x must be a clock, got 5'], [{}, 'x must be a clock, got an object']]);
-      table(oneOfField(['lax', 'strict', false]), [['lax', 'ok'], [false, 'ok'], ['Lax', 'x must be one of "lax", "strict", false, got "Lax"'], [true, 'x must be one of "lax", "strict", false, got true']]);
-      table(customField((value) => value === 7, (value) => `must be seven, not ${String(value)}`), [[7, 'ok'], [8, 'x must be seven, not 8']]);
-      table(notInThisForm('applies to { url } only'), [[undefined, 'ok'], [5, 'x applies to { url } only']]);
-      table(optionalField(positiveIntegerField), [[undefined, 'ok'], [1, 'ok'], [null, 'x must be a positive integer, got null']]);
+      table(functionField('a clock'), [
+        [() => 1, 'ok'],
+        [5, 'x must be a clock, got 5'],
+        [{}, 'x must be a clock, got an object'],
+      ]);
+      table(oneOfField(['lax', 'strict', false]), [
+        ['lax', 'ok'],
+        [false, 'ok'],
+        ['Lax', 'x must be one of "lax", "strict", false, got "Lax"'],
+        [true, 'x must be one of "lax", "strict", false, got true'],
+      ]);
+      table(
+        customField(
+          (value) => value === 7,
+          (value) => `must be seven, not ${String(value)}`,
+        ),
+        [
+          [7, 'ok'],
+          [8, 'x must be seven, not 8'],
+        ],
+      );
+      table(notInThisForm('applies to { url } only'), [
+        [undefined, 'ok'],
+        [5, 'x applies to { url } only'],
+      ]);
+      table(optionalField(positiveIntegerField), [
+        [undefined, 'ok'],
+        [1, 'ok'],
+        [null, 'x must be a positive integer, got null'],
+      ]);
     });
 
     it('listField: one item or an array, as a fresh array', () => {
@@ -335,7 +423,9 @@ describe('the options mechanism (option-schema)', () => {
       const fromConstructor = optionError(() => new SessionManager({ adapter: new TestAdapter(), hookTimeout: 2 ** 31 })).message;
       const fromSetOption = optionError(() => manager.setOption('hookTimeout', 2 ** 31)).message;
       expect(fromSetOption).to.equal(fromConstructor);
-      expect(optionError(() => manager.setOption('idleTimout' as never, 1 as never)).message).to.equal('setOption: unknown option "idleTimout" (did you mean "idleTimeout"?)');
+      expect(optionError(() => manager.setOption('idleTimout' as never, 1 as never)).message).to.equal(
+        'setOption: unknown option "idleTimout" (did you mean "idleTimeout"?)',
+      );
       expect(optionError(() => manager.setOption('adapter' as never, 1 as never)).message).to.equal('setOption: unknown option "adapter"');
       expect(optionError(() => manager.onClose(5 as never)).message).to.equal('onClose[0] must be a function, got 5');
     });
@@ -344,7 +434,9 @@ describe('the options mechanism (option-schema)', () => {
       expect(optionError(() => new SessionManager({ adapter: new TestAdapter(), coordinator: { join() {} } as never })).message).to.equal(
         'coordinator must implement SessionCoordinator; missing: claim, renew, release, owner, requestHandover, leave',
       );
-      expect(optionError(() => new SessionManager({ adapter: new TestAdapter(), leaseMs: 29 })).message).to.equal('leaseMs must be at least 30 ms, got 29');
+      expect(optionError(() => new SessionManager({ adapter: new TestAdapter(), leaseMs: 29 })).message).to.equal(
+        'leaseMs must be at least 30 ms, got 29',
+      );
       expect(optionError(() => new SessionManager({ adapter: new TestAdapter(), leaseMs: 100 })).message).to.equal(
         'leaseMs needs a coordinator (several instances); without one, leave it out',
       );

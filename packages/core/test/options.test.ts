@@ -31,9 +31,27 @@ describe('options', () => {
       const all = Object.fromEntries([...MANAGER_OPTION_NAMES].map((name) => [name, undefined]));
       expect(() => assertKnownOptions(all, MANAGER_OPTION_NAMES)).not.to.throw();
       expect([...MANAGER_OPTION_NAMES]).to.have.members([
-        'adapter', 'maxSessions', 'idleTimeout', 'absoluteTimeout', 'snapshotTtl', 'hookTimeout', 'maxSnapshotBytes',
-        'maxPendingPersists', 'shutdownTimeout', 'adapterTimeout', 'retryAfter', 'checkpointInterval', 'onClose', 'onRestore', 'now',
-        'coordinator', 'instanceId', 'leaseMs', 'handoverTimeout', 'snapshotKeys', 'acceptPlaintextSnapshots',
+        'adapter',
+        'maxSessions',
+        'idleTimeout',
+        'absoluteTimeout',
+        'snapshotTtl',
+        'hookTimeout',
+        'maxSnapshotBytes',
+        'maxPendingPersists',
+        'shutdownTimeout',
+        'adapterTimeout',
+        'retryAfter',
+        'checkpointInterval',
+        'onClose',
+        'onRestore',
+        'now',
+        'coordinator',
+        'instanceId',
+        'leaseMs',
+        'handoverTimeout',
+        'snapshotKeys',
+        'acceptPlaintextSnapshots',
       ]);
     });
 
@@ -50,9 +68,15 @@ describe('options', () => {
     });
 
     it('assertKnownOptions suggests nothing when no name is within two edits', () => {
-      expect(optionError(() => assertKnownOptions({ timeoutIdle: 1_000 }, MANAGER_OPTION_NAMES)).message).to.equal('unknown option "timeoutIdle"');
-      expect(optionError(() => assertKnownOptions({ idleTimeoutMillis: 1_000 }, MANAGER_OPTION_NAMES)).message).to.equal('unknown option "idleTimeoutMillis"');
-      expect(optionError(() => assertKnownOptions({ sessionCap: 10 }, MANAGER_OPTION_NAMES)).message).to.equal('unknown option "sessionCap"');
+      expect(optionError(() => assertKnownOptions({ timeoutIdle: 1_000 }, MANAGER_OPTION_NAMES)).message).to.equal(
+        'unknown option "timeoutIdle"',
+      );
+      expect(optionError(() => assertKnownOptions({ idleTimeoutMillis: 1_000 }, MANAGER_OPTION_NAMES)).message).to.equal(
+        'unknown option "idleTimeoutMillis"',
+      );
+      expect(optionError(() => assertKnownOptions({ sessionCap: 10 }, MANAGER_OPTION_NAMES)).message).to.equal(
+        'unknown option "sessionCap"',
+      );
     });
 
     it('assertKnownOptions takes other names and a prefix (for nested and binding options)', () => {
@@ -64,7 +88,9 @@ describe('options', () => {
     });
 
     it('new SessionManager refuses an unknown option, with a suggestion', () => {
-      expect(optionError(() => build({ idleTimout: 60_000 })).message).to.equal('unknown option "idleTimout" (did you mean "idleTimeout"?)');
+      expect(optionError(() => build({ idleTimout: 60_000 })).message).to.equal(
+        'unknown option "idleTimout" (did you mean "idleTimeout"?)',
+      );
       expect(optionError(() => build({ onclose: () => undefined })).message).to.equal('unknown option "onclose" (did you mean "onClose"?)');
       expect(optionError(() => build({ cookie: {} })).message).to.equal('unknown option "cookie"');
     });
@@ -106,7 +132,9 @@ describe('options', () => {
 
     it('adapterTimeout must be a positive, finite number of ms', () => {
       for (const value of [0, -1, NaN, Infinity, '5000']) {
-        expect(optionError(() => build({ adapterTimeout: value })).message).to.match(/^adapterTimeout must be a positive, finite number of ms/);
+        expect(optionError(() => build({ adapterTimeout: value })).message).to.match(
+          /^adapterTimeout must be a positive, finite number of ms/,
+        );
       }
     });
   });
@@ -152,7 +180,9 @@ describe('options', () => {
     it('idleTimeout and absoluteTimeout must be positive and finite', () => {
       for (const name of ['idleTimeout', 'absoluteTimeout'] as const) {
         for (const value of [0, -1, NaN, Infinity]) {
-          expect(optionError(() => build({ [name]: value })).message).to.match(new RegExp(`^${name} must be a positive, finite number of ms`));
+          expect(optionError(() => build({ [name]: value })).message).to.match(
+            new RegExp(`^${name} must be a positive, finite number of ms`),
+          );
         }
       }
     });

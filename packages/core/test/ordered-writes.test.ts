@@ -66,7 +66,10 @@ describe('ordered writes (adapter with saveIfNewer/takeVersioned)', () => {
     const { manager, adapter } = makeOrderedManager<Data>();
     const s = manager.create({ n: 1 });
     const now = Date.now();
-    const newer = encodeSnapshot({ version: 1, key: s.id, sessionId: s.id, data: { n: 99 }, createdAt: now, closedAt: now, reason: 'expired' }, Infinity).text;
+    const newer = encodeSnapshot(
+      { version: 1, key: s.id, sessionId: s.id, data: { n: 99 }, createdAt: now, closedAt: now, reason: 'expired' },
+      Infinity,
+    ).text;
     adapter.putVersioned(s.id, newer, Number.MAX_SAFE_INTEGER - 1);
     await manager.close(s.id, 'expired');
     expect(manager.stats()).to.include({ superseded: 1, persisted: 0, pendingPersists: 0, persistGivenUp: 0 });

@@ -131,7 +131,7 @@ for (const kind of ADAPTER_KINDS) {
     });
 
     describe('explicit close', () => {
-      it("with the default persistKey writes nothing (nothing could ever reach it), though the hooks run with the data", async () => {
+      it('with the default persistKey writes nothing (nothing could ever reach it), though the hooks run with the data', async () => {
         const seen: unknown[] = [];
         const { manager, adapter, events } = makeManager<Data>({ onClose: (s, reason) => void seen.push([reason, { ...s.data }]) });
         const a = manager.create({ user: 'ann', cart: ['x'] });
@@ -235,7 +235,10 @@ for (const kind of ADAPTER_KINDS) {
         const { manager, adapter } = makeManager<Data>();
         const live = manager.create({ n: 1 });
         const now = Date.now();
-        const { text } = encodeSnapshot({ version: 1, key: 'user:b', sessionId: live.id, data: { n: 2 }, createdAt: now, closedAt: now, reason: 'evicted' }, Infinity);
+        const { text } = encodeSnapshot(
+          { version: 1, key: 'user:b', sessionId: live.id, data: { n: 2 }, createdAt: now, closedAt: now, reason: 'evicted' },
+          Infinity,
+        );
         adapter.put('user:b', text);
         expect(await manager.restore('user:b')).to.equal(undefined);
         expect(manager.get(live.id)).to.equal(live);
@@ -279,7 +282,10 @@ for (const kind of ADAPTER_KINDS) {
         expect(restored?.id, 'a new id').to.not.equal(loggedOut);
         expect(restored?.persistKey).to.equal('user:ann');
         const replay = await resumeAndRelease(manager, loggedOut);
-        expect(replay.kind === 'live' || replay.kind === 'restored' ? replay.session : undefined, 'the logged-out cookie reaches nothing').to.equal(undefined);
+        expect(
+          replay.kind === 'live' || replay.kind === 'restored' ? replay.session : undefined,
+          'the logged-out cookie reaches nothing',
+        ).to.equal(undefined);
       });
     });
 
@@ -328,8 +334,15 @@ for (const kind of ADAPTER_KINDS) {
         expect(await merging).to.equal(true);
         await closing;
         await flushMicrotasks(50);
-        expect(events.errors.filter((e) => e instanceof SessionClosedError), 'no write after close').to.deep.equal([]);
-        expect(snapshotOf(adapter, 'user:ann').data, 'the logout wrote the merged context under its key').to.deep.equal({ n: 1, user: 'ann', cart: ['x'] });
+        expect(
+          events.errors.filter((e) => e instanceof SessionClosedError),
+          'no write after close',
+        ).to.deep.equal([]);
+        expect(snapshotOf(adapter, 'user:ann').data, 'the logout wrote the merged context under its key').to.deep.equal({
+          n: 1,
+          user: 'ann',
+          cart: ['x'],
+        });
       });
     });
 
@@ -353,8 +366,16 @@ for (const kind of ADAPTER_KINDS) {
         expect(snapshotOf(adapter, laptop.id).sessionId, "the older one moved under its session's id").to.equal(laptop.id);
         const l = await resumeAndRelease(manager, laptop.id);
         const p = await resumeAndRelease(manager, phone.id);
-        expect(l.kind === 'restored' && [l.session.id, l.session.data, l.session.persistKey]).to.deep.equal([laptop.id, { user: 'ann', cart: ['laptop'] }, 'user:ann']);
-        expect(p.kind === 'restored' && [p.session.id, p.session.data, p.session.persistKey]).to.deep.equal([phone.id, { user: 'ann', cart: ['phone'] }, 'user:ann']);
+        expect(l.kind === 'restored' && [l.session.id, l.session.data, l.session.persistKey]).to.deep.equal([
+          laptop.id,
+          { user: 'ann', cart: ['laptop'] },
+          'user:ann',
+        ]);
+        expect(p.kind === 'restored' && [p.session.id, p.session.data, p.session.persistKey]).to.deep.equal([
+          phone.id,
+          { user: 'ann', cart: ['phone'] },
+          'user:ann',
+        ]);
         expect(manager.stats()).to.include({ restored: 2, persistGivenUp: 0 });
       });
 
@@ -367,7 +388,7 @@ for (const kind of ADAPTER_KINDS) {
         expect(l.kind === 'restored' && l.session.data).to.deep.equal({ user: 'ann', cart: ['laptop'] });
       });
 
-      it('an explicit close on the shared key (logout on one device) does not destroy the other device\'s context', async () => {
+      it("an explicit close on the shared key (logout on one device) does not destroy the other device's context", async () => {
         const { manager, adapter, laptop, phone } = await twoDevicesEvicted(['evicted', 'closed']);
         expect(snapshotOf(adapter, 'user:ann')).to.deep.include({ sessionId: phone.id, reason: 'closed' });
         const l = await resumeAndRelease(manager, laptop.id);
@@ -465,7 +486,7 @@ for (const kind of ADAPTER_KINDS) {
         }
       });
 
-      it('a restored device evicted again moves the other device\'s snapshot home first', async () => {
+      it("a restored device evicted again moves the other device's snapshot home first", async () => {
         const { manager, laptop, phone } = await twoDevicesEvicted();
         const l = await resumeAndRelease(manager, laptop.id);
         expect(l.kind).to.equal('restored');
@@ -680,12 +701,15 @@ for (const kind of ADAPTER_KINDS) {
         adapter.failSaves = true;
         const s = manager.create({ n: 1 });
         // random() just under 1: full delays, so retries at about 100, 300 and 700 ms fail and the next comes at about 1 500 ms.
-        await withRandom(() => 0.999, async () => {
-          await manager.close(s.id, 'expired');
-          await clock.tickAsync(950);
-          adapter.failSaves = false;
-          await clock.tickAsync(2_000);
-        });
+        await withRandom(
+          () => 0.999,
+          async () => {
+            await manager.close(s.id, 'expired');
+            await clock.tickAsync(950);
+            adapter.failSaves = false;
+            await clock.tickAsync(2_000);
+          },
+        );
         expect(adapter.keys()).to.deep.equal([]);
         expect(events.persistFailed.map((f) => f.snapshot.sessionId)).to.deep.equal([s.id]);
         expect(manager.stats().pendingPersists).to.equal(0);

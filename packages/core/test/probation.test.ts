@@ -73,7 +73,7 @@ describe('cap: the probation segment (visitors who never came back are evicted f
     expect(manager.stats().probation, 'returned').to.equal(0);
   });
 
-  it('a restored session is a returning visitor\'s', async () => {
+  it("a restored session is a returning visitor's", async () => {
     const { manager } = makeOrderedManager({ maxSessions: 2 });
     const evicted = oneShot(manager, clock);
     const id = evicted.id;
@@ -128,7 +128,12 @@ describe('cap: the probation segment (visitors who never came back are evicted f
   });
 
   it('under any interleaving of creations, returns, touches and holds, the victim is the oldest idle probation session, else the oldest idle returning one', () => {
-    type Step = { t: 'create' } | { t: 'visit'; pick: number } | { t: 'touch'; pick: number } | { t: 'hold'; pick: number } | { t: 'release'; pick: number };
+    type Step =
+      | { t: 'create' }
+      | { t: 'visit'; pick: number }
+      | { t: 'touch'; pick: number }
+      | { t: 'hold'; pick: number }
+      | { t: 'release'; pick: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
       fc.constant({ t: 'create' as const }),
       fc.record({ t: fc.constant('visit' as const), pick: fc.nat() }),
@@ -144,7 +149,8 @@ describe('cap: the probation segment (visitors who never came back are evicted f
         let tick = 0;
         const expectedVictim = (): LiveSession<SessionData> | undefined => {
           const idle = [...model].filter(([, m]) => m.holds === 0);
-          const oldest = (returning: boolean) => idle.filter(([, m]) => m.returning === returning).sort((x, y) => x[1].at - y[1].at)[0]?.[0];
+          const oldest = (returning: boolean) =>
+            idle.filter(([, m]) => m.returning === returning).sort((x, y) => x[1].at - y[1].at)[0]?.[0];
           return oldest(false) ?? oldest(true);
         };
         const pickLive = (pick: number) => [...model.keys()][pick % Math.max(1, model.size)];

@@ -101,7 +101,15 @@ describe('a session id is a credential: reports never print one whole', () => {
     const thrown = (manager as unknown as { thrown?: unknown[] }).thrown ?? [];
     const errors: unknown[] = [...events.errors, ...thrown];
     const codes = new Set(events.errors.map((e) => e.code));
-    for (const code of ['ERR_REPRISE_HOOK', 'ERR_REPRISE_HOOK_TIMEOUT', 'ERR_REPRISE_DISPOSE', 'ERR_REPRISE_CODEC', 'ERR_REPRISE_PERSIST', 'ERR_REPRISE_RESTORE', 'ERR_REPRISE_SESSION_CLOSED']) {
+    for (const code of [
+      'ERR_REPRISE_HOOK',
+      'ERR_REPRISE_HOOK_TIMEOUT',
+      'ERR_REPRISE_DISPOSE',
+      'ERR_REPRISE_CODEC',
+      'ERR_REPRISE_PERSIST',
+      'ERR_REPRISE_RESTORE',
+      'ERR_REPRISE_SESSION_CLOSED',
+    ]) {
       expect(codes, `a ${code} report was produced`).to.include(code);
     }
     expect(thrown, 'regenerate of a closed session threw').to.have.length(1);

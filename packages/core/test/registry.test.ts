@@ -21,7 +21,12 @@ describe('registry: cap, LRU eviction, touch, get, regenerate', () => {
       const b = manager.create({ n: 2 });
       const before = a.lastActiveAt;
       clock.tick(1_000);
-      expect(manager.sessions().map((s) => s.id).sort()).to.deep.equal([a.id, b.id].sort());
+      expect(
+        manager
+          .sessions()
+          .map((s) => s.id)
+          .sort(),
+      ).to.deep.equal([a.id, b.id].sort());
       expect(a.lastActiveAt).to.equal(before);
       const closing = manager.close(a.id);
       expect(manager.sessions().map((s) => s.id)).to.deep.equal([b.id]);

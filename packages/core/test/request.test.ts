@@ -135,7 +135,7 @@ describe('SessionRequest: the request protocol in core', () => {
       request.end(true);
     });
 
-    it('unknown (another instance\'s, long expired): no session, the cookie is kept; a write gets a fresh session under a new id', async () => {
+    it("unknown (another instance's, long expired): no session, the cookie is kept; a write gets a fresh session under a new id", async () => {
       const { manager } = makeManager<Data>();
       const reader = await opened(manager, UNKNOWN_ID);
       expect(reader.data).to.deep.equal({});

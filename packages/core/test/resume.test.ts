@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { encodePointer, encodeSnapshot } from '../src/codec.js';
-import { CodecError, RestoreError, SessionUnavailableError } from '../src/errors.js';
+import { type CodecError, RestoreError, SessionUnavailableError } from '../src/errors.js';
 import type { LiveSession } from '../src/live-session.js';
 import { redactId } from '../src/redact.js';
 import type { SessionManager } from '../src/session-manager.js';
@@ -22,7 +22,10 @@ function snapshotOf(adapter: TestAdapter, key: string): Snapshot {
 }
 
 /** The session a resumption hands over (held for the caller), or a failure naming what came instead. */
-function sessionOf<TData extends Data>(found: Awaited<ReturnType<SessionManager<TData>['resume']>>, kind: 'live' | 'restored' = 'restored'): LiveSession<TData> {
+function sessionOf<TData extends Data>(
+  found: Awaited<ReturnType<SessionManager<TData>['resume']>>,
+  kind: 'live' | 'restored' = 'restored',
+): LiveSession<TData> {
   if (found.kind !== kind) throw new Error(`expected a '${kind}' resumption, got '${found.kind}'`);
   return (found as { session: LiveSession<TData> }).session;
 }
@@ -200,7 +203,9 @@ for (const adapterKind of ADAPTER_KINDS) {
         s.persistKey = 'user:ann';
         await manager.close(s.id, 'evicted');
         const take = adapter.take.bind(adapter);
-        const takeVersioned = (adapter as { takeVersioned?: (key: string, fence?: unknown) => Promise<unknown> }).takeVersioned?.bind(adapter);
+        const takeVersioned = (adapter as { takeVersioned?: (key: string, fence?: unknown) => Promise<unknown> }).takeVersioned?.bind(
+          adapter,
+        );
         const failOnId = (key: string): void => {
           if (key === s.id) throw new Error('pointer cannot be removed (test)');
         };
@@ -230,7 +235,18 @@ for (const adapterKind of ADAPTER_KINDS) {
         const { manager, adapter } = makeManager<Data>();
         const now = Date.now();
         adapter.put(OTHER_ID, encodePointer({ version: 1, key: 'user:ann', sessionId: OTHER_ID, reason: 'expired', closedAt: now }));
-        const { text } = encodeSnapshot({ version: 1, key: 'user:ann', sessionId: 'YYYYYYYYYYYYYYYYYYYYYYYY', data: { n: 2 }, createdAt: now, closedAt: now, reason: 'expired' }, Infinity);
+        const { text } = encodeSnapshot(
+          {
+            version: 1,
+            key: 'user:ann',
+            sessionId: 'YYYYYYYYYYYYYYYYYYYYYYYY',
+            data: { n: 2 },
+            createdAt: now,
+            closedAt: now,
+            reason: 'expired',
+          },
+          Infinity,
+        );
         adapter.put('user:ann', text);
         expect(await manager.resume(OTHER_ID)).to.deep.equal({ kind: 'none' });
         expect(snapshotOf(adapter, 'user:ann').data).to.deep.equal({ n: 2 });
@@ -240,7 +256,10 @@ for (const adapterKind of ADAPTER_KINDS) {
         const { manager, adapter } = makeManager<Data>();
         const now = Date.now();
         adapter.put(OTHER_ID, encodePointer({ version: 1, key: 'user:ann', sessionId: OTHER_ID, reason: 'expired', closedAt: now }));
-        const { text } = encodeSnapshot({ version: 1, key: 'user:ann', sessionId: OTHER_ID, data: { n: 2 }, createdAt: now, closedAt: now, reason: 'closed' }, Infinity);
+        const { text } = encodeSnapshot(
+          { version: 1, key: 'user:ann', sessionId: OTHER_ID, data: { n: 2 }, createdAt: now, closedAt: now, reason: 'closed' },
+          Infinity,
+        );
         adapter.put('user:ann', text);
         expect(await manager.resume(OTHER_ID)).to.deep.equal({ kind: 'none' });
         expect(snapshotOf(adapter, 'user:ann').reason).to.equal('closed');
@@ -425,7 +444,11 @@ for (const adapterKind of ADAPTER_KINDS) {
       for (const reason of ['evicted', 'expired'] as const) {
         it(`restored then ${reason} before the visitor comes back: the same id restores again with everything`, async () => {
           const closes: string[] = [];
-          const { manager } = makeManager<Data>({ maxSessions: 1, idleTimeout: 60_000, onClose: (s, why) => void closes.push(`${s.data.cart?.join('+')}:${why}`) });
+          const { manager } = makeManager<Data>({
+            maxSessions: 1,
+            idleTimeout: 60_000,
+            onClose: (s, why) => void closes.push(`${s.data.cart?.join('+')}:${why}`),
+          });
           const s = manager.create({ cart: ['apple'] });
           manager.create({ cart: ['other'] }); // evicts s
           await flushMicrotasks();
@@ -441,7 +464,10 @@ for (const adapterKind of ADAPTER_KINDS) {
           expect(again.id).to.equal(s.id);
           expect(again.data).to.deep.equal({ cart: ['apple', 'pear'] });
           manager.release(again);
-          expect(closes.filter((c) => c.startsWith('apple')), 'each live context closed once').to.deep.equal(['apple:evicted', `apple+pear:${reason}`]);
+          expect(
+            closes.filter((c) => c.startsWith('apple')),
+            'each live context closed once',
+          ).to.deep.equal(['apple:evicted', `apple+pear:${reason}`]);
         });
       }
 
@@ -481,7 +507,9 @@ for (const adapterKind of ADAPTER_KINDS) {
         const afterRegenerate = manager.resume(s.id);
         gate.resolve();
         const first = await inFlight;
-        expect(first.kind === 'restored' && first.session.id, 'the request in flight finishes with the regenerated session').to.equal(fresh);
+        expect(first.kind === 'restored' && first.session.id, 'the request in flight finishes with the regenerated session').to.equal(
+          fresh,
+        );
         manager.release(sessionOf(first));
         const second = await afterRegenerate;
         if (second.kind === 'live' || second.kind === 'restored') manager.release(second.session);
@@ -565,7 +593,15 @@ for (const adapterKind of ADAPTER_KINDS) {
         const { manager, adapter, events } = makeManager<Data>();
         const now = Date.now();
         const { text } = encodeSnapshot(
-          { version: 1, key: OTHER_ID, sessionId: OTHER_ID, data: { a: { zzzzzzzzz: 1 } }, createdAt: now, closedAt: now, reason: 'expired' },
+          {
+            version: 1,
+            key: OTHER_ID,
+            sessionId: OTHER_ID,
+            data: { a: { zzzzzzzzz: 1 } },
+            createdAt: now,
+            closedAt: now,
+            reason: 'expired',
+          },
           Infinity,
         );
         adapter.put(OTHER_ID, text.replace('"zzzzzzzzz"', '"__proto__"'));

@@ -20,7 +20,18 @@ function encryption(keys: SnapshotKey[], acceptPlaintext = false) {
 /** A codec record holding a recognisable marker. */
 function record(marker = 'MARKER-7f3a'): string {
   const now = 1_700_000_000_000;
-  return encodeSnapshot({ version: 1, key: 'user:42', sessionId: 'x'.repeat(22), data: { secret: marker, cart: new Map([['apple', 2]]) }, createdAt: now, closedAt: now, reason: 'evicted' }, Infinity).text;
+  return encodeSnapshot(
+    {
+      version: 1,
+      key: 'user:42',
+      sessionId: 'x'.repeat(22),
+      data: { secret: marker, cart: new Map([['apple', 2]]) },
+      createdAt: now,
+      closedAt: now,
+      reason: 'evicted',
+    },
+    Infinity,
+  ).text;
 }
 
 /** The `ERR_REPRISE_SNAPSHOT_AUTH` error `action` throws. */
@@ -104,7 +115,12 @@ describe('snapshot encryption: the cipher', () => {
     refusal(() => openRecord(sealed.replace('E1.k1.', 'E1.k2.'), 'k', encryption([K1, K2])));
     // The option refuses one key under two ids; built directly, such a ring shows the id is in the AAD.
     const bytes = randomBytes(32);
-    const twin = new SnapshotKeyring(new Map([['a', bytes], ['b', Buffer.from(bytes)]]));
+    const twin = new SnapshotKeyring(
+      new Map([
+        ['a', bytes],
+        ['b', Buffer.from(bytes)],
+      ]),
+    );
     const byA = sealRecord(record(), 'k', twin);
     expect(openRecord(byA, 'k', { keyring: twin, acceptPlaintext: false })).to.equal(record());
     refusal(() => openRecord(byA.replace('E1.a.', 'E1.b.'), 'k', { keyring: twin, acceptPlaintext: false }));
@@ -146,7 +162,9 @@ describe('snapshot encryption: the cipher', () => {
 
   it('a plaintext record with keys: refused by default (anyone with store access could write one), read with acceptPlaintextSnapshots', () => {
     const text = record();
-    expect(refusal(() => openRecord(text, 'k', encryption([K1]))).message).to.include('plaintext').and.include('acceptPlaintextSnapshots');
+    expect(refusal(() => openRecord(text, 'k', encryption([K1]))).message)
+      .to.include('plaintext')
+      .and.include('acceptPlaintextSnapshots');
     refusal(() => openRecord('', 'k', encryption([K1])));
     expect(openRecord(text, 'k', encryption([K1], true))).to.equal(text);
   });
@@ -155,7 +173,9 @@ describe('snapshot encryption: the cipher', () => {
     const sealed = sealRecord(record(), 'k', keyring(K1));
     const error = refusal(() => decodeRecord(sealed));
     expect(error.message).to.include('encrypted').and.include('"k1"').and.include('snapshotKeys');
-    expect(() => decodeRecord('nonsense')).to.throw(CodecError).with.property('code', 'ERR_REPRISE_SNAPSHOT_CORRUPT');
+    expect(() => decodeRecord('nonsense'))
+      .to.throw(CodecError)
+      .with.property('code', 'ERR_REPRISE_SNAPSHOT_CORRUPT');
   });
 
   it('openSealedRecord (for tools): opens with the keys in any order, passes plaintext through, validates the keys', () => {
@@ -170,7 +190,10 @@ describe('snapshot encryption: the cipher', () => {
 
   it('text beyond ASCII (NUL, lone surrogates as devalue escapes them, emoji) comes back exactly', () => {
     const now = 1;
-    const text = encodeSnapshot({ version: 1, key: 'k', sessionId: 'k', data: { s: 'a\u0000b\uD800c😀é' }, createdAt: now, closedAt: now, reason: 'evicted' }, Infinity).text;
+    const text = encodeSnapshot(
+      { version: 1, key: 'k', sessionId: 'k', data: { s: 'a\u0000b\uD800c😀é' }, createdAt: now, closedAt: now, reason: 'evicted' },
+      Infinity,
+    ).text;
     const opened = openRecord(sealRecord(text, 'k', keyring(K1)), 'k', encryption([K1]));
     expect(opened).to.equal(text);
     const decoded = decodeRecord(opened);
@@ -183,19 +206,31 @@ describe('snapshot encryption: the snapshotKeys option', () => {
 
   it('accepts Buffers, Uint8Arrays, base64 and base64url strings (with or without padding, surrounding whitespace ignored)', () => {
     const bytes = randomBytes(32);
-    const forms: SnapshotKey['key'][] = [bytes, new Uint8Array(bytes), bytes.toString('base64'), bytes.toString('base64url'), `${bytes.toString('base64')}\n`, bytes.toString('base64').replace('=', '')];
+    const forms: SnapshotKey['key'][] = [
+      bytes,
+      new Uint8Array(bytes),
+      bytes.toString('base64'),
+      bytes.toString('base64url'),
+      `${bytes.toString('base64')}\n`,
+      bytes.toString('base64').replace('=', ''),
+    ];
     const sealed = sealRecord('R1:x', 'k', keyring({ id: 'a', key: bytes }));
     for (const form of forms) {
       expect(openRecord(sealed, 'k', encryption([{ id: 'a', key: form }]))).to.equal('R1:x');
     }
   });
 
-  it('keeps a copy (changing the caller\'s buffer afterwards changes nothing) that inspect and JSON never show', () => {
+  it("keeps a copy (changing the caller's buffer afterwards changes nothing) that inspect and JSON never show", () => {
     const bytes = randomBytes(32);
     const ring = keyring({ id: 'a', key: bytes });
     for (const shown of [inspect(ring, { showHidden: true, depth: 9 }), JSON.stringify(ring)]) {
       expect(shown).to.include('a');
-      for (const form of [bytes.toString('hex').slice(0, 16), bytes.toString('base64').slice(0, 12), String(bytes[0]) + ', ' + String(bytes[1])]) expect(shown).to.not.include(form);
+      for (const form of [
+        bytes.toString('hex').slice(0, 16),
+        bytes.toString('base64').slice(0, 12),
+        String(bytes[0]) + ', ' + String(bytes[1]),
+      ])
+        expect(shown).to.not.include(form);
     }
     const sealed = sealRecord('R1:x', 'k', ring);
     bytes.fill(7);
@@ -203,7 +238,9 @@ describe('snapshot encryption: the snapshotKeys option', () => {
   });
 
   it('refuses what is not a list of { id, key }, with clear messages', () => {
-    expect(optionError(() => normalizeSnapshotKeys({ id: 'a', key: key32 })).message).to.include('must be an array').and.include('[{ id, key }]');
+    expect(optionError(() => normalizeSnapshotKeys({ id: 'a', key: key32 })).message)
+      .to.include('must be an array')
+      .and.include('[{ id, key }]');
     expect(optionError(() => normalizeSnapshotKeys([])).message).to.include('at least one key');
     expect(optionError(() => normalizeSnapshotKeys([null])).message).to.include('snapshotKeys[0] must be an object');
     expect(optionError(() => normalizeSnapshotKeys([{ id: 'a', key: key32, kid: 'x' }])).message).to.include('"snapshotKeys[0].kid"');
@@ -212,10 +249,17 @@ describe('snapshot encryption: the snapshotKeys option', () => {
 
   it('refuses bad and duplicate ids', () => {
     for (const id of ['', 'a.b', 'a b', 'x'.repeat(33), 7, undefined, 'é']) {
-      expect(optionError(() => normalizeSnapshotKeys([{ id, key: key32 }])).message).to.include('snapshotKeys[0].id must be 1 to 32 characters');
+      expect(optionError(() => normalizeSnapshotKeys([{ id, key: key32 }])).message).to.include(
+        'snapshotKeys[0].id must be 1 to 32 characters',
+      );
     }
     expect(normalizeSnapshotKeys([{ id: 'x'.repeat(32), key: key32 }])!.currentId).to.equal('x'.repeat(32));
-    const duplicate = optionError(() => normalizeSnapshotKeys([{ id: 'a', key: key32 }, { id: 'a', key: randomBytes(32) }]));
+    const duplicate = optionError(() =>
+      normalizeSnapshotKeys([
+        { id: 'a', key: key32 },
+        { id: 'a', key: randomBytes(32) },
+      ]),
+    );
     expect(duplicate.message).to.include('snapshotKeys[1].id "a"').and.include('each key needs its own id');
   });
 
@@ -237,12 +281,19 @@ describe('snapshot encryption: the snapshotKeys option', () => {
       expect(error.message).to.include('snapshotKeys[0].key').and.include(message);
       if (typeof key === 'string') expect(error.message).to.not.include(key.slice(0, 12));
     }
-    const twice = optionError(() => normalizeSnapshotKeys([{ id: 'new', key: key32 }, { id: 'old', key: key32.toString('base64') }]));
+    const twice = optionError(() =>
+      normalizeSnapshotKeys([
+        { id: 'new', key: key32 },
+        { id: 'old', key: key32.toString('base64') },
+      ]),
+    );
     expect(twice.message).to.include('snapshotKeys[1].key is the same key as snapshotKeys[0]');
   });
 
   it('acceptPlaintextSnapshots must be a boolean', () => {
-    expect(optionError(() => normalizeSnapshotEncryption({ snapshotKeys: [K1], acceptPlaintextSnapshots: 'yes' })).message).to.include('acceptPlaintextSnapshots must be a boolean');
+    expect(optionError(() => normalizeSnapshotEncryption({ snapshotKeys: [K1], acceptPlaintextSnapshots: 'yes' })).message).to.include(
+      'acceptPlaintextSnapshots must be a boolean',
+    );
     expect(normalizeSnapshotEncryption({ acceptPlaintextSnapshots: true }), 'ignored without keys').to.equal(undefined);
     expect(normalizeSnapshotEncryption({ snapshotKeys: [K1] })!.acceptPlaintext).to.equal(false);
   });

@@ -59,8 +59,14 @@ describe('snapshot encryption in the manager', () => {
 
   it('snapshotKeys is validated at construction (an OptionError), is no run-time option, and a typo is caught', () => {
     const adapter = ADAPTER_KINDS[0]!.make().adapter;
-    expect(() => new SessionManager({ adapter, snapshotKeys: [{ id: 'k1', key: randomBytes(16) }] })).to.throw(OptionError, 'snapshotKeys[0].key must be 32 bytes');
-    expect(() => new SessionManager({ adapter, snapshotKey: [K1] } as SessionManagerOptions)).to.throw(OptionError, 'did you mean "snapshotKeys"');
+    expect(() => new SessionManager({ adapter, snapshotKeys: [{ id: 'k1', key: randomBytes(16) }] })).to.throw(
+      OptionError,
+      'snapshotKeys[0].key must be 32 bytes',
+    );
+    expect(() => new SessionManager({ adapter, snapshotKey: [K1] } as SessionManagerOptions)).to.throw(
+      OptionError,
+      'did you mean "snapshotKeys"',
+    );
     const manager = new SessionManager({ adapter, snapshotKeys: [K1] });
     expect(() => manager.setOption('snapshotKeys' as 'maxSessions', 1)).to.throw(OptionError, 'setOption: unknown option "snapshotKeys"');
   });
@@ -163,7 +169,7 @@ describe('snapshot encryption in the manager', () => {
         expect(fresh.id).to.not.equal(a.id);
       });
 
-      it('two sessions\' records swapped in the store: both refused (each is bound to its key), neither visitor gets the other\'s data', async () => {
+      it("two sessions' records swapped in the store: both refused (each is bound to its key), neither visitor gets the other's data", async () => {
         const { manager, adapter, events } = make();
         const a = manager.create({ secret: 'ann' });
         const b = manager.create({ secret: 'bob' });
@@ -178,7 +184,7 @@ describe('snapshot encryption in the manager', () => {
         expect(events.restores).to.deep.equal([]);
       });
 
-      it('restore(key) of a snapshot copied from another user\'s key is refused', async () => {
+      it("restore(key) of a snapshot copied from another user's key is refused", async () => {
         const { manager, adapter, events } = make();
         const a = manager.create({ secret: 'ann' });
         a.persistKey = 'user:ann';
@@ -205,7 +211,10 @@ describe('snapshot encryption in the manager', () => {
 
       it('a plaintext record: refused and reported by default; restored with acceptPlaintextSnapshots (and written back sealed)', async () => {
         const id = newSessionId();
-        const plaintext = encodeSnapshot({ version: 1, key: id, sessionId: id, data: { secret: MARKER }, createdAt: Date.now(), closedAt: Date.now(), reason: 'evicted' }, Infinity).text;
+        const plaintext = encodeSnapshot(
+          { version: 1, key: id, sessionId: id, data: { secret: MARKER }, createdAt: Date.now(), closedAt: Date.now(), reason: 'evicted' },
+          Infinity,
+        ).text;
         const strict = make();
         strict.adapter.put(id, plaintext);
         expect((await resumeAndRelease(strict.manager, id)).kind).to.equal('none');
@@ -222,7 +231,10 @@ describe('snapshot encryption in the manager', () => {
       it('without keys, an encrypted record is refused and reported as needing snapshotKeys', async () => {
         const { manager, adapter, events } = kind.make<Data>();
         const id = newSessionId();
-        const text = encodeSnapshot({ version: 1, key: id, sessionId: id, data: { n: 1 }, createdAt: Date.now(), closedAt: Date.now(), reason: 'evicted' }, Infinity).text;
+        const text = encodeSnapshot(
+          { version: 1, key: id, sessionId: id, data: { n: 1 }, createdAt: Date.now(), closedAt: Date.now(), reason: 'evicted' },
+          Infinity,
+        ).text;
         adapter.put(id, sealRecord(text, id, normalizeSnapshotKeys([K1])!));
         expect((await resumeAndRelease(manager, id)).kind).to.equal('none');
         const [refusal] = authRefusals(events.errors);

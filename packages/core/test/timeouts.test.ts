@@ -134,7 +134,7 @@ describe('timeouts (fake timers)', () => {
   });
 
   describe('setOption', () => {
-    it("a new idleTimeout applies to each session from its next activity", async () => {
+    it('a new idleTimeout applies to each session from its next activity', async () => {
       const { manager } = makeManager({ idleTimeout: 1_000 });
       const a = manager.create();
       const b = manager.create();
@@ -220,7 +220,10 @@ describe('timeouts (fake timers)', () => {
       expect(() => manager.setOption('bogus' as never, 1 as never)).to.throw(OptionError, /unknown option "bogus"/);
       expect(() => manager.setOption('maxSessions', 0)).to.throw(OptionError, /maxSessions must be a positive integer, got 0/);
       expect(() => manager.setOption('maxSessions', 2.5)).to.throw(OptionError, /maxSessions/);
-      expect(() => manager.setOption('idleTimeout', -1)).to.throw(OptionError, /idleTimeout must be a positive, finite number of ms, got -1/);
+      expect(() => manager.setOption('idleTimeout', -1)).to.throw(
+        OptionError,
+        /idleTimeout must be a positive, finite number of ms, got -1/,
+      );
       expect(() => manager.setOption('idleTimeout', Infinity)).to.throw(OptionError, /idleTimeout/);
       expect(() => manager.setOption('hookTimeout', '10' as never)).to.throw(OptionError, /hookTimeout .* got "10"/);
       expect(() => manager.setOption('absoluteTimeout', 0)).to.throw(OptionError, /absoluteTimeout/);

@@ -24,22 +24,28 @@ describe('VersionClock (versions of ordered writes)', () => {
 
   it('never goes back when the clock does (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.record({ tick: fc.integer({ min: -5_000, max: 5_000 }) }), fc.record({ seen: fc.integer({ min: 0, max: 2 ** 52 }) })), { maxLength: 60 }), (steps) => {
-        let now = 1_700_000_000_000;
-        const clock = new VersionClock(() => now);
-        let highest = -1;
-        for (const step of steps) {
-          if ('tick' in step) now += step.tick;
-          else {
-            clock.observe(step.seen);
-            highest = Math.max(highest, step.seen);
+      fc.property(
+        fc.array(
+          fc.oneof(fc.record({ tick: fc.integer({ min: -5_000, max: 5_000 }) }), fc.record({ seen: fc.integer({ min: 0, max: 2 ** 52 }) })),
+          { maxLength: 60 },
+        ),
+        (steps) => {
+          let now = 1_700_000_000_000;
+          const clock = new VersionClock(() => now);
+          let highest = -1;
+          for (const step of steps) {
+            if ('tick' in step) now += step.tick;
+            else {
+              clock.observe(step.seen);
+              highest = Math.max(highest, step.seen);
+            }
+            const version = clock.next();
+            if (version <= highest || version % 2 !== 0 || !Number.isSafeInteger(version)) return false;
+            highest = version;
           }
-          const version = clock.next();
-          if (version <= highest || version % 2 !== 0 || !Number.isSafeInteger(version)) return false;
-          highest = version;
-        }
-        return true;
-      }),
+          return true;
+        },
+      ),
     );
   });
 });

@@ -20,7 +20,7 @@ describe('warnings are aggregated: the first of a code per 10 s window whole, th
     clock.uninstall();
   });
 
-  it('WarningThrottle: 1,000 warnings of one code in a window give the first at once and one count at the window\'s end', () => {
+  it("WarningThrottle: 1,000 warnings of one code in a window give the first at once and one count at the window's end", () => {
     const emitted: Error[] = [];
     const throttle = new WarningThrottle(WARNING_WINDOW_MS, (w) => emitted.push(w));
     for (let i = 0; i < 1_000; i++) throttle.warn(warning('ERR_X', `failure ${i}`));
@@ -43,7 +43,11 @@ describe('warnings are aggregated: the first of a code per 10 s window whole, th
     throttle.warn(warning('ERR_B', 'b1'));
     throttle.warn(warning('ERR_A', 'a2'));
     clock.tick(1_000);
-    expect(emitted.map((w) => w.message)).to.deep.equal(['a1', 'b1', '1 more ERR_A warning(s) in the last 1 s (the first was printed whole)']);
+    expect(emitted.map((w) => w.message)).to.deep.equal([
+      'a1',
+      'b1',
+      '1 more ERR_A warning(s) in the last 1 s (the first was printed whole)',
+    ]);
   });
 
   it('a manager without an error listener: 2,000 failed writes print two warnings, not 2,000', async () => {
@@ -61,7 +65,11 @@ describe('warnings are aggregated: the first of a code per 10 s window whole, th
       expect(persist().length, 'the first failure, whole').to.equal(1);
       clock.tick(WARNING_WINDOW_MS);
       await new Promise<void>((resolve) => process.nextTick(resolve));
-      expect(persist().map((w) => w.message).at(-1)).to.equal('1,999 more ERR_REPRISE_PERSIST warning(s) in the last 10 s (the first was printed whole)');
+      expect(
+        persist()
+          .map((w) => w.message)
+          .at(-1),
+      ).to.equal('1,999 more ERR_REPRISE_PERSIST warning(s) in the last 10 s (the first was printed whole)');
     } finally {
       capture.stop();
       adapter.failSaves = false;

@@ -4,7 +4,7 @@ import type { Snapshot } from '../src/types.js';
 import { NATIVE_BATCHES, SINGLE_CALL_BATCHES } from '../src/write-batcher.js';
 import { installClock, type Clock } from './support/clock.js';
 import { deferred, flushMicrotasks } from './support/deferred.js';
-import { BatchingTestAdapter, OrderedTestAdapter, TestAdapter } from './support/test-adapter.js';
+import { BatchingTestAdapter, OrderedTestAdapter, type TestAdapter } from './support/test-adapter.js';
 
 type Data = { n?: number };
 
@@ -63,7 +63,7 @@ describe('write batches: snapshots travel to the adapter in batches, a bounded n
     await flushMicrotasks();
     expect(adapter.inFlight).to.equal(NATIVE_BATCHES.maxInFlight);
     expect(adapter.maxInFlight).to.equal(NATIVE_BATCHES.maxInFlight);
-    expect(adapter.batches, "nothing else handed to the adapter").to.have.length(NATIVE_BATCHES.maxInFlight);
+    expect(adapter.batches, 'nothing else handed to the adapter').to.have.length(NATIVE_BATCHES.maxInFlight);
     // The batches in flight pass the timeout: their writes fail (and wait for a retry). The writes
     // still waiting had not started their clocks: they go in the next batches and are stored.
     const gated = NATIVE_BATCHES.maxInFlight * NATIVE_BATCHES.maxBatch;

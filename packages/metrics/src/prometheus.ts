@@ -28,9 +28,15 @@ export function registerPrometheusMetrics(manager: Observed, options?: Prometheu
   const { registry, prefix, labels } = resolvePrometheusOptions(options);
   const labelNames = Object.keys(labels).sort();
   let byPrefix = SETS.get(registry);
-  if (byPrefix === undefined) SETS.set(registry, (byPrefix = new Map()));
+  if (byPrefix === undefined) {
+    byPrefix = new Map();
+    SETS.set(registry, byPrefix);
+  }
   let set = byPrefix.get(prefix);
-  if (set === undefined) byPrefix.set(prefix, (set = new MetricSet(registry, prefix, labelNames)));
+  if (set === undefined) {
+    set = new MetricSet(registry, prefix, labelNames);
+    byPrefix.set(prefix, set);
+  }
   if (set.has(manager))
     throw new OptionError(`this manager is registered already in this registry under the prefix ${JSON.stringify(prefix)}`);
   if (set.labelNames.join() !== labelNames.join()) {

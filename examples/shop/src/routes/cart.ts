@@ -26,7 +26,8 @@ export function cartRouter(env: ShopEnv): Router {
     const qty = ctx.query.qty === undefined ? 1 : Number(ctx.query.qty);
     if (!Number.isSafeInteger(qty) || qty < 1 || qty > MAX_QTY) throw httpError(400, `qty must be an integer from 1 to ${MAX_QTY}`);
     // The first write to ctx.session creates the live session (and its cookie).
-    const cart = (ctx.session.cart ??= new Map<string, number>());
+    ctx.session.cart ??= new Map<string, number>();
+    const cart = ctx.session.cart;
     const total = Math.min((cart.get(sku) ?? 0) + qty, MAX_QTY);
     cart.set(sku, total);
     activityOf(ctx.liveSession, env).add(`added ${qty} ${sku}`);
@@ -54,7 +55,7 @@ export function cartView(ctx: Context): { items: { sku: string; qty: number }[];
   };
 }
 
-function checkSku(ctx: Context, sku: string | undefined): string {
+function checkSku(_ctx: Context, sku: string | undefined): string {
   if (sku === undefined || !SKU.test(sku)) throw httpError(400, 'sku must be 1 to 32 letters, digits or dashes');
   return sku;
 }

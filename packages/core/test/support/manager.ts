@@ -11,9 +11,7 @@ export interface Harness<TData extends SessionData, TAdapter extends TestAdapter
 }
 
 /** A manager on a TestAdapter (unordered) with every event recorded. */
-export function makeManager<TData extends SessionData = SessionData>(
-  options: Partial<SessionManagerOptions<TData>> = {},
-): Harness<TData> {
+export function makeManager<TData extends SessionData = SessionData>(options: Partial<SessionManagerOptions<TData>> = {}): Harness<TData> {
   const adapter = (options.adapter as TestAdapter | undefined) ?? new TestAdapter(options.now);
   const manager = new SessionManager<TData>({ ...options, adapter });
   const events = record(manager);

@@ -9,6 +9,7 @@ import { expectTypeOf } from 'expect-type';
 import { session, type RepriseData, type SessionCallback } from '@reprise/express';
 
 // Without augmentation the data has no keys: nothing reads as `any`.
+// biome-ignore lint/complexity/noBannedTypes: the empty object type is what is asserted
 expectTypeOf<RepriseData>().toEqualTypeOf<{}>();
 
 /** Never called: what req.session offers. */
