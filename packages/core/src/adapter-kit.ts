@@ -29,6 +29,10 @@
  *   `timerMsField`, `msOrOffField`, `booleanField`, `oneOfField`, ...) carry the shared wording and
  *   limits. `MANAGER_OPTIONS_SCHEMA` and `MANAGER_OPTION_NAMES` are the manager's own, for a binding
  *   that accepts them next to its own; `assertKnownOptions` and `describeOptionValue` for hand checks.
+ * - **Framework bindings**: the session cookie's options, the same in Koa, Express and Fastify:
+ *   `SessionCookieOptions` (documented), `CookieSettings` (normalized), `COOKIE_DEFAULTS` (frozen),
+ *   `COOKIE_OPTIONS_SCHEMA` to nest as a binding's `cookie` option (`COOKIE_FIELDS` for a variant),
+ *   and `parseCookieOptions(input, { what })`, whose messages name `cookie.<name>`.
  *
  * The contracts themselves (`SessionAdapter`, `SessionCoordinator` and their types) and the errors
  * (`AdapterError`, `OptionError`, `RepriseError`) are exported by the main entry, `@reprise/core`.
@@ -100,3 +104,15 @@ export type {
   ParseContext,
   MsBounds,
 } from './option-schema.js';
+// Framework bindings: the session cookie's options.
+export {
+  COOKIE_DEFAULTS,
+  COOKIE_FIELDS,
+  COOKIE_OPTIONS_SCHEMA,
+  COOKIE_TOKEN,
+  cookieMaxAgeField,
+  cookieTokenField,
+  isCookieMaxAge,
+  parseCookieOptions,
+} from './cookie-options.js';
+export type { SessionCookieOptions, CookieSettings } from './cookie-options.js';

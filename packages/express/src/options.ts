@@ -1,41 +1,40 @@
-import { OptionError, SessionManager, type SessionManagerOptions } from '@reprise/core';
+import { OptionError, SessionManager, type SessionAdapter, type SessionManagerOptions } from '@reprise/core';
 import {
+  COOKIE_DEFAULTS,
+  COOKIE_FIELDS,
+  MANAGER_OPTIONS_SCHEMA,
   MANAGER_OPTION_NAMES,
-  assertKnownOptions,
   booleanField,
+  cookieTokenField,
   customField,
   describeOptionValue,
+  isCookieMaxAge,
   listField,
   oneOfField,
   optionalField,
   optionsSchema,
+  parseCookieOptions,
   parseOptions,
-  patternField,
   stringField,
+  type CookieSettings,
   type OptionField,
+  type SessionCookieOptions as CoreCookieOptions,
 } from '@reprise/core/adapter-kit';
 import { MemoryAdapter } from '@reprise/memory';
 import type { RepriseData } from './types.js';
 
-/** The session cookie's settings. Durations in ms. */
-export interface SessionCookieOptions {
-  /** Cookie name (4D "Web session cookie name"). Default `'reprise.sid'`. */
-  name?: string | undefined;
+export { COOKIE_DEFAULTS, type CookieSettings } from '@reprise/core/adapter-kit';
+
+/**
+ * The session cookie's options: core's (`'auto'` Secure follows `req.secure`, so Express's `trust
+ * proxy` setting is honoured), with express-session's `maxAge: null` for a browser-session cookie.
+ */
+export interface SessionCookieOptions extends Omit<CoreCookieOptions, 'maxAge'> {
   /**
    * ms the cookie lives, sliding with activity, or `'session'` (or `null`, express-session's way) for
    * a browser-session cookie. Default 7 days (outlives the live context so a returning visitor is restored).
    */
   maxAge?: number | 'session' | null | undefined;
-  /** Default `true`. */
-  httpOnly?: boolean | undefined;
-  /** Default `'lax'`; `false` sends no SameSite attribute. */
-  sameSite?: 'lax' | 'strict' | 'none' | false | undefined;
-  /** `'auto'` (default): Secure when `req.secure` (Express's `trust proxy` setting honoured); `true`: always; `false`: never. */
-  secure?: boolean | 'auto' | undefined;
-  /** Default unset (host-only). */
-  domain?: string | undefined;
-  /** Default `'/'`. */
-  path?: string | undefined;
 }
 
 /** The middleware's own options (besides the manager's), express-session's names where they mean the same. */
@@ -76,28 +75,6 @@ export type SessionOptions = ExpressBindingOptions &
     | { manager: SessionManager<RepriseData> }
   );
 
-/** Normalized cookie settings. */
-export interface CookieSettings {
-  readonly name: string;
-  readonly maxAge: number | 'session';
-  readonly httpOnly: boolean;
-  readonly sameSite: 'lax' | 'strict' | 'none' | false;
-  readonly secure: boolean | 'auto';
-  readonly domain: string | undefined;
-  readonly path: string;
-}
-
-/** Cookie defaults (DESIGN.md "Defaults and 4D names"). Frozen. */
-export const COOKIE_DEFAULTS: CookieSettings = Object.freeze({
-  name: 'reprise.sid',
-  maxAge: 7 * 24 * 3_600_000,
-  httpOnly: true,
-  sameSite: 'lax',
-  secure: 'auto',
-  domain: undefined,
-  path: '/',
-});
-
 /** What the middleware works with, once its options are checked. */
 export interface MiddlewareSettings {
   readonly manager: SessionManager<RepriseData>;
@@ -107,35 +84,35 @@ export interface MiddlewareSettings {
   readonly rolling: boolean;
 }
 
-const COOKIE_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** A cookie lifetime: positive ms, `'session'` or `null`. */
-const maxAgeField = customField<number | 'session' | null>(
-  (value) => value === 'session' || value === null || (typeof value === 'number' && Number.isFinite(value) && value > 0),
-  (value) => `must be a positive number of ms, 'session' or null, got ${describeOptionValue(value)}`,
-);
-
+/** The cookie's schema: core's, with `maxAge: null` accepted (read as `'session'`). */
 const COOKIE_SCHEMA = optionsSchema<SessionCookieOptions>()(
   {
-    name: patternField(COOKIE_TOKEN, "a cookie token (letters, digits and !#$%&'*+-.^_`|~)"),
-    maxAge: maxAgeField,
-    httpOnly: booleanField,
-    sameSite: oneOfField(['lax', 'strict', 'none', false]),
-    secure: oneOfField([true, false, 'auto']),
-    domain: optionalField(stringField({ nonEmpty: true })),
-    path: patternField(/^\//, "a string starting with '/'"),
+    ...COOKIE_FIELDS,
+    maxAge: customField<number | 'session' | null>(
+      (value) => value === null || isCookieMaxAge(value),
+      (value) => `must be a positive number of ms, 'session' or null, got ${describeOptionValue(value)}`,
+    ),
   },
   COOKIE_DEFAULTS,
 );
 
 const secretField: OptionField<string | readonly string[], string[]> = listField(stringField({ nonEmpty: true }));
 
-/** The schema of the middleware's own options; express-session options without a same-meaning equivalent name the Reprise one. */
-const OWN_SCHEMA = optionsSchema<ExpressBindingOptions>()(
+/** The middleware's own options, the manager's (validated by core's schema, `adapter` optional) and `manager`. */
+type SchemaOptions = ExpressBindingOptions &
+  Omit<SessionManagerOptions, 'adapter'> & { adapter?: SessionAdapter | undefined; manager?: SessionManager | undefined };
+
+const { adapter: adapterField, ...managerFields } = MANAGER_OPTIONS_SCHEMA.entries;
+
+/** Every option of `session()`; express-session options without a same-meaning equivalent are refused before, naming the Reprise one. */
+const SESSION_OPTIONS_SCHEMA = optionsSchema<SchemaOptions>()(
   {
+    ...managerFields,
+    adapter: optionalField(adapterField),
+    manager: optionalField(customField<SessionManager>((value) => value instanceof SessionManager, 'must be a SessionManager')),
     secret: optionalField(secretField),
     cookie: optionalField(COOKIE_SCHEMA),
-    name: optionalField(patternField(COOKIE_TOKEN, 'a cookie token')),
+    name: optionalField(cookieTokenField),
     rolling: booleanField,
     saveUninitialized: optionalField(oneOfField([false])),
     resave: optionalField(oneOfField([false])),
@@ -145,7 +122,16 @@ const OWN_SCHEMA = optionsSchema<ExpressBindingOptions>()(
 );
 
 /** The options `session()` itself reads; with `manager`, every other (the manager's) would be silently ignored. */
-const OWN_OPTION_NAMES: ReadonlySet<string> = new Set(['manager', ...Object.keys(OWN_SCHEMA.entries)]);
+const OWN_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'manager',
+  'secret',
+  'cookie',
+  'name',
+  'rolling',
+  'saveUninitialized',
+  'resave',
+  'unset',
+]);
 
 /** express-session options (and values) with no same-meaning equivalent: what to use instead. */
 const MIGRATIONS: Readonly<Record<string, string>> = Object.freeze({
@@ -180,46 +166,30 @@ const VALUE_MIGRATIONS: Readonly<Record<string, (value: unknown) => string | und
 
 /**
  * Checks the options (an unknown name is an `OptionError` with a "did you mean" hint; an
- * express-session option without a same-meaning equivalent names the Reprise one) and builds or
- * takes the manager. Checks every option before building anything.
+ * express-session option without a same-meaning equivalent names the Reprise one; the manager's by
+ * core's schema) and builds or takes the manager. Checks every option before building anything.
  * @throws OptionError
  */
 export function normalizeOptions(options: SessionOptions | undefined): MiddlewareSettings {
   const given: unknown = options ?? {};
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw new OptionError(`@reprise/express options must be an object, got ${describeOptionValue(given)}`);
-  }
-  const record = given as Record<string, unknown>;
-  assertNoMigrations(record);
-  assertKnownOptions(record, new Set([...MANAGER_OPTION_NAMES, ...OWN_OPTION_NAMES]));
-  const own = Object.fromEntries(Object.entries(record).filter(([name]) => OWN_OPTION_NAMES.has(name) && name !== 'manager'));
-  const parsed = parseOptions(OWN_SCHEMA, own, { what: '@reprise/express' });
+  if (typeof given === 'object' && given !== null) assertNoMigrations(given as Record<string, unknown>);
+  const parsed = parseOptions(SESSION_OPTIONS_SCHEMA, given, { what: '@reprise/express', name: 'options' });
   if (parsed.secret?.length === 0)
     throw new OptionError('@reprise/express: secret must be a string or a non-empty array of strings, got an empty array');
-  const givenCookie: Record<string, unknown> = parsed.cookie ?? {};
-  if (parsed.name !== undefined && (record.cookie as SessionCookieOptions | undefined)?.name !== undefined) {
-    throw new OptionError('@reprise/express: give name or cookie.name, not both');
-  }
-  const cookie = cookieDefaults(givenCookie, parsed.name);
+  const record = given as Record<string, unknown>;
   return Object.freeze({
     manager: managerFrom(record),
-    cookie,
+    cookie: cookieSettings(record.cookie as SessionCookieOptions | undefined, parsed.name),
     secrets: parsed.secret === undefined ? undefined : Object.freeze([...parsed.secret]),
     rolling: parsed.rolling,
   });
 }
 
-function cookieDefaults(parsed: Record<string, unknown>, name: string | undefined): CookieSettings {
-  const maxAge = parsed.maxAge === null ? 'session' : (parsed.maxAge as number | 'session' | undefined);
-  return Object.freeze({
-    name: name ?? (parsed.name as string | undefined) ?? COOKIE_DEFAULTS.name,
-    maxAge: maxAge ?? COOKIE_DEFAULTS.maxAge,
-    httpOnly: (parsed.httpOnly as boolean | undefined) ?? COOKIE_DEFAULTS.httpOnly,
-    sameSite: (parsed.sameSite as CookieSettings['sameSite'] | undefined) ?? COOKIE_DEFAULTS.sameSite,
-    secure: (parsed.secure as CookieSettings['secure'] | undefined) ?? COOKIE_DEFAULTS.secure,
-    domain: parsed.domain as string | undefined,
-    path: (parsed.path as string | undefined) ?? COOKIE_DEFAULTS.path,
-  });
+/** The cookie settings, from core's parser: `name` is express-session's `cookie.name`, `maxAge: null` is `'session'`. */
+function cookieSettings(given: SessionCookieOptions | undefined, name: string | undefined): CookieSettings {
+  if (name !== undefined && given?.name !== undefined) throw new OptionError('@reprise/express: give name or cookie.name, not both');
+  const cookie = { ...given, ...(name === undefined ? {} : { name }) };
+  return parseCookieOptions({ ...cookie, maxAge: cookie.maxAge === null ? 'session' : cookie.maxAge }, { what: '@reprise/express' });
 }
 
 function assertNoMigrations(options: Record<string, unknown>): void {
@@ -245,7 +215,6 @@ export function validateMaxAge(name: string, value: unknown): asserts value is n
 
 function managerFrom(options: Record<string, unknown>): SessionManager<RepriseData> {
   if (options.manager !== undefined) {
-    if (!(options.manager instanceof SessionManager)) throw new OptionError('@reprise/express: manager must be a SessionManager');
     const ignored = Object.entries(options).filter(([name, value]) => !OWN_OPTION_NAMES.has(name) && value !== undefined);
     if (ignored.length > 0) {
       const names = ignored.map(([name]) => name).join(', ');

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { OptionError, SessionManager } from '@reprise/core';
 import { MemoryAdapter } from '@reprise/memory';
 import { session, type SessionOptions } from '../src/index.js';
+import { normalizeOptions } from '../src/options.js';
 
 function refusal(options: unknown): OptionError {
   try {
@@ -30,6 +31,31 @@ describe('options', () => {
     expect(refusal({ maxSessions: 0 }).message).to.include('maxSessions');
     expect(refusal({ name: 'a b' }).message).to.include('name');
     expect(refusal({ name: 'x', cookie: { name: 'y' } }).message).to.include('not both');
+  });
+
+  it('messages name the option and its path, in the wording every Reprise package uses', () => {
+    expect(refusal({ cookie: { maxAge: 0 } }).message).to.equal(
+      "@reprise/express: cookie.maxAge must be a positive number of ms, 'session' or null, got 0",
+    );
+    expect(refusal({ cookie: { samesite: 'lax' } }).message).to.equal(
+      '@reprise/express: unknown option "cookie.samesite" (did you mean "cookie.sameSite"?)',
+    );
+    expect(refusal({ cookie: 'sid' }).message).to.equal('@reprise/express: cookie must be an object, got "sid"');
+    expect(refusal({ maxSessions: 0 }).message).to.equal('@reprise/express: maxSessions must be a positive integer, got 0');
+    expect(refusal({ adapter: {} }).message).to.match(/^@reprise\/express: adapter must implement SessionAdapter/);
+    expect(refusal({ manager: {} }).message).to.equal('@reprise/express: manager must be a SessionManager');
+    expect(refusal({ rolling: 'yes' }).message).to.equal('@reprise/express: rolling must be a boolean, got "yes"');
+    expect(refusal(42).message).to.equal('@reprise/express: options must be an object, got 42');
+  });
+
+  it('name is cookie.name; cookie.maxAge null is a browser-session cookie', async () => {
+    const middleware = session({ name: 'shop.sid', cookie: { maxAge: null } });
+    expect(normalizeOptions({ manager: middleware.manager, name: 'shop.sid', cookie: { maxAge: null } }).cookie).to.include({
+      name: 'shop.sid',
+      maxAge: 'session',
+      path: '/',
+    });
+    await middleware.manager.shutdown();
   });
 
   const migrations: Array<[string, Record<string, unknown>, string]> = [

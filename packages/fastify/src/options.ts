@@ -1,25 +1,26 @@
-import { OptionError, SessionManager, type SessionManagerOptions } from '@reprise/core';
-import { MANAGER_OPTION_NAMES, assertKnownOptions, describeOptionValue } from '@reprise/core/adapter-kit';
+import { OptionError, SessionManager, type SessionAdapter, type SessionManagerOptions } from '@reprise/core';
+import {
+  COOKIE_OPTIONS_SCHEMA,
+  MANAGER_OPTIONS_SCHEMA,
+  MANAGER_OPTION_NAMES,
+  booleanField,
+  cookieTokenField,
+  customField,
+  describeOptionValue,
+  isCookieMaxAge,
+  optionalField,
+  optionsSchema,
+  parseCookieOptions,
+  parseOptions,
+  type CookieSettings,
+  type SessionCookieOptions,
+} from '@reprise/core/adapter-kit';
 import { MemoryAdapter } from '@reprise/memory';
 import type { RepriseData } from './types.js';
 
-/** The session cookie's settings. Durations in ms. */
-export interface SessionCookieOptions {
-  /** Cookie name (4D "Web session cookie name"). Default `'reprise.sid'`. */
-  name?: string | undefined;
-  /** ms the cookie lives, sliding with activity, or `'session'` for a browser-session cookie. Default 7 days (outlives the live context so a returning visitor is restored). */
-  maxAge?: number | 'session' | undefined;
-  /** Default `true`. */
-  httpOnly?: boolean | undefined;
-  /** Default `'lax'`; `false` sends no SameSite attribute. */
-  sameSite?: 'lax' | 'strict' | 'none' | false | undefined;
-  /** `'auto'` (default): Secure when `request.protocol` is `'https'` (Fastify's `trustProxy` honoured); `true`: always; `false`: never. */
-  secure?: boolean | 'auto' | undefined;
-  /** Default unset (host-only). */
-  domain?: string | undefined;
-  /** Default `'/'`. */
-  path?: string | undefined;
-}
+/** The session cookie's options: core's (`'auto'` Secure follows `request.protocol`, so Fastify's `trustProxy` is honoured). */
+export type { SessionCookieOptions, CookieSettings } from '@reprise/core/adapter-kit';
+export { COOKIE_DEFAULTS } from '@reprise/core/adapter-kit';
 
 /** The plugin's own options (besides the manager's). */
 export interface FastifyBindingOptions {
@@ -57,28 +58,6 @@ export type RepriseFastifyOptions = FastifyBindingOptions &
     | { manager: SessionManager<RepriseData> }
   );
 
-/** Normalized cookie settings. */
-export interface CookieSettings {
-  readonly name: string;
-  readonly maxAge: number | 'session';
-  readonly httpOnly: boolean;
-  readonly sameSite: 'lax' | 'strict' | 'none' | false;
-  readonly secure: boolean | 'auto';
-  readonly domain: string | undefined;
-  readonly path: string;
-}
-
-/** Cookie defaults (DESIGN.md "Defaults and 4D names"). */
-export const COOKIE_DEFAULTS: CookieSettings = Object.freeze({
-  name: 'reprise.sid',
-  maxAge: 7 * 24 * 3_600_000,
-  httpOnly: true,
-  sameSite: 'lax',
-  secure: 'auto',
-  domain: undefined,
-  path: '/',
-});
-
 /** Shortest accepted signing secret, in characters (as `@fastify/session` requires). */
 export const MIN_SECRET_LENGTH = 32;
 
@@ -93,31 +72,73 @@ export interface PluginSettings {
   readonly rolling: boolean;
 }
 
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const SAME_SITE = new Set<unknown>(['lax', 'strict', 'none', false]);
+/** `fastify.register()`'s own options, which Fastify passes to every plugin along with the plugin's (Fastify checks them). */
+interface RegisterOptions {
+  prefix?: unknown;
+  logLevel?: unknown;
+  logSerializers?: unknown;
+}
 
-/** Every name of `cookie` (the compiler keeps the list complete). */
-const COOKIE_OPTION_NAMES: ReadonlySet<string> = new Set(
-  Object.keys({ name: true, maxAge: true, httpOnly: true, sameSite: true, secure: true, domain: true, path: true } satisfies Record<
-    keyof SessionCookieOptions,
-    true
-  >),
+/** The plugin's own options, the manager's (validated by core's schema, `adapter` optional) and Fastify's register options. */
+type SchemaOptions = FastifyBindingOptions &
+  RegisterOptions &
+  Omit<SessionManagerOptions, 'adapter'> & { adapter?: SessionAdapter | undefined; manager?: SessionManager | undefined };
+
+/** What is wrong with a `secret` option, or `undefined`. */
+function secretProblem(value: unknown): string | undefined {
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  if (list.length === 0) return 'must not be an empty array';
+  const bad = list.findIndex((item) => typeof item !== 'string' || item.length === 0);
+  if (bad !== -1) return `must be a string or an array of strings, got ${describeOptionValue(list[bad])}`;
+  const signing = list[0] as string;
+  if (signing.length < MIN_SECRET_LENGTH)
+    return `must be at least ${MIN_SECRET_LENGTH} characters long (the one that signs: the first of the array), got ${signing.length}`;
+  return undefined;
+}
+
+const ANY = optionalField(customField<unknown>(() => true, ''));
+const { adapter: adapterField, ...managerFields } = MANAGER_OPTIONS_SCHEMA.entries;
+
+/** Every option of the plugin: unknown names are refused with a "did you mean" hint; the values are checked before anything is built. */
+const PLUGIN_OPTIONS_SCHEMA = optionsSchema<SchemaOptions>()(
+  {
+    ...managerFields,
+    adapter: optionalField(adapterField),
+    manager: optionalField(customField<SessionManager>((value) => value instanceof SessionManager, 'must be a SessionManager')),
+    secret: optionalField(
+      customField<string | readonly string[]>(
+        (value) => secretProblem(value) === undefined,
+        (value) => secretProblem(value) ?? '',
+      ),
+    ),
+    cookie: optionalField(COOKIE_OPTIONS_SCHEMA),
+    cookieName: optionalField(cookieTokenField),
+    saveUninitialized: optionalField(
+      customField<false>(
+        (value) => value === false,
+        'must be false (or left out): Reprise never creates a session for a request that does not write one; read request.liveSession to create one on purpose',
+      ),
+    ),
+    rolling: booleanField,
+    prefix: ANY,
+    logLevel: ANY,
+    logSerializers: ANY,
+  },
+  Object.freeze({ rolling: true }),
 );
 
-/** The options the plugin itself reads; with `manager`, every other one would be silently ignored. */
+/** The options the plugin itself reads, and Fastify's; with `manager`, every other one would be silently ignored. */
 const OWN_OPTION_NAMES: ReadonlySet<string> = new Set([
   'manager',
-  ...Object.keys({ secret: true, cookie: true, cookieName: true, saveUninitialized: true, rolling: true } satisfies Record<
-    keyof FastifyBindingOptions,
-    true
-  >),
+  'secret',
+  'cookie',
+  'cookieName',
+  'saveUninitialized',
+  'rolling',
+  'prefix',
+  'logLevel',
+  'logSerializers',
 ]);
-
-/** `fastify.register()`'s own options, which Fastify passes to every plugin along with the plugin's. */
-const REGISTER_OPTION_NAMES: ReadonlySet<string> = new Set(['prefix', 'logLevel', 'logSerializers']);
-
-/** Every name the plugin accepts. */
-const OPTION_NAMES: ReadonlySet<string> = new Set([...MANAGER_OPTION_NAMES, ...OWN_OPTION_NAMES, ...REGISTER_OPTION_NAMES]);
 
 /** `@fastify/session` options with no same-meaning equivalent: what to use instead. */
 const MIGRATIONS: Readonly<Record<string, string>> = Object.freeze({
@@ -137,26 +158,18 @@ const COOKIE_MIGRATIONS: Readonly<Record<string, string>> = Object.freeze({
 
 /**
  * Checks the options (an unknown name is an `OptionError` with a "did you mean" hint; an
- * `@fastify/session` option without a same-meaning equivalent names the Reprise one) and builds or
- * takes the manager. Checks every option before building anything.
+ * `@fastify/session` option without a same-meaning equivalent names the Reprise one; the manager's
+ * by core's schema) and builds or takes the manager. Checks every option before building anything.
  */
 export function normalizeOptions(options: RepriseFastifyOptions | undefined): PluginSettings {
-  const given = (options ?? {}) as Record<string, unknown>;
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw new OptionError(`@reprise/fastify options must be an object, got ${describeOptionValue(given)}`);
-  }
-  assertNoMigrations(given);
-  assertKnownOptions(given, OPTION_NAMES);
-  if (given.saveUninitialized !== undefined && given.saveUninitialized !== false) {
-    throw new OptionError(
-      'saveUninitialized must be false (or left out): Reprise never creates a session for a request that does not write one; read request.liveSession to create one on purpose',
-    );
-  }
-  if (given.rolling !== undefined && typeof given.rolling !== 'boolean') throw new OptionError('rolling must be a boolean');
-  const cookie = normalizeCookie(given.cookie, given.cookieName);
-  const secrets = normalizeSecrets(given.secret);
-  const { manager, ownsManager } = managerFrom(options ?? {});
-  return { manager, ownsManager, cookie, secrets, rolling: given.rolling !== false };
+  const given: unknown = options ?? {};
+  if (typeof given === 'object' && given !== null) assertNoMigrations(given as Record<string, unknown>);
+  const parsed = parseOptions(PLUGIN_OPTIONS_SCHEMA, given, { name: '@reprise/fastify options' });
+  const cookie = normalizeCookie((given as FastifyBindingOptions).cookie, parsed.cookieName);
+  const secrets =
+    parsed.secret === undefined ? undefined : Object.freeze(typeof parsed.secret === 'string' ? [parsed.secret] : [...parsed.secret]);
+  const { manager, ownsManager } = managerFrom(given as RepriseFastifyOptions);
+  return { manager, ownsManager, cookie, secrets, rolling: parsed.rolling };
 }
 
 function assertNoMigrations(options: Record<string, unknown>): void {
@@ -172,63 +185,24 @@ function assertNoMigrations(options: Record<string, unknown>): void {
   }
 }
 
-/** Normalizes and validates the cookie options (`cookieName` is `@fastify/session`'s `cookie.name`). */
-export function normalizeCookie(options: unknown, cookieName?: unknown): CookieSettings {
-  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
-    throw new OptionError(`cookie must be an object, got ${describeOptionValue(options)}`);
-  }
-  const given = (options ?? {}) as SessionCookieOptions;
-  assertKnownOptions(given, COOKIE_OPTION_NAMES, 'cookie.');
-  if (cookieName !== undefined && given.name !== undefined) throw new OptionError('give cookieName or cookie.name, not both');
-  const cookie = { ...COOKIE_DEFAULTS, ...stripUndefined({ ...given, name: given.name ?? cookieName }) } as Record<
-    keyof CookieSettings,
-    unknown
-  >;
-  if (typeof cookie.name !== 'string' || !COOKIE_NAME.test(cookie.name)) {
-    throw new OptionError(`cookie.name must be a cookie token, got ${describeOptionValue(cookie.name)}`);
-  }
-  validateMaxAge('cookie.maxAge', cookie.maxAge);
-  if (typeof cookie.httpOnly !== 'boolean') throw new OptionError('cookie.httpOnly must be a boolean');
-  if (!SAME_SITE.has(cookie.sameSite))
-    throw new OptionError(`cookie.sameSite must be 'lax', 'strict', 'none' or false, got ${describeOptionValue(cookie.sameSite)}`);
-  if (cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') throw new OptionError("cookie.secure must be true, false or 'auto'");
-  if (cookie.domain !== undefined && typeof cookie.domain !== 'string') throw new OptionError('cookie.domain must be a string');
-  if (typeof cookie.path !== 'string' || !cookie.path.startsWith('/'))
-    throw new OptionError("cookie.path must be a string starting with '/'");
-  return Object.freeze(cookie as unknown as CookieSettings);
+/** Normalizes and validates the cookie options (`cookieName` is `@fastify/session`'s `cookie.name`); messages name `cookie.<name>`. */
+export function normalizeCookie(options: unknown, cookieName?: string): CookieSettings {
+  const given = options as SessionCookieOptions | undefined;
+  if (cookieName === undefined) return parseCookieOptions(given);
+  if (typeof given === 'object' && given !== null && given.name !== undefined)
+    throw new OptionError('give cookieName or cookie.name, not both');
+  return parseCookieOptions({ ...given, name: cookieName });
 }
 
 /** Validates a cookie lifetime: a positive number of ms or `'session'`. */
 export function validateMaxAge(name: string, value: unknown): asserts value is number | 'session' {
-  if (value === 'session') return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+  if (!isCookieMaxAge(value))
     throw new OptionError(`${name} must be a positive number of ms or 'session', got ${describeOptionValue(value)}`);
-  }
-}
-
-function normalizeSecrets(secret: unknown): readonly string[] | undefined {
-  if (secret === undefined) return undefined;
-  const list: unknown[] = Array.isArray(secret) ? [...secret] : [secret];
-  if (list.length === 0) throw new OptionError('secret must not be an empty array');
-  for (const item of list) {
-    if (typeof item !== 'string' || item.length === 0)
-      throw new OptionError(`secret must be a string or an array of strings, got ${describeOptionValue(item)}`);
-  }
-  const signing = list[0] as string;
-  if (signing.length < MIN_SECRET_LENGTH) {
-    throw new OptionError(
-      `secret must be at least ${MIN_SECRET_LENGTH} characters long (the one that signs: the first of the array), got ${signing.length}`,
-    );
-  }
-  return Object.freeze(list as string[]);
 }
 
 function managerFrom(options: RepriseFastifyOptions): { manager: SessionManager<RepriseData>; ownsManager: boolean } {
   if (options.manager !== undefined) {
-    if (!(options.manager instanceof SessionManager)) throw new OptionError('manager must be a SessionManager');
-    const ignored = Object.entries(options).filter(
-      ([name, value]) => !OWN_OPTION_NAMES.has(name) && !REGISTER_OPTION_NAMES.has(name) && value !== undefined,
-    );
+    const ignored = Object.entries(options).filter(([name, value]) => !OWN_OPTION_NAMES.has(name) && value !== undefined);
     if (ignored.length > 0) {
       const names = ignored.map(([name]) => name).join(', ');
       throw new OptionError(`{ manager } cannot come with manager options (${names}): give them to the SessionManager`);
@@ -240,8 +214,4 @@ function managerFrom(options: RepriseFastifyOptions): { manager: SessionManager<
   >;
   const adapter = managerOptions.adapter ?? new MemoryAdapter();
   return { manager: new SessionManager<RepriseData>({ ...managerOptions, adapter }), ownsManager: true };
-}
-
-function stripUndefined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
 }

@@ -127,6 +127,15 @@ describe('registration', () => {
       expect(t.manager.getOption('retryAfter')).to.equal(9);
     });
 
+    it("accepts fastify.register()'s own options (prefix, logLevel, logSerializers) next to the plugin's", async () => {
+      const app = Fastify();
+      await app.register(cookie);
+      await app.register(reprise, { prefix: '/shop', logLevel: 'warn', logSerializers: {}, secret: SECRET } as RepriseFastifyOptions);
+      await app.ready();
+      expect(app.sessionManager).to.be.instanceOf(SessionManager);
+      await app.close();
+    });
+
     it('refuses an unknown option, suggesting the close one', async () => {
       expect(await optionMessage({ idleTimout: 60_000 })).to.equal('unknown option "idleTimout" (did you mean "idleTimeout"?)');
       expect(await optionMessage({ cookies: {} })).to.equal('unknown option "cookies" (did you mean "cookie"?)');
@@ -151,7 +160,9 @@ describe('registration', () => {
 
     it("cookieName is @fastify/session's cookie.name: one or the other", async () => {
       expect(await optionMessage({ cookieName: 'a', cookie: { name: 'b' } })).to.equal('give cookieName or cookie.name, not both');
-      expect(await optionMessage({ cookieName: 'a b' })).to.equal('cookie.name must be a cookie token, got "a b"');
+      expect(await optionMessage({ cookieName: 'a b' })).to.equal(
+        'cookieName must be a cookie token (letters, digits and !#$%&\'*+-.^_`|~), got "a b"',
+      );
     });
 
     it('refuses a short or malformed secret', async () => {
@@ -164,14 +175,17 @@ describe('registration', () => {
     });
 
     it('refuses invalid values', async () => {
-      expect(await optionMessage({ rolling: 'yes' })).to.equal('rolling must be a boolean');
+      expect(await optionMessage({ rolling: 'yes' })).to.equal('rolling must be a boolean, got "yes"');
       expect(await optionMessage({ cookie: 'sid' })).to.equal('cookie must be an object, got "sid"');
       expect(await optionMessage({ cookie: { sameSite: 'sometimes' } })).to.match(/^cookie\.sameSite must be/);
-      expect(await optionMessage({ cookie: { path: 'shop' } })).to.equal("cookie.path must be a string starting with '/'");
+      expect(await optionMessage({ cookie: { path: 'shop' } })).to.equal('cookie.path must be a string starting with \'/\', got "shop"');
       for (const maxAge of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
         expect(await optionMessage({ cookie: { maxAge } })).to.match(/^cookie\.maxAge must be a positive number of ms or 'session'/);
       }
       expect(await optionMessage({ hookTimeout: 2 ** 31 })).to.match(/^hookTimeout must be at most 2147483647 ms/);
+      expect(await optionMessage({ maxSessions: 0 })).to.equal('maxSessions must be a positive integer, got 0');
+      expect(await optionMessage({ adapter: {} })).to.match(/^adapter must implement SessionAdapter .*missing: save, load, take, delete$/);
+      expect(await optionMessage({ saveUninitialized: 'no' })).to.match(/^saveUninitialized must be false/);
     });
 
     it('refuses manager options next to a manager (they would be silently ignored)', async () => {

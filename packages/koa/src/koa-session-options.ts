@@ -1,5 +1,5 @@
 import { OptionError } from '@reprise/core';
-import { describeOptionValue } from '@reprise/core/adapter-kit';
+import { customField, describeOptionValue, optionalField } from '@reprise/core/adapter-kit';
 import type { CookieOptions } from './options.js';
 
 /**
@@ -113,6 +113,14 @@ export const KOA_SESSION_OPTION_NAMES: ReadonlySet<string> = new Set(
     valid: true,
     beforeSave: true,
   } satisfies Record<keyof KoaSessionOptions, true>),
+);
+
+/** Any value: a koa-session option is checked when {@link fromKoaSessionOptions} translates it. */
+const TRANSLATED = optionalField(customField<unknown>(() => true, ''));
+
+/** A field per koa-session option name, so that the `session()` schema knows them (and suggests them for a typo). */
+export const KOA_SESSION_FIELDS = Object.freeze(
+  Object.fromEntries([...KOA_SESSION_OPTION_NAMES].map((name) => [name, TRANSLATED])) as Record<keyof KoaSessionOptions, typeof TRANSLATED>,
 );
 
 /** What {@link fromKoaSessionOptions} makes of the options. */

@@ -3,8 +3,7 @@ import type { IssuedSignature } from './cookie.js';
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
 import { REQUEST_SESSION, installAccessors, type KoaSessionData } from './context.js';
-import { fromKoaSessionOptions } from './koa-session-options.js';
-import { assertKnownSessionOptions, managerFrom, normalizeCookie, type SessionOptions } from './options.js';
+import { parseSessionOptions, type SessionOptions } from './options.js';
 import { RequestSession } from './request-session.js';
 import type { MiddlewareState } from './shared-state.js';
 
@@ -31,16 +30,12 @@ export function session<TData extends SessionData = KoaSessionData>(
   first?: SessionOptions<TData> | Koa,
   second?: SessionOptions<TData> | Koa,
 ): SessionMiddleware<TData> {
-  const given = optionsArgument<TData>(first, second);
-  assertKnownSessionOptions(given);
-  const { options, requireKeys } = fromKoaSessionOptions(given);
-  if (options.ipBinding !== undefined && typeof options.ipBinding !== 'boolean') throw new OptionError('ipBinding must be a boolean');
-  const manager = managerFrom(options);
+  const { manager, cookie, ipBinding, requireKeys } = parseSessionOptions(optionsArgument<TData>(first, second));
   const signatures = new WeakMap<LiveSession<TData>, IssuedSignature>();
   const shared: MiddlewareState<TData> = {
     manager,
-    cookie: normalizeCookie(options.cookie),
-    ipBinding: options.ipBinding ?? false,
+    cookie,
+    ipBinding,
     boundIps: new WeakMap(),
     maxAges: new WeakMap(),
     cookieExpiries: new WeakMap(),

@@ -153,7 +153,7 @@ describe("session() with koa-session's options", () => {
       expect(optionError(() => sessionWith({ sameSite: 'sometimes' })).message).to.match(/cookie\.sameSite/);
       expect(optionError(() => sessionWith({ key: 'koa:sess' })).message).to.match(/cookie\.name must be a cookie token/);
       expect(optionError(() => sessionWith({ maxAge: -1 })).message).to.match(/cookie\.maxAge/);
-      expect(optionError(() => sessionWith({ domain: () => 'example.com' })).message).to.match(/cookie\.domain must be a string/);
+      expect(optionError(() => sessionWith({ domain: () => 'example.com' })).message).to.match(/cookie\.domain must be a non-empty string/);
     });
 
     it('a typo is suggested among them', () => {

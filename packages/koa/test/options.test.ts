@@ -71,6 +71,16 @@ describe('session() options', () => {
       expect(optionError(() => sessionWith({ saveUninitialized: true })).message).to.equal('unknown option "saveUninitialized"');
     });
 
+    it("suggests koa-session's names too, and words wrong values like every Reprise package", () => {
+      expect(optionError(() => sessionWith({ renw: true })).message).to.equal('unknown option "renw" (did you mean "renew"?)');
+      expect(optionError(() => sessionWith({ maxSessions: 0 })).message).to.equal('maxSessions must be a positive integer, got 0');
+      expect(optionError(() => sessionWith({ ipBinding: 1 })).message).to.equal('ipBinding must be a boolean, got 1');
+      expect(optionError(() => sessionWith({ manager: {} })).message).to.equal('manager must be a SessionManager');
+      expect(optionError(() => sessionWith({ cookie: { path: 'shop' } })).message).to.equal(
+        `cookie.path must be a string starting with '/', got "shop"`,
+      );
+    });
+
     it('refuses an unknown name even with an undefined value', () => {
       expect(optionError(() => sessionWith({ maxSesions: undefined })).message).to.equal(
         'unknown option "maxSesions" (did you mean "maxSessions"?)',
