@@ -116,3 +116,5 @@ export {
   parseCookieOptions,
 } from './cookie-options.js';
 export type { SessionCookieOptions, CookieSettings } from './cookie-options.js';
+export { sessionCookieView, settleSessionCall } from './session-cookie-view.js';
+export type { SessionCookie, SessionCallback, CookieLifetime } from './session-cookie-view.js';

@@ -1,26 +1,7 @@
-/** A Node-style callback, as express-session's methods take. */
-export type SessionCallback = (error?: unknown) => void;
+import type { SessionCallback, SessionCookie } from '@reprise/core/adapter-kit';
 
-/**
- * `req.session.cookie`: the session cookie as express-session shows it. `maxAge` is writable
- * ("remember me"); the other attributes come from the middleware's `cookie` option and are read-only.
- */
-export interface SessionCookie {
-  /**
-   * This session's cookie lifetime in ms, or `null` for a browser-session cookie. Default the
-   * middleware's `cookie.maxAge`. Setting it creates the session if needed and re-issues its cookie.
-   */
-  maxAge: number | null;
-  /** The middleware's `cookie.maxAge` in ms (`null`: browser-session cookies). */
-  readonly originalMaxAge: number | null;
-  /** When the cookie expires (as issued, or as this response will issue it); `null` for a browser-session cookie. Read-only: set `maxAge`. */
-  readonly expires: Date | null;
-  readonly path: string;
-  readonly domain: string | undefined;
-  readonly httpOnly: boolean;
-  readonly secure: boolean | 'auto';
-  readonly sameSite: 'lax' | 'strict' | 'none' | false;
-}
+// express-session's callback and `session.cookie`: shared with @reprise/fastify through core's adapter kit.
+export type { SessionCallback, SessionCookie };
 
 /**
  * express-session's session methods and properties, on `req.session`. They are not data: never

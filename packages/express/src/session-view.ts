@@ -1,3 +1,4 @@
+import { sessionCookieView, settleSessionCall } from '@reprise/core/adapter-kit';
 import type { CookieSettings } from './options.js';
 import type { RequestSession } from './request-session.js';
 import { METHOD_NAMES, type SessionCallback, type SessionCookie, type SessionMethods } from './session-methods.js';
@@ -47,7 +48,7 @@ export class SessionView {
   }
 
   #methodsOf(): SessionMethods {
-    this.#methods ??= sessionMethods(this.#binding, cookieView(this.#binding, this.#cookie));
+    this.#methods ??= sessionMethods(this.#binding, sessionCookieView(this.#binding, this.#cookie, 'req.session', 'middleware'));
     return this.#methods;
   }
 }
@@ -63,13 +64,13 @@ function sessionMethods(binding: RequestSession, cookie: SessionCookie): Session
     resetMaxAge: () => {
       if (binding.current !== undefined) cookie.maxAge = cookie.originalMaxAge;
     },
-    regenerate: (callback?: SessionCallback) => settle(() => regenerate(binding), callback),
+    regenerate: (callback?: SessionCallback) => settleSessionCall(() => regenerate(binding), callback),
     destroy: (callback?: SessionCallback) =>
-      settle(() => {
+      settleSessionCall(() => {
         binding.data = null;
       }, callback),
-    save: (callback?: SessionCallback) => settle(() => undefined, callback),
-    reload: (callback?: SessionCallback) => settle(() => undefined, callback),
+    save: (callback?: SessionCallback) => settleSessionCall(() => undefined, callback),
+    reload: (callback?: SessionCallback) => settleSessionCall(() => undefined, callback),
   };
   return methods as SessionMethods;
 }
@@ -80,55 +81,4 @@ function regenerate(binding: RequestSession): void {
   if (session === undefined) return;
   session.regenerate();
   binding.data = {} as RepriseData;
-}
-
-/** Runs `action`, then answers `callback` (on the next tick, with the error if any) or returns a promise. */
-function settle(action: () => void, callback: SessionCallback | undefined): Promise<void> | undefined {
-  let error: unknown;
-  let failed = false;
-  try {
-    action();
-  } catch (caught) {
-    error = caught;
-    failed = true;
-  }
-  if (callback === undefined) return failed ? Promise.reject(error) : Promise.resolve();
-  process.nextTick(() => (failed ? callback(error) : callback()));
-  return undefined;
-}
-
-/** `req.session.cookie`: `maxAge` reads and sets this session's lifetime; the rest is read-only. */
-function cookieView(binding: RequestSession, settings: CookieSettings): SessionCookie {
-  const readOnly = (name: string) => () => {
-    throw new TypeError(
-      `req.session.cookie.${name} is the middleware's cookie.${name} option and cannot change per session (only cookie.maxAge can)`,
-    );
-  };
-  const view = {};
-  Object.defineProperties(view, {
-    maxAge: {
-      enumerable: true,
-      get: () => (binding.maxAge === 'session' ? null : binding.maxAge),
-      set: (value: number | null) => {
-        binding.maxAge = value === null ? 'session' : value;
-      },
-    },
-    originalMaxAge: { enumerable: true, get: () => (settings.maxAge === 'session' ? null : settings.maxAge), set: readOnly('maxAge') },
-    expires: {
-      enumerable: true,
-      get: () => {
-        const expiry = binding.cookieExpiry;
-        return expiry === undefined ? null : new Date(expiry);
-      },
-      set: () => {
-        throw new TypeError('req.session.cookie.expires cannot be set: set req.session.cookie.maxAge (ms) instead');
-      },
-    },
-    path: { enumerable: true, get: () => settings.path, set: readOnly('path') },
-    domain: { enumerable: true, get: () => settings.domain, set: readOnly('domain') },
-    httpOnly: { enumerable: true, get: () => settings.httpOnly, set: readOnly('httpOnly') },
-    secure: { enumerable: true, get: () => settings.secure, set: readOnly('secure') },
-    sameSite: { enumerable: true, get: () => settings.sameSite, set: readOnly('sameSite') },
-  });
-  return Object.freeze(view) as SessionCookie;
 }

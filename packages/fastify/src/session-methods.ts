@@ -1,29 +1,9 @@
+import type { SessionCallback, SessionCookie } from '@reprise/core/adapter-kit';
 import type { RepriseData } from './types.js';
 
-/** A Node-style callback, as `@fastify/session`'s methods take. */
-export type SessionCallback = (error?: unknown) => void;
-
-/**
- * `request.session.cookie`: the session cookie as `@fastify/session` shows it. `maxAge` is writable
- * ("remember me"); the other attributes come from the plugin's `cookie` option and are read-only.
- */
-export interface SessionCookie {
-  /**
-   * This session's cookie lifetime in ms, or `null` for a browser-session cookie. Default the
-   * plugin's `cookie.maxAge`. Setting it creates the session if needed and re-issues its cookie.
-   */
-  maxAge: number | null;
-  /** The plugin's `cookie.maxAge` in ms (`null`: browser-session cookies). */
-  readonly originalMaxAge: number | null;
-  /** When the cookie expires (as issued, or as this response will issue it); `null` for a browser-session cookie. Read-only: set `maxAge`. */
-  readonly expires: Date | null;
-  readonly path: string;
-  readonly domain: string | undefined;
-  readonly httpOnly: boolean;
-  readonly secure: boolean | 'auto';
-  readonly sameSite: 'lax' | 'strict' | 'none' | false;
-}
-
+// A Node-style callback as `@fastify/session`'s methods take, and `session.cookie`: shared with
+// @reprise/express through core's adapter kit.
+export type { SessionCallback, SessionCookie };
 /**
  * `@fastify/session`'s session methods, on `request.session`. They are not data: never enumerated,
  * serialized or persisted, and their names cannot be assigned through `request.session.x = ...`

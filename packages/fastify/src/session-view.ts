@@ -1,3 +1,4 @@
+import { sessionCookieView, settleSessionCall } from '@reprise/core/adapter-kit';
 import { OptionError } from '@reprise/core';
 import type { CookieSettings } from './options.js';
 import type { RequestSession } from './request-session.js';
@@ -52,7 +53,7 @@ export class SessionView {
   }
 
   #methodsOf(): SessionMethods {
-    this.#methods ??= sessionMethods(this.#binding, cookieView(this.#binding, this.#cookie));
+    this.#methods ??= sessionMethods(this.#binding, sessionCookieView(this.#binding, this.#cookie, 'request.session', 'plugin'));
     return this.#methods;
   }
 }
@@ -80,14 +81,14 @@ function sessionMethods(binding: RequestSession, cookie: SessionCookie): Session
     touch: () => binding.current?.touch(),
     regenerate: (keep?: readonly string[] | SessionCallback, callback?: SessionCallback) => {
       const fields = typeof keep === 'function' ? [] : (keep ?? []);
-      return settle(() => regenerate(binding, fields), typeof keep === 'function' ? keep : callback);
+      return settleSessionCall(() => regenerate(binding, fields), typeof keep === 'function' ? keep : callback);
     },
     destroy: (callback?: SessionCallback) =>
-      settle(() => {
+      settleSessionCall(() => {
         binding.data = null;
       }, callback),
-    save: (callback?: SessionCallback) => settle(() => undefined, callback),
-    reload: (callback?: SessionCallback) => settle(() => undefined, callback),
+    save: (callback?: SessionCallback) => settleSessionCall(() => undefined, callback),
+    reload: (callback?: SessionCallback) => settleSessionCall(() => undefined, callback),
     options: (options: { maxAge?: number | null | undefined }) => {
       if (typeof options !== 'object' || options === null) throw new OptionError('request.session.options() takes an object: { maxAge }');
       for (const name of Object.keys(options)) {
@@ -111,55 +112,4 @@ function regenerate(binding: RequestSession, keep: readonly string[]): void {
   const kept = Object.fromEntries(keep.filter((key) => Object.hasOwn(data, key)).map((key) => [key, data[key]]));
   session.regenerate();
   binding.data = kept as RepriseData;
-}
-
-/** Runs `action`, then answers `callback` (on the next tick, with the error if any) or returns a promise. */
-function settle(action: () => void, callback: SessionCallback | undefined): Promise<void> | undefined {
-  let error: unknown;
-  let failed = false;
-  try {
-    action();
-  } catch (caught) {
-    error = caught;
-    failed = true;
-  }
-  if (callback === undefined) return failed ? Promise.reject(error) : Promise.resolve();
-  process.nextTick(() => (failed ? callback(error) : callback()));
-  return undefined;
-}
-
-/** `request.session.cookie`: `maxAge` reads and sets this session's lifetime; the rest is read-only. */
-function cookieView(binding: RequestSession, settings: CookieSettings): SessionCookie {
-  const readOnly = (name: string) => () => {
-    throw new TypeError(
-      `request.session.cookie.${name} is the plugin's cookie.${name} option and cannot change per session (only cookie.maxAge can)`,
-    );
-  };
-  const view = {};
-  Object.defineProperties(view, {
-    maxAge: {
-      enumerable: true,
-      get: () => (binding.maxAge === 'session' ? null : binding.maxAge),
-      set: (value: number | null) => {
-        binding.maxAge = value === null ? 'session' : value;
-      },
-    },
-    originalMaxAge: { enumerable: true, get: () => (settings.maxAge === 'session' ? null : settings.maxAge), set: readOnly('maxAge') },
-    expires: {
-      enumerable: true,
-      get: () => {
-        const expiry = binding.cookieExpiry;
-        return expiry === undefined ? null : new Date(expiry);
-      },
-      set: () => {
-        throw new TypeError('request.session.cookie.expires cannot be set: set request.session.cookie.maxAge (ms) instead');
-      },
-    },
-    path: { enumerable: true, get: () => settings.path, set: readOnly('path') },
-    domain: { enumerable: true, get: () => settings.domain, set: readOnly('domain') },
-    httpOnly: { enumerable: true, get: () => settings.httpOnly, set: readOnly('httpOnly') },
-    secure: { enumerable: true, get: () => settings.secure, set: readOnly('secure') },
-    sameSite: { enumerable: true, get: () => settings.sameSite, set: readOnly('sameSite') },
-  });
-  return Object.freeze(view) as SessionCookie;
 }
