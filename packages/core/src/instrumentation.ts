@@ -52,17 +52,32 @@ const store = channel(STORE_CHANNEL);
  * Runs `run` (the hooks of one close or restore, resolving to their failures) and, when someone
  * subscribes to {@link HOOK_CHANNEL}, publishes its timing. Without subscribers it adds one check.
  */
-export async function timeHooks(
+export function timeHooks(
   manager: object,
   kind: HookTiming['kind'],
   reason: CloseReason | undefined,
   count: number,
   run: () => Promise<number>,
 ): Promise<number> {
+  // Not async: without a subscriber the close awaits `run()` itself, with no promise added around it.
   if (!hooks.hasSubscribers || count === 0) return run();
+  return timed({ manager, kind, reason, count }, run);
+}
+
+async function timed(
+  what: { manager: object; kind: HookTiming['kind']; reason: CloseReason | undefined; count: number },
+  run: () => Promise<number>,
+): Promise<number> {
   const started = performance.now();
   const failures = await run();
-  hooks.publish({ manager, kind, reason, hooks: count, failures, durationMs: performance.now() - started } satisfies HookTiming);
+  hooks.publish({
+    manager: what.manager,
+    kind: what.kind,
+    reason: what.reason,
+    hooks: what.count,
+    failures,
+    durationMs: performance.now() - started,
+  } satisfies HookTiming);
   return failures;
 }
 
