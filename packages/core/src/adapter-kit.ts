@@ -32,7 +32,10 @@
  * - **Framework bindings**: the session cookie's options, the same in Koa, Express and Fastify:
  *   `SessionCookieOptions` (documented), `CookieSettings` (normalized), `COOKIE_DEFAULTS` (frozen),
  *   `COOKIE_OPTIONS_SCHEMA` to nest as a binding's `cookie` option (`COOKIE_FIELDS` for a variant),
- *   and `parseCookieOptions(input, { what })`, whose messages name `cookie.<name>`.
+ *   and `parseCookieOptions(input, { what })`, whose messages name `cookie.<name>`. For the habits of
+ *   express-session and `@fastify/session`: `ReservedNameProxy` (the session object over the data,
+ *   answering the binding's method names), `sessionCookieView` (`session.cookie`) and
+ *   `settleSessionCall` (a callback or a promise).
  *
  * The contracts themselves (`SessionAdapter`, `SessionCoordinator` and their types) and the errors
  * (`AdapterError`, `OptionError`, `RepriseError`) are exported by the main entry, `@reprise/core`.
@@ -118,3 +121,5 @@ export {
 export type { SessionCookieOptions, CookieSettings } from './cookie-options.js';
 export { sessionCookieView, settleSessionCall } from './session-cookie-view.js';
 export type { SessionCookie, SessionCallback, CookieLifetime } from './session-cookie-view.js';
+export { ReservedNameProxy } from './reserved-name-proxy.js';
+export type { ReservedNames } from './reserved-name-proxy.js';

@@ -1,4 +1,4 @@
-import { sessionCookieView, settleSessionCall } from '@reprise/core/adapter-kit';
+import { ReservedNameProxy, sessionCookieView, settleSessionCall } from '@reprise/core/adapter-kit';
 import type { CookieSettings } from './options.js';
 import type { RequestSession } from './request-session.js';
 import { METHOD_NAMES, type SessionCallback, type SessionCookie, type SessionMethods } from './session-methods.js';
@@ -12,39 +12,26 @@ import type { RepriseData, RequestSessionObject } from './types.js';
 export class SessionView {
   readonly #binding: RequestSession;
   readonly #cookie: CookieSettings;
+  readonly #proxy: ReservedNameProxy<RequestSessionObject>;
   #methods: SessionMethods | undefined;
-  #target: RepriseData | undefined;
-  #proxy: RequestSessionObject | undefined;
 
   constructor(binding: RequestSession, cookie: CookieSettings) {
     this.#binding = binding;
     this.#cookie = cookie;
+    this.#proxy = new ReservedNameProxy(() => binding.data, {
+      has: (property) => METHOD_NAMES.has(property),
+      read: (property) => this.#methodsOf()[property as keyof SessionMethods],
+      refuse: (property) => {
+        throw new TypeError(
+          `req.session.${String(property)} is a session method or property (express-session's), not a data key: choose another key name`,
+        );
+      },
+    });
   }
 
   /** `req.session`: the same object while the data object stays the same. */
   get object(): RequestSessionObject {
-    const data = this.#binding.data;
-    if (data !== this.#target || this.#proxy === undefined) {
-      this.#target = data;
-      this.#proxy = new Proxy(data, this.#handler()) as RequestSessionObject;
-    }
-    return this.#proxy;
-  }
-
-  #handler(): ProxyHandler<RepriseData> {
-    const refuse = (property: PropertyKey): never => {
-      throw new TypeError(
-        `req.session.${String(property)} is a session method or property (express-session's), not a data key: choose another key name`,
-      );
-    };
-    return {
-      get: (target, property) =>
-        METHOD_NAMES.has(property) ? this.#methodsOf()[property as keyof SessionMethods] : Reflect.get(target, property),
-      set: (target, property, value) => (METHOD_NAMES.has(property) ? refuse(property) : Reflect.set(target, property, value)),
-      defineProperty: (target, property, descriptor) =>
-        METHOD_NAMES.has(property) ? refuse(property) : Reflect.defineProperty(target, property, descriptor),
-      deleteProperty: (target, property) => (METHOD_NAMES.has(property) ? refuse(property) : Reflect.deleteProperty(target, property)),
-    };
+    return this.#proxy.object;
   }
 
   #methodsOf(): SessionMethods {

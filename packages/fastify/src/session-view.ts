@@ -1,4 +1,4 @@
-import { sessionCookieView, settleSessionCall } from '@reprise/core/adapter-kit';
+import { ReservedNameProxy, sessionCookieView, settleSessionCall } from '@reprise/core/adapter-kit';
 import { OptionError } from '@reprise/core';
 import type { CookieSettings } from './options.js';
 import type { RequestSession } from './request-session.js';
@@ -13,43 +13,28 @@ import type { RepriseData, RequestSessionObject } from './types.js';
 export class SessionView {
   readonly #binding: RequestSession;
   readonly #cookie: CookieSettings;
+  readonly #proxy: ReservedNameProxy<RequestSessionObject>;
   #methods: SessionMethods | undefined;
-  #target: RepriseData | undefined;
-  #proxy: RequestSessionObject | undefined;
 
   constructor(binding: RequestSession, cookie: CookieSettings) {
     this.#binding = binding;
     this.#cookie = cookie;
+    this.#proxy = new ReservedNameProxy(() => binding.data, {
+      has: (property) => METHOD_NAMES.has(property) || (typeof property === 'string' && Object.hasOwn(UNSUPPORTED_METHODS, property)),
+      read: (property) =>
+        METHOD_NAMES.has(property) ? this.#methodsOf()[property as keyof SessionMethods] : unsupported(String(property)),
+      refuse: (property) => {
+        const name = String(property);
+        throw new TypeError(
+          `request.session.${name} is a session method, not a data key: use request.session.set(${JSON.stringify(name)}, value) to store a key of that name`,
+        );
+      },
+    });
   }
 
   /** `request.session`: the same object while the data object stays the same. */
   get object(): RequestSessionObject {
-    const data = this.#binding.data;
-    if (data !== this.#target || this.#proxy === undefined) {
-      this.#target = data;
-      this.#proxy = new Proxy(data, this.#handler()) as RequestSessionObject;
-    }
-    return this.#proxy;
-  }
-
-  #handler(): ProxyHandler<RepriseData> {
-    const reserved = (property: PropertyKey): boolean => METHOD_NAMES.has(property) || Object.hasOwn(UNSUPPORTED_METHODS, property);
-    const refuse = (property: PropertyKey): never => {
-      const name = String(property);
-      throw new TypeError(
-        `request.session.${name} is a session method, not a data key: use request.session.set(${JSON.stringify(name)}, value) to store a key of that name`,
-      );
-    };
-    return {
-      get: (target, property) => {
-        if (METHOD_NAMES.has(property)) return this.#methodsOf()[property as keyof SessionMethods];
-        if (typeof property === 'string' && Object.hasOwn(UNSUPPORTED_METHODS, property)) return unsupported(property);
-        return Reflect.get(target, property);
-      },
-      set: (target, property, value) => (reserved(property) ? refuse(property) : Reflect.set(target, property, value)),
-      defineProperty: (target, property, descriptor) =>
-        reserved(property) ? refuse(property) : Reflect.defineProperty(target, property, descriptor),
-    };
+    return this.#proxy.object;
   }
 
   #methodsOf(): SessionMethods {
