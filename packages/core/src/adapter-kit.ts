@@ -35,7 +35,8 @@
  *   and `parseCookieOptions(input, { what })`, whose messages name `cookie.<name>`. For the habits of
  *   express-session and `@fastify/session`: `ReservedNameProxy` (the session object over the data,
  *   answering the binding's method names), `sessionCookieView` (`session.cookie`) and
- *   `settleSessionCall` (a callback or a promise).
+ *   `settleSessionCall` (a callback or a promise). `CookieLifetimes`: each session's cookie lifetime
+ *   and when a response must (re)issue the cookie (sliding by `RENEW_FRACTION`).
  *
  * The contracts themselves (`SessionAdapter`, `SessionCoordinator` and their types) and the errors
  * (`AdapterError`, `OptionError`, `RepriseError`) are exported by the main entry, `@reprise/core`.
@@ -123,3 +124,4 @@ export { sessionCookieView, settleSessionCall } from './session-cookie-view.js';
 export type { SessionCookie, SessionCallback, CookieLifetime } from './session-cookie-view.js';
 export { ReservedNameProxy } from './reserved-name-proxy.js';
 export type { ReservedNames } from './reserved-name-proxy.js';
+export { CookieLifetimes, RENEW_FRACTION } from './cookie-lifetimes.js';

@@ -1,3 +1,4 @@
+import { CookieLifetimes } from '@reprise/core/adapter-kit';
 import type { SessionManager } from '@reprise/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { MiddlewareState } from './middleware-state.js';
@@ -34,8 +35,7 @@ export function session(options?: SessionOptions): SessionMiddleware {
     cookie: settings.cookie,
     secrets: settings.secrets,
     rolling: settings.rolling,
-    maxAges: new WeakMap(),
-    cookieExpiries: new WeakMap(),
+    lifetimes: new CookieLifetimes(settings.cookie.maxAge, settings.rolling),
   };
   const middleware = (request: Request, response: Response, next: NextFunction): void => {
     if ((request as Bound)[BINDING] !== undefined) {

@@ -1,7 +1,7 @@
 import { AdapterError, RepriseError, SessionRequest, type CookieAction, type LiveSession } from '@reprise/core';
 import type { Request, Response } from 'express';
 import { carriesCookie, clearCookie, cookieValue, readCookie, secretsFor, writeCookie, type PresentedCookie } from './cookie.js';
-import { RENEW_FRACTION, type MiddlewareState } from './middleware-state.js';
+import type { MiddlewareState } from './middleware-state.js';
 import { validateMaxAge } from './options.js';
 import type { RepriseData } from './types.js';
 
@@ -62,24 +62,19 @@ export class RequestSession {
 
   /** This session's cookie lifetime in ms, or `'session'`. */
   get maxAge(): number | 'session' {
-    const session = this.#session.session;
-    return (session && this.#state.maxAges.get(session)) ?? this.#state.cookie.maxAge;
+    return this.#state.lifetimes.maxAgeOf(this.#session.session);
   }
 
   /** Sets this session's cookie lifetime ("remember me"): ms or `'session'`; creates the session if needed; the cookie is re-issued. */
   set maxAge(value: number | 'session') {
     validateMaxAge('req.session.cookie.maxAge', value);
-    this.#state.maxAges.set(this.live, value);
+    this.#state.lifetimes.setMaxAge(this.live, value);
     this.#forceCookie = true;
   }
 
   /** When the session's cookie expires (ms since the epoch), as last issued or as this response will issue it; `undefined` for a browser-session cookie. */
   get cookieExpiry(): number | undefined {
-    const maxAge = this.maxAge;
-    if (maxAge === 'session') return undefined;
-    const session = this.#session.session;
-    const issued = session === undefined ? undefined : this.#state.cookieExpiries.get(session);
-    return issued !== undefined && !this.#forceCookie ? issued : Date.now() + maxAge;
+    return this.#state.lifetimes.expiryOf(this.#session.session, this.#forceCookie, Date.now());
   }
 
   /** The cookie value for the request's session (signed when secrets are set); creates the session. */
@@ -151,16 +146,11 @@ export class RequestSession {
   }
 
   #issue(session: LiveSession<RepriseData>): void {
-    const { cookieExpiries, rolling } = this.#state;
-    const maxAge = this.maxAge;
     const now = Date.now();
-    const expiry = maxAge === 'session' ? Infinity : now + maxAge;
-    const issued = cookieExpiries.get(session);
     const changed = this.#presented?.id !== session.id || this.#presented.rotated || this.#forceCookie;
-    const slid = rolling && issued !== undefined && maxAge !== 'session' && expiry - issued >= maxAge * RENEW_FRACTION;
-    if (!changed && !slid && issued !== undefined) return;
+    const maxAge = this.#state.lifetimes.issue(session, changed, now);
+    if (maxAge === undefined) return;
     const line = writeCookie(this.#request, this.#response, this.#state.cookie, { id: session.id, maxAge, now, secrets: this.#secrets });
     this.#sent = { id: session.id, line };
-    cookieExpiries.set(session, expiry);
   }
 }

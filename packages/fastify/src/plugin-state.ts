@@ -1,3 +1,4 @@
+import type { CookieLifetimes } from '@reprise/core/adapter-kit';
 import type { LiveSession, SessionManager } from '@reprise/core';
 import type { FastifyInstance } from 'fastify';
 import type { CookieSigner } from './cookie.js';
@@ -13,11 +14,6 @@ export interface PluginState {
   readonly signer: CookieSigner | undefined;
   /** Whether the cookie's expiry slides with activity (`rolling`). */
   readonly rolling: boolean;
-  /** Per-session cookie lifetime ("remember me"), overriding `cookie.maxAge`. */
-  readonly maxAges: WeakMap<LiveSession<RepriseData>, number | 'session'>;
-  /** When the cookie last issued for each session expires (ms since the epoch; `Infinity` for browser-session cookies). */
-  readonly cookieExpiries: WeakMap<LiveSession<RepriseData>, number>;
+  /** Each session's cookie lifetime ("remember me", default `cookie.maxAge`) and last issued expiry. */
+  readonly lifetimes: CookieLifetimes<LiveSession<RepriseData>>;
 }
-
-/** Fraction of the cookie's lifetime its expiry must have moved before the sliding cookie is re-issued. */
-export const RENEW_FRACTION = 0.1;

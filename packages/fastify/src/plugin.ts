@@ -1,3 +1,4 @@
+import { CookieLifetimes } from '@reprise/core/adapter-kit';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { signerFor } from './cookie.js';
@@ -31,8 +32,7 @@ async function plugin(app: FastifyInstance, options: RepriseFastifyOptions): Pro
     cookie: settings.cookie,
     signer: signerFor(app, settings.secrets),
     rolling: settings.rolling,
-    maxAges: new WeakMap(),
-    cookieExpiries: new WeakMap(),
+    lifetimes: new CookieLifetimes(settings.cookie.maxAge, settings.rolling),
   };
   decorate(app, state);
 

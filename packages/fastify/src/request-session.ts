@@ -2,7 +2,7 @@ import { SessionRequest, type LiveSession } from '@reprise/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { carriesCookie, clearCookie, readCookie, writeCookie, type PresentedCookie } from './cookie.js';
 import { validateMaxAge } from './options.js';
-import { RENEW_FRACTION, type PluginState } from './plugin-state.js';
+import type { PluginState } from './plugin-state.js';
 import type { RepriseData } from './types.js';
 
 /**
@@ -57,24 +57,19 @@ export class RequestSession {
 
   /** This session's cookie lifetime in ms, or `'session'`. */
   get maxAge(): number | 'session' {
-    const session = this.#session.session;
-    return (session && this.#state.maxAges.get(session)) ?? this.#state.cookie.maxAge;
+    return this.#state.lifetimes.maxAgeOf(this.#session.session);
   }
 
   /** Sets this session's cookie lifetime ("remember me"): ms or `'session'`; creates the session if needed; the cookie is re-issued. */
   set maxAge(value: number | 'session') {
     validateMaxAge('request.session.cookie.maxAge', value);
-    this.#state.maxAges.set(this.live, value);
+    this.#state.lifetimes.setMaxAge(this.live, value);
     this.#forceCookie = true;
   }
 
   /** When the session's cookie expires (ms since the epoch), as last issued or as this response will issue it; `undefined` for a browser-session cookie. */
   get cookieExpiry(): number | undefined {
-    const maxAge = this.maxAge;
-    if (maxAge === 'session') return undefined;
-    const session = this.#session.session;
-    const issued = session === undefined ? undefined : this.#state.cookieExpiries.get(session);
-    return issued !== undefined && !this.#forceCookie ? issued : Date.now() + maxAge;
+    return this.#state.lifetimes.expiryOf(this.#session.session, this.#forceCookie, Date.now());
   }
 
   /** The cookie value for the request's session (signed when a signer is set); creates the session. */
@@ -127,14 +122,10 @@ export class RequestSession {
   }
 
   #issue(session: LiveSession<RepriseData>): void {
-    const { cookieExpiries, rolling } = this.#state;
-    const maxAge = this.maxAge;
     const now = Date.now();
-    const expiry = maxAge === 'session' ? Infinity : now + maxAge;
-    const issued = cookieExpiries.get(session);
     const changed = this.#presented?.id !== session.id || this.#presented.rotated || this.#forceCookie;
-    const slid = rolling && issued !== undefined && maxAge !== 'session' && expiry - issued >= maxAge * RENEW_FRACTION;
-    if (!changed && !slid && issued !== undefined) return;
+    const maxAge = this.#state.lifetimes.issue(session, changed, now);
+    if (maxAge === undefined) return;
     const line = writeCookie(this.#state.app, this.#request, this.#reply, this.#state.cookie, {
       id: session.id,
       maxAge,
@@ -142,6 +133,5 @@ export class RequestSession {
       signer: this.#state.signer,
     });
     this.#sent = { id: session.id, line };
-    cookieExpiries.set(session, expiry);
   }
 }

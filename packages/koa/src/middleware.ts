@@ -1,3 +1,4 @@
+import { CookieLifetimes } from '@reprise/core/adapter-kit';
 import { OptionError, type LiveSession, type SessionUnavailableError, type SessionData, type SessionManager } from '@reprise/core';
 import type { IssuedSignature } from './cookie.js';
 import type Koa from 'koa';
@@ -37,8 +38,7 @@ export function session<TData extends SessionData = KoaSessionData>(
     cookie,
     ipBinding,
     boundIps: new WeakMap(),
-    maxAges: new WeakMap(),
-    cookieExpiries: new WeakMap(),
+    lifetimes: new CookieLifetimes(cookie.maxAge),
     signatures,
     issuedSignature: (id) => {
       const live = manager.get(id);

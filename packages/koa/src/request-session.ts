@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { carriesCookie, clearCookie, readCookie, writeCookie, type PresentedCookie } from './cookie.js';
 import { validateMaxAge } from './options.js';
 import { sessionView, splitAssigned, type KoaSession } from './session-view.js';
-import { RENEW_FRACTION, type MiddlewareState } from './shared-state.js';
+import type { MiddlewareState } from './shared-state.js';
 
 /**
  * The Koa side of one request: reads the session cookie, drives core's {@link SessionRequest}
@@ -82,8 +82,7 @@ export class RequestSession<TData extends SessionData> {
 
   /** `ctx.sessionMaxAge`: this session's cookie lifetime in ms, or `'session'`. */
   get maxAge(): number | 'session' {
-    const session = this.#request.session;
-    return (session && this.#shared.maxAges.get(session)) ?? this.#shared.cookie.maxAge;
+    return this.#shared.lifetimes.maxAgeOf(this.#request.session);
   }
 
   /** Sets this session's cookie lifetime ("remember me"): ms or `'session'`; creates the session if needed. */
@@ -94,7 +93,7 @@ export class RequestSession<TData extends SessionData> {
   /** {@link maxAge}'s setter, with the name the error message gives a wrong value. */
   setMaxAge(value: unknown, name: string): void {
     validateMaxAge(name, value);
-    this.#shared.maxAges.set(this.live, value);
+    this.#shared.lifetimes.setMaxAge(this.live, value);
     this.#forceCookie = true;
   }
 
@@ -116,15 +115,10 @@ export class RequestSession<TData extends SessionData> {
   }
 
   #issue(session: LiveSession<TData>): void {
-    const { cookie, cookieExpiries } = this.#shared;
-    const maxAge = this.maxAge;
-    const expiry = maxAge === 'session' ? Infinity : Date.now() + maxAge;
-    const issued = cookieExpiries.get(session);
     const changed = this.#presented?.id !== session.id || this.#presented.rotated || this.#forceCookie;
-    const slid = issued !== undefined && maxAge !== 'session' && expiry - issued >= maxAge * RENEW_FRACTION;
-    if (!changed && !slid && issued !== undefined) return;
-    const signature = writeCookie(this.#ctx, cookie, session.id, maxAge, this.#ip());
-    cookieExpiries.set(session, expiry);
+    const maxAge = this.#shared.lifetimes.issue(session, changed, Date.now());
+    if (maxAge === undefined) return;
+    const signature = writeCookie(this.#ctx, this.#shared.cookie, session.id, maxAge, this.#ip());
     if (signature === undefined) this.#shared.signatures.delete(session);
     else this.#shared.signatures.set(session, signature);
   }

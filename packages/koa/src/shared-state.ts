@@ -1,3 +1,4 @@
+import type { CookieLifetimes } from '@reprise/core/adapter-kit';
 import type { LiveSession, SessionData, SessionManager } from '@reprise/core';
 import type { IssuedSignature } from './cookie.js';
 import type { CookieSettings } from './options.js';
@@ -9,15 +10,10 @@ export interface MiddlewareState<TData extends SessionData> {
   readonly ipBinding: boolean;
   /** The IP that created (or restored) each session, when `ipBinding` is on. */
   readonly boundIps: WeakMap<LiveSession<TData>, string>;
-  /** Per-session cookie lifetime ("remember me"), overriding `cookie.maxAge`. */
-  readonly maxAges: WeakMap<LiveSession<TData>, number | 'session'>;
-  /** When the cookie last issued for each session expires (ms since the epoch; `Infinity` for browser-session cookies). */
-  readonly cookieExpiries: WeakMap<LiveSession<TData>, number>;
+  /** Each session's cookie lifetime ("remember me", default `cookie.maxAge`) and last issued expiry. */
+  readonly lifetimes: CookieLifetimes<LiveSession<TData>>;
   /** The signature last issued for each session's cookie: a returning cookie that presents it needs no HMAC. */
   readonly signatures: WeakMap<LiveSession<TData>, IssuedSignature>;
   /** The signature issued for the live session with this id, if any. */
   readonly issuedSignature: (id: string) => IssuedSignature | undefined;
 }
-
-/** Fraction of the cookie's lifetime its expiry must have moved before the sliding cookie is re-issued. */
-export const RENEW_FRACTION = 0.1;
