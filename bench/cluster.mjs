@@ -10,7 +10,7 @@
 // (s, 5), BENCH_VISITORS (returning sessions, 100; not a multiple of the instance count, or
 // round-robin would send each visitor to the same instance every time), BENCH_HANDOVERS (timed
 // hand-overs per round, 300), BENCH_ONLY (comma-separated variant ids; `handover` for the hand-over
-// measurement), REDIS_URL. On a shared machine (as run.mjs): BENCH_QUIET_WAIT (s, default 0) waits
+// measurement), REDIS_URL. On a shared machine (as http.mjs): BENCH_QUIET_WAIT (s, default 0) waits
 // before each run until other processes use less than BENCH_QUIET cores (0.25); BENCH_RETRIES (0)
 // reruns a run during which they used more, keeping the quietest attempt.
 //
@@ -42,7 +42,7 @@ const config = {
   duration: num('BENCH_DURATION', 5),
   connections: num('BENCH_CONNECTIONS', 10),
   rounds: num('BENCH_ROUNDS', 3),
-  // Longer than run.mjs's 1 s: three processes share what one gets there, so each needs longer to
+  // Longer than http.mjs's 1 s: three processes share what one gets there, so each needs longer to
   // reach its optimized code (with 1 s, the 3-instance rows measured the JIT as much as the code).
   warmup: num('BENCH_WARMUP', 5),
   visitors: num('BENCH_VISITORS', 100),

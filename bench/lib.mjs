@@ -1,4 +1,4 @@
-// Runner-side plumbing shared by run.mjs and profile.mjs: start a server process, prepare the
+// Runner-side plumbing shared by http.mjs, cluster.mjs and profile.mjs: start a server process, prepare the
 // returning visitors' cookies, drive load with autocannon from this process, sample the server's
 // CPU over IPC, and clean the Redis keys a server left.
 import { fork } from 'node:child_process';

@@ -1,4 +1,4 @@
-// Shared plumbing of the benchmark servers. Each server is its own process (forked by ../run.mjs):
+// Shared plumbing of the benchmark servers. Each server is its own process (forked by ../http.mjs):
 // it listens on 127.0.0.1, port 0, prints its port, and answers the runner over IPC:
 //   { type: 'sample' } -> { type: 'sample', cpu: process.cpuUsage(), requests, hrtime, extra }
 //   { type: 'stop' }   -> closes its server and clients, then exits.
