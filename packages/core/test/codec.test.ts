@@ -103,10 +103,10 @@ function chainPath(levels: number): string {
 
 describe('codec', () => {
   describe('envelope', () => {
-    it('writes text starting with the R1: marker and restores every snapshot field', () => {
+    it('writes text starting with the R2: marker and restores every snapshot field', () => {
       const input = snapshot({ a: 1 }, { key: 'cart:7', createdAt: 123.5, closedAt: 456, reason: 'shutdown' });
       const { text, bytes, dropped } = encodeSnapshot(input, DEFAULT_MAX_SNAPSHOT_BYTES);
-      expect(text.startsWith('R1:')).to.equal(true);
+      expect(text.startsWith('R2:')).to.equal(true);
       expect(bytes).to.equal(Buffer.byteLength(text, 'utf8'));
       expect(dropped).to.deep.equal([]);
       expect(decodeRecord(text)).to.deep.equal({ kind: 'snapshot', snapshot: input });
@@ -574,7 +574,9 @@ describe('codec', () => {
 
     it('refuses another format version', () => {
       const { text } = encode({ a: 1 });
-      expectCorrupt(`R2:${text.slice(3)}`, 'version');
+      expectCorrupt(`R3:${text.slice(3)}`, 'version');
+      expectCorrupt(`R0:${text.slice(3)}`, 'version');
+      expectCorrupt(`R12:${text.slice(3)}`, 'version');
     });
 
     it('refuses unparseable and truncated text, keeping the parse error as cause', () => {
@@ -589,10 +591,11 @@ describe('codec', () => {
 
     it('refuses __proto__ keys nested deep (plain and null-prototype objects)', () => {
       const plain = tampered({ a: { b: [{ c: { zzz: 1 } }] } }, 'zzz', '__proto__');
-      expectCorrupt(plain, '');
+      expectCorrupt(plain, 'data.a.b[0].c.__proto__');
       const inner: Record<string, unknown> = Object.create(null);
       inner['zzz'] = 1;
-      expectCorrupt(tampered({ a: [inner] }, 'zzz', '__proto__'), '');
+      expectCorrupt(tampered({ a: [inner] }, 'zzz', '__proto__'), 'data.a[0].__proto__');
+      expectCorrupt(handMade('{"a":7},{"__proto__":8},1'), ''); // format 1: devalue refuses it while parsing
     });
 
     it('refuses constructor and prototype keys nested deep, whole', () => {
@@ -691,7 +694,7 @@ describe('codec', () => {
 
     it('round-trips a pointer', () => {
       const text = encodePointer(pointer);
-      expect(text.startsWith('R1:')).to.equal(true);
+      expect(text.startsWith('R2:')).to.equal(true);
       const record: DecodedRecord = decodeRecord(text);
       expect(record).to.deep.equal({ kind: 'pointer', pointer });
     });

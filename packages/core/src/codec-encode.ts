@@ -1,0 +1,328 @@
+/**
+ * The encoder of format 2 (`R2:`): writes session data as JSON text in one pass, with a tag (a string
+ * starting with `~`, or an array whose first element is one) for each value JSON has not, and drops
+ * what the codec cannot write with a report naming its path. The tags are listed in codec.ts.
+ */
+import { types } from 'node:util';
+import {
+  MAX_DATA_DEPTH,
+  MAX_DROP_REPORTS,
+  describe,
+  describeObject,
+  errorMessage,
+  hasPlainPrototype,
+  isReservedKey,
+  ownIndices,
+  TYPED_ARRAYS,
+  typedArrayName,
+} from './codec-common.js';
+import { childPath, DATA_PATH, INDEX, MAP_KEY, MAP_VALUE, PathNode, PROPERTY, SET_MEMBER, type StepKind } from './codec-paths.js';
+import { CodecError } from './errors.js';
+
+/** Session data as format-2 JSON text, and what was left out. */
+export interface WrittenData {
+  readonly text: string;
+  /** One report per dropped value (at most `MAX_DROP_REPORTS`, plus one summary). */
+  readonly dropped: CodecError[];
+}
+
+/**
+ * Writes session data (a plain object) as format-2 JSON text.
+ * @throws CodecError `ERR_REPRISE_CODEC` at path `data` when `data` is not a plain object or cannot be read.
+ */
+export function writeData(data: unknown): WrittenData {
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || !hasPlainPrototype(data)) {
+    throw new CodecError('ERR_REPRISE_CODEC', 'data', `Session data must be a plain object, got ${describe(data)}`);
+  }
+  const writer = new DataWriter();
+  let text: string;
+  try {
+    text = writer.record(data, DATA_PATH, 0, Object.getPrototypeOf(data) === null);
+  } catch (error) {
+    throw new CodecError('ERR_REPRISE_CODEC', 'data', `Session data could not be read: ${errorMessage(error)}`, { cause: error });
+  }
+  return { text, dropped: writer.reports() };
+}
+
+const UNDEFINED = '"~u"';
+/** `~`: the first character of every tag; a string starting with it is written with one more. */
+const TILDE = 126;
+const getTime = Date.prototype.getTime;
+const mapEntries = Map.prototype.entries;
+const setValues = Set.prototype.values;
+const regExpSource = Object.getOwnPropertyDescriptor(RegExp.prototype, 'source')?.get as (this: RegExp) => string;
+const regExpFlags = Object.getOwnPropertyDescriptor(RegExp.prototype, 'flags')?.get as (this: RegExp) => string;
+
+/** A number as JSON, or its tag when JSON has no form for it (`NaN`, `±Infinity`, `-0`). */
+function numberText(value: number): string {
+  if (Number.isFinite(value) && (value !== 0 || 1 / value > 0)) return `${value}`;
+  return `"~n${Object.is(value, -0) ? '-0' : String(value)}"`;
+}
+
+/**
+ * A string as JSON text. Short strings are scanned here and quoted as they are when nothing needs
+ * escaping (a quote, a backslash, a control character, a surrogate: a lone one is escaped), which is
+ * faster than calling `JSON.stringify` for each; the others go to `JSON.stringify`.
+ */
+function quote(value: string): string {
+  if (value.length > 64) return JSON.stringify(value);
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(value);
+  }
+  return `"${value}"`;
+}
+
+/** A string value: tagged strings' `~` doubled. */
+function stringText(value: string): string {
+  return quote(value.charCodeAt(0) === TILDE ? `~${value}` : value);
+}
+
+const KEY_CACHE_SIZE = 2048;
+/** `"key":` for the property names met lately (they repeat from object to object); names up to 64 characters. */
+const keyTexts = new Map<string, string>();
+
+function keyText(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = `${quote(key)}:`;
+    if (key.length <= 64) {
+      if (keyTexts.size >= KEY_CACHE_SIZE) keyTexts.clear();
+      keyTexts.set(key, text);
+    }
+  }
+  return text;
+}
+
+/**
+ * Writes one session data object. Objects are numbered in the order they are first written (data is
+ * 0); a later meeting of the same object writes `"~r<n>"`, so shared references and cycles keep
+ * their identity. Each method returns the text of a value, or `undefined` when it is dropped.
+ */
+class DataWriter {
+  private readonly ids = new Map<object, number>();
+  /** The objects numbered, in order: the numbers of an abandoned part are taken back. */
+  private readonly order: object[] = [];
+  private readonly dropped: CodecError[] = [];
+  private unreported = 0;
+
+  /** The drop reports, capped at {@link MAX_DROP_REPORTS} plus one summary. */
+  reports(): CodecError[] {
+    if (this.unreported === 0) return this.dropped;
+    return [
+      ...this.dropped,
+      new CodecError('ERR_REPRISE_CODEC', '', `${this.unreported} more values were dropped (reports are capped at ${MAX_DROP_REPORTS})`),
+    ];
+  }
+
+  private drop(parent: PathNode, kind: StepKind, key: string | number, what: string): undefined {
+    if (this.dropped.length < MAX_DROP_REPORTS) {
+      const path = childPath(parent, kind, key);
+      this.dropped.push(new CodecError('ERR_REPRISE_CODEC', path, `Dropped ${what} at ${path}: the snapshot codec cannot write it`));
+    } else {
+      this.unreported += 1;
+    }
+    return undefined;
+  }
+
+  private remember(value: object): void {
+    this.ids.set(value, this.order.length);
+    this.order.push(value);
+  }
+
+  /** Takes back the numbers given since `known` objects were numbered (their text was abandoned). */
+  private forget(known: number): void {
+    for (let i = known; i < this.order.length; i++) this.ids.delete(this.order[i] as object);
+    this.order.length = known;
+  }
+
+  /** The text of `value`, found under `key` of the container at `parent`, `depth` levels below data. */
+  private value(value: unknown, parent: PathNode, kind: StepKind, key: string | number, depth: number): string | undefined {
+    switch (typeof value) {
+      case 'string':
+        return stringText(value);
+      case 'number':
+        return numberText(value);
+      case 'boolean':
+        return value ? 'true' : 'false';
+      case 'undefined':
+        return UNDEFINED;
+      case 'bigint':
+        return `"~b${value.toString(16)}"`;
+      case 'object':
+        return value === null ? 'null' : this.object(value, parent, kind, key, depth);
+      case 'function':
+        return this.drop(parent, kind, key, 'a function');
+      default:
+        return this.drop(parent, kind, key, 'a symbol');
+    }
+  }
+
+  private object(value: object, parent: PathNode, kind: StepKind, key: string | number, depth: number): string | undefined {
+    const id = this.ids.get(value);
+    if (id !== undefined) return `"~r${id}"`;
+    if (depth > MAX_DATA_DEPTH) return this.drop(parent, kind, key, `a value nested more than ${MAX_DATA_DEPTH} levels deep`);
+    const known = this.order.length;
+    try {
+      return this.container(value, parent, kind, key, depth);
+    } catch (error) {
+      this.forget(known);
+      return this.drop(parent, kind, key, `a value that threw while being read (${errorMessage(error)})`);
+    }
+  }
+
+  /**
+   * Writes an object by its type: the usual prototypes first (a method called on an object that is not
+   * what its prototype says throws, and the object is dropped); anything else (subclasses of the
+   * built-ins, objects of another realm) by its internal slots.
+   */
+  private container(value: object, parent: PathNode, kind: StepKind, key: string | number, depth: number): string | undefined {
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto === Object.prototype) return this.record(value, new PathNode(parent, kind, key), depth, false);
+    if (proto === Array.prototype && Array.isArray(value)) return this.array(value, new PathNode(parent, kind, key), depth);
+    if (proto === Date.prototype) return this.date(value as Date);
+    if (proto === Map.prototype) return this.map(value as Map<unknown, unknown>, new PathNode(parent, kind, key), depth);
+    if (Array.isArray(value)) return this.array(value, new PathNode(parent, kind, key), depth);
+    if (types.isDate(value)) return this.date(value as Date);
+    if (types.isMap(value)) return this.map(value as Map<unknown, unknown>, new PathNode(parent, kind, key), depth);
+    if (types.isSet(value)) return this.set(value as Set<unknown>, new PathNode(parent, kind, key), depth);
+    if (types.isRegExp(value)) return this.regExp(value as RegExp);
+    if (types.isArrayBuffer(value)) return this.bytes(value, 'ArrayBuffer', new Uint8Array(value as ArrayBuffer));
+    if (types.isTypedArray(value)) return this.typedArray(value, parent, kind, key);
+    if (hasPlainPrototype(value)) return this.record(value, new PathNode(parent, kind, key), depth, proto === null);
+    return this.drop(parent, kind, key, describeObject(value));
+  }
+
+  /** A plain object as a JSON object; one with a `null` prototype as `["~N",{…}]`. */
+  record(value: object, node: PathNode, depth: number, nullPrototype: boolean): string {
+    this.remember(value);
+    const keys = Object.keys(value);
+    let out = '';
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (isReservedKey(key)) {
+        this.drop(node, PROPERTY, key, `the reserved key ${JSON.stringify(key)}`);
+        continue;
+      }
+      let item: unknown;
+      try {
+        item = (value as Record<string, unknown>)[key];
+      } catch (error) {
+        this.drop(node, PROPERTY, key, `a property whose getter threw (${errorMessage(error)})`);
+        continue;
+      }
+      const text = this.value(item, node, PROPERTY, key, depth + 1);
+      if (text !== undefined) out += out === '' ? keyText(key) + text : `,${keyText(key)}${text}`;
+    }
+    return nullPrototype ? `["~N",{${out}}]` : `{${out}}`;
+  }
+
+  /** A dense array as a JSON array; one with holes as `["~H",length,index,value,…]`. */
+  private array(value: readonly unknown[], node: PathNode, depth: number): string {
+    this.remember(value);
+    const known = this.order.length;
+    const reported = this.dropped.length;
+    const unreported = this.unreported;
+    const length = value.length;
+    let out = '[';
+    for (let i = 0; i < length; i++) {
+      if (i > 0) out += ',';
+      let item: unknown;
+      try {
+        item = value[i];
+      } catch (error) {
+        out += UNDEFINED;
+        this.drop(node, INDEX, i, `a property whose getter threw (${errorMessage(error)})`);
+        continue;
+      }
+      if (item === undefined && !Object.hasOwn(value, i)) {
+        this.forget(known);
+        this.dropped.length = reported;
+        this.unreported = unreported;
+        return this.holey(value, node, depth);
+      }
+      out += this.value(item, node, INDEX, i, depth + 1) ?? UNDEFINED;
+    }
+    return `${out}]`;
+  }
+
+  private holey(value: readonly unknown[], node: PathNode, depth: number): string {
+    let out = `["~H",${value.length}`;
+    for (const index of ownIndices(value)) {
+      out += `,${index},`;
+      let item: unknown;
+      try {
+        item = value[index];
+      } catch (error) {
+        out += UNDEFINED;
+        this.drop(node, INDEX, index, `a property whose getter threw (${errorMessage(error)})`);
+        continue;
+      }
+      out += this.value(item, node, INDEX, index, depth + 1) ?? UNDEFINED;
+    }
+    return `${out}]`;
+  }
+
+  /** `["~M",key,value,…]`; an entry whose key or value is dropped is left out. */
+  private map(value: Map<unknown, unknown>, node: PathNode, depth: number): string {
+    const entries = mapEntries.call(value) as IterableIterator<[unknown, unknown]>;
+    this.remember(value);
+    let out = '["~M"';
+    let index = 0;
+    for (const [key, item] of entries) {
+      const known = this.order.length;
+      const keyText = this.value(key, node, MAP_KEY, index, depth + 1);
+      if (keyText !== undefined) {
+        const itemText = this.value(item, node, MAP_VALUE, index, depth + 1);
+        if (itemText === undefined) this.forget(known);
+        else out += `,${keyText},${itemText}`;
+      }
+      index += 1;
+    }
+    return `${out}]`;
+  }
+
+  /** `["~S",member,…]`; a dropped member is left out. */
+  private set(value: Set<unknown>, node: PathNode, depth: number): string {
+    const members = setValues.call(value) as IterableIterator<unknown>;
+    this.remember(value);
+    let out = '["~S"';
+    let index = 0;
+    for (const member of members) {
+      const text = this.value(member, node, SET_MEMBER, index, depth + 1);
+      if (text !== undefined) out += `,${text}`;
+      index += 1;
+    }
+    return `${out}]`;
+  }
+
+  /** `"~D<ms>"` (`"~D"` for an invalid Date). */
+  private date(value: Date): string {
+    const time = getTime.call(value);
+    this.remember(value);
+    return Number.isNaN(time) ? '"~D"' : `"~D${time}"`;
+  }
+
+  /** `["~R",source,flags]`. */
+  private regExp(value: RegExp): string {
+    const source = regExpSource.call(value);
+    const flags = regExpFlags.call(value);
+    this.remember(value);
+    return `["~R",${quote(source)},${quote(flags)}]`;
+  }
+
+  private typedArray(view: ArrayBufferView, parent: PathNode, kind: StepKind, key: string | number): string | undefined {
+    const name = typedArrayName(view);
+    if (name === undefined || !TYPED_ARRAYS.has(name)) {
+      return this.drop(parent, kind, key, name === undefined ? 'an unknown typed array' : `an instance of ${name}`);
+    }
+    return this.bytes(view, name, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+  }
+
+  /** `"~B<Name>:<base64 of the visible bytes>"` (`~BArrayBuffer:…`, `~BUint8Array:…`, …). */
+  private bytes(value: object, name: string, bytes: Uint8Array): string {
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+    this.remember(value);
+    return `"~B${name}:${text}"`;
+  }
+}
