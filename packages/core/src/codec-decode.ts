@@ -68,8 +68,6 @@ function through(error: unknown, step: string): unknown {
 /** `~`: the first character of every tag. */
 const TILDE = 126;
 const HEX_BIGINT = /^-?[0-9a-f]+$/;
-const TIME = /^-?\d+$/;
-const REFERENCE = /^(?:0|[1-9]\d*)$/;
 const BYTES = /^([A-Za-z0-9]+):((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/;
 
 /** A non-negative integer below `limit`. */
@@ -91,6 +89,8 @@ function containerTag(array: readonly unknown[]): string | undefined {
 class DataReader {
   /** The objects revived, in the encoder's order: `"~r<n>"` is `refs[n]`. */
   private readonly refs: unknown[] = [];
+  /** Whether `Object.prototype` has an enumerable property (someone polluted it). */
+  private readonly polluted = hasEnumerableProperty(Object.prototype);
 
   /** The value `value` (a parsed object or array) stands for, `depth` levels below data. */
   revive(value: object, depth: number): unknown {
@@ -112,13 +112,16 @@ class DataReader {
     this.refs.push(value);
   }
 
-  /** A parsed object, revived in place (or copied into `into`, a null-prototype object). */
+  /**
+   * A parsed object, revived in place (or copied into `into`, a null-prototype object). `for…in` is
+   * the fastest walk over a parsed object's keys; it would also list enumerable properties inherited
+   * from a polluted `Object.prototype`, so those are skipped (`readData` checks that once).
+   */
   private record(value: Record<string, unknown>, depth: number, into?: Record<string, unknown>): Record<string, unknown> {
     const target = into ?? value;
     this.enter(target, depth);
-    const keys = Object.keys(value);
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
+    for (const key in value) {
+      if (this.polluted && !Object.hasOwn(value, key)) continue;
       if (isReservedKey(key)) throw through(new Refusal(`reserved key ${JSON.stringify(key)}`), propertyStep(key));
       const item = value[key];
       if (typeof item === 'object' || (typeof item === 'string' && item.charCodeAt(0) === TILDE)) {
@@ -168,8 +171,8 @@ class DataReader {
         return this.date(body, depth);
       case 114: {
         // r
-        const id = REFERENCE.test(body) ? Number(body) : -1;
-        if (id < 0 || id >= this.refs.length) throw new Refusal(`a reference to no earlier object (${describe(text)})`);
+        const id = integer(body);
+        if (!(id >= 0 && id < this.refs.length)) throw new Refusal(`a reference to no earlier object (${describe(text)})`);
         return this.refs[id];
       }
       case 66: // B
@@ -199,8 +202,9 @@ class DataReader {
   }
 
   private date(body: string, depth: number): Date {
-    if (body !== '' && !TIME.test(body)) throw new Refusal('a malformed Date tag');
-    const date = new Date(body === '' ? Number.NaN : Number(body));
+    const time = body === '' ? Number.NaN : integer(body);
+    if (body !== '' && Number.isNaN(time)) throw new Refusal('a malformed Date tag');
+    const date = new Date(time);
     this.enter(date, depth);
     return date;
   }
@@ -286,6 +290,29 @@ class DataReader {
     this.enter(result, depth);
     return result;
   }
+}
+
+/**
+ * The integer written in `text` (an optional `-`, 1 to 16 decimal digits, as the encoder writes them),
+ * or `NaN`. Faster than `Number()` for the 13 digits of a Date's time, and strict.
+ */
+function integer(text: string): number {
+  const negative = text.charCodeAt(0) === 45;
+  const start = negative ? 1 : 0;
+  if (text.length === start || text.length - start > 16) return Number.NaN;
+  let value = 0;
+  for (let i = start; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
+}
+
+/** Whether `for…in` over `target` lists anything. */
+export function hasEnumerableProperty(target: object): boolean {
+  for (const _ in target) return true;
+  return false;
 }
 
 function specialNumber(body: string): number {

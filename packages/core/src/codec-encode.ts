@@ -16,6 +16,7 @@ import {
   TYPED_ARRAYS,
   typedArrayName,
 } from './codec-common.js';
+import { hasEnumerableProperty } from './codec-decode.js';
 import { childPath, DATA_PATH, INDEX, MAP_KEY, MAP_VALUE, PathNode, PROPERTY, SET_MEMBER, type StepKind } from './codec-paths.js';
 import { CodecError } from './errors.js';
 
@@ -53,10 +54,31 @@ const setValues = Set.prototype.values;
 const regExpSource = Object.getOwnPropertyDescriptor(RegExp.prototype, 'source')?.get as (this: RegExp) => string;
 const regExpFlags = Object.getOwnPropertyDescriptor(RegExp.prototype, 'flags')?.get as (this: RegExp) => string;
 
-/** A number as JSON, or its tag when JSON has no form for it (`NaN`, `±Infinity`, `-0`). */
+/** Integers in this range are small integers for V8, which turns them into text quickly. */
+const SMALL_INTEGER = 2 ** 30 - 1;
+
+/**
+ * A number as JSON, or its tag when JSON has no form for it (`NaN`, `±Infinity`, `-0`). Conversions are
+ * picked for speed: a template for small integers, two small halves for larger safe integers (Dates'
+ * times), `JSON.stringify` (twice as fast as a template on Node 20) for the rest. All give the same
+ * text as `String(value)`.
+ */
 function numberText(value: number): string {
-  if (Number.isFinite(value) && (value !== 0 || 1 / value > 0)) return `${value}`;
-  return `"~n${Object.is(value, -0) ? '-0' : String(value)}"`;
+  if (Number.isInteger(value)) {
+    if (value <= SMALL_INTEGER && value >= -SMALL_INTEGER) return value === 0 && 1 / value < 0 ? '"~n-0"' : `${value}`;
+    return value <= Number.MAX_SAFE_INTEGER && value >= -Number.MAX_SAFE_INTEGER ? integerText(value) : JSON.stringify(value);
+  }
+  if (Number.isFinite(value)) return JSON.stringify(value);
+  return `"~n${String(value)}"`;
+}
+
+/** A safe integer as decimal text, written from two small integers (high digits, then 8 low digits). */
+function integerText(value: number): string {
+  const magnitude = Math.abs(value);
+  const high = Math.floor(magnitude / 1e8);
+  const low = `${magnitude - high * 1e8}`;
+  const digits = high === 0 ? low : `${high}${'00000000'.slice(low.length)}${low}`;
+  return value < 0 ? `-${digits}` : digits;
 }
 
 /**
@@ -71,6 +93,23 @@ function quote(value: string): string {
     if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(value);
   }
   return `"${value}"`;
+}
+
+/**
+ * Whether `JSON.stringify` writes `value` as this codec does: a string not starting with `~`, a finite
+ * number other than `-0`, a boolean, `null`.
+ */
+function isJsonPrimitive(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+      return value.charCodeAt(0) !== TILDE;
+    case 'number':
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0);
+    case 'boolean':
+      return true;
+    default:
+      return value === null;
+  }
 }
 
 /** A string value: tagged strings' `~` doubled. */
@@ -105,6 +144,8 @@ class DataWriter {
   private readonly order: object[] = [];
   private readonly dropped: CodecError[] = [];
   private unreported = 0;
+  /** Whether `Object.prototype` has an enumerable property (someone polluted it). */
+  private readonly polluted = hasEnumerableProperty(Object.prototype);
 
   /** The drop reports, capped at {@link MAX_DROP_REPORTS} plus one summary. */
   reports(): CodecError[] {
@@ -193,28 +234,40 @@ class DataWriter {
     return this.drop(parent, kind, key, describeObject(value));
   }
 
-  /** A plain object as a JSON object; one with a `null` prototype as `["~N",{…}]`. */
+  /**
+   * A plain object as a JSON object; one with a `null` prototype as `["~N",{…}]`. Its keys are listed
+   * by `for…in` (faster than `Object.keys`) when that lists only its own keys: its prototype is this
+   * realm's `Object.prototype`, unpolluted, or `null`.
+   */
   record(value: object, node: PathNode, depth: number, nullPrototype: boolean): string {
     this.remember(value);
-    const keys = Object.keys(value);
     let out = '';
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i] as string;
-      if (isReservedKey(key)) {
-        this.drop(node, PROPERTY, key, `the reserved key ${JSON.stringify(key)}`);
-        continue;
+    if (nullPrototype || (!this.polluted && Object.getPrototypeOf(value) === Object.prototype)) {
+      for (const key in value) {
+        const text = this.property(value, key, node, depth);
+        if (text !== undefined) out += out === '' ? text : `,${text}`;
       }
-      let item: unknown;
-      try {
-        item = (value as Record<string, unknown>)[key];
-      } catch (error) {
-        this.drop(node, PROPERTY, key, `a property whose getter threw (${errorMessage(error)})`);
-        continue;
+    } else {
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) {
+        const text = this.property(value, keys[i] as string, node, depth);
+        if (text !== undefined) out += out === '' ? text : `,${text}`;
       }
-      const text = this.value(item, node, PROPERTY, key, depth + 1);
-      if (text !== undefined) out += out === '' ? keyText(key) + text : `,${keyText(key)}${text}`;
     }
     return nullPrototype ? `["~N",{${out}}]` : `{${out}}`;
+  }
+
+  /** `"key":value` for a property of a plain object, or `undefined` when it is dropped. */
+  private property(value: object, key: string, node: PathNode, depth: number): string | undefined {
+    if (isReservedKey(key)) return this.drop(node, PROPERTY, key, `the reserved key ${JSON.stringify(key)}`);
+    let item: unknown;
+    try {
+      item = (value as Record<string, unknown>)[key];
+    } catch (error) {
+      return this.drop(node, PROPERTY, key, `a property whose getter threw (${errorMessage(error)})`);
+    }
+    const text = this.value(item, node, PROPERTY, key, depth + 1);
+    return text === undefined ? undefined : keyText(key) + text;
   }
 
   /** A dense array as a JSON array; one with holes as `["~H",length,index,value,…]`. */
@@ -263,13 +316,26 @@ class DataWriter {
     return `${out}]`;
   }
 
-  /** `["~M",key,value,…]`; an entry whose key or value is dropped is left out. */
+  /**
+   * `["~M",key,value,…]`; an entry whose key or value is dropped is left out. A Map holding only
+   * primitives JSON writes as they are (the usual case: options, counters) is written by one
+   * `JSON.stringify` of its entries, flat text made natively.
+   */
   private map(value: Map<unknown, unknown>, node: PathNode, depth: number): string {
     const entries = mapEntries.call(value) as IterableIterator<[unknown, unknown]>;
     this.remember(value);
+    const flat: unknown[] = ['~M'];
+    for (const [key, item] of entries) {
+      if (!isJsonPrimitive(key) || !isJsonPrimitive(item)) return this.mapEntries(value, node, depth);
+      flat.push(key, item);
+    }
+    return JSON.stringify(flat);
+  }
+
+  private mapEntries(value: Map<unknown, unknown>, node: PathNode, depth: number): string {
     let out = '["~M"';
     let index = 0;
-    for (const [key, item] of entries) {
+    for (const [key, item] of mapEntries.call(value) as IterableIterator<[unknown, unknown]>) {
       const known = this.order.length;
       const keyText = this.value(key, node, MAP_KEY, index, depth + 1);
       if (keyText !== undefined) {
@@ -300,7 +366,7 @@ class DataWriter {
   private date(value: Date): string {
     const time = getTime.call(value);
     this.remember(value);
-    return Number.isNaN(time) ? '"~D"' : `"~D${time}"`;
+    return Number.isNaN(time) ? '"~D"' : `"~D${integerText(time)}"`;
   }
 
   /** `["~R",source,flags]`. */
