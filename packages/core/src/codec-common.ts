@@ -19,6 +19,12 @@ export const MAX_DATA_DEPTH = 1000;
  */
 export const MAX_DROP_REPORTS = 100;
 
+/** Whether `for…in` over `target` lists anything (for `Object.prototype`: whether someone polluted it). */
+export function hasEnumerableProperty(target: object): boolean {
+  for (const _ in target) return true;
+  return false;
+}
+
 /** Property names that are never written nor read: `__proto__`, `constructor`, `prototype`. */
 export function isReservedKey(key: string): boolean {
   return key === '__proto__' || key === 'constructor' || key === 'prototype';

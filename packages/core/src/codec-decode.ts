@@ -10,6 +10,7 @@ import {
   corrupt,
   describe,
   errorMessage,
+  hasEnumerableProperty,
   isReservedKey,
   MAX_ARRAY_INDEX,
   MAX_DATA_DEPTH,
@@ -307,12 +308,6 @@ function integer(text: string): number {
     value = value * 10 + digit;
   }
   return negative ? -value : value;
-}
-
-/** Whether `for…in` over `target` lists anything. */
-export function hasEnumerableProperty(target: object): boolean {
-  for (const _ in target) return true;
-  return false;
 }
 
 function specialNumber(body: string): number {

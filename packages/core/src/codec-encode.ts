@@ -10,13 +10,13 @@ import {
   describe,
   describeObject,
   errorMessage,
+  hasEnumerableProperty,
   hasPlainPrototype,
   isReservedKey,
   ownIndices,
   TYPED_ARRAYS,
   typedArrayName,
 } from './codec-common.js';
-import { hasEnumerableProperty } from './codec-decode.js';
 import { childPath, DATA_PATH, INDEX, MAP_KEY, MAP_VALUE, PathNode, PROPERTY, SET_MEMBER, type StepKind } from './codec-paths.js';
 import { CodecError } from './errors.js';
 
