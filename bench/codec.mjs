@@ -1,13 +1,15 @@
 // The snapshot codec against its peers: Reprise's encodeSnapshot/decodeRecord (format R2), devalue
 // alone, JSON.stringify/parse (lossy: Dates become strings, Maps become {}) and v8.serialize/deserialize,
 // on three session data sets built deterministically: a ~100 B session, a 20-item cart with a Date and a
-// Map of options per item (~4 KB), and a ~64 KB session. Each round runs every (data, codec, operation)
-// once, in an order rotated from round to round (interleaved), as a batch timed with process.cpuUsage()
-// (user + system CPU of this process, so other processes on the machine count less); the figures are
-// medians over rounds. Goal: Reprise's encode + decode of the cart within 1.5x of JSON.stringify +
-// JSON.parse of the same data, the ratio taken in each round, then its median.
-//   node bench/codec.mjs [--quick]      (build first: npx tsc -b)
+// Map of options per item (~3.7 KB), and a ~64 KB session. Each data set is measured in its own Node
+// process: each round runs every (codec, operation) once, in an order rotated from round to round
+// (interleaved), as a batch timed with process.cpuUsage() (user + system CPU of this process, so other
+// processes on the machine count less); the figures are medians over rounds. Goal: Reprise's encode +
+// decode of the cart within 1.5x of JSON.stringify + JSON.parse of the same data, the ratio taken in each
+// round, then its median.
+//   node bench/codec.mjs [--quick] [--one-process]      (build first: npx tsc -b)
 // Results: bench/results/codec-<timestamp>.json.
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -57,8 +59,8 @@ export function cartSession(items = 20) {
 
 /** A ~64 KB session: a long cart, a browsing history with Dates, a Set of flags. */
 export function largeSession() {
-  const data = cartSession(200);
-  data.history = Array.from({ length: 300 }, (_, i) => ({ path: `/products/${(i * 7919) % 1000}`, at: new Date(BASE_TIME + i * 5_000) }));
+  const data = cartSession(250);
+  data.history = Array.from({ length: 400 }, (_, i) => ({ path: `/products/${(i * 7919) % 1000}`, at: new Date(BASE_TIME + i * 5_000) }));
   data.flags = new Set(['beta', 'newsletter', 'vip']);
   return data;
 }
@@ -131,6 +133,12 @@ function cpuPerCall(fn, count) {
   return (used.user + used.system) / count;
 }
 
+/** Calls `fn` for about `ms` milliseconds, so that the JIT has compiled and settled it before measuring. */
+function warmUp(fn, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) for (let i = 0; i < 50; i += 1) fn();
+}
+
 /** How many calls make a batch of about `ms` milliseconds. */
 function calibrate(fn, ms) {
   let count = 16;
@@ -151,20 +159,21 @@ const median = (values) => {
 
 const fmt = (us) => (us < 10 ? us.toFixed(2) : us < 100 ? us.toFixed(1) : us.toFixed(0));
 
-/** @returns {Promise<{ name: string, title: string, columns: string[], rows: (string|number)[][], goals: object[], notes: string[] }>} */
-export async function run({ quick = false } = {}) {
+/**
+ * Measures one data set: every codec's encode and decode, interleaved over rounds.
+ * @returns {{ codec: string, encode: number[], decode: number[], bytes: number, note?: string }[]} CPU µs per call, one per round
+ */
+export function measureSet(index, { quick = false } = {}) {
   const rounds = quick ? 3 : 9;
   const batchMs = quick ? 20 : 40;
+  const data = DATA_SETS[index].build();
   const jobs = [];
-  for (const set of DATA_SETS) {
-    const data = set.build();
-    for (const codec of CODECS) {
-      const prepared = codec.prepare(data);
-      for (const op of ['encode', 'decode']) {
-        const fn = prepared[op];
-        for (let i = 0; i < 200; i += 1) fn(); // warm up
-        jobs.push({ set, codec, prepared, op, fn, count: calibrate(fn, batchMs), samples: [] });
-      }
+  for (const codec of CODECS) {
+    const prepared = codec.prepare(data);
+    for (const op of ['encode', 'decode']) {
+      const fn = prepared[op];
+      warmUp(fn, quick ? 200 : 500);
+      jobs.push({ codec, prepared, op, fn, count: calibrate(fn, batchMs), samples: [] });
     }
   }
   for (let round = 0; round < rounds; round += 1) {
@@ -173,38 +182,58 @@ export async function run({ quick = false } = {}) {
       job.samples.push(cpuPerCall(job.fn, job.count));
     }
   }
-  const sampleOf = (set, codecName, op) => jobs.find((j) => j.set === set && j.codec.name === codecName && j.op === op).samples;
+  if (sink === 42) console.log('');
+  return CODECS.map((codec) => {
+    const [encode, decode] = ['encode', 'decode'].map((op) => jobs.find((j) => j.codec === codec && j.op === op));
+    return { codec: codec.name, encode: encode.samples, decode: decode.samples, bytes: encode.prepared.bytes, note: encode.prepared.note };
+  });
+}
+
+/** Runs `measureSet(index)` in a fresh Node process (the JIT sees only that data set's shapes). */
+function measureSetInChild(index, quick) {
+  return new Promise((resolve, reject) => {
+    const args = [fileURLToPath(import.meta.url), '--child', String(index), ...(quick ? ['--quick'] : [])];
+    execFile(process.execPath, args, { maxBuffer: 1 << 24 }, (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))));
+  });
+}
+
+/**
+ * @param {{ quick?: boolean, oneProcess?: boolean }} options `oneProcess`: measure the three data sets
+ *   in this process, one after the other, instead of one child process each.
+ * @returns {Promise<{ name: string, title: string, columns: string[], rows: (string|number)[][], goals: object[], notes: string[] }>}
+ */
+export async function run({ quick = false, oneProcess = false } = {}) {
   const rows = [];
   const goals = [];
-  const perSet = [];
-  for (const set of DATA_SETS) {
-    const jsonTotals = sampleOf(set, 'JSON (lossy)', 'encode').map((e, r) => e + sampleOf(set, 'JSON (lossy)', 'decode')[r]);
-    for (const codec of CODECS) {
-      const encode = sampleOf(set, codec.name, 'encode');
-      const decode = sampleOf(set, codec.name, 'decode');
+  const figures = [];
+  for (let index = 0; index < DATA_SETS.length; index += 1) {
+    const set = DATA_SETS[index];
+    const results = oneProcess ? measureSet(index, { quick }) : await measureSetInChild(index, quick);
+    const json = results.find((r) => r.codec === 'JSON (lossy)');
+    const jsonTotals = json.encode.map((e, r) => e + json.decode[r]);
+    for (const { codec, encode, decode, bytes, note } of results) {
       const totals = encode.map((e, r) => e + decode[r]);
       const ratio = median(totals.map((t, r) => t / jsonTotals[r]));
-      const { bytes, note } = jobs.find((j) => j.set === set && j.codec === codec).prepared;
-      const figures = {
+      const entry = {
         data: set.name,
-        codec: codec.name,
+        codec,
         encodeUs: median(encode),
         decodeUs: median(decode),
         totalUs: median(totals),
         bytes,
         vsJson: ratio,
       };
-      perSet.push({ ...figures, note });
+      figures.push(note === undefined ? entry : { ...entry, note });
       rows.push([
         set.name,
-        codec.name,
-        fmt(figures.encodeUs),
-        fmt(figures.decodeUs),
-        fmt(figures.totalUs),
+        codec,
+        fmt(entry.encodeUs),
+        fmt(entry.decodeUs),
+        fmt(entry.totalUs),
         note ? `${bytes} (${note})` : bytes,
         `${ratio.toFixed(2)}x`,
       ]);
-      if (set.goal && codec.name === 'Reprise (R2)') {
+      if (set.goal && codec === 'Reprise (R2)') {
         goals.push({
           goal: 'codec encode+decode vs JSON.stringify+parse (20-item cart)',
           target: '<= 1.5x',
@@ -214,22 +243,24 @@ export async function run({ quick = false } = {}) {
       }
     }
   }
-  const result = {
+  const { rounds, batchMs } = quick ? { rounds: 3, batchMs: 20 } : { rounds: 9, batchMs: 40 };
+  return {
     name: 'codec',
     title: 'Snapshot codec: encode + decode per call (µs of CPU, medians)',
     columns: ['data', 'codec', 'encode µs', 'decode µs', 'total µs', 'bytes', 'total vs JSON'],
     rows,
     goals,
     notes: [
-      `${rounds} rounds, interleaved (every codec and operation once per round, order rotated); batches of ~${batchMs} ms timed with process.cpuUsage(); medians.`,
+      `Per data set: each operation warmed up for ${quick ? 200 : 500} ms, then ${rounds} rounds, interleaved (every codec and operation once per round, order rotated); batches of ~${batchMs} ms timed with process.cpuUsage(); medians.`,
+      oneProcess
+        ? 'All data sets measured in one process, one after the other (--one-process).'
+        : "Each data set in its own Node process, as a server encodes the sessions of one application (measuring them in one process makes every codec polymorphic over three applications' shapes; --one-process does that).",
       'vs JSON: (encode + decode) / (JSON.stringify + JSON.parse) of the same data, per round, then the median.',
       'JSON is lossy here (Dates become strings, Maps {}); devalue and v8.serialize write the types but check nothing (no drops, no reserved keys, no depth bound).',
-      'Reprise: encodeSnapshot (with the envelope, drop reports, byte count) and decodeRecord (with the validating walk).',
+      'Reprise: encodeSnapshot (envelope, drop reports, UTF-8 byte count, so the text is flattened) and decodeRecord (JSON.parse and the validating walk).',
     ],
-    figures: perSet,
+    figures,
   };
-  if (sink === 42) console.log('');
-  return result;
 }
 
 function table({ columns, rows }) {
@@ -238,10 +269,15 @@ function table({ columns, rows }) {
   return [line(columns), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+const childIndex = process.argv.indexOf('--child');
+
+if (isMain && childIndex !== -1) {
+  process.stdout.write(JSON.stringify(measureSet(Number(process.argv[childIndex + 1]), { quick: process.argv.includes('--quick') })));
+} else if (isMain) {
   const quick = process.argv.includes('--quick');
   const started = Date.now();
-  const result = await run({ quick });
+  const result = await run({ quick, oneProcess: process.argv.includes('--one-process') });
   console.log(`${result.title}\n\n${table(result)}\n`);
   for (const g of result.goals) console.log(`goal: ${g.goal}: ${g.measured} (target ${g.target}) ${g.met ? 'met' : 'NOT met'}`);
   for (const n of result.notes) console.log(`- ${n}`);

@@ -156,7 +156,6 @@ class DataReader {
 
   /** A string tag: `"~~…"`, `"~u"`, `"~n…"`, `"~b…"`, `"~D…"`, `"~r…"`, `"~B…"`. */
   private tagged(text: string, depth: number): unknown {
-    const body = text.slice(2);
     switch (text.charCodeAt(1)) {
       case TILDE:
         return text.slice(1);
@@ -164,20 +163,23 @@ class DataReader {
         if (text.length !== 2) break;
         return undefined;
       case 110: // n
-        return specialNumber(body);
-      case 98: // b
+        return specialNumber(text.slice(2));
+      case 98: {
+        // b
+        const body = text.slice(2);
         if (!HEX_BIGINT.test(body)) break;
         return body.charCodeAt(0) === 45 ? -BigInt(`0x${body.slice(1)}`) : BigInt(`0x${body}`);
+      }
       case 68: // D
-        return this.date(body, depth);
+        return this.date(text, depth);
       case 114: {
         // r
-        const id = integer(body);
+        const id = integer(text, 2);
         if (!(id >= 0 && id < this.refs.length)) throw new Refusal(`a reference to no earlier object (${describe(text)})`);
         return this.refs[id];
       }
       case 66: // B
-        return this.bytes(body, depth);
+        return this.bytes(text.slice(2), depth);
     }
     throw new Refusal(`an unknown or malformed tag ${describe(text)}`);
   }
@@ -202,9 +204,10 @@ class DataReader {
     throw new Refusal(`an unknown or malformed tag ${describe(tag)}`);
   }
 
-  private date(body: string, depth: number): Date {
-    const time = body === '' ? Number.NaN : integer(body);
-    if (body !== '' && Number.isNaN(time)) throw new Refusal('a malformed Date tag');
+  /** `"~D<ms>"`, `"~D"` for an invalid Date. */
+  private date(text: string, depth: number): Date {
+    const time = text.length === 2 ? Number.NaN : integer(text, 2);
+    if (text.length !== 2 && Number.isNaN(time)) throw new Refusal('a malformed Date tag');
     const date = new Date(time);
     this.enter(date, depth);
     return date;
@@ -294,12 +297,12 @@ class DataReader {
 }
 
 /**
- * The integer written in `text` (an optional `-`, 1 to 16 decimal digits, as the encoder writes them),
+ * The integer written in `text` from index `from` to its end (an optional `-`, 1 to 16 decimal digits, as the encoder writes them),
  * or `NaN`. Faster than `Number()` for the 13 digits of a Date's time, and strict.
  */
-function integer(text: string): number {
-  const negative = text.charCodeAt(0) === 45;
-  const start = negative ? 1 : 0;
+function integer(text: string, from: number): number {
+  const negative = text.charCodeAt(from) === 45;
+  const start = negative ? from + 1 : from;
   if (text.length === start || text.length - start > 16) return Number.NaN;
   let value = 0;
   for (let i = start; i < text.length; i++) {

@@ -17,7 +17,7 @@ import {
   TYPED_ARRAYS,
   typedArrayName,
 } from './codec-common.js';
-import { childPath, DATA_PATH, INDEX, MAP_KEY, MAP_VALUE, PathNode, PROPERTY, SET_MEMBER, type StepKind } from './codec-paths.js';
+import { formatStep, INDEX, MAP_KEY, MAP_VALUE, PROPERTY, SET_MEMBER, type StepKind } from './codec-paths.js';
 import { CodecError } from './errors.js';
 
 /** Session data as format-2 JSON text, and what was left out. */
@@ -38,7 +38,7 @@ export function writeData(data: unknown): WrittenData {
   const writer = new DataWriter();
   let text: string;
   try {
-    text = writer.record(data, DATA_PATH, 0, Object.getPrototypeOf(data) === null);
+    text = writer.record(data, 0, Object.getPrototypeOf(data) === null);
   } catch (error) {
     throw new CodecError('ERR_REPRISE_CODEC', 'data', `Session data could not be read: ${errorMessage(error)}`, { cause: error });
   }
@@ -156,9 +156,24 @@ class DataWriter {
     ];
   }
 
-  private drop(parent: PathNode, kind: StepKind, key: string | number, what: string): undefined {
+  /**
+   * The steps from data to the containers being written: the one at depth d was reached by
+   * `kinds[d]`/`keys[d]` (kept up to date as the walk goes down, so no path is built unless a value
+   * is dropped).
+   */
+  private readonly kinds: StepKind[] = [PROPERTY];
+  private readonly keys: (string | number)[] = ['data'];
+
+  /** The path of the value under `key` of the container at `depth - 1`, itself at `depth`. */
+  private path(kind: StepKind, key: string | number, depth: number): string {
+    let path = 'data';
+    for (let d = 1; d < depth; d++) path += formatStep(this.kinds[d] as StepKind, this.keys[d] as string | number);
+    return path + formatStep(kind, key);
+  }
+
+  private drop(kind: StepKind, key: string | number, depth: number, what: string): undefined {
     if (this.dropped.length < MAX_DROP_REPORTS) {
-      const path = childPath(parent, kind, key);
+      const path = this.path(kind, key, depth);
       this.dropped.push(new CodecError('ERR_REPRISE_CODEC', path, `Dropped ${what} at ${path}: the snapshot codec cannot write it`));
     } else {
       this.unreported += 1;
@@ -177,8 +192,8 @@ class DataWriter {
     this.order.length = known;
   }
 
-  /** The text of `value`, found under `key` of the container at `parent`, `depth` levels below data. */
-  private value(value: unknown, parent: PathNode, kind: StepKind, key: string | number, depth: number): string | undefined {
+  /** The text of `value`, found under `key` of the container above it, `depth` levels below data. */
+  private value(value: unknown, kind: StepKind, key: string | number, depth: number): string | undefined {
     switch (typeof value) {
       case 'string':
         return stringText(value);
@@ -191,24 +206,26 @@ class DataWriter {
       case 'bigint':
         return `"~b${value.toString(16)}"`;
       case 'object':
-        return value === null ? 'null' : this.object(value, parent, kind, key, depth);
+        return value === null ? 'null' : this.object(value, kind, key, depth);
       case 'function':
-        return this.drop(parent, kind, key, 'a function');
+        return this.drop(kind, key, depth, 'a function');
       default:
-        return this.drop(parent, kind, key, 'a symbol');
+        return this.drop(kind, key, depth, 'a symbol');
     }
   }
 
-  private object(value: object, parent: PathNode, kind: StepKind, key: string | number, depth: number): string | undefined {
+  private object(value: object, kind: StepKind, key: string | number, depth: number): string | undefined {
     const id = this.ids.get(value);
     if (id !== undefined) return `"~r${id}"`;
-    if (depth > MAX_DATA_DEPTH) return this.drop(parent, kind, key, `a value nested more than ${MAX_DATA_DEPTH} levels deep`);
+    if (depth > MAX_DATA_DEPTH) return this.drop(kind, key, depth, `a value nested more than ${MAX_DATA_DEPTH} levels deep`);
     const known = this.order.length;
     try {
-      return this.container(value, parent, kind, key, depth);
+      this.kinds[depth] = kind;
+      this.keys[depth] = key;
+      return this.container(value, kind, key, depth);
     } catch (error) {
       this.forget(known);
-      return this.drop(parent, kind, key, `a value that threw while being read (${errorMessage(error)})`);
+      return this.drop(kind, key, depth, `a value that threw while being read (${errorMessage(error)})`);
     }
   }
 
@@ -217,21 +234,21 @@ class DataWriter {
    * what its prototype says throws, and the object is dropped); anything else (subclasses of the
    * built-ins, objects of another realm) by its internal slots.
    */
-  private container(value: object, parent: PathNode, kind: StepKind, key: string | number, depth: number): string | undefined {
+  private container(value: object, kind: StepKind, key: string | number, depth: number): string | undefined {
     const proto: unknown = Object.getPrototypeOf(value);
-    if (proto === Object.prototype) return this.record(value, new PathNode(parent, kind, key), depth, false);
-    if (proto === Array.prototype && Array.isArray(value)) return this.array(value, new PathNode(parent, kind, key), depth);
+    if (proto === Object.prototype) return this.record(value, depth, false);
+    if (proto === Array.prototype && Array.isArray(value)) return this.array(value, depth);
     if (proto === Date.prototype) return this.date(value as Date);
-    if (proto === Map.prototype) return this.map(value as Map<unknown, unknown>, new PathNode(parent, kind, key), depth);
-    if (Array.isArray(value)) return this.array(value, new PathNode(parent, kind, key), depth);
+    if (proto === Map.prototype) return this.map(value as Map<unknown, unknown>, depth);
+    if (Array.isArray(value)) return this.array(value, depth);
     if (types.isDate(value)) return this.date(value as Date);
-    if (types.isMap(value)) return this.map(value as Map<unknown, unknown>, new PathNode(parent, kind, key), depth);
-    if (types.isSet(value)) return this.set(value as Set<unknown>, new PathNode(parent, kind, key), depth);
+    if (types.isMap(value)) return this.map(value as Map<unknown, unknown>, depth);
+    if (types.isSet(value)) return this.set(value as Set<unknown>, depth);
     if (types.isRegExp(value)) return this.regExp(value as RegExp);
     if (types.isArrayBuffer(value)) return this.bytes(value, 'ArrayBuffer', new Uint8Array(value as ArrayBuffer));
-    if (types.isTypedArray(value)) return this.typedArray(value, parent, kind, key);
-    if (hasPlainPrototype(value)) return this.record(value, new PathNode(parent, kind, key), depth, proto === null);
-    return this.drop(parent, kind, key, describeObject(value));
+    if (types.isTypedArray(value)) return this.typedArray(value, kind, key, depth);
+    if (hasPlainPrototype(value)) return this.record(value, depth, proto === null);
+    return this.drop(kind, key, depth, describeObject(value));
   }
 
   /**
@@ -239,18 +256,18 @@ class DataWriter {
    * by `for…in` (faster than `Object.keys`) when that lists only its own keys: its prototype is this
    * realm's `Object.prototype`, unpolluted, or `null`.
    */
-  record(value: object, node: PathNode, depth: number, nullPrototype: boolean): string {
+  record(value: object, depth: number, nullPrototype: boolean): string {
     this.remember(value);
     let out = '';
     if (nullPrototype || (!this.polluted && Object.getPrototypeOf(value) === Object.prototype)) {
       for (const key in value) {
-        const text = this.property(value, key, node, depth);
+        const text = this.property(value, key, depth);
         if (text !== undefined) out += out === '' ? text : `,${text}`;
       }
     } else {
       const keys = Object.keys(value);
       for (let i = 0; i < keys.length; i++) {
-        const text = this.property(value, keys[i] as string, node, depth);
+        const text = this.property(value, keys[i] as string, depth);
         if (text !== undefined) out += out === '' ? text : `,${text}`;
       }
     }
@@ -258,20 +275,20 @@ class DataWriter {
   }
 
   /** `"key":value` for a property of a plain object, or `undefined` when it is dropped. */
-  private property(value: object, key: string, node: PathNode, depth: number): string | undefined {
-    if (isReservedKey(key)) return this.drop(node, PROPERTY, key, `the reserved key ${JSON.stringify(key)}`);
+  private property(value: object, key: string, depth: number): string | undefined {
+    if (isReservedKey(key)) return this.drop(PROPERTY, key, depth + 1, `the reserved key ${JSON.stringify(key)}`);
     let item: unknown;
     try {
       item = (value as Record<string, unknown>)[key];
     } catch (error) {
-      return this.drop(node, PROPERTY, key, `a property whose getter threw (${errorMessage(error)})`);
+      return this.drop(PROPERTY, key, depth + 1, `a property whose getter threw (${errorMessage(error)})`);
     }
-    const text = this.value(item, node, PROPERTY, key, depth + 1);
+    const text = this.value(item, PROPERTY, key, depth + 1);
     return text === undefined ? undefined : keyText(key) + text;
   }
 
   /** A dense array as a JSON array; one with holes as `["~H",length,index,value,…]`. */
-  private array(value: readonly unknown[], node: PathNode, depth: number): string {
+  private array(value: readonly unknown[], depth: number): string {
     this.remember(value);
     const known = this.order.length;
     const reported = this.dropped.length;
@@ -285,21 +302,21 @@ class DataWriter {
         item = value[i];
       } catch (error) {
         out += UNDEFINED;
-        this.drop(node, INDEX, i, `a property whose getter threw (${errorMessage(error)})`);
+        this.drop(INDEX, i, depth + 1, `a property whose getter threw (${errorMessage(error)})`);
         continue;
       }
       if (item === undefined && !Object.hasOwn(value, i)) {
         this.forget(known);
         this.dropped.length = reported;
         this.unreported = unreported;
-        return this.holey(value, node, depth);
+        return this.holey(value, depth);
       }
-      out += this.value(item, node, INDEX, i, depth + 1) ?? UNDEFINED;
+      out += this.value(item, INDEX, i, depth + 1) ?? UNDEFINED;
     }
     return `${out}]`;
   }
 
-  private holey(value: readonly unknown[], node: PathNode, depth: number): string {
+  private holey(value: readonly unknown[], depth: number): string {
     let out = `["~H",${value.length}`;
     for (const index of ownIndices(value)) {
       out += `,${index},`;
@@ -308,10 +325,10 @@ class DataWriter {
         item = value[index];
       } catch (error) {
         out += UNDEFINED;
-        this.drop(node, INDEX, index, `a property whose getter threw (${errorMessage(error)})`);
+        this.drop(INDEX, index, depth + 1, `a property whose getter threw (${errorMessage(error)})`);
         continue;
       }
-      out += this.value(item, node, INDEX, index, depth + 1) ?? UNDEFINED;
+      out += this.value(item, INDEX, index, depth + 1) ?? UNDEFINED;
     }
     return `${out}]`;
   }
@@ -321,25 +338,25 @@ class DataWriter {
    * primitives JSON writes as they are (the usual case: options, counters) is written by one
    * `JSON.stringify` of its entries, flat text made natively.
    */
-  private map(value: Map<unknown, unknown>, node: PathNode, depth: number): string {
+  private map(value: Map<unknown, unknown>, depth: number): string {
     const entries = mapEntries.call(value) as IterableIterator<[unknown, unknown]>;
     this.remember(value);
     const flat: unknown[] = ['~M'];
     for (const [key, item] of entries) {
-      if (!isJsonPrimitive(key) || !isJsonPrimitive(item)) return this.mapEntries(value, node, depth);
+      if (!isJsonPrimitive(key) || !isJsonPrimitive(item)) return this.mapEntries(value, depth);
       flat.push(key, item);
     }
     return JSON.stringify(flat);
   }
 
-  private mapEntries(value: Map<unknown, unknown>, node: PathNode, depth: number): string {
+  private mapEntries(value: Map<unknown, unknown>, depth: number): string {
     let out = '["~M"';
     let index = 0;
     for (const [key, item] of mapEntries.call(value) as IterableIterator<[unknown, unknown]>) {
       const known = this.order.length;
-      const keyText = this.value(key, node, MAP_KEY, index, depth + 1);
+      const keyText = this.value(key, MAP_KEY, index, depth + 1);
       if (keyText !== undefined) {
-        const itemText = this.value(item, node, MAP_VALUE, index, depth + 1);
+        const itemText = this.value(item, MAP_VALUE, index, depth + 1);
         if (itemText === undefined) this.forget(known);
         else out += `,${keyText},${itemText}`;
       }
@@ -349,13 +366,13 @@ class DataWriter {
   }
 
   /** `["~S",member,…]`; a dropped member is left out. */
-  private set(value: Set<unknown>, node: PathNode, depth: number): string {
+  private set(value: Set<unknown>, depth: number): string {
     const members = setValues.call(value) as IterableIterator<unknown>;
     this.remember(value);
     let out = '["~S"';
     let index = 0;
     for (const member of members) {
-      const text = this.value(member, node, SET_MEMBER, index, depth + 1);
+      const text = this.value(member, SET_MEMBER, index, depth + 1);
       if (text !== undefined) out += `,${text}`;
       index += 1;
     }
@@ -377,10 +394,10 @@ class DataWriter {
     return `["~R",${quote(source)},${quote(flags)}]`;
   }
 
-  private typedArray(view: ArrayBufferView, parent: PathNode, kind: StepKind, key: string | number): string | undefined {
+  private typedArray(view: ArrayBufferView, kind: StepKind, key: string | number, depth: number): string | undefined {
     const name = typedArrayName(view);
     if (name === undefined || !TYPED_ARRAYS.has(name)) {
-      return this.drop(parent, kind, key, name === undefined ? 'an unknown typed array' : `an instance of ${name}`);
+      return this.drop(kind, key, depth, name === undefined ? 'an unknown typed array' : `an instance of ${name}`);
     }
     return this.bytes(view, name, new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
   }

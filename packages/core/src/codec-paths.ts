@@ -40,34 +40,3 @@ export function formatStep(kind: StepKind, key: string | number): string {
       return `<Set member #${key}>`;
   }
 }
-
-/**
- * A container being written, linked to the one holding it: the path is formatted only when a value
- * inside it is reported. The root (no `up`) is the data object itself, `data`.
- */
-export class PathNode {
-  constructor(
-    readonly up: PathNode | undefined,
-    readonly kind: StepKind,
-    readonly key: string | number,
-  ) {}
-}
-
-/** The root of every path: the session data object. */
-export const DATA_PATH = new PathNode(undefined, PROPERTY, 'data');
-
-/** The path of `node`, like `data.cart[2]` (iterative: data may nest a thousand levels). */
-export function formatPath(node: PathNode): string {
-  const steps: string[] = [];
-  let at: PathNode = node;
-  while (at.up !== undefined) {
-    steps.push(formatStep(at.kind, at.key));
-    at = at.up;
-  }
-  return `data${steps.reverse().join('')}`;
-}
-
-/** The path of the value under `key` of the container at `parent`. */
-export function childPath(parent: PathNode, kind: StepKind, key: string | number): string {
-  return formatPath(parent) + formatStep(kind, key);
-}

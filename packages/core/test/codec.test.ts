@@ -90,6 +90,36 @@ function handMade(data: string): string {
 
 const GOOD_ENVELOPE = { v: 1, t: 's', key: 'k', id: SESSION_ID, c: 1, x: 2, r: 'expired', d: { a: 1 } };
 
+/** A copy of `value` where each invalid Date becomes the string `Invalid Date`, for node's deep equality. */
+function withoutInvalidDates(value: unknown, seen = new Map<object, unknown>()): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value;
+  if (value instanceof Map) {
+    const copy = new Map<unknown, unknown>();
+    seen.set(value, copy);
+    for (const [k, v] of value) copy.set(withoutInvalidDates(k, seen), withoutInvalidDates(v, seen));
+    return copy;
+  }
+  if (value instanceof Set) {
+    const copy = new Set<unknown>();
+    seen.set(value, copy);
+    for (const member of value) copy.add(withoutInvalidDates(member, seen));
+    return copy;
+  }
+  if (Array.isArray(value)) {
+    const copy: unknown[] = new Array(value.length);
+    seen.set(value, copy);
+    for (const index of Object.keys(value)) copy[Number(index)] = withoutInvalidDates(value[Number(index)], seen);
+    return copy;
+  }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof RegExp) return value;
+  const copy = Object.create(Object.getPrototypeOf(value)) as Record<string, unknown>;
+  seen.set(value, copy);
+  for (const [k, v] of Object.entries(value)) copy[k] = withoutInvalidDates(v, seen);
+  return copy;
+}
+
 /** A chain of `levels` objects below data: `{ n: { n: ... } }`. */
 function chain(levels: number): Record<string, unknown> {
   let value: Record<string, unknown> = { leaf: true };
@@ -379,7 +409,8 @@ describe('codec', () => {
           expect(result.dropped).to.deep.equal([]);
           // node's deep equality, not chai's: chai sorts Map entries by their string form, which throws
           // for a generated object whose `toString` is null (a limit of the oracle, not of the codec).
-          assert.deepStrictEqual(decodeSnapshot(result.text).data, value);
+          // Invalid Dates are compared apart (node finds two of them different: NaN !== NaN).
+          assert.deepStrictEqual(withoutInvalidDates(decodeSnapshot(result.text).data), withoutInvalidDates(value));
         }),
         { numRuns: 300 },
       );
