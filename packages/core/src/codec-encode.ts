@@ -96,19 +96,19 @@ function quote(value: string): string {
 }
 
 /**
- * Whether `JSON.stringify` writes `value` as this codec does: a string not starting with `~`, a finite
- * number other than `-0`, a boolean, `null`.
+ * The text of a primitive that needs no tag (a string not starting with `~`, a finite number other
+ * than `-0`, a boolean, `null`), or `undefined` for anything else.
  */
-function isJsonPrimitive(value: unknown): boolean {
+function primitiveText(value: unknown): string | undefined {
   switch (typeof value) {
     case 'string':
-      return value.charCodeAt(0) !== TILDE;
+      return value.charCodeAt(0) === TILDE ? undefined : quote(value);
     case 'number':
-      return Number.isFinite(value) && (value !== 0 || 1 / value > 0);
+      return Number.isFinite(value) && (value !== 0 || 1 / value > 0) ? numberText(value) : undefined;
     case 'boolean':
-      return true;
+      return value ? 'true' : 'false';
     default:
-      return value === null;
+      return value === null ? 'null' : undefined;
   }
 }
 
@@ -118,16 +118,22 @@ function stringText(value: string): string {
 }
 
 const KEY_CACHE_SIZE = 2048;
-/** `"key":` for the property names met lately (they repeat from object to object); names up to 64 characters. */
+/**
+ * `"key":` and `,"key":` for the property names met lately (they repeat from object to object); names
+ * up to 64 characters.
+ */
 const keyTexts = new Map<string, string>();
+const nextKeyTexts = new Map<string, string>();
 
-function keyText(key: string): string {
-  let text = keyTexts.get(key);
+/** `"key":`, or `,"key":` when `next` (a property after the first). */
+function keyText(key: string, next: boolean): string {
+  const cache = next ? nextKeyTexts : keyTexts;
+  let text = cache.get(key);
   if (text === undefined) {
-    text = `${quote(key)}:`;
+    text = `${next ? ',' : ''}${quote(key)}:`;
     if (key.length <= 64) {
-      if (keyTexts.size >= KEY_CACHE_SIZE) keyTexts.clear();
-      keyTexts.set(key, text);
+      if (cache.size >= KEY_CACHE_SIZE) cache.clear();
+      cache.set(key, text);
     }
   }
   return text;
@@ -261,21 +267,21 @@ class DataWriter {
     let out = '';
     if (nullPrototype || (!this.polluted && Object.getPrototypeOf(value) === Object.prototype)) {
       for (const key in value) {
-        const text = this.property(value, key, depth);
-        if (text !== undefined) out += out === '' ? text : `,${text}`;
+        const text = this.property(value, key, depth, out !== '');
+        if (text !== undefined) out += text;
       }
     } else {
       const keys = Object.keys(value);
       for (let i = 0; i < keys.length; i++) {
-        const text = this.property(value, keys[i] as string, depth);
-        if (text !== undefined) out += out === '' ? text : `,${text}`;
+        const text = this.property(value, keys[i] as string, depth, out !== '');
+        if (text !== undefined) out += text;
       }
     }
     return nullPrototype ? `["~N",{${out}}]` : `{${out}}`;
   }
 
-  /** `"key":value` for a property of a plain object, or `undefined` when it is dropped. */
-  private property(value: object, key: string, depth: number): string | undefined {
+  /** `"key":value` (`,"key":value` when `next`) for a property of a plain object, or `undefined` when it is dropped. */
+  private property(value: object, key: string, depth: number, next: boolean): string | undefined {
     if (isReservedKey(key)) return this.drop(PROPERTY, key, depth + 1, `the reserved key ${JSON.stringify(key)}`);
     let item: unknown;
     try {
@@ -284,7 +290,7 @@ class DataWriter {
       return this.drop(PROPERTY, key, depth + 1, `a property whose getter threw (${errorMessage(error)})`);
     }
     const text = this.value(item, PROPERTY, key, depth + 1);
-    return text === undefined ? undefined : keyText(key) + text;
+    return text === undefined ? undefined : keyText(key, next) + text;
   }
 
   /** A dense array as a JSON array; one with holes as `["~H",length,index,value,…]`. */
@@ -335,18 +341,19 @@ class DataWriter {
 
   /**
    * `["~M",key,value,…]`; an entry whose key or value is dropped is left out. A Map holding only
-   * primitives JSON writes as they are (the usual case: options, counters) is written by one
-   * `JSON.stringify` of its entries, flat text made natively.
+   * primitives JSON writes as they are (the usual case: options, counters) takes a shorter path.
    */
   private map(value: Map<unknown, unknown>, depth: number): string {
     const entries = mapEntries.call(value) as IterableIterator<[unknown, unknown]>;
     this.remember(value);
-    const flat: unknown[] = ['~M'];
+    let out = '["~M"';
     for (const [key, item] of entries) {
-      if (!isJsonPrimitive(key) || !isJsonPrimitive(item)) return this.mapEntries(value, depth);
-      flat.push(key, item);
+      const keyText = primitiveText(key);
+      const itemText = keyText === undefined ? undefined : primitiveText(item);
+      if (itemText === undefined) return this.mapEntries(value, depth);
+      out += `,${keyText},${itemText}`;
     }
-    return JSON.stringify(flat);
+    return `${out}]`;
   }
 
   private mapEntries(value: Map<unknown, unknown>, depth: number): string {
