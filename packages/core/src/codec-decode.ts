@@ -16,7 +16,7 @@ import {
   MAX_DATA_DEPTH,
   TYPED_ARRAYS,
 } from './codec-common.js';
-import { formatStep, INDEX, MAP_KEY, MAP_VALUE, propertyStep, SET_MEMBER } from './codec-paths.js';
+import { formatStep, INDEX, MAP_KEY, MAP_VALUE, PROPERTY, SET_MEMBER, type StepKind } from './codec-paths.js';
 import type { SessionData } from './types.js';
 
 /** Parses the JSON text after the `R2:` marker into the envelope object (its `d` not yet revived). */
@@ -60,16 +60,40 @@ class Refusal extends Error {
   }
 }
 
-/** Adds `step` to the path of a refusal passing through. */
-function through(error: unknown, step: string): unknown {
-  if (error instanceof Refusal) error.steps.push(step);
+/**
+ * Adds the step `kind`/`key` to the path of a refusal passing through (formatted only then: a stack
+ * overflow unwinds through here too).
+ */
+function through(error: unknown, kind: StepKind, key: string | number): unknown {
+  if (error instanceof Refusal) error.steps.push(formatStep(kind, key));
   return error;
 }
 
 /** `~`: the first character of every tag. */
 const TILDE = 126;
-const HEX_BIGINT = /^-?[0-9a-f]+$/;
-const BYTES = /^([A-Za-z0-9]+):((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/;
+/** Whether `text` from `from` on is `-`? then lowercase hexadecimal digits (no RegExp: see `through`). */
+function isHexInteger(text: string, from: number): boolean {
+  const start = text.charCodeAt(from) === 45 ? from + 1 : from;
+  if (start >= text.length) return false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** Whether `text` from `from` on is canonical padded base64. */
+function isBase64(text: string, from: number): boolean {
+  const length = text.length - from;
+  if (length % 4 !== 0) return false;
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  if (padding > length) return false;
+  for (let i = from; i < text.length - padding; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47)) return false;
+  }
+  return true;
+}
 
 /** A non-negative integer below `limit`. */
 function isIndex(value: unknown, limit: number): value is number {
@@ -123,13 +147,13 @@ class DataReader {
     this.enter(target, depth);
     for (const key in value) {
       if (this.polluted && !Object.hasOwn(value, key)) continue;
-      if (isReservedKey(key)) throw through(new Refusal(`reserved key ${JSON.stringify(key)}`), propertyStep(key));
+      if (isReservedKey(key)) throw through(new Refusal(`reserved key ${JSON.stringify(key)}`), PROPERTY, key);
       const item = value[key];
       if (typeof item === 'object' || (typeof item === 'string' && item.charCodeAt(0) === TILDE)) {
         try {
           target[key] = this.item(item, depth + 1);
         } catch (error) {
-          throw through(error, propertyStep(key));
+          throw through(error, PROPERTY, key);
         }
       } else if (into !== undefined) {
         target[key] = item;
@@ -147,7 +171,7 @@ class DataReader {
         try {
           value[i] = this.item(item, depth + 1);
         } catch (error) {
-          throw through(error, `[${i}]`);
+          throw through(error, INDEX, i);
         }
       }
     }
@@ -164,12 +188,9 @@ class DataReader {
         return undefined;
       case 110: // n
         return specialNumber(text.slice(2));
-      case 98: {
-        // b
-        const body = text.slice(2);
-        if (!HEX_BIGINT.test(body)) break;
-        return body.charCodeAt(0) === 45 ? -BigInt(`0x${body.slice(1)}`) : BigInt(`0x${body}`);
-      }
+      case 98: // b
+        if (!isHexInteger(text, 2)) break;
+        return text.charCodeAt(2) === 45 ? -BigInt(`0x${text.slice(3)}`) : BigInt(`0x${text.slice(2)}`);
       case 68: // D
         return this.date(text, depth);
       case 114: {
@@ -222,12 +243,12 @@ class DataReader {
       try {
         key = this.item(value[i], depth + 1);
       } catch (error) {
-        throw through(error, formatStep(MAP_KEY, (i - 1) / 2));
+        throw through(error, MAP_KEY, (i - 1) / 2);
       }
       try {
         map.set(key, this.item(value[i + 1], depth + 1));
       } catch (error) {
-        throw through(error, formatStep(MAP_VALUE, (i - 1) / 2));
+        throw through(error, MAP_VALUE, (i - 1) / 2);
       }
     }
     return map;
@@ -240,7 +261,7 @@ class DataReader {
       try {
         set.add(this.item(value[i], depth + 1));
       } catch (error) {
-        throw through(error, formatStep(SET_MEMBER, i - 1));
+        throw through(error, SET_MEMBER, i - 1);
       }
     }
     return set;
@@ -260,7 +281,7 @@ class DataReader {
       try {
         array[index] = this.item(value[i + 1], depth + 1);
       } catch (error) {
-        throw through(error, formatStep(INDEX, index));
+        throw through(error, INDEX, index);
       }
     }
     return array;
@@ -281,11 +302,12 @@ class DataReader {
 
   /** `<Name>:<base64>` of an `ArrayBuffer` or a typed array. */
   private bytes(body: string, depth: number): ArrayBuffer | ArrayBufferView {
-    const match = BYTES.exec(body);
-    const name = match?.[1];
-    const Constructor = name === undefined ? undefined : TYPED_ARRAYS.get(name);
-    if (match === null || (name !== 'ArrayBuffer' && Constructor === undefined)) throw new Refusal('an unknown or malformed bytes tag');
-    const decoded = Buffer.from(match[2] as string, 'base64');
+    const colon = body.indexOf(':');
+    const name = colon === -1 ? '' : body.slice(0, colon);
+    const Constructor = TYPED_ARRAYS.get(name);
+    if ((name !== 'ArrayBuffer' && Constructor === undefined) || !isBase64(body, colon + 1))
+      throw new Refusal('an unknown or malformed bytes tag');
+    const decoded = Buffer.from(body.slice(colon + 1), 'base64');
     if (Constructor !== undefined && decoded.byteLength % Constructor.BYTES_PER_ELEMENT !== 0) {
       throw new Refusal(`a malformed ${name} tag (${decoded.byteLength} bytes)`);
     }

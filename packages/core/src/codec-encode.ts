@@ -340,33 +340,24 @@ class DataWriter {
   }
 
   /**
-   * `["~M",key,value,…]`; an entry whose key or value is dropped is left out. A Map holding only
-   * primitives JSON writes as they are (the usual case: options, counters) takes a shorter path.
+   * `["~M",key,value,…]`; an entry whose key or value is dropped is left out. Entries of primitives
+   * JSON writes as they are (the usual case: options, counters) take a shorter path.
    */
   private map(value: Map<unknown, unknown>, depth: number): string {
     const entries = mapEntries.call(value) as IterableIterator<[unknown, unknown]>;
     this.remember(value);
     let out = '["~M"';
-    for (const [key, item] of entries) {
-      const keyText = primitiveText(key);
-      const itemText = keyText === undefined ? undefined : primitiveText(item);
-      if (itemText === undefined) return this.mapEntries(value, depth);
-      out += `,${keyText},${itemText}`;
-    }
-    return `${out}]`;
-  }
-
-  private mapEntries(value: Map<unknown, unknown>, depth: number): string {
-    let out = '["~M"';
     let index = 0;
-    for (const [key, item] of mapEntries.call(value) as IterableIterator<[unknown, unknown]>) {
-      const known = this.order.length;
-      const keyText = this.value(key, MAP_KEY, index, depth + 1);
-      if (keyText !== undefined) {
-        const itemText = this.value(item, MAP_VALUE, index, depth + 1);
-        if (itemText === undefined) this.forget(known);
-        else out += `,${keyText},${itemText}`;
+    for (const [key, item] of entries) {
+      let keyText = primitiveText(key);
+      let itemText = keyText === undefined ? undefined : primitiveText(item);
+      if (itemText === undefined) {
+        const known = this.order.length;
+        keyText = this.value(key, MAP_KEY, index, depth + 1);
+        itemText = keyText === undefined ? undefined : this.value(item, MAP_VALUE, index, depth + 1);
+        if (keyText !== undefined && itemText === undefined) this.forget(known);
       }
+      if (itemText !== undefined) out += `,${keyText},${itemText}`;
       index += 1;
     }
     return `${out}]`;

@@ -18,11 +18,23 @@ export const SET_MEMBER = 4;
 /** How a step names its place (one of the constants above). */
 export type StepKind = typeof PROPERTY | typeof INDEX | typeof MAP_KEY | typeof MAP_VALUE | typeof SET_MEMBER;
 
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+/**
+ * Whether `key` is an identifier of ASCII letters, digits, `_` and `$` not starting with a digit.
+ * (No RegExp: paths are formatted while unwinding from a stack overflow, where V8 cannot compile one.)
+ */
+function isIdentifier(key: string): boolean {
+  if (key.length === 0) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c === 36;
+    if (!letter && (i === 0 || c < 48 || c > 57)) return false;
+  }
+  return true;
+}
 
 /** `.name` for an identifier, `["x-y"]` (JSON-quoted) for any other property name. */
 export function propertyStep(key: string): string {
-  return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  return isIdentifier(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }
 
 /** One step of a path, formatted. */

@@ -1,7 +1,7 @@
 /**
  * The snapshot codec: turns a {@link Snapshot} into the opaque string an adapter stores, and back.
  *
- * Format 2 (written since 0.2): the text `R2:` followed by JSON text of a small envelope object:
+ * Format 2 (what {@link encodeSnapshot} writes): the text `R2:` followed by JSON text of a small envelope object:
  * - snapshot: `{"v":1,"t":"s","key":…,"id":sessionId,"c":createdAt,"x":closedAt,"r":reason,"d":data}`
  * - pointer:  `{"v":1,"t":"p","key":…,"id":sessionId,"r":reason,"x":closedAt}`
  * Unknown envelope fields are ignored when reading (room for additive changes within a format).
@@ -26,15 +26,29 @@
  *
  * Format 1 (`R1:` + a `devalue` text of the same envelope) is still read, never written.
  *
- * Why this format (measured with `node bench/codec.mjs` on the 2-core machine of the benchmarks,
- * a 20-item cart with a Date and a Map of options per item): encode + decode FORMAT_NUMBERS.
- * `v8.serialize` was weighed: fast to write but slower to read than `JSON.parse` plus the walk, binary
- * (base64 for string stores: a third larger), its wire format follows V8's version (a record written by
- * a newer Node may not be readable by an older one during a rolling deploy), and it still needs a
- * sanitizing walk before (drops with paths, reserved keys, depth) and a validating walk after (it
- * revives any host object it knows). The JSON form is readable in any store and by any Node, parsed by
- * the engine's non-recursive `JSON.parse`, never runs a reviver and never assigns an inherited
- * property: a crafted store value either decodes to supported types or is refused with a `CodecError`.
+ * Why this format. Measured on the 2-core machine of the benchmarks (Node 20.20), CPU µs per call,
+ * medians of interleaved rounds, the 20-item cart of `bench/codec.mjs` (a Date and a Map of options per
+ * item, strings, numbers), other helpers' benchmarks running on the same cores:
+ *
+ * | codec | encode | decode | total vs `JSON.stringify` + `JSON.parse` | bytes |
+ * | --- | ---: | ---: | ---: | ---: |
+ * | format 1: sanitizer + `devalue` (before) | 90 | 47 | 3.8–4.0x | 3,989 |
+ * | format 2 (this) | 25–38 | 21–22 | 1.32–1.5x (up to 1.8x under heavy load) | 3,715 |
+ * | `devalue` alone (no checks) | 58 | 32 | 2.6x | 3,871 |
+ * | `v8.serialize` (no checks) | 13 | 22 | 0.9–1.1x | 3,021 (4,028 as base64) |
+ * | `JSON` (lossy: Dates become strings, Maps `{}`) | 27 | 8 | 1x | 2,531 |
+ *
+ * (format 1 against format 2 in one process; the rest from `node bench/codec.mjs`.) `v8.serialize` was
+ * weighed: fast to write but no faster to read than `JSON.parse` plus the walk, binary (base64 for
+ * string stores: a third larger), and the checks would come on top of the figures above: a sanitizing
+ * walk before (drops with paths, reserved keys, depth, class instances it would otherwise write as plain
+ * objects) and a validating walk after (it revives any host object it knows). Its wire format follows
+ * V8's (a record written by a newer Node may not be readable by an older one during a rolling deploy);
+ * format 2 is JSON text any Node reads, and readable in any store. A crafted store value meets
+ * `JSON.parse` (no reviver, not recursive: 200,000 levels of nesting parse) and one walk that recurses
+ * once per level of data up to {@link MAX_DATA_DEPTH}, revives only the tags above, never assigns an
+ * inherited property (reserved keys refuse the record) and reads only own keys: it decodes to supported
+ * types or is refused with a `CodecError`.
  *
  * What `data` may hold (everything else is dropped at encode with a report, see {@link encodeSnapshot}):
  * primitives (strings, numbers including `NaN`, `±Infinity` and `-0`, booleans, `null`, `undefined`,

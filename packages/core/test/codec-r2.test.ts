@@ -239,6 +239,54 @@ describe('codec: format 2 (R2)', () => {
       refused(record(`{"a":${'["~N",'.repeat(levels)}{}${']'.repeat(levels)}}`));
     });
 
+    it(`writes and reads ${MAX_DATA_DEPTH} levels of every container`, () => {
+      const levels = (wrap: (inner: unknown) => unknown): unknown => {
+        let value: unknown = { leaf: true };
+        for (let i = 1; i < MAX_DATA_DEPTH; i++) value = wrap(value);
+        return value;
+      };
+      const holey = (inner: unknown): unknown[] => {
+        const array: unknown[] = [];
+        array[3] = inner;
+        return array;
+      };
+      const kinds: [string, (inner: unknown) => unknown, (outer: unknown) => unknown][] = [
+        ['Map keys', (inner) => new Map([[inner, 1]]), (outer) => [...(outer as Map<unknown, unknown>).keys()][0]],
+        ['Map values', (inner) => new Map([['k', inner]]), (outer) => (outer as Map<unknown, unknown>).get('k')],
+        ['Sets', (inner) => new Set([inner]), (outer) => [...(outer as Set<unknown>)][0]],
+        [
+          'null-prototype objects',
+          (inner) => Object.assign(Object.create(null) as object, { n: inner }),
+          (outer) => (outer as { n: unknown }).n,
+        ],
+        ['arrays with holes', holey, (outer) => (outer as unknown[])[3]],
+        ['arrays', (inner) => [inner], (outer) => (outer as unknown[])[0]],
+      ];
+      for (const [name, wrap, unwrap] of kinds) {
+        const out = decode(encode({ root: levels(wrap) }));
+        let value: unknown = out['root'];
+        for (let i = 1; i < MAX_DATA_DEPTH; i++) value = unwrap(value);
+        expect(value, name).to.deep.equal({ leaf: true });
+      }
+    });
+
+    it('never crashes when the caller already used most of the stack: drops with a report, or a CodecError', () => {
+      let value: unknown = { leaf: true };
+      for (let i = 1; i < MAX_DATA_DEPTH; i++) value = new Map([[{ k: i }, value]]);
+      const data = { root: value };
+      const text = encode(data);
+      const deep = (frames: number, fn: () => unknown): unknown => (frames === 0 ? fn() : deep(frames - 1, fn));
+      for (const frames of [2_000, 5_000, 8_000]) {
+        const result = deep(frames, () => encodeSnapshot(snapshot(data), Number.POSITIVE_INFINITY)) as { dropped: CodecError[] };
+        for (const report of result.dropped) expect(report.path).to.match(/^data\.root(<Map value #0>)+/);
+        try {
+          deep(frames, () => decodeRecord(text));
+        } catch (error) {
+          expect(error).to.be.instanceOf(CodecError);
+        }
+      }
+    });
+
     it('ignores enumerable properties of a polluted Object.prototype, writing and reading', () => {
       const proto = Object.prototype as Record<string, unknown>;
       proto['polluted'] = { evil: true };
