@@ -7,9 +7,10 @@ import { CodecError } from './errors.js';
 /**
  * How deep session data may nest: objects (containers and also Dates, RegExps, byte arrays) more than
  * 1000 levels below `data` are dropped at encode (with a report) and refused at decode. The encoder and
- * the format-2 decoder recurse once per level (a few hundred bytes of stack each); the format-1 reader
- * (`devalue`) overflows Node's default stack (~984 KiB) at about 2,200 levels. 1000 leaves room for the
- * stack already used by the caller.
+ * the format-2 decoder recurse a few frames per level: 1000 levels of any container fit in Node's
+ * default stack (~984 KiB) with room for the caller's. When a caller has already used most of the stack,
+ * the encoder drops the value that overflowed (with a report) and the decoder refuses the record: a
+ * `CodecError` either way, never a crash. The format-1 reader (`devalue`) overflows at about 2,200 levels.
  */
 export const MAX_DATA_DEPTH = 1000;
 
@@ -72,7 +73,15 @@ export function hasPlainPrototype(value: object): boolean {
   );
 }
 
-const CANONICAL_INDEX = /^(?:0|[1-9]\d*)$/;
+/** Whether `key` is an array index written canonically (`0`, `17`, not `017`); no RegExp (see codec-paths). */
+function isCanonicalIndex(key: string): boolean {
+  if (key.length === 0 || key.length > 10 || (key.length > 1 && key.charCodeAt(0) === 48)) return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 /** The largest array index. */
 export const MAX_ARRAY_INDEX = 2 ** 32 - 2;
 
@@ -86,7 +95,7 @@ export function* ownIndices(array: readonly unknown[]): Generator<number> {
   while (index < length && Object.hasOwn(array, index)) yield index++;
   if (index >= length) return;
   for (const key of Object.keys(array)) {
-    if (!CANONICAL_INDEX.test(key)) continue;
+    if (!isCanonicalIndex(key)) continue;
     const n = Number(key);
     if (n > index && n <= MAX_ARRAY_INDEX) yield n;
   }
