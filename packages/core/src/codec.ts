@@ -33,12 +33,14 @@
  * | codec | encode | decode | total vs `JSON.stringify` + `JSON.parse` | bytes |
  * | --- | ---: | ---: | ---: | ---: |
  * | format 1: sanitizer + `devalue` (before) | 90 | 47 | 3.8–4.0x | 3,989 |
- * | format 2 (this) | 25–38 | 21–22 | 1.32–1.5x (up to 1.8x under heavy load) | 3,715 |
- * | `devalue` alone (no checks) | 58 | 32 | 2.6x | 3,871 |
- * | `v8.serialize` (no checks) | 13 | 22 | 0.9–1.1x | 3,021 (4,028 as base64) |
- * | `JSON` (lossy: Dates become strings, Maps `{}`) | 27 | 8 | 1x | 2,531 |
+ * | format 2 (this), same process as format 1 | 25 | 22 | 1.32–1.36x | 3,715 |
+ * | format 2 (this), `bench/codec.mjs` | 34–40 | 22–23 | 1.5–1.8x | 3,739 |
+ * | `devalue` alone (no checks) | 62 | 30 | 2.6x | 3,871 |
+ * | `v8.serialize` (no checks) | 11–13 | 22–23 | 1.0x | 3,021 (4,028 as base64) |
+ * | `JSON` (lossy: Dates become strings, Maps `{}`) | 27–28 | 7.6–7.8 | 1x | 2,531 |
  *
- * (format 1 against format 2 in one process; the rest from `node bench/codec.mjs`.) `v8.serialize` was
+ * (The bench's figures vary with the load of the machine; decoding is bound by `JSON.parse` of the
+ * Maps' entries, which JSON's lossy form does not carry.) `v8.serialize` was
  * weighed: fast to write but no faster to read than `JSON.parse` plus the walk, binary (base64 for
  * string stores: a third larger), and the checks would come on top of the figures above: a sanitizing
  * walk before (drops with paths, reserved keys, depth, class instances it would otherwise write as plain
