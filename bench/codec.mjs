@@ -254,7 +254,7 @@ export async function run({ quick = false, oneProcess = false } = {}) {
       `Per data set: each operation warmed up for ${quick ? 200 : 500} ms, then ${rounds} rounds, interleaved (every codec and operation once per round, order rotated); batches of ~${batchMs} ms timed with process.cpuUsage(); medians.`,
       oneProcess
         ? 'All data sets measured in one process, one after the other (--one-process).'
-        : "Each data set in its own Node process, as a server encodes the sessions of one application (measuring them in one process makes every codec polymorphic over three applications' shapes; --one-process does that).",
+        : 'Each data set in its own Node process, as a server encodes the sessions of one application (--one-process measures them in this process, one after the other).',
       'vs JSON: (encode + decode) / (JSON.stringify + JSON.parse) of the same data, per round, then the median.',
       'JSON is lossy here (Dates become strings, Maps {}); devalue and v8.serialize write the types but check nothing (no drops, no reserved keys, no depth bound).',
       'Reprise: encodeSnapshot (envelope, drop reports, UTF-8 byte count, so the text is flattened) and decodeRecord (JSON.parse and the validating walk).',
