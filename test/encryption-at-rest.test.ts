@@ -173,7 +173,7 @@ for (const kind of STORES) {
       expect(raw.startsWith('E1.k1.'), raw.slice(0, 40)).to.equal(true);
       expect(raw).to.not.include(SECRET);
       expect(raw).to.not.include('apple');
-      expect(raw).to.not.include('R1:');
+      expect(raw).to.not.match(/R\d+:/);
       // What the adapter itself reads is the same sealed value; with the keys it opens to ada's snapshot.
       const record = decodeRecord(openSealedRecord(raw, sid, [K1]));
       expect(record.kind === 'snapshot' && record.snapshot.data.name).to.equal(SECRET);

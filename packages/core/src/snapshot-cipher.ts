@@ -7,7 +7,7 @@
  *
  * AES-256-GCM, a random 96-bit IV per record (from the CSPRNG, drawn 256 at a time into a pool whose
  * bytes are each used once), a 128-bit tag; the plaintext is the codec's text
- * (`R1:…`) in UTF-8; the additional authenticated data is the UTF-8 of `E1.<key id>.<store key>`,
+ * (`R2:…`) in UTF-8; the additional authenticated data is the UTF-8 of `E1.<key id>.<store key>`,
  * where the store key is the key the record is stored under (a `persistKey` or a session id, as the
  * core names it, without an adapter's prefix). So a record opens only under the key it was written
  * for, with the key id it names: one altered in the store, or copied or moved to another key, is
