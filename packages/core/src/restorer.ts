@@ -178,7 +178,7 @@ export class Restorer<TData extends SessionData> {
     let leased = false;
     try {
       // Several instances: the lease first (asking the instance that holds it to hand the session over).
-      const lease = await coordination?.acquire(id);
+      const lease = coordination === undefined ? undefined : await coordination.acquire(id);
       if (lease !== undefined && !lease.held) throw this.#c.unavailable('owner');
       leased = lease !== undefined;
       const fromCookie: SnapshotFilter = (snapshot) =>
@@ -454,11 +454,12 @@ export class Restorer<TData extends SessionData> {
   async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>): Promise<void> {
     this.#c.restored(session);
     const hooks = this.#c.restoreHooks;
-    await timeHooks(this.#c.owner, 'restore', undefined, hooks.length, () =>
-      runHooks('restore', hooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) =>
-        this.#c.reporter.hookFailed(error),
-      ),
-    );
+    if (hooks.length > 0)
+      await timeHooks(this.#c.owner, 'restore', undefined, hooks.length, () =>
+        runHooks('restore', hooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) =>
+          this.#c.reporter.hookFailed(error),
+        ),
+      );
     this.#c.counters.restored += 1;
     this.#c.reporter.emit('restore', session, snapshot);
   }

@@ -140,9 +140,19 @@ export class SnapshotReader {
     if (!takeFirst || !isSessionId(key) || this.#queue.peek(key) !== undefined) return this.#readThenTakeRecord(key, accept);
     const taken = await this.takeValue(key);
     if (taken === undefined) return undefined;
-    const record = await this.#decodeTaken(key, taken);
+    let record: DecodedRecord;
+    try {
+      record = decodeRecord(taken.value);
+    } catch (error) {
+      // Taken already: a record that does not decode goes back where it was (for inspection), and the error propagates.
+      await this.#putBackTaken(key, taken, undefined).catch(() => undefined);
+      throw error;
+    }
     if (record.kind === 'snapshot') {
-      if (accept(record.snapshot, undefined)) return { ...this.#takenSnapshot(key, taken, record.snapshot), pointer: undefined };
+      if (accept(record.snapshot, undefined)) {
+        const { value: text, version, queued, queuedAt } = taken;
+        return { snapshot: record.snapshot, key, text, version, queued, queuedAt, pointer: undefined };
+      }
       await this.#putBackTaken(key, taken, record.snapshot);
       return undefined;
     }
@@ -191,20 +201,6 @@ export class SnapshotReader {
     if (home?.kind !== 'snapshot' || !accept(home.snapshot, undefined)) return undefined;
     const moved = await this.#takeAccepted(key, (snapshot) => accept(snapshot, undefined));
     return moved === undefined ? undefined : { ...moved, pointer: undefined };
-  }
-
-  /** The decoded record of a value taken from `key`; one that does not decode is put back where it was, and the error propagates. */
-  async #decodeTaken(key: string, taken: TakenValue): Promise<DecodedRecord> {
-    try {
-      return decodeRecord(taken.value);
-    } catch (error) {
-      await this.#putBackTaken(key, taken, undefined).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  #takenSnapshot(key: string, taken: TakenValue, snapshot: Snapshot): Omit<TakenSnapshot, 'pointer'> {
-    return { snapshot, key, text: taken.value, version: taken.version, queued: taken.queued, queuedAt: taken.queuedAt };
   }
 
   /** Puts a value taken from `key` and refused back exactly (see {@link putBack}). */
