@@ -178,7 +178,7 @@ export class Restorer<TData extends SessionData> {
     let leased = false;
     try {
       // Several instances: the lease first (asking the instance that holds it to hand the session over).
-      const lease = await coordination?.acquire(id);
+      const lease = coordination === undefined ? undefined : await coordination.acquire(id);
       if (lease !== undefined && !lease.held) throw this.#c.unavailable('owner');
       leased = lease !== undefined;
       const fromCookie: SnapshotFilter = (snapshot) =>
@@ -214,7 +214,7 @@ export class Restorer<TData extends SessionData> {
     try {
       for (;;) {
         const seen = watch.released;
-        const taken = await this.#take(id, fromCookie, true);
+        const taken = await this.#read(id, () => this.#c.reader.take(id, fromCookie, true), true);
         if (taken !== undefined) return taken;
         const claim = this.#claims.get(id);
         if (claim !== undefined) await claim;
@@ -326,7 +326,7 @@ export class Restorer<TData extends SessionData> {
       await this.#putBack(taken);
       return false;
     }
-    // Merged at once, while the session is known to be live (the pointer's removal awaits the store).
+    // Merged at once, while the session is known to be live (the pointer's removal may await the store).
     Object.assign(session.data, snapshot.data);
     if (snapshot.key !== snapshot.sessionId && !isSessionId(snapshot.key)) session.persistKey = snapshot.key;
     await this.#afterTake(taken);
@@ -383,7 +383,10 @@ export class Restorer<TData extends SessionData> {
     return absoluteTimeout === undefined || snapshot.createdAt + absoluteTimeout > this.#c.now();
   }
 
-  /** Writes a taken snapshot back exactly where it was (a restore that could not use it); a kept one never left. */
+  /**
+   * Writes a taken snapshot back exactly where it was (a restore that could not use it), and the
+   * pointer it was reached through, if any; a kept one never left.
+   */
   async #putBack(taken: TakenSnapshot): Promise<void> {
     if (taken.kept === true) return; // still in the store
     try {
@@ -391,6 +394,8 @@ export class Restorer<TData extends SessionData> {
     } catch (error) {
       this.#c.reporter.gaveUp(taken.snapshot as Snapshot<TData>, error as RepriseError);
     }
+    // Best effort, like the pointer's removal was: a pointer left out leads the cookie nowhere.
+    await this.#c.reader.putBackPointer(taken).catch(() => undefined);
   }
 
   /**
@@ -418,9 +423,9 @@ export class Restorer<TData extends SessionData> {
     }
   }
 
-  /** After a snapshot was taken for a restore: the pointer it came through is removed (tracked, best effort). */
+  /** After a snapshot was taken for a restore: a pointer it came through and left in place is removed (best effort). */
   async #afterTake(taken: TakenSnapshot): Promise<void> {
-    if (taken.pointer !== undefined) await this.#c.reader.discard(taken.pointer);
+    await this.#c.reader.discard(taken);
   }
 
   /**
@@ -433,7 +438,7 @@ export class Restorer<TData extends SessionData> {
       await this.#putBack(taken);
       return undefined;
     }
-    await this.#afterTake(taken);
+    if (taken.pointer !== undefined) await this.#afterTake(taken);
     if (makeRoom) this.#c.registry.makeRoom();
     const session = new LiveSession<TData>(this.#c.owner, id, snapshot.data, snapshot.createdAt, this.#c.now());
     internalsOf(session).isNew = false;
@@ -449,11 +454,12 @@ export class Restorer<TData extends SessionData> {
   async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>): Promise<void> {
     this.#c.restored(session);
     const hooks = this.#c.restoreHooks;
-    await timeHooks(this.#c.owner, 'restore', undefined, hooks.length, () =>
-      runHooks('restore', hooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) =>
-        this.#c.reporter.hookFailed(error),
-      ),
-    );
+    if (hooks.length > 0)
+      await timeHooks(this.#c.owner, 'restore', undefined, hooks.length, () =>
+        runHooks('restore', hooks, [session, snapshot], redactId(session.id), this.#c.settings.hookTimeout, (error) =>
+          this.#c.reporter.hookFailed(error),
+        ),
+      );
     this.#c.counters.restored += 1;
     this.#c.reporter.emit('restore', session, snapshot);
   }

@@ -13,22 +13,41 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
  * `ordered`), and forwards `name`, `atomic` and `ephemeral`.
  *
  * A value that does not open rejects the read with a `CodecError` (`ERR_REPRISE_SNAPSHOT_AUTH`),
- * which the core handles as a corrupt snapshot (reported, skipped: a fresh session). (A take that the
- * core abandoned at `adapterTimeout` and that lands later with such a value is dropped unreported:
- * the core reads a record, and refuses it, before it takes it.) Without `snapshotKeys` the core uses
+ * which the core handles as a corrupt snapshot (reported, skipped: a fresh session). A take (the core
+ * takes a returning cookie's record before it reads it) puts such a value back first, exactly as it
+ * was (same sealed text; on an ordered adapter at its version, over the floor the take left, so it is
+ * refused if anything newer came meanwhile), living `refusedTtlMs()` from then on: it stays for
+ * inspection until a newer write replaces it, also when the core abandoned that take at its timeout.
+ * A fence's take (the core's own write, fenced) is not put back. Without `snapshotKeys` the core uses
  * the adapter itself: no cost.
+ * @param refusedTtlMs ms a value put back because it did not open stays (the manager's `snapshotTtl`).
  */
-export function sealedAdapter(adapter: SessionAdapter, encryption: SnapshotEncryption): SessionAdapter {
+export function sealedAdapter(adapter: SessionAdapter, encryption: SnapshotEncryption, refusedTtlMs: () => number): SessionAdapter {
   const seal = (key: string, value: string): string => sealRecord(value, key, encryption.keyring);
   const open = (key: string, value: string | undefined): string | undefined =>
     value === undefined ? undefined : openRecord(value, key, encryption);
-  const openVersioned = (key: string, taken: VersionedValue | undefined): VersionedValue | undefined =>
-    taken === undefined ? undefined : { value: openRecord(taken.value, key, encryption), version: taken.version };
+  /** Opens a value taken from `key`; one that does not open is handed to `putBack` (failures ignored) before the error propagates. */
+  const openTaken = async (key: string, taken: VersionedValue, putBack?: () => Promise<unknown>): Promise<VersionedValue> => {
+    try {
+      return { value: openRecord(taken.value, key, encryption), version: taken.version };
+    } catch (error) {
+      await putBack?.().catch(() => undefined);
+      throw error;
+    }
+  };
   const sealed: Writable<SessionAdapter> = {
     name: adapter.name,
     save: (key, value, ttlMs) => adapter.save(key, seal(key, value), ttlMs),
     load: async (key) => open(key, await adapter.load(key)),
-    take: async (key) => open(key, await adapter.take(key)),
+    take: async (key) => {
+      const value = await adapter.take(key);
+      if (value === undefined) return undefined;
+      // Unordered: put back unless the key holds a value again.
+      const putBack = async (): Promise<void> => {
+        if ((await adapter.load(key)) === undefined) await adapter.save(key, value, refusedTtlMs());
+      };
+      return (await openTaken(key, { value, version: 0 }, putBack)).value;
+    },
     delete: (key) => adapter.delete(key),
   };
   if (adapter.atomic !== undefined) sealed.atomic = adapter.atomic;
@@ -38,8 +57,15 @@ export function sealedAdapter(adapter: SessionAdapter, encryption: SnapshotEncry
     sealed.saveIfNewer = (key, value, version, ttlMs) => adapter.saveIfNewer!(key, seal(key, value), version, ttlMs);
   }
   if (typeof adapter.takeVersioned === 'function') {
-    sealed.takeVersioned = async (key, fence) =>
-      openVersioned(key, await (fence === undefined ? adapter.takeVersioned!(key) : adapter.takeVersioned!(key, fence)));
+    sealed.takeVersioned = async (key, fence) => {
+      const taken = await (fence === undefined ? adapter.takeVersioned!(key) : adapter.takeVersioned!(key, fence));
+      if (taken === undefined) return undefined;
+      const putBack =
+        fence === undefined && typeof adapter.saveIfNewer === 'function'
+          ? () => adapter.saveIfNewer!(key, taken.value, taken.version, refusedTtlMs())
+          : undefined;
+      return openTaken(key, taken, putBack);
+    };
   }
   if (typeof adapter.saveManyIfNewer === 'function') {
     sealed.saveManyIfNewer = (writes) =>

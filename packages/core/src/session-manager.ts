@@ -120,7 +120,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     // With snapshotKeys every value is sealed on its way to the adapter and opened on its way back.
     const encryption = normalizeSnapshotEncryption(options);
     this.#store = new Store(
-      encryption === undefined ? this.adapter : sealedAdapter(this.adapter, encryption),
+      encryption === undefined ? this.adapter : sealedAdapter(this.adapter, encryption, () => this.#settings.snapshotTtl),
       () => this.#settings.adapterTimeout,
     );
     this.#store.owner = this;

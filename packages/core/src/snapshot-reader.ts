@@ -21,6 +21,11 @@ export interface TakenSnapshot {
   readonly text: string;
   readonly version: number;
   readonly pointer: string | undefined;
+  /**
+   * The pointer `pointer` names, taken on the way (its text and version as it was in the store): a
+   * restore that cannot use the snapshot puts it back with it, so the returning cookie still finds it.
+   */
+  readonly pointerRecord?: TakenRecord | undefined;
   /** Taken from the write queue (the store never had it): a put-back re-queues it, whatever the store holds. */
   readonly queued?: boolean;
   /** When taken from the queue: the queue's `sequence` then (see `PersistQueue.queuedSince`). */
@@ -29,6 +34,14 @@ export interface TakenSnapshot {
   readonly lateFence?: boolean;
   /** Read, not taken: the record is still in the store (see {@link SnapshotReader.keep}); nothing to put back. */
   readonly kept?: boolean;
+}
+
+/** A record taken from the store or the queue, as {@link SnapshotReader.putBack} writes it back. */
+export interface TakenRecord {
+  readonly text: string;
+  readonly version: number;
+  readonly queued?: boolean | undefined;
+  readonly queuedAt?: number | undefined;
 }
 
 /** A value taken by {@link SnapshotReader.takeValue}, and whether it came from the write queue. */
@@ -61,12 +74,15 @@ export interface PutBackOptions {
 export type SnapshotFilter = (snapshot: Snapshot, pointer: SnapshotPointer | undefined) => boolean;
 
 /**
- * Reads snapshots for restores: from the core's write queue first (a snapshot still waiting there is
+ * Takes snapshots for restores: from the core's write queue first (a snapshot still waiting there is
  * restored from it, and the store is fenced against an earlier attempt that may still land), then
- * from the store. A pointer is followed to the snapshot it names. The record is read and checked
- * before it is taken, so a refused snapshot stays where it is; the take is atomic, so two processes
- * cannot both restore one snapshot; a record that changed between the read and the take and is
- * refused is put back exactly (same version). Decoding errors propagate (the caller reports them).
+ * from the store. A pointer is followed to the snapshot it names. The take is atomic, so two
+ * processes cannot both restore one snapshot. Under a session id the record is taken at once and
+ * decoded once (a returning cookie costs one round trip); one refused after the take is put back
+ * exactly (same version: refused if anything newer came meanwhile). Under a shared key the record is
+ * read and checked before it is taken, so a refused snapshot (another session's) stays where it is,
+ * and one that changed between the read and the take and is refused is put back exactly. Decoding
+ * errors propagate (the caller reports them).
  */
 export class SnapshotReader {
   readonly #store: Store;
@@ -103,10 +119,60 @@ export class SnapshotReader {
   }
 
   /**
-   * Takes the snapshot stored under `key` (or the one its pointer names) when `accept` agrees. A
-   * pointer it came through is left in place for {@link discard}.
+   * Takes the snapshot stored under `key` (or the one its pointer names) when `accept` agrees.
+   *
+   * With `takeFirst` (a returning cookie's restore: the hot path; its filter depends on nothing that
+   * changes while the take is in flight, but time), under a session id whose key has nothing in the
+   * write queue, the record is taken from the store first and decoded once: one round trip, one decode. A record
+   * refused after the take (it does not decode, `accept` refuses it, or it is a pointer that leads
+   * nowhere) is put back exactly (same version: refused if anything newer came meanwhile); a decoding
+   * error then propagates. A pointer is followed with one more take, of the key it names; the pointer
+   * itself is then out of the store already (see {@link TakenSnapshot.pointerRecord}).
+   *
+   * Otherwise the record is read and checked before it is taken, so a refused one stays where it is:
+   * restores by key (whose filters look at the live sessions here, which may change during a take),
+   * under a shared key (a `persistKey` of the application's: another session's snapshot there never
+   * leaves the store), and when the queue holds a write for the key (read without a round trip; a
+   * take from the queue may have to fence the store). A pointer it came through is then left in
+   * place for {@link discard}.
    */
-  async take(key: string, accept: SnapshotFilter): Promise<TakenSnapshot | undefined> {
+  async take(key: string, accept: SnapshotFilter, takeFirst = false): Promise<TakenSnapshot | undefined> {
+    if (!takeFirst || !isSessionId(key) || this.#queue.peek(key) !== undefined) return this.#readThenTakeRecord(key, accept);
+    const taken = await this.takeValue(key);
+    if (taken === undefined) return undefined;
+    let record: DecodedRecord;
+    try {
+      record = decodeRecord(taken.value);
+    } catch (error) {
+      // Taken already: a record that does not decode goes back where it was (for inspection), and the error propagates.
+      await this.#putBackTaken(key, taken, undefined).catch(() => undefined);
+      throw error;
+    }
+    if (record.kind === 'snapshot') {
+      if (accept(record.snapshot, undefined)) {
+        const { value: text, version, queued, queuedAt } = taken;
+        return { snapshot: record.snapshot, key, text, version, queued, queuedAt, pointer: undefined };
+      }
+      await this.#putBackTaken(key, taken, record.snapshot);
+      return undefined;
+    }
+    const pointer = record.pointer;
+    if (pointer.sessionId !== key || !isInvoluntary(pointer.reason)) {
+      await this.#putBackTaken(key, taken, undefined);
+      return undefined;
+    }
+    const through = await this.#followPointer(key, pointer, accept);
+    if (through?.pointer !== undefined) {
+      const pointerRecord = { text: taken.value, version: taken.version, queued: taken.queued, queuedAt: taken.queuedAt };
+      return { ...through, pointerRecord };
+    }
+    // Nothing to restore through it: the pointer goes back (unless the key holds something newer).
+    if (through === undefined) await this.#putBackTaken(key, taken, undefined);
+    return through;
+  }
+
+  /** The record under `key` read and checked, then taken (see {@link take}); a pointer it came through stays in place. */
+  async #readThenTakeRecord(key: string, accept: SnapshotFilter): Promise<TakenSnapshot | undefined> {
     const record = await this.#load(key);
     if (record === undefined) return undefined;
     if (record.kind === 'snapshot') {
@@ -119,14 +185,27 @@ export class SnapshotReader {
     }
     const pointer = record.pointer;
     if (pointer.sessionId !== key || !isInvoluntary(pointer.reason)) return undefined;
-    // Under the shared key's lock: a close writing that key may be moving this snapshot home.
+    return this.#followPointer(key, pointer, accept);
+  }
+
+  /**
+   * Takes the snapshot `pointer` (stored under `key`) names, under the lock of the key it names: a
+   * close writing that key may be moving the snapshot home. When it was moved home (under `key`,
+   * replacing the pointer) before the lock was ours, takes it from there (then `pointer` is
+   * `undefined`: no pointer led to it).
+   */
+  async #followPointer(key: string, pointer: SnapshotPointer, accept: SnapshotFilter): Promise<TakenSnapshot | undefined> {
     const taken = await this.#locks.run(pointer.key, () => this.#takeThrough(pointer, accept));
     if (taken !== undefined) return { ...taken, pointer: key };
-    // It was moved home (under `key`, replacing the pointer) before the lock was ours.
     const home = await this.#load(key);
     if (home?.kind !== 'snapshot' || !accept(home.snapshot, undefined)) return undefined;
     const moved = await this.#takeAccepted(key, (snapshot) => accept(snapshot, undefined));
     return moved === undefined ? undefined : { ...moved, pointer: undefined };
+  }
+
+  /** Puts a value taken from `key` and refused back exactly (see {@link putBack}). */
+  #putBackTaken(key: string, taken: TakenValue, payload: Snapshot | undefined): Promise<void> {
+    return this.putBack(key, taken.value, taken.version, payload, { queued: taken.queued, queuedAt: taken.queuedAt });
   }
 
   /**
@@ -155,11 +234,21 @@ export class SnapshotReader {
     return this.#takeAccepted(pointer.key, follows);
   }
 
-  /** Removes the pointer under `key` once its snapshot is restored (best effort: a pointer left behind leads nowhere). */
-  async discard(key: string | undefined): Promise<void> {
-    if (key === undefined) return;
-    const queued = this.#queue.take(key);
-    if (queued === undefined || 'wait' in queued) await this.#store.take(key).catch(() => undefined);
+  /**
+   * Removes the pointer under `key` once the snapshot it led to is restored (best effort: a pointer
+   * left behind leads nowhere). Nothing to do when the pointer was taken first (see {@link take}).
+   */
+  async discard(taken: TakenSnapshot): Promise<void> {
+    if (taken.pointer === undefined || taken.pointerRecord !== undefined) return;
+    const queued = this.#queue.take(taken.pointer);
+    if (queued === undefined || 'wait' in queued) await this.#store.take(taken.pointer).catch(() => undefined);
+  }
+
+  /** Puts back the pointer a snapshot was reached through (see {@link TakenSnapshot.pointerRecord}), exactly as it was. */
+  async putBackPointer(taken: TakenSnapshot): Promise<void> {
+    const record = taken.pointerRecord;
+    if (taken.pointer === undefined || record === undefined) return;
+    await this.putBack(taken.pointer, record.text, record.version, undefined, { queued: record.queued, queuedAt: record.queuedAt });
   }
 
   /**
@@ -252,8 +341,17 @@ export class SnapshotReader {
     const newest = queued && queuedAt !== undefined && !this.#queue.queuedSince(key, queuedAt);
     if (waiting === undefined && !this.#store.ordered && !newest && (await this.#store.load(key).catch(() => undefined)) !== undefined)
       return;
-    const expiresAt = this.#expiryOf(closedAtOf(text));
+    const expiresAt = this.#expiryOf(payload?.closedAt ?? this.#closedAtOrNow(text));
     await this.#queue.write({ key, text, version, expiresAt, payload, ...(refused === undefined ? {} : { refused }) });
+  }
+
+  /** When the record in `text` was closed, or now when it does not decode (a corrupt record put back lives one `snapshotTtl`). */
+  #closedAtOrNow(text: string): number {
+    try {
+      return closedAtOf(text);
+    } catch {
+      return this.#now();
+    }
   }
 
   async #load(key: string): Promise<DecodedRecord | undefined> {

@@ -147,9 +147,10 @@ export class Store {
 
   /**
    * Runs `operation` within the timeout; `late` gets its result if it settles after the timeout, and
-   * `abandoned` gets the operation still running when the timeout passes.
+   * `abandoned` gets the operation still running when the timeout passes. One promise and one timer
+   * per call (every restore and write goes through here).
    */
-  async #call<T>(
+  #call<T>(
     what: string,
     operation: () => Promise<T>,
     late?: (result: T) => void,
@@ -158,35 +159,40 @@ export class Store {
   ): Promise<T> {
     const ms = this.#timeout();
     const started = storeCallStart();
-    let failed = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let timedOut = false;
-    let running: Promise<T> | undefined;
-    const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    let running: Promise<T>;
+    try {
+      running = operation();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
         timedOut = true;
-        if (running !== undefined) abandoned?.(running);
+        abandoned?.(running);
+        storeCallEnd(this.owner, what, records, true, started);
         reject(new AdapterError('ERR_REPRISE_ADAPTER_TIMEOUT', `adapter ${this.name}: ${what} passed ${ms} ms`));
       }, ms);
       timer.unref?.();
-    });
-    running = Promise.resolve().then(operation);
-    if (late !== undefined)
       running.then(
-        (result) => timedOut && late(result),
-        () => undefined,
+        (result) => {
+          if (timedOut) {
+            late?.(result);
+            return;
+          }
+          clearTimeout(timer);
+          storeCallEnd(this.owner, what, records, false, started);
+          resolve(result);
+        },
+        (error: unknown) => {
+          if (timedOut) return;
+          clearTimeout(timer);
+          storeCallEnd(this.owner, what, records, true, started);
+          // A value that encryption at rest refuses (see sealed-adapter.ts) is a corrupt record, not a store failure.
+          reject(error instanceof AdapterError || error instanceof CodecError ? error : wrap(this.name, what, error));
+        },
       );
-    try {
-      const result = await Promise.race([running, limit]);
-      failed = false;
-      return result;
-    } catch (error) {
-      // A value that encryption at rest refuses (see sealed-adapter.ts) is a corrupt record, not a store failure.
-      throw error instanceof AdapterError || error instanceof CodecError ? error : wrap(this.name, what, error);
-    } finally {
-      clearTimeout(timer);
-      storeCallEnd(this.owner, what, records, failed, started);
-    }
+    });
   }
 }
 

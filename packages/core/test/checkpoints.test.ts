@@ -121,6 +121,38 @@ describe('checkpoints', () => {
         expect(record?.kind === 'snapshot' && record.snapshot.reason, 'written again before any interval').to.equal('checkpoint');
       });
 
+      it('after a restore of an evicted session, a crash loses nothing: the cookie restores it again in the next process', async () => {
+        const { manager, adapter } = make();
+        const s = manager.create({ cart: ['apple'] });
+        await manager.close(s.id, 'evicted');
+        const restored = await resumeAndRelease(manager, s.id);
+        expect(restored.kind).to.equal('restored');
+        await flushMicrotasks(50);
+        // The process dies before any interval: nothing closes. A new one starts on the same store.
+        const next = new SessionManager<Data>({ adapter, checkpointInterval: INTERVAL });
+        const found = await next.resume(s.id);
+        expect(found.kind === 'restored' && found.session.data).to.deep.equal({ cart: ['apple'] });
+        if (found.kind === 'restored') next.release(found.session);
+      });
+
+      it('the checkpoint written after a restore is never taken by restore(key) or restoreInto while its session is live here, and an explicit close erases it', async () => {
+        const { manager, adapter } = make();
+        const s = manager.create({ n: 1 });
+        await manager.close(s.id, 'evicted');
+        const found = await manager.resume(s.id);
+        expect(found.kind).to.equal('restored');
+        await flushMicrotasks(50);
+        expect(await manager.restore(s.id)).to.equal(undefined);
+        const other = manager.create({ n: 9 });
+        expect(await other.restore(s.id)).to.equal(false);
+        expect(other.data).to.deep.equal({ n: 9 });
+        if (found.kind === 'restored') manager.release(found.session);
+        await manager.close(s.id);
+        await flushMicrotasks(50);
+        const record = adapter.record(s.id);
+        expect(record?.kind === 'pointer' && record.pointer.reason, 'a pointer that restores nothing').to.equal('closed');
+      });
+
       it('an involuntary close replaces the checkpoint with its snapshot', async () => {
         const { manager, adapter } = make();
         const s = manager.create({ n: 1 });

@@ -197,7 +197,8 @@ for (const adapterKind of ADAPTER_KINDS) {
         expect(adapter.keys()).to.deep.equal([]);
       });
 
-      it('a snapshot taken through a pointer is not lost when the pointer cannot be removed; the stale pointer is harmless', async () => {
+      it('the pointer is taken first: when its take fails nothing is lost (unavailable, the cookie kept), and once the store answers the cookie restores everything', async () => {
+        // (The pointer used to be removed after the snapshot was taken: a failed removal left a stale pointer.)
         const { manager, adapter } = makeManager<Data>();
         const s = manager.create({ user: 'ann' });
         s.persistKey = 'user:ann';
@@ -206,8 +207,9 @@ for (const adapterKind of ADAPTER_KINDS) {
         const takeVersioned = (adapter as { takeVersioned?: (key: string, fence?: unknown) => Promise<unknown> }).takeVersioned?.bind(
           adapter,
         );
+        let failing = true;
         const failOnId = (key: string): void => {
-          if (key === s.id) throw new Error('pointer cannot be removed (test)');
+          if (failing && key === s.id) throw new Error('the take of the id fails (test)');
         };
         adapter.take = async (key) => {
           failOnId(key);
@@ -219,8 +221,13 @@ for (const adapterKind of ADAPTER_KINDS) {
             return takeVersioned(key, fence);
           };
         }
+        expect((await manager.resume(s.id)).kind).to.equal('unavailable');
+        expect(adapter.record(s.id)?.kind, 'the pointer stays').to.equal('pointer');
+        expect(snapshotOf(adapter, 'user:ann').data, 'the snapshot stays').to.deep.equal({ user: 'ann' });
+        failing = false;
         const restored = sessionOf(await manager.resume(s.id));
         expect(restored.data).to.deep.equal({ user: 'ann' });
+        expect(adapter.record(s.id), 'the pointer went with the restore').to.equal(undefined);
         restored.data.cart = ['more'];
         manager.release(restored);
         await flushMicrotasks();
@@ -229,6 +236,25 @@ for (const adapterKind of ADAPTER_KINDS) {
         const again = sessionOf(await manager.resume(s.id));
         expect(again.data).to.deep.equal({ user: 'ann', cart: ['more'] });
         manager.release(again);
+      });
+
+      it('a pointer whose snapshot was consumed (by restore(key)) leads nowhere: none, and the pointer is put back as it was (harmless)', async () => {
+        const { manager, adapter } = makeManager<Data>();
+        const s = manager.create({ user: 'ann' });
+        s.persistKey = 'user:ann';
+        await manager.close(s.id, 'evicted');
+        const pointer = adapter.entries.get(s.id)?.value;
+        expect((await manager.restore('user:ann'))?.data).to.deep.equal({ user: 'ann' });
+        await manager.close(s.id, 'closed'); // a logout: the key keeps this explicit close's snapshot
+        await flushMicrotasks();
+        expect(snapshotOf(adapter, 'user:ann').reason).to.equal('closed');
+        adapter.put(s.id, pointer!); // the cookie still finds the old pointer under its id
+        const mark = adapter.calls.length;
+        expect((await manager.resume(s.id)).kind).to.equal('none');
+        await flushMicrotasks();
+        expect(adapter.entries.get(s.id)?.value, 'put back').to.equal(pointer);
+        expect(snapshotOf(adapter, 'user:ann').reason, "the key's snapshot was read, never taken").to.equal('closed');
+        expect(adapter.calls.slice(mark).filter((c) => c.method === 'take' && c.key === 'user:ann')).to.deep.equal([]);
       });
 
       it('a pointer is not followed when the snapshot it leads to names another session', async () => {
@@ -574,6 +600,46 @@ for (const adapterKind of ADAPTER_KINDS) {
       });
     });
 
+    describe('one round trip', () => {
+      it('a returning cookie costs one take and nothing else on the request path (no read before it)', async () => {
+        const { manager, adapter } = makeManager<Data>({ checkpointInterval: 0 });
+        const s = manager.create({ cart: ['apple'] });
+        await manager.close(s.id, 'evicted');
+        const mark = adapter.calls.length;
+        const restored = sessionOf(await manager.resume(s.id));
+        expect(restored.data).to.deep.equal({ cart: ['apple'] });
+        expect(adapter.calls.slice(mark)).to.deep.equal([{ method: 'take', key: s.id }]);
+        manager.release(restored);
+      });
+
+      it("a record under the id that the cookie may not restore is taken, then put back as it was (an explicit close's erasure, another session's snapshot)", async () => {
+        const { manager, adapter } = makeManager<Data>();
+        const now = Date.now();
+        const foreign = encodeSnapshot(
+          {
+            version: 1,
+            key: OTHER_ID,
+            sessionId: 'YYYYYYYYYYYYYYYYYYYYYYYY',
+            data: { n: 1 },
+            createdAt: now,
+            closedAt: now,
+            reason: 'evicted',
+          },
+          Infinity,
+        ).text;
+        const erased = encodePointer({ version: 1, key: OTHER_ID, sessionId: OTHER_ID, reason: 'closed', closedAt: now });
+        for (const text of [foreign, erased]) {
+          adapter.put(OTHER_ID, text);
+          const mark = adapter.calls.length;
+          expect(await manager.resume(OTHER_ID)).to.deep.equal({ kind: 'none' });
+          await flushMicrotasks();
+          expect(adapter.entries.get(OTHER_ID)?.value, 'put back').to.equal(text);
+          expect(adapter.calls.slice(mark).map((c) => c.method)).to.include('take');
+        }
+        expect(manager.size).to.equal(0);
+      });
+    });
+
     describe('refused snapshots', () => {
       it('a corrupt snapshot is reported (RestoreError, the id redacted) and skipped', async () => {
         const { manager, adapter, events } = makeManager<Data>();
@@ -587,6 +653,8 @@ for (const adapterKind of ADAPTER_KINDS) {
         expect((events.errors[0]!.cause as CodecError).code).to.equal('ERR_REPRISE_SNAPSHOT_CORRUPT');
         expect(manager.stats().restoreFailures).to.equal(1);
         expect(manager.size).to.equal(0);
+        await flushMicrotasks();
+        expect(adapter.entries.get(OTHER_ID)?.value, 'taken, then put back as it was, for inspection').to.equal('garbage');
       });
 
       it('a snapshot carrying a __proto__ key is refused whole and reported', async () => {
@@ -609,6 +677,8 @@ for (const adapterKind of ADAPTER_KINDS) {
         expect(events.errors.map((e) => e.code)).to.deep.equal(['ERR_REPRISE_RESTORE']);
         expect(({} as Record<string, unknown>)['a']).to.equal(undefined);
         expect(manager.stats().restored).to.equal(0);
+        await flushMicrotasks();
+        expect(adapter.entries.get(OTHER_ID)?.value, 'put back as it was').to.equal(text.replace('"zzzzzzzzz"', '"__proto__"'));
       });
     });
   });

@@ -102,6 +102,11 @@ export class Connection {
     return this.#client as unknown as RedisClient;
   }
 
+  /** Whether a command may be sent now (the client is ready and the connection is not closing): {@link ready} would resolve at once. */
+  get isReady(): boolean {
+    return !this.#stopping && this.#client.isReady;
+  }
+
   /**
    * Resolves once the client is ready. Starts the connection when the client was never opened; waits
    * for the outcome of an attempt in flight when none has failed yet; otherwise rejects at once. A

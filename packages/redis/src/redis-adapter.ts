@@ -3,6 +3,7 @@ import type { Fence, SessionAdapter, VersionedValue, VersionedWrite } from '@rep
 import { adapterError, checkFence, checkKey, checkValue, checkVersion, checkWrites, redisTtl } from './arguments.js';
 import { Connection } from './connection.js';
 import { withDeadline } from './deadline.js';
+import type { DeadlineSignal } from './deadline.js';
 import { batchError, operationError } from './failures.js';
 import { resolveOptions } from './options.js';
 import type { RedisAdapterOptions, ResolvedOptions } from './options.js';
@@ -72,6 +73,9 @@ export class RedisAdapter implements SessionAdapter {
   readonly #options: ResolvedOptions;
   readonly #connection: Connection;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Calls of {@link #send} not settled yet; `close()` waits until none is left (woken by `#drained`). */
+  #calls = 0;
+  #drained: (() => void) | undefined;
   /** Small batches wait a few turns for company and go out as one (see {@link WriteMerger}). */
   readonly #merger = new WriteMerger<VersionedWrite>(
     new TurnGate(COALESCE_TURNS),
@@ -171,8 +175,8 @@ export class RedisAdapter implements SessionAdapter {
   }
 
   /** Reads and removes the value in one script, leaving a floor at its version: of concurrent takes exactly one gets it. */
-  async take(key: string): Promise<string | undefined> {
-    return (await this.#take('take', key, undefined))?.value;
+  take(key: string): Promise<string | undefined> {
+    return this.#take('take', key, undefined).then((taken) => taken?.value);
   }
 
   /**
@@ -180,7 +184,7 @@ export class RedisAdapter implements SessionAdapter {
    * version up to `fence.version` and raises the key's version to at least it (a floor it creates
    * lives `fence.ttlMs`, rounded up to whole ms; `undefined`: until `delete`).
    */
-  async takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
+  takeVersioned(key: string, fence?: Fence): Promise<VersionedValue | undefined> {
     return this.#take('takeVersioned', key, fence);
   }
 
@@ -197,17 +201,17 @@ export class RedisAdapter implements SessionAdapter {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await Promise.allSettled([...this.#inFlight]);
+      while (this.#calls > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
       await this.#connection.close();
     })();
     return this.#closed;
   }
 
-  async #take(operation: string, key: string, fence: unknown): Promise<VersionedValue | undefined> {
-    const reply = await this.#run(operation, key, () => {
+  #take(operation: string, key: string, fence: unknown): Promise<VersionedValue | undefined> {
+    return this.#run(operation, key, () => {
       const checked = checkFence(fence);
       return { script: TAKE, args: checked === undefined ? ['', ''] : [String(checked.version), redisTtl(checked.ttlMs)] };
-    });
-    return replyToVersioned(reply);
+    }).then(replyToVersioned);
   }
 
   /**
@@ -233,24 +237,38 @@ export class RedisAdapter implements SessionAdapter {
    * out after (a server that stopped answering) may still be carried out by the server if it ever
    * answers. `close()` waits for the calls in flight.
    */
-  #send<T>(operation: string, work: (client: ScriptClient, signal: AbortSignal) => Promise<T>): Promise<T> {
+  #send<T>(operation: string, work: (client: ScriptClient, signal: DeadlineSignal) => Promise<T>): Promise<T> {
+    const connection = this.#connection;
+    const send = (signal: DeadlineSignal): Promise<T> => work(connection.client as unknown as ScriptClient, signal);
+    this.#calls += 1;
     const call = withDeadline(
-      async (signal) => {
-        await this.#connection.ready();
-        // Timed out while waiting for the connection: the caller has its rejection, so the script
-        // must not go out now (a late take would consume a value nobody receives).
-        if (signal.aborted) throw adapterError(`${operation} abandoned after its deadline`);
-        return work(this.#connection.client as unknown as ScriptClient, signal);
-      },
+      // Ready (the usual case): sent in this very tick, so that the calls of one tick share a socket write.
+      (signal) =>
+        connection.isReady
+          ? send(signal)
+          : connection.ready().then(() => {
+              // Timed out while waiting for the connection: the caller has its rejection, so the script
+              // must not go out now (a late take would consume a value nobody receives).
+              if (signal.aborted) throw adapterError(`${operation} abandoned after its deadline`);
+              return send(signal);
+            }),
       this.#options.commandTimeout,
       () => adapterError(`${operation} timed out after ${this.#options.commandTimeout} ms (Redis did not answer)`),
-    ).catch((error: unknown) => {
-      if (error instanceof RepriseError) throw error;
-      throw operationError(operation, error);
-    });
-    this.#trackCall(call);
+      (error) => (error instanceof RepriseError ? error : operationError(operation, error)),
+    );
+    call.then(this.#onSettled, this.#onSettled);
     return call;
   }
+
+  /** One call of {@link #send} settled. */
+  readonly #onSettled = (): void => {
+    this.#calls -= 1;
+    if (this.#calls === 0 && this.#drained !== undefined) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
+  };
 
   /** Registers a call in flight until it settles: `close()` waits for it. */
   #trackCall(call: Promise<unknown>): void {

@@ -6,6 +6,7 @@ import { checkKey, describe } from './arguments.js';
 import { Connection } from './connection.js';
 import { ADOPTABLE, CLAIM, RELEASE, RENEW } from './coordinator-scripts.js';
 import { withDeadline } from './deadline.js';
+import type { DeadlineSignal } from './deadline.js';
 import { operationError } from './failures.js';
 import { resolveCoordinatorOptions, resolveOptions } from './options.js';
 import type { RedisAdapterOptions, RedisClient, RedisCoordinatorOptions, ResolvedOptions } from './options.js';
@@ -269,7 +270,7 @@ export class RedisCoordinator implements SessionCoordinator {
   }
 
   /** Runs `work` on the command connection once ready, bounded by `commandTimeout`, failures as `ERR_REPRISE_ADAPTER`. */
-  #send<T>(operation: string, work: (client: ScriptClient, signal: AbortSignal) => Promise<T>): Promise<T> {
+  #send<T>(operation: string, work: (client: ScriptClient, signal: DeadlineSignal) => Promise<T>): Promise<T> {
     return this.#call(operation, async (signal) => {
       await this.#commands.ready();
       if (signal.aborted) throw adapterError(`${operation} abandoned after its deadline`);
@@ -277,7 +278,7 @@ export class RedisCoordinator implements SessionCoordinator {
     });
   }
 
-  #call<T>(operation: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  #call<T>(operation: string, work: (signal: DeadlineSignal) => Promise<T>): Promise<T> {
     const timeout = this.#options.commandTimeout;
     return withDeadline(work, timeout, () => adapterError(`${operation} timed out after ${timeout} ms (Redis did not answer)`)).catch(
       (error: unknown) => {

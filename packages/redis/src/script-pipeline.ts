@@ -1,6 +1,7 @@
 import { adapterError } from './arguments.js';
 import { isNoScript } from './script-runner.js';
 import type { ScriptClient } from './script-runner.js';
+import type { DeadlineSignal } from './deadline.js';
 import type { LuaScript } from './scripts.js';
 
 /** One run of a script in a pipeline: its keys (prefix included) and its arguments. */
@@ -41,7 +42,7 @@ export async function runScriptPipeline(
   client: ScriptClient,
   script: LuaScript,
   calls: readonly ScriptCall[],
-  signal: AbortSignal,
+  signal: DeadlineSignal,
 ): Promise<ScriptOutcome[]> {
   const outcomes = await sendAll(client, script, calls, false);
   let retry = outcomes.flatMap((outcome, i) => (outcome.status === 'rejected' && isNoScript(outcome.reason) ? [i] : []));

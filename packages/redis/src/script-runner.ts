@@ -1,4 +1,5 @@
 import { adapterError } from './arguments.js';
+import type { DeadlineSignal } from './deadline.js';
 import type { LuaScript } from './scripts.js';
 
 /** What the runner uses of a node-redis 5 client. */
@@ -18,19 +19,11 @@ export function isNoScript(error: unknown): boolean {
  * reply means the script did not run, so sending it again is safe, unless the caller's deadline
  * has passed meanwhile (`signal`): then it is not sent, since the caller was already told it failed.
  */
-export async function runScript(
-  client: ScriptClient,
-  script: LuaScript,
-  key: string,
-  args: string[],
-  signal: AbortSignal,
-): Promise<unknown> {
+export function runScript(client: ScriptClient, script: LuaScript, key: string, args: string[], signal: DeadlineSignal): Promise<unknown> {
   const options = { keys: [key], arguments: args };
-  try {
-    return await client.evalSha(script.sha1, options);
-  } catch (error) {
+  return client.evalSha(script.sha1, options).then(undefined, (error: unknown) => {
     if (!isNoScript(error)) throw error;
     if (signal.aborted) throw adapterError(`${script.name} abandoned after its deadline`);
     return client.eval(script.source, options);
-  }
+  });
 }

@@ -22,8 +22,8 @@ export interface LuaScript {
   readonly sha1: string;
 }
 
-const PRELUDE = `
-local key = KEYS[1]
+/** `state()`, over a local `key`. */
+const STATE = `
 -- The value (false when none) and the version (a decimal string) of the key.
 local function state()
   if redis.call('TYPE', key)['ok'] == 'string' then return redis.call('GET', key), '0' end
@@ -34,6 +34,9 @@ local function state()
   return fields[1], fields[2] or '0'
 end
 `;
+
+const PRELUDE = `
+local key = KEYS[1]${STATE}`;
 
 /** A script of `source` as it is, with its SHA-1 for `EVALSHA`. */
 export function luaScript(name: string, source: string): LuaScript {
@@ -137,10 +140,29 @@ return out
  * leaves a floor at its version with its remaining TTL. With a fence f, a value of a version up to
  * f is taken; a newer value is left as it is; otherwise the key keeps a floor at max(version, f),
  * living the longer of the key's remaining TTL and the fence's ttl.
+ *
+ * A take without a fence (a returning cookie's restore, the hot path) first tries two commands: the
+ * hash's fields, then removing its value, which leaves the floor with the key's TTL untouched; a miss
+ * (no key, or a floor) answers at once. Everything else (a 0.1 string, a version-0 value, a hash that
+ * is not a snapshot, a fence) goes through the general path below. (Each command a script calls costs
+ * Redis about as much as the command sent on its own, and the script's run about two commands more:
+ * the general path's eight commands cost Redis ~11 µs, the fast path's two ~4 µs.)
  */
-export const TAKE = script(
+export const TAKE = luaScript(
   'take',
   `
+local key = KEYS[1]
+if ARGV[1] == '' then
+  local fields = redis.pcall('HMGET', key, 'value', 'version')
+  if fields.err == nil then
+    if fields[1] and fields[2] and fields[2] ~= '0' then
+      redis.call('HDEL', key, 'value')
+      return { fields[1], fields[2] }
+    end
+    if not fields[1] and (fields[2] or redis.call('EXISTS', key) == 0) then return false end
+  end
+end
+${STATE}
 local value, version = state()
 local fenced = ARGV[1] ~= ''
 local fence = fenced and tonumber(ARGV[1]) or 0

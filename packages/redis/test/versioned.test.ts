@@ -23,6 +23,21 @@ describe('RedisAdapter: ordered writes, as stored in Redis', () => {
     expect(await probe.pTTL(at('forever'))).to.equal(-1);
   });
 
+  it('a take of a floor or of a missing key takes nothing and changes nothing (TTL included); a foreign hash is refused, left as it was', async () => {
+    await adapter.saveIfNewer('twice', 'v', 9, 60_000);
+    await adapter.takeVersioned('twice');
+    const expiresAt = await probe.pExpireTime(at('twice'));
+    expect(await adapter.takeVersioned('twice')).to.equal(undefined);
+    expect(await adapter.take('twice')).to.equal(undefined);
+    expect(await probe.hGetAll(at('twice'))).to.deep.equal({ version: '9' });
+    expect(await probe.pExpireTime(at('twice'))).to.equal(expiresAt);
+    expect(await adapter.takeVersioned('never-written')).to.equal(undefined);
+    expect(await probe.exists(at('never-written'))).to.equal(0);
+    await probe.hSet(at('foreign'), { value: 'v', other: 'x' });
+    await expectRejection(adapter.takeVersioned('foreign'), 'ERR_REPRISE_ADAPTER', /WRONGTYPE/);
+    expect(await probe.hGetAll(at('foreign'))).to.deep.equal({ value: 'v', other: 'x' });
+  });
+
   it('a take of a version-0 value (plain save) leaves no key at all', async () => {
     await adapter.save('plain', 'v', 60_000);
     expect(await adapter.takeVersioned('plain')).to.deep.equal({ value: 'v', version: 0 });
