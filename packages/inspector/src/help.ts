@@ -54,13 +54,15 @@ The record under <key>: kind, reason, session (redacted), times, size, version, 
 snapshot's data as readable JSON: Dates as ISO strings, other types tagged ({"$map": [[k, v]]},
 {"$set": [...]}, {"$bigint": "1"}, {"$Uint8Array": "hex"}, {"$undefined": true}, {"$ref": "data.a"}).
 A value that is not a Reprise snapshot is described (why, first bytes) with exit code 1.
+A key that starts with "-" (a session id may) goes after "--": reprise show --redis <url> -- -Ab3...
 
   --raw                   print the stored value exactly as it is (ids included), nothing else`,
   delete: `Usage: reprise delete <key> | reprise delete --prefix <p> --yes [options]
 
 Deletes what the adapter writes: snapshots, checkpoints, pointers, erased marks, undecodable
 values and floors. Coordinator keys (lease, token, deadlines) and foreign keys are never deleted:
-naming one fails with exit code 1; a bulk delete keeps and counts them.
+naming one fails with exit code 1; a bulk delete keeps and counts them. A key that starts with "-"
+goes after "--", as with show.
 
   --prefix <p>            every key starting with p ("" for every key of the store)
   --yes                   required with --prefix; without it the keys are only counted (exit 64)`,

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { parseInvocation } from '../src/arguments.js';
 import { main } from '../src/index.js';
 import { reprise, assertBuilt } from './helpers/cli.js';
 
@@ -86,5 +87,12 @@ describe('reprise: arguments (no store is reached)', () => {
     const bad = await reprise(['list', '--limt']);
     expect(bad.code).to.equal(64);
     expect(bad.stderr).to.equal('reprise: unknown option --limt (did you mean --limit?)\n');
+  });
+
+  it('takes a key that starts with "-" (a session id may) after "--", and refuses it as an option before', () => {
+    const parsed = parseInvocation(['show', ...REDIS, '--', '-Ab3dEf-ghIjkLmNoPqRsT_u']);
+    expect(parsed.command).to.equal('show');
+    expect(parsed.args).to.deep.equal(['-Ab3dEf-ghIjkLmNoPqRsT_u']);
+    expect(() => parseInvocation(['show', ...REDIS, '-Ab3dEf-ghIjkLmNoPqRsT_u'])).to.throw(/unknown option/);
   });
 });

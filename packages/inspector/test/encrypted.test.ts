@@ -41,7 +41,7 @@ describe('reprise and snapshots encrypted at rest (snapshotKeys), on Redis', fun
   });
 
   it('without REPRISE_SNAPSHOT_KEYS, show names the key id it needs (exit 1)', async () => {
-    const run = await reprise(['show', sessionId, ...store]);
+    const run = await reprise(['show', ...store, '--', sessionId]);
     expect(run.code).to.equal(1);
     expect(run.stderr).to.include('encrypted with key "k1"').and.to.include('REPRISE_SNAPSHOT_KEYS');
     expect(run.stdout + run.stderr).to.not.include('apple');
@@ -49,7 +49,7 @@ describe('reprise and snapshots encrypted at rest (snapshotKeys), on Redis', fun
 
   it('with the keys in REPRISE_SNAPSHOT_KEYS, show decodes the data and list tells its kind', async () => {
     const env = { REPRISE_SNAPSHOT_KEYS: `old:${randomBytes(32).toString('base64')},k1:${key}` };
-    const run = await reprise(['show', sessionId, '--json', ...store], env);
+    const run = await reprise(['show', '--json', ...store, '--', sessionId], env);
     expect(run.code, run.stderr).to.equal(0);
     const view = JSON.parse(run.stdout) as { kind: string; reason: string; data: Record<string, unknown> };
     expect(view.kind).to.equal('snapshot');
@@ -61,11 +61,11 @@ describe('reprise and snapshots encrypted at rest (snapshotKeys), on Redis', fun
   });
 
   it('a wrong key does not open it (exit 1, reported), and a malformed variable is a usage error (64)', async () => {
-    const wrong = await reprise(['show', sessionId, ...store], { REPRISE_SNAPSHOT_KEYS: `k1:${randomBytes(32).toString('base64')}` });
+    const wrong = await reprise(['show', ...store, '--', sessionId], { REPRISE_SNAPSHOT_KEYS: `k1:${randomBytes(32).toString('base64')}` });
     expect(wrong.code).to.equal(1);
     expect(wrong.stderr).to.include('does not open');
     expect(wrong.stdout + wrong.stderr).to.not.include('apple');
-    const malformed = await reprise(['show', sessionId, ...store], { REPRISE_SNAPSHOT_KEYS: 'no-colon-here' });
+    const malformed = await reprise(['show', ...store, '--', sessionId], { REPRISE_SNAPSHOT_KEYS: 'no-colon-here' });
     expect(malformed.code).to.equal(64);
     expect(malformed.stderr).to.include('REPRISE_SNAPSHOT_KEYS');
   });

@@ -94,7 +94,7 @@ describe('reprise on Postgres (real adapter and manager)', function () {
   });
 
   it("shows a snapshot's data readably, --raw exactly, and an undecodable row with exit code 1", async () => {
-    const run = await reprise(['show', redactId(scenario.evicted), '--json', ...store]);
+    const run = await reprise(['show', '--json', ...store, '--', redactId(scenario.evicted)]);
     expect(run.code, run.stderr).to.equal(0);
     const view = JSON.parse(run.stdout) as View;
     expect(view).to.include({ kind: 'snapshot', reason: 'evicted' });

@@ -154,7 +154,7 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
 
   describe('show', () => {
     it("prints a snapshot's data as readable JSON: Dates as ISO strings, Map, Set, BigInt and bytes tagged", async () => {
-      const run = await reprise(['show', scenario.evicted, '--json', ...store]);
+      const run = await reprise(['show', '--json', ...store, '--', scenario.evicted]);
       expect(run.code, run.stderr).to.equal(0);
       const view = JSON.parse(run.stdout) as View;
       expect(view).to.include({
@@ -168,7 +168,7 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
 
     it('finds a key by its redacted form, as list prints it', async () => {
       for (const reference of [redactId(scenario.evicted), `${scenario.evicted.slice(0, 6)}...`]) {
-        const run = await reprise(['show', reference, ...store]);
+        const run = await reprise(['show', ...store, '--', reference]);
         expect(run.code, run.stderr).to.equal(0);
         expect(run.stdout).to.match(/^key:\s+\S+…\nkind:\s+snapshot \(evicted\)\n/);
         expect(run.stdout).to.include('"when": "2026-01-02T03:04:05.678Z"');
@@ -190,7 +190,7 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
     });
 
     it('shows a pointer with its target, and --raw prints the stored text exactly', async () => {
-      const pointer = await reprise(['show', scenario.pointed, ...store]);
+      const pointer = await reprise(['show', ...store, '--', scenario.pointed]);
       expect(pointer.code, pointer.stderr).to.equal(0);
       expect(pointer.stdout).to.match(/\nkind:\s+pointer \(expired\)\n/);
       expect(pointer.stdout).to.match(/\npoints to:\s+user:42 /);
@@ -207,7 +207,7 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
         ['plain', /no R1: marker/, 'hello'],
       ];
       for (const [key, problem, head] of cases) {
-        const run = await reprise(['show', key, '--json', ...store]);
+        const run = await reprise(['show', '--json', ...store, '--', key]);
         expect(run.code, key).to.equal(1);
         const view = JSON.parse(run.stdout) as View;
         expect(view.kind).to.equal('undecodable');
@@ -225,7 +225,7 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
       const missing = await reprise(['show', 'no-such-key', ...store]);
       expect(missing.code).to.equal(3);
       expect(missing.stderr).to.equal('reprise: no key no-such-key in the store\n');
-      const lease = await reprise(['show', `lease:${redactId(leased)}`, ...store]);
+      const lease = await reprise(['show', ...store, '--', `lease:${redactId(leased)}`]);
       expect(lease.code, lease.stderr).to.equal(0);
       expect(lease.stdout).to.match(/\nkind:\s+lease\n[\s\S]*\nholds:\s+held by "inspector-test", token 1\n/);
     });
@@ -301,17 +301,17 @@ describe('reprise on Redis (real adapter, manager and coordinator)', function ()
     it('deletes one snapshot by its redacted key, and the store no longer has it', async () => {
       const key = newSessionId();
       await adapter.save(key, snapshotText(key, { doomed: true }, key));
-      const run = await reprise(['delete', redactId(key), ...store]);
+      const run = await reprise(['delete', ...store, '--', redactId(key)]);
       expect(run.code, run.stderr).to.equal(0);
       expect(run.stdout).to.equal(`deleted ${redactId(key)} (snapshot)\n`);
       expect(await client.exists(`${prefix}${key}`)).to.equal(0);
-      const again = await reprise(['delete', key, ...store]);
+      const again = await reprise(['delete', ...store, '--', key]);
       expect(again.code).to.equal(3);
     });
 
     it('refuses to delete a coordinator or foreign key (exit code 1), which stays', async () => {
       for (const key of [`lease:${leased}`, 'deadlines', 'cache:x']) {
-        const run = await reprise(['delete', key, ...store]);
+        const run = await reprise(['delete', ...store, '--', key]);
         expect(run.code, key).to.equal(1);
         expect(run.stderr).to.match(/is a (lease|deadlines|foreign) key .*not a snapshot: the inspector does not delete it\n$/);
         expect(await client.exists(`${prefix}${key}`), key).to.equal(1);
