@@ -156,7 +156,7 @@ export function encodeSnapshot(snapshot: Snapshot, maxBytes: number): EncodeResu
   checkHeader(snapshot.version, snapshot.key, snapshot.sessionId, snapshot.reason, snapshot.closedAt);
   checkEncodeField('createdAt', snapshot.createdAt, 'time');
   const { text: data, dropped } = writeData(snapshot.data);
-  const text = `${PREFIX}{"v":1,"t":"s","key":${JSON.stringify(snapshot.key)},"id":${JSON.stringify(snapshot.sessionId)},"c":${snapshot.createdAt},"x":${snapshot.closedAt},"r":"${snapshot.reason}","d":${data}}`;
+  const text = `${snapshotHeader(snapshot, snapshot.closedAt, snapshot.reason)}${data}}`;
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) {
     throw new CodecError(
@@ -166,6 +166,26 @@ export function encodeSnapshot(snapshot: Snapshot, maxBytes: number): EncodeResu
     );
   }
   return { text, bytes, dropped };
+}
+
+/** A format-2 snapshot's text up to its data, which comes last: `R2:{"v":1,…,"r":"<reason>","d":`. */
+function snapshotHeader(snapshot: Snapshot, closedAt: number, reason: SnapshotReason): string {
+  return `${PREFIX}{"v":1,"t":"s","key":${JSON.stringify(snapshot.key)},"id":${JSON.stringify(snapshot.sessionId)},"c":${snapshot.createdAt},"x":${closedAt},"r":"${reason}","d":`;
+}
+
+/**
+ * The text of a checkpoint of the snapshot that `text` encodes, closed at `closedAt` (ms since the
+ * epoch): the same key, session id, creation time and data, reason `'checkpoint'`. Format 2 keeps the
+ * data last in its envelope, so the data is neither decoded nor encoded again: a restore writes the
+ * crash copy of what it took for the cost of a string copy. `undefined` when `text` is not exactly the
+ * format-2 encoding of `snapshot`'s envelope (format 1, a pointer, another field order): encode the
+ * session instead.
+ */
+export function checkpointText(text: string, snapshot: Snapshot, closedAt: number): string | undefined {
+  checkEncodeField('closedAt', closedAt, 'time');
+  const header = snapshotHeader(snapshot, snapshot.closedAt, snapshot.reason);
+  if (!text.startsWith(header)) return undefined;
+  return snapshotHeader(snapshot, closedAt, 'checkpoint') + text.slice(header.length);
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { MAX_DATA_DEPTH, decodeRecord, encodeSnapshot } from '../src/codec.js';
+import { MAX_DATA_DEPTH, checkpointText, decodeRecord, encodeSnapshot } from '../src/codec.js';
 import { CodecError } from '../src/errors.js';
 import type { SessionData, Snapshot } from '../src/types.js';
 
@@ -386,6 +386,32 @@ describe('codec: format 2 (R2)', () => {
         ),
         { numRuns: 500 },
       );
+    });
+  });
+
+  describe('checkpointText', () => {
+    it('turns a snapshot into a checkpoint of the same data without re-encoding it, exactly as encodeSnapshot would', () => {
+      const data = { cart: new Map([['sku', { qty: 2, at: new Date(5) }]]), tag: '~x', n: -0 };
+      const taken = { ...snapshot(data), key: 'user:"42",\\"d":', reason: 'evicted' as const };
+      const text = encodeSnapshot(taken, Number.POSITIVE_INFINITY).text;
+      const decoded = decodeRecord(text);
+      assert(decoded.kind === 'snapshot');
+      const rewritten = checkpointText(text, decoded.snapshot, 1_000);
+      expect(rewritten).to.equal(encodeSnapshot({ ...taken, reason: 'checkpoint', closedAt: 1_000 }, Number.POSITIVE_INFINITY).text);
+      const back = decodeRecord(rewritten!);
+      assert(back.kind === 'snapshot');
+      expect(back.snapshot).to.deep.include({ key: taken.key, reason: 'checkpoint', closedAt: 1_000, createdAt: 1 });
+      expect(back.snapshot.data).to.deep.equal(data);
+    });
+
+    it('gives undefined for a text that is not the format-2 encoding of that snapshot, and refuses a bad time', () => {
+      const text = encode({ a: 1 });
+      const decoded = decodeRecord(text);
+      assert(decoded.kind === 'snapshot');
+      expect(checkpointText(text.replace('R2:', 'R1:'), decoded.snapshot, 3)).to.equal(undefined);
+      expect(checkpointText(text, { ...decoded.snapshot, sessionId: 'BBBBBBBBBBBBBBBBBBBBBBBB' }, 3)).to.equal(undefined);
+      expect(checkpointText(text.replace('"c":1,"x":2', '"x":2,"c":1'), decoded.snapshot, 3)).to.equal(undefined);
+      expect(() => checkpointText(text, decoded.snapshot, Number.NaN)).to.throw(CodecError);
     });
   });
 });
