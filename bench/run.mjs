@@ -5,7 +5,8 @@
 //
 // Environment: BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (10), BENCH_ROUNDS (3),
 // BENCH_WARMUP (s, 1), BENCH_VISITORS (returning sessions, 100), BENCH_ONLY (comma-separated
-// variant ids), BENCH_WORKLOADS (comma-separated: returning,new), REDIS_URL.
+// variant ids), BENCH_WORKLOADS (comma-separated: returning,new), BENCH_BASELINE (a built checkout whose
+// servers run next to these, ids suffixed '@base'), REDIS_URL.
 // On a shared machine: BENCH_QUIET_WAIT (s, default 0) waits before each run until other processes
 // use less than BENCH_QUIET cores (default 0.25); BENCH_RETRIES (default 0) reruns a run during which
 // they used more, keeping the quietest attempt. Both make a run longer; the defaults do not wait.
@@ -75,7 +76,18 @@ const VARIANTS = [
 ];
 const WORKLOADS = (process.env.BENCH_WORKLOADS || 'returning,new').split(',');
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
-const variants = VARIANTS.filter((v) => only === undefined || only.has(v.id) || v.id === 'bare');
+// BENCH_BASELINE=<another checkout, built>: each selected Reprise variant also runs from that
+// checkout's bench/servers (id suffixed '@base'), interleaved in the same rounds: before/after figures
+// of one run on one machine.
+const baseline = process.env.BENCH_BASELINE;
+const selected = VARIANTS.filter((v) => only === undefined || only.has(v.id) || v.id === 'bare');
+const variants = baseline
+  ? selected.flatMap((v) =>
+      v.id.startsWith('reprise')
+        ? [v, { ...v, id: `${v.id}@base`, label: `${v.label} [baseline]`, file: `${baseline.replace(/\/$/, '')}/bench/servers/${v.file}` }]
+        : [v],
+    )
+  : selected;
 
 const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
 const redisRoot = `reprise-bench:${runId}:`;

@@ -63,7 +63,8 @@ export function session<TData extends SessionData = KoaSessionData>(
       answerUnavailable(ctx, error);
     } finally {
       try {
-        await request.commit();
+        const committing = request.commit();
+        if (committing !== undefined) await committing;
       } finally {
         request.end();
       }

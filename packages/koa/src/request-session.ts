@@ -1,4 +1,4 @@
-import { SessionRequest, type LiveSession, type SessionData } from '@reprise/core';
+import { SessionRequest, type CookieAction, type LiveSession, type SessionData } from '@reprise/core';
 import type { Context } from 'koa';
 import { carriesCookie, clearCookie, readCookie, writeCookie, type PresentedCookie } from './cookie.js';
 import { validateMaxAge } from './options.js';
@@ -16,8 +16,9 @@ export class RequestSession<TData extends SessionData> {
   readonly #presented: PresentedCookie | undefined;
   readonly #request: SessionRequest<TData>;
   #forceCookie = false;
-  /** `ctx.session` and the data object it was made over (a new one when the data object changes). */
-  #view: { readonly data: TData; readonly view: KoaSession<TData> } | undefined;
+  /** `ctx.session`, and the data object it was made over (a new one when the data object changes). */
+  #view: KoaSession<TData> | undefined;
+  #viewData: TData | undefined;
 
   constructor(ctx: Context, shared: MiddlewareState<TData>) {
     this.#ctx = ctx;
@@ -37,8 +38,11 @@ export class RequestSession<TData extends SessionData> {
   /** `ctx.session`: the data, with koa-session's session properties (see `SessionProperties`). */
   get view(): KoaSession<TData> {
     const data = this.#request.data;
-    if (this.#view?.data !== data) this.#view = { data, view: sessionView(this, data) };
-    return this.#view.view;
+    if (this.#view === undefined || this.#viewData !== data) {
+      this.#view = sessionView(this, data);
+      this.#viewData = data;
+    }
+    return this.#view;
   }
 
   /**
@@ -97,9 +101,20 @@ export class RequestSession<TData extends SessionData> {
     this.#forceCookie = true;
   }
 
-  /** After the downstream middleware: sets, clears or keeps the cookie. */
-  async commit(): Promise<void> {
-    const action = await this.#request.finish();
+  /**
+   * After the downstream middleware: sets, clears or keeps the cookie. A promise only when something
+   * is pending (a close started by the request, a lease claim): the common request awaits nothing.
+   */
+  commit(): Promise<void> | undefined {
+    const action = this.#request.settle();
+    if (!(action instanceof Promise)) {
+      this.#apply(action);
+      return undefined;
+    }
+    return action.then((settled) => this.#apply(settled));
+  }
+
+  #apply(action: CookieAction<TData>): void {
     if (action.kind === 'set') this.#issue(action.session);
     else if (action.kind === 'clear') clearCookie(this.#ctx, this.#shared.cookie);
   }
