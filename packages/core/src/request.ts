@@ -152,7 +152,9 @@ export class SessionRequest<TData extends SessionData> {
     this.#lazy = undefined;
     this.#unadopted = undefined;
     this.#clear = true;
-    if (session !== undefined) (this.#closes ??= []).push(session.close());
+    if (session === undefined) return;
+    this.#closes ??= [];
+    this.#closes.push(session.close());
   }
 
   /** After the downstream handlers: waits for closes started here, then says what to do with the cookie. */
@@ -232,8 +234,12 @@ export class SessionRequest<TData extends SessionData> {
 
   /** Records a session this request holds busy (released by {@link end}). */
   #hold(session: LiveSession<TData>): void {
-    if (this.#held === undefined) this.#held = session;
-    else (this.#moreHeld ??= []).push(session);
+    if (this.#held === undefined) {
+      this.#held = session;
+      return;
+    }
+    this.#moreHeld ??= [];
+    this.#moreHeld.push(session);
   }
 
   /** The data of a session created now: the lazy object's, so that a reference to it reads what is written after. */
