@@ -1,7 +1,7 @@
 import { isSessionId } from '@reprise/core/adapter-kit';
 import type { Context } from 'koa';
 import type { CookieSettings } from './options.js';
-import { sameText, signerOf } from './signer.js';
+import { sameShortText, signerOf } from './signer.js';
 
 /** What the request's session cookie says, once checked. */
 export interface PresentedCookie {
@@ -129,7 +129,7 @@ export function readCookie(
     known !== undefined &&
     known.id === id &&
     known.firstKey === (Array.isArray(keys) ? keys[0] : keys) &&
-    sameText(known.signature, signature)
+    sameShortText(known.signature, signature)
   ) {
     return { id, rotated: false };
   }

@@ -121,12 +121,13 @@ export class RequestSession<TData extends SessionData> {
 
   /** Ends the request's hold once the response is sent (a created session whose cookie never went out is closed). */
   end(): void {
-    const finish = (): void => {
-      const created = this.#request.created;
-      this.#request.end(created === undefined || carriesCookie(this.#ctx, this.#shared.cookie, created.id));
-    };
-    if (this.#request.created === undefined || this.#ctx.res.closed) finish();
-    else this.#ctx.res.once('close', finish);
+    if (this.#request.created === undefined || this.#ctx.res.closed) this.#finish();
+    else this.#ctx.res.once('close', () => this.#finish());
+  }
+
+  #finish(): void {
+    const created = this.#request.created;
+    this.#request.end(created === undefined || carriesCookie(this.#ctx, this.#shared.cookie, created.id));
   }
 
   #issue(session: LiveSession<TData>): void {

@@ -38,6 +38,18 @@ export function sameText(a: string, b: string): boolean {
 }
 
 /**
+ * {@link sameText} for short ASCII texts (a signature this middleware issued against the one a
+ * cookie presents), without buffers: every character is compared, the differences OR-ed together
+ * with no early exit, so the time depends on the length only (which is not secret).
+ */
+export function sameShortText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}
+
+/**
  * A signer over `app.keys` given as an array, with Keygrip's exact signatures (the keys are read
  * at each call, so an array rotated in place is honoured, as Keygrip does). Verification computes
  * one HMAC per key tried and compares with `crypto.timingSafeEqual`: Keygrip's `tsscmp` adds two

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { expect } from 'chai';
-import { arraySigner, signerOf } from '../src/signer.js';
+import { arraySigner, sameShortText, signerOf } from '../src/signer.js';
 
 /** Keygrip's signature (HMAC-SHA1, base64 made URL-safe without padding), computed independently. */
 function keygrip(key: string, data: string): string {
@@ -41,5 +41,15 @@ describe('the signer of app.keys given as an array', () => {
     const custom = { sign: () => 's', index: () => 0 };
     expect(signerOf(custom)).to.equal(custom);
     expect(signerOf(undefined)).to.equal(undefined);
+  });
+});
+
+describe('the comparison of an issued signature with a presented one', () => {
+  it('is true for the same text only: any character, the length', () => {
+    expect(sameShortText('abcDEF_-', 'abcDEF_-')).to.equal(true);
+    expect(sameShortText('abcDEF_-', 'abcDEF_.')).to.equal(false);
+    expect(sameShortText('abcDEF_-', 'Abcdef_-')).to.equal(false);
+    expect(sameShortText('abcDEF_-', 'abcDEF_')).to.equal(false);
+    expect(sameShortText('', '')).to.equal(true);
   });
 });
