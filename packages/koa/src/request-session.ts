@@ -135,8 +135,7 @@ export class RequestSession<TData extends SessionData> {
     const maxAge = this.#shared.lifetimes.issue(session, changed, Date.now());
     if (maxAge === undefined) return;
     const signature = writeCookie(this.#ctx, this.#shared.cookie, session.id, maxAge, this.#ip());
-    if (signature === undefined) this.#shared.signatures.delete(session);
-    else this.#shared.signatures.set(session, signature);
+    this.#shared.lifetimes.setToken(session, signature);
   }
 
   /** The client IP when `ipBinding` is on (signed into the cookie), else `undefined`. */
