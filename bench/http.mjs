@@ -4,7 +4,9 @@
 // Environment: BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (50), BENCH_ROUNDS (3),
 // BENCH_WARMUP (s, 1), BENCH_VISITORS (returning sessions, 100), BENCH_ONLY (comma-separated
 // variant ids; bare Koa always runs), BENCH_WORKLOADS (comma-separated: returning,new),
-// BENCH_DIAGNOSTICS=1 (adds the diagnostic rows), REDIS_URL.
+// BENCH_DIAGNOSTICS=1 (adds the diagnostic rows), BENCH_BASELINE (a built checkout whose Reprise
+// servers run next to these in the same rounds, ids suffixed '@base': before/after figures of one
+// run on one machine), REDIS_URL.
 // On a shared machine: BENCH_QUIET_WAIT (s, default 0) waits before each run until other processes
 // use less than BENCH_QUIET cores (default 0.25); BENCH_RETRIES (default 0) reruns a run during which
 // they used more, keeping the quietest attempt. Both make a run longer; the defaults do not wait.
@@ -63,6 +65,13 @@ const DIAGNOSTICS = [
   },
 ];
 
+/** `variant`, and for a Reprise variant the same server from the checkout `baseline` (built). */
+function withBaseline(variant, baseline) {
+  if (!variant.id.startsWith('reprise')) return [variant];
+  const file = `${baseline.replace(/\/$/, '')}/bench/servers/${variant.file}`;
+  return [variant, { ...variant, id: `${variant.id}@base`, label: `${variant.label} [baseline]`, file }];
+}
+
 /** The run's settings from the environment; `quick` shortens every run (a smoke test of the bench). */
 export function httpConfig({ quick = false } = {}) {
   const num = (name, fallback) => envNumber(name, fallback);
@@ -78,15 +87,17 @@ export function httpConfig({ quick = false } = {}) {
     workloads: (process.env.BENCH_WORKLOADS || 'returning,new').split(','),
     only: process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined,
     diagnostics: process.env.BENCH_DIAGNOSTICS === '1',
+    baseline: process.env.BENCH_BASELINE || undefined,
   };
 }
 
 /** Runs the HTTP benchmark; resolves the suite (module interface of bench/run.mjs) with every run attached. */
 export async function run(options = {}) {
   const config = httpConfig(options);
-  const variants = [...VARIANTS, ...(config.diagnostics ? DIAGNOSTICS : [])].filter(
+  const selected = [...VARIANTS, ...(config.diagnostics ? DIAGNOSTICS : [])].filter(
     (v) => config.only === undefined || config.only.has(v.id) || v.id === 'bare',
   );
+  const variants = config.baseline === undefined ? selected : selected.flatMap((v) => withBaseline(v, config.baseline));
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}`;
   const redisRoot = `reprise-bench:${runId}:`;
   const state = { current: undefined };

@@ -8,6 +8,9 @@ export const FIRST_RETRY_DELAY = 100;
 /** Longest delay between two retries of one write, in ms (before jitter). */
 export const MAX_RETRY_DELAY = 30_000;
 
+/** What {@link Job.attempt} holds while an attempt starts (see `#attempt`). */
+const STARTING: Promise<void> = Promise.resolve();
+
 /** Pause between two rounds of retries while flushing, in ms. */
 const FLUSH_PAUSE = 100;
 
@@ -125,9 +128,16 @@ export class PersistQueue<TPayload> {
    * Queues a write and attempts it at once (or after the attempt in flight for the same key). An
    * older version than the one queued for the key is dropped. Resolves after that attempt.
    */
-  async write(request: WriteRequest<TPayload>): Promise<void> {
+  write(request: WriteRequest<TPayload>): Promise<void> {
     if (!this.#store.ordered) this.#remember(request);
     const existing = this.#jobs.get(request.key);
+    // The common case (nothing queued for the key): the attempt's own promise, none around it.
+    if (existing === undefined) return this.#attempt(this.#newJob(request));
+    return this.#writeOver(existing, request);
+  }
+
+  /** {@link write} when the queue already holds a write of the key (waiting, retrying or in flight). */
+  async #writeOver(existing: Job<TPayload>, request: WriteRequest<TPayload>): Promise<void> {
     if (existing !== undefined && request.version < existing.request.version) {
       this.#events.superseded(request.payload);
       return;
@@ -155,10 +165,9 @@ export class PersistQueue<TPayload> {
         this.#events.superseded(waiting.payload);
       }
     }
-    const job = existing ?? this.#newJob(request);
-    job.request = request;
-    if (request.ambiguous === true) job.ambiguous = true;
-    await this.#attempt(job);
+    existing.request = request;
+    if (request.ambiguous === true) existing.ambiguous = true;
+    await this.#attempt(existing);
   }
 
   /**
@@ -287,10 +296,11 @@ export class PersistQueue<TPayload> {
   #attempt(job: Job<TPayload>): Promise<void> {
     if (job.timer !== undefined) clearTimeout(job.timer);
     job.timer = undefined;
-    const attempt = this.#run(job).finally(() => {
-      if (job.attempt === attempt) job.attempt = undefined;
-    });
-    job.attempt = attempt;
+    // #run ends every attempt itself (#ended) once it has the outcome; one that ends before its
+    // first await (nothing left to write) leaves STARTING replaced, and is never in flight.
+    job.attempt = STARTING;
+    const attempt = this.#run(job);
+    if (job.attempt === STARTING) job.attempt = attempt;
     return attempt;
   }
 
@@ -304,36 +314,44 @@ export class PersistQueue<TPayload> {
 
   /** Writes the job's request, then any newer one that arrived meanwhile, until one fails or none is left. */
   async #run(job: Job<TPayload>): Promise<void> {
-    for (;;) {
-      const { key, text, version, expiresAt, payload, refused, answered } = job.request;
-      const ttl = Math.ceil(expiresAt - this.#now());
-      if (ttl <= 0) {
-        this.#ended(job);
-        this.#giveUp(job, 'expired before it could be written');
-        return;
+    try {
+      for (;;) {
+        const { key, text, version, expiresAt, payload, refused, answered } = job.request;
+        const ttl = Math.ceil(expiresAt - this.#now());
+        if (ttl <= 0) {
+          this.#ended(job);
+          this.#giveUp(job, 'expired before it could be written');
+          return;
+        }
+        job.attempts += 1;
+        let stored: boolean;
+        try {
+          stored = await (this.#batcher === undefined
+            ? this.#store.write(key, text, version, ttl)
+            : this.#batcher.write(key, text, version, ttl));
+        } catch (cause) {
+          this.#failedAttempt(job, cause);
+          this.#ended(job);
+          return;
+        }
+        answered?.();
+        if (stored) this.#events.written(payload);
+        else if (refused !== undefined) refused();
+        else this.#events.superseded(payload);
+        if (job.next === undefined) {
+          this.#ended(job);
+          this.#remove(job);
+          return;
+        }
+        job.request = job.next;
+        job.next = undefined;
+        job.attempts = 0;
+        job.ambiguous = job.request.ambiguous === true;
       }
-      job.attempts += 1;
-      let stored: boolean;
-      try {
-        stored = await (this.#batcher === undefined
-          ? this.#store.write(key, text, version, ttl)
-          : this.#batcher.write(key, text, version, ttl));
-      } catch (cause) {
-        this.#failedAttempt(job, cause);
-        this.#ended(job);
-        return;
-      }
-      answered?.();
-      if (stored) this.#events.written(payload);
-      else if (refused !== undefined) refused();
-      else this.#events.superseded(payload);
-      if (job.next === undefined) {
-        this.#ended(job);
-        this.#remove(job);
-        return;
-      }
-      job.request = job.next;
-      Object.assign(job, { next: undefined, attempts: 0, ambiguous: job.request.ambiguous === true });
+    } catch (error) {
+      // Not expected (an event handler threw): the attempt is over all the same.
+      this.#ended(job);
+      throw error;
     }
   }
 

@@ -9,6 +9,10 @@ export type CookieAction<TData extends SessionData> =
   | { readonly kind: 'clear' }
   | { readonly kind: 'keep' };
 
+/** What the response does with the cookie when the request ends without a session of its own to set. */
+const KEEP: CookieAction<never> = Object.freeze({ kind: 'keep' });
+const CLEAR: CookieAction<never> = Object.freeze({ kind: 'clear' });
+
 /** Options of a {@link SessionRequest}. */
 export interface SessionRequestOptions<TData extends SessionData> {
   /**
@@ -19,6 +23,8 @@ export interface SessionRequestOptions<TData extends SessionData> {
   /** Called with each session this request creates or restores (to bind it to the client IP, for example). */
   adopted?: (session: LiveSession<TData>) => void;
 }
+
+const NO_OPTIONS: SessionRequestOptions<SessionData> = Object.freeze({});
 
 /**
  * The session side of one request, framework-free: which session the request holds, lazy creation
@@ -40,11 +46,14 @@ export class SessionRequest<TData extends SessionData> {
   readonly #options: SessionRequestOptions<TData>;
   /** The session of this request, once found or created; `undefined` after an explicit close. */
   #session: LiveSession<TData> | undefined;
-  /** Sessions held busy by this request (released by {@link end}). */
-  readonly #held: LiveSession<TData>[] = [];
+  /** The first session held busy by this request (released by {@link end}); almost always the only one. */
+  #held: LiveSession<TData> | undefined;
+  /** Sessions held after the first, if any. */
+  #moreHeld: LiveSession<TData>[] | undefined;
   /** The session created here, whose cookie this response must deliver. */
   #created: LiveSession<TData> | undefined;
-  readonly #closes: Promise<boolean>[] = [];
+  /** Closes started by this request, if any. */
+  #closes: Promise<boolean>[] | undefined;
   #lazy: TData | undefined;
   /** The object behind {@link #lazy}, until a session is created with it as its data. */
   #unadopted: TData | undefined;
@@ -54,7 +63,11 @@ export class SessionRequest<TData extends SessionData> {
   #ended = false;
 
   /** @param presentedId the session id the request's cookie carries (checked, signature included), if any. */
-  constructor(manager: SessionManager<TData>, presentedId: string | undefined, options: SessionRequestOptions<TData> = {}) {
+  constructor(
+    manager: SessionManager<TData>,
+    presentedId: string | undefined,
+    options: SessionRequestOptions<TData> = NO_OPTIONS as SessionRequestOptions<TData>,
+  ) {
     this.#manager = manager;
     this.#presentedId = presentedId;
     this.#options = options;
@@ -72,7 +85,7 @@ export class SessionRequest<TData extends SessionData> {
       // A live session this request may not use is not even touched.
       if (this.#options.accept?.(live) === false) return undefined;
       this.#manager.acquire(id);
-      this.#held.push(live);
+      this.#hold(live);
       this.#session = live;
       return undefined;
     }
@@ -82,7 +95,7 @@ export class SessionRequest<TData extends SessionData> {
   async #resume(id: string): Promise<void> {
     const found = await this.#manager.resume(id);
     if (found.kind === 'live' || found.kind === 'restored') {
-      this.#held.push(found.session);
+      this.#hold(found.session);
       if (this.#options.accept?.(found.session) === false) return;
       this.#session = found.session;
       if (found.kind === 'restored') this.#options.adopted?.(found.session);
@@ -139,20 +152,45 @@ export class SessionRequest<TData extends SessionData> {
     this.#lazy = undefined;
     this.#unadopted = undefined;
     this.#clear = true;
-    if (session !== undefined) this.#closes.push(session.close());
+    if (session === undefined) return;
+    this.#closes ??= [];
+    this.#closes.push(session.close());
   }
 
   /** After the downstream handlers: waits for closes started here, then says what to do with the cookie. */
   async finish(): Promise<CookieAction<TData>> {
+    return this.settle();
+  }
+
+  /**
+   * {@link finish} without a promise when nothing is pending (no close started here, no lease claim
+   * in flight): the common request costs no microtask. A promise otherwise.
+   */
+  settle(): CookieAction<TData> | Promise<CookieAction<TData>> {
     this.#finished = true;
-    if (this.#closes.length > 0) await Promise.all(this.#closes);
-    const session = this.#session;
-    // Several instances: a new session's cookie goes out once its lease is claimed (see SessionManager.leased).
-    const leased = session !== undefined && session === this.#created ? this.#manager.leased(session.id) : undefined;
+    if (this.#closes !== undefined) return this.#settleAfterCloses(this.#closes);
+    const leased = this.#leased();
+    return leased === undefined ? this.#action() : leased.then(() => this.#action());
+  }
+
+  async #settleAfterCloses(closes: Promise<boolean>[]): Promise<CookieAction<TData>> {
+    await Promise.all(closes);
+    const leased = this.#leased();
     if (leased !== undefined) await leased;
+    return this.#action();
+  }
+
+  /** Several instances: a new session's cookie goes out once its lease is claimed (see SessionManager.leased). */
+  #leased(): Promise<void> | undefined {
+    const session = this.#session;
+    return session !== undefined && session === this.#created ? this.#manager.leased(session.id) : undefined;
+  }
+
+  #action(): CookieAction<TData> {
+    const session = this.#session;
     if (session !== undefined && session.state === 'live') return { kind: 'set', session };
-    if (this.#clear || session?.closeReason === 'closed') return { kind: 'clear' };
-    return { kind: 'keep' };
+    if (this.#clear || session?.closeReason === 'closed') return CLEAR;
+    return KEEP;
   }
 
   /**
@@ -165,8 +203,12 @@ export class SessionRequest<TData extends SessionData> {
     this.#ended = true;
     const created = this.#created;
     if (created !== undefined && !delivered && created.state === 'live') void this.#manager.close(created.id, 'closed');
-    for (const session of this.#held) this.#manager.release(session);
-    this.#held.length = 0;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held !== undefined) this.#manager.release(held);
+    const more = this.#moreHeld;
+    this.#moreHeld = undefined;
+    if (more !== undefined) for (const session of more) this.#manager.release(session);
   }
 
   /** The session created by this request, if any (its cookie must be delivered). */
@@ -183,11 +225,21 @@ export class SessionRequest<TData extends SessionData> {
     }
     const session = this.#manager.create(data);
     this.#manager.acquire(session.id);
-    this.#held.push(session);
+    this.#hold(session);
     this.#session = session;
     this.#created = session;
     this.#options.adopted?.(session);
     return session;
+  }
+
+  /** Records a session this request holds busy (released by {@link end}). */
+  #hold(session: LiveSession<TData>): void {
+    if (this.#held === undefined) {
+      this.#held = session;
+      return;
+    }
+    this.#moreHeld ??= [];
+    this.#moreHeld.push(session);
   }
 
   /** The data of a session created now: the lazy object's, so that a reference to it reads what is written after. */

@@ -97,6 +97,8 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
   readonly #idleWaiters = new Map<LiveSession<TData>, (() => void)[]>();
   readonly #counters: Counters = newCounters();
   readonly #reporter = new Reporter<TData>(this, this.#counters);
+  /** Reports a hook (or disposal) that threw or passed its time. */
+  readonly #hookFailed = (error: RepriseError): void => this.#reporter.hookFailed(error);
   #shuttingDown = false;
   #shutdown: Promise<void> | undefined;
 
@@ -330,7 +332,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
   close(id: string, reason: CloseReason = 'closed'): Promise<boolean> {
     if (!CLOSE_REASONS.has(reason)) return Promise.reject(new OptionError(`close: unknown reason ${JSON.stringify(reason)}`));
     const session = this.#registry.get(id);
-    return session === undefined ? Promise.resolve(false) : this.#close(session, reason);
+    return session === undefined ? Promise.resolve(false) : this.#close(session, reason).then(Boolean);
   }
 
   /** When the session expires if it stays idle, in ms since the epoch (4D WEB LEGACY GET SESSION EXPIRATION). */
@@ -476,7 +478,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
 
   /** Closes every live session with 'shutdown', in paced slices (see `ClosePacer`). */
   async #closeAll(): Promise<void> {
-    const closes: Promise<boolean>[] = [];
+    const closes: Promise<unknown>[] = [];
     for (const session of this.#registry.all()) {
       while (!this.#pacer.take()) await this.#pacer.next();
       closes.push(this.#close(session, 'shutdown'));
@@ -554,8 +556,12 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     return work;
   }
 
-  /** The one close path every reason goes through. Synchronously leaves the registry, so it runs once. */
-  #close(session: LiveSession<TData>, reason: CloseReason): Promise<boolean> {
+  /**
+   * The one close path every reason goes through. Synchronously leaves the registry, so it runs once.
+   * Resolves the reason once the close is done (`false`: the session was not live): one promise per
+   * close, the one `#closing` holds, so a close adds no promise around it.
+   */
+  #close(session: LiveSession<TData>, reason: CloseReason): Promise<CloseReason | false> {
     const state = internalsOf(session);
     if (state.state !== 'live') return Promise.resolve(false);
     state.state = 'closing';
@@ -564,37 +570,40 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     this.#registry.remove(session);
     this.#checkpointer.drop(session);
     this.#counters.closed[reason] += 1;
-    const done = this.#runClose(session, reason);
-    this.#closing.set(
-      id,
-      done.then(() => reason),
-    );
-    return done.then(() => {
+    const done = this.#runClose(session, reason, id);
+    this.#closing.set(id, done);
+    return done;
+  }
+
+  /**
+   * The close of `session` (under `id`): hooks, snapshot, erase, disposal, then out of `#closing`.
+   * What has nothing to do (no hooks, no live resources, nothing to write) awaits nothing.
+   */
+  async #runClose(session: LiveSession<TData>, reason: CloseReason, id: string): Promise<CloseReason> {
+    try {
+      // Hooks start on a later tick, so that a hook that creates a session (and so evicts) cannot
+      // re-enter the eviction loop of the create() that started this close.
+      await null;
+      if (this.#closeHooks.length > 0) {
+        await timeHooks(this, 'close', reason, this.#closeHooks.length, () =>
+          runHooks('closing', this.#closeHooks, [session, reason], redactId(session.id), this.#settings.hookTimeout, this.#hookFailed),
+        );
+      }
+      // The snapshot is taken now: later writes to data are not in it, so they are refused or reported.
+      internalsOf(session).sealed = true;
+      const writes = session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey);
+      if (writes) await this.#writer.write(this.#snapshotOf(session, reason));
+      // An involuntary close's record under the id (snapshot or pointer) replaces its checkpoint; otherwise it is erased.
+      if (this.#hasRecord(session) && !(writes && isInvoluntary(reason))) await this.#writer.erase(session.id, this.#now());
+      if (session.live.size > 0) await disposeLive(session.live, redactId(session.id), this.#settings.hookTimeout, this.#hookFailed);
+      internalsOf(session).state = 'closed';
+      this.#reporter.emit('close', session, reason);
+      return reason;
+    } finally {
       this.#closing.delete(id);
       this.#pacer.closed();
       this.#coordination?.closed(id);
-      return true;
-    });
-  }
-
-  async #runClose(session: LiveSession<TData>, reason: CloseReason): Promise<void> {
-    // Hooks start on a later tick, so that a hook that creates a session (and so evicts) cannot
-    // re-enter the eviction loop of the create() that started this close.
-    await null;
-    const id = redactId(session.id);
-    const report = (error: RepriseError): void => this.#reporter.hookFailed(error);
-    await timeHooks(this, 'close', reason, this.#closeHooks.length, () =>
-      runHooks('closing', this.#closeHooks, [session, reason], id, this.#settings.hookTimeout, report),
-    );
-    // The snapshot is taken now: later writes to data are not in it, so they are refused or reported.
-    internalsOf(session).sealed = true;
-    const writes = session.persist && (isInvoluntary(reason) || session.hasCustomPersistKey);
-    if (writes) await this.#writer.write(this.#snapshotOf(session, reason));
-    // An involuntary close's record under the id (snapshot or pointer) replaces its checkpoint; otherwise it is erased.
-    if (this.#hasRecord(session) && !(writes && isInvoluntary(reason))) await this.#writer.erase(session.id, this.#now());
-    await disposeLive(session.live, id, this.#settings.hookTimeout, report);
-    internalsOf(session).state = 'closed';
-    this.#reporter.emit('close', session, reason);
+    }
   }
 
   /** Whether the store may hold a record under `session`'s id that a close or regenerate must replace or erase. */

@@ -2,7 +2,7 @@ import { decodeRecord, encodePointer, encodeSnapshot } from './codec.js';
 import { CodecError, PersistError, type RepriseError } from './errors.js';
 import { describeKey } from './redact.js';
 import type { KeyLock } from './key-lock.js';
-import type { PersistQueue, WriteRequest } from './persist-queue.js';
+import type { PersistQueue } from './persist-queue.js';
 import { isInvoluntary, type SnapshotReader, type TakenSnapshot } from './snapshot-reader.js';
 import type { Store } from './store.js';
 import type { Snapshot } from './types.js';
@@ -57,8 +57,12 @@ export class SnapshotWriter {
     this.#c = context;
   }
 
-  /** Writes `snapshot` (and the pointer under its session id when its key is another). Resolves after the first attempt. */
-  async write(snapshot: Snapshot): Promise<void> {
+  /**
+   * Writes `snapshot` (and the pointer under its session id when its key is another). Resolves after
+   * the first attempt. A snapshot under its own session id goes to the queue at once, with no promise
+   * of its own around the queue's.
+   */
+  write(snapshot: Snapshot): Promise<void> {
     let text: string;
     try {
       const encoded = encodeSnapshot(snapshot, this.#c.maxSnapshotBytes());
@@ -66,20 +70,22 @@ export class SnapshotWriter {
       text = encoded.text;
     } catch (error) {
       this.#c.gaveUp(snapshot, error as RepriseError);
-      return;
+      return Promise.resolve();
     }
     const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
-    if (snapshot.key === snapshot.sessionId) {
-      await this.#queueWrite({ key: snapshot.key, text, expiresAt, payload: snapshot });
-      return;
-    }
+    if (snapshot.key === snapshot.sessionId) return this.#queueWrite(snapshot.key, text, expiresAt, snapshot);
+    return this.#writeShared(snapshot, text, expiresAt);
+  }
+
+  /** {@link write} of a snapshot under a key of its own (see the class comment), under the key's lock. */
+  async #writeShared(snapshot: Snapshot, text: string, expiresAt: number): Promise<void> {
     await this.#c.locks.run(snapshot.key, async () => {
       const displaced = await this.#displace(snapshot.key, snapshot.sessionId);
       if (displaced instanceof Unreadable) {
         await this.#divert(text, snapshot, displaced.error);
         return;
       }
-      const writes = [this.#queueWrite({ key: snapshot.key, text, expiresAt, payload: snapshot })];
+      const writes = [this.#queueWrite(snapshot.key, text, expiresAt, snapshot)];
       // Inside the lock: a later close of the key moves this snapshot home with a newer version
       // than this pointer, so the move is never overwritten by it.
       if (isInvoluntary(snapshot.reason)) writes.push(this.#writePointer(snapshot, expiresAt));
@@ -138,9 +144,8 @@ export class SnapshotWriter {
    * which could displace or be taken by another session of the same identity while this one lives.
    * A restore from it keeps the `persistKey` (the snapshot names it). Resolves after the first attempt.
    */
-  async checkpoint(snapshot: Snapshot, text: string): Promise<void> {
-    const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
-    await this.#queueWrite({ key: snapshot.sessionId, text, expiresAt, payload: snapshot });
+  checkpoint(snapshot: Snapshot, text: string): Promise<void> {
+    return this.#queueWrite(snapshot.sessionId, text, snapshot.closedAt + this.#c.snapshotTtl(), snapshot);
   }
 
   /**
@@ -148,9 +153,9 @@ export class SnapshotWriter {
    * ordered write of a pointer that restores nothing (reason `'closed'`), so that no pending or late
    * checkpoint of the session can land over it. Resolves after the first attempt.
    */
-  async erase(sessionId: string, closedAt: number): Promise<void> {
+  erase(sessionId: string, closedAt: number): Promise<void> {
     const text = encodePointer({ version: 1, key: sessionId, sessionId, reason: 'closed', closedAt });
-    await this.#queueWrite({ key: sessionId, text, expiresAt: closedAt + this.#c.snapshotTtl(), payload: undefined });
+    return this.#queueWrite(sessionId, text, closedAt + this.#c.snapshotTtl(), undefined);
   }
 
   /**
@@ -191,24 +196,28 @@ export class SnapshotWriter {
 
   /** Writes an involuntary snapshot under its own session id, where its cookie finds it. */
   async #moveHome(text: string, snapshot: Snapshot): Promise<void> {
-    const expiresAt = snapshot.closedAt + this.#c.snapshotTtl();
-    await this.#queueWrite({ key: snapshot.sessionId, text, expiresAt, payload: snapshot });
+    await this.#queueWrite(snapshot.sessionId, text, snapshot.closedAt + this.#c.snapshotTtl(), snapshot);
   }
 
   /**
-   * Queues `request` with the next version of its key: at once when that version is known (no
-   * coordinator, or the lease is held), else once the lease's claim has settled.
+   * Queues the write of `text` under `key` with the next version of the key: at once when that
+   * version is known (no coordinator, or the lease is held), else once the lease's claim has settled.
    */
-  #queueWrite(request: Omit<WriteRequest<Snapshot | undefined>, 'version'>): Promise<void> {
-    const version = this.#c.version(request.key);
-    if (typeof version === 'number') return this.#c.queue.write({ ...request, version });
-    return version.then((known) => this.#c.queue.write({ ...request, version: known }));
+  #queueWrite(key: string, text: string, expiresAt: number, payload: Snapshot | undefined): Promise<void> {
+    let version: number | Promise<number>;
+    try {
+      version = this.#c.version(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (typeof version === 'number') return this.#c.queue.write({ key, text, version, expiresAt, payload });
+    return version.then((known) => this.#c.queue.write({ key, text, version: known, expiresAt, payload }));
   }
 
   async #writePointer(snapshot: Snapshot, expiresAt: number): Promise<void> {
     const { key, sessionId, reason, closedAt } = snapshot;
     const text = encodePointer({ version: 1, key, sessionId, reason, closedAt });
-    await this.#queueWrite({ key: sessionId, text, expiresAt, payload: undefined });
+    await this.#queueWrite(sessionId, text, expiresAt, undefined);
   }
 
   /**

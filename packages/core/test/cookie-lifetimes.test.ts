@@ -38,4 +38,22 @@ describe('binding kit: CookieLifetimes', () => {
     expect(lifetimes.issue(a, true, 9_000)).to.equal(10_000);
     expect(lifetimes.expiryOf(a, false, 9_500)).to.equal(19_000);
   });
+
+  it("keeps a binding's token per session next to its lifetime, independent of it", () => {
+    const lifetimes = new CookieLifetimes<object, string>(10_000);
+    const a = {};
+    const b = {};
+    expect(lifetimes.tokenOf(a)).to.equal(undefined);
+    lifetimes.setToken(a, 'sig-a');
+    expect(lifetimes.tokenOf(a)).to.equal('sig-a');
+    expect(lifetimes.tokenOf(b)).to.equal(undefined);
+    // The token leaves the lifetime alone: never issued, the default lifetime, issued at the first response.
+    expect(lifetimes.maxAgeOf(a)).to.equal(10_000);
+    expect(lifetimes.issue(a, false, 1_000)).to.equal(10_000);
+    lifetimes.setMaxAge(a, 'session');
+    expect(lifetimes.tokenOf(a)).to.equal('sig-a');
+    lifetimes.setToken(a, undefined);
+    expect(lifetimes.tokenOf(a)).to.equal(undefined);
+    expect(lifetimes.maxAgeOf(a)).to.equal('session');
+  });
 });

@@ -670,6 +670,8 @@ for (const kind of ADAPTER_KINDS) {
         const sessions = [1, 2, 3].map((n) => manager.create({ n }));
         for (const s of sessions) await manager.close(s.id, 'expired');
         expect(manager.stats()).to.include({ pendingPersists: 2, retryingPersists: 2 });
+        // The give-up first fences the store (the failed attempt may have landed): it settles a few ticks after the close.
+        await clock.tickAsync(0);
         expect(events.persistFailed.map((f) => f.snapshot.sessionId)).to.deep.equal([sessions[0]!.id]);
         expect(events.persistFailed[0]!.snapshot.data).to.deep.equal({ n: 1 });
         expect(events.persistFailed[0]!.error.code).to.equal('ERR_REPRISE_PERSIST');

@@ -32,17 +32,16 @@ export function session<TData extends SessionData = KoaSessionData>(
   second?: SessionOptions<TData> | Koa,
 ): SessionMiddleware<TData> {
   const { manager, cookie, ipBinding, requireKeys } = parseSessionOptions(optionsArgument<TData>(first, second));
-  const signatures = new WeakMap<LiveSession<TData>, IssuedSignature>();
+  const lifetimes = new CookieLifetimes<LiveSession<TData>, IssuedSignature>(cookie.maxAge);
   const shared: MiddlewareState<TData> = {
     manager,
     cookie,
     ipBinding,
     boundIps: new WeakMap(),
-    lifetimes: new CookieLifetimes(cookie.maxAge),
-    signatures,
+    lifetimes,
     issuedSignature: (id) => {
       const live = manager.get(id);
-      return live === undefined ? undefined : signatures.get(live);
+      return live === undefined ? undefined : lifetimes.tokenOf(live);
     },
   };
   const middleware = async function reprise(ctx: Context, next: Next): Promise<void> {
@@ -63,7 +62,8 @@ export function session<TData extends SessionData = KoaSessionData>(
       answerUnavailable(ctx, error);
     } finally {
       try {
-        await request.commit();
+        const committing = request.commit();
+        if (committing !== undefined) await committing;
       } finally {
         request.end();
       }

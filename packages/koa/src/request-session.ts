@@ -1,4 +1,4 @@
-import { SessionRequest, type LiveSession, type SessionData } from '@reprise/core';
+import { SessionRequest, type CookieAction, type LiveSession, type SessionData } from '@reprise/core';
 import type { Context } from 'koa';
 import { carriesCookie, clearCookie, readCookie, writeCookie, type PresentedCookie } from './cookie.js';
 import { validateMaxAge } from './options.js';
@@ -16,8 +16,9 @@ export class RequestSession<TData extends SessionData> {
   readonly #presented: PresentedCookie | undefined;
   readonly #request: SessionRequest<TData>;
   #forceCookie = false;
-  /** `ctx.session` and the data object it was made over (a new one when the data object changes). */
-  #view: { readonly data: TData; readonly view: KoaSession<TData> } | undefined;
+  /** `ctx.session`, and the data object it was made over (a new one when the data object changes). */
+  #view: KoaSession<TData> | undefined;
+  #viewData: TData | undefined;
 
   constructor(ctx: Context, shared: MiddlewareState<TData>) {
     this.#ctx = ctx;
@@ -37,8 +38,11 @@ export class RequestSession<TData extends SessionData> {
   /** `ctx.session`: the data, with koa-session's session properties (see `SessionProperties`). */
   get view(): KoaSession<TData> {
     const data = this.#request.data;
-    if (this.#view?.data !== data) this.#view = { data, view: sessionView(this, data) };
-    return this.#view.view;
+    if (this.#view === undefined || this.#viewData !== data) {
+      this.#view = sessionView(this, data);
+      this.#viewData = data;
+    }
+    return this.#view;
   }
 
   /**
@@ -97,21 +101,33 @@ export class RequestSession<TData extends SessionData> {
     this.#forceCookie = true;
   }
 
-  /** After the downstream middleware: sets, clears or keeps the cookie. */
-  async commit(): Promise<void> {
-    const action = await this.#request.finish();
+  /**
+   * After the downstream middleware: sets, clears or keeps the cookie. A promise only when something
+   * is pending (a close started by the request, a lease claim): the common request awaits nothing.
+   */
+  commit(): Promise<void> | undefined {
+    const action = this.#request.settle();
+    if (!(action instanceof Promise)) {
+      this.#apply(action);
+      return undefined;
+    }
+    return action.then((settled) => this.#apply(settled));
+  }
+
+  #apply(action: CookieAction<TData>): void {
     if (action.kind === 'set') this.#issue(action.session);
     else if (action.kind === 'clear') clearCookie(this.#ctx, this.#shared.cookie);
   }
 
   /** Ends the request's hold once the response is sent (a created session whose cookie never went out is closed). */
   end(): void {
-    const finish = (): void => {
-      const created = this.#request.created;
-      this.#request.end(created === undefined || carriesCookie(this.#ctx, this.#shared.cookie, created.id));
-    };
-    if (this.#request.created === undefined || this.#ctx.res.closed) finish();
-    else this.#ctx.res.once('close', finish);
+    if (this.#request.created === undefined || this.#ctx.res.closed) this.#finish();
+    else this.#ctx.res.once('close', () => this.#finish());
+  }
+
+  #finish(): void {
+    const created = this.#request.created;
+    this.#request.end(created === undefined || carriesCookie(this.#ctx, this.#shared.cookie, created.id));
   }
 
   #issue(session: LiveSession<TData>): void {
@@ -119,8 +135,7 @@ export class RequestSession<TData extends SessionData> {
     const maxAge = this.#shared.lifetimes.issue(session, changed, Date.now());
     if (maxAge === undefined) return;
     const signature = writeCookie(this.#ctx, this.#shared.cookie, session.id, maxAge, this.#ip());
-    if (signature === undefined) this.#shared.signatures.delete(session);
-    else this.#shared.signatures.set(session, signature);
+    this.#shared.lifetimes.setToken(session, signature);
   }
 
   /** The client IP when `ipBinding` is on (signed into the cookie), else `undefined`. */
