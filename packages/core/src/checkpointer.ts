@@ -79,10 +79,10 @@ export class Checkpointer<TData extends SessionData> {
    * Writes `session` now, changed or not (after a restore took its record out of the store: until it
    * is written again, a crash would lose it whole). Resolves after the first attempt.
    */
-  async writeNow(session: LiveSession<TData>): Promise<void> {
+  async writeNow(session: LiveSession<TData>, encode?: CheckpointContext<TData>['encode']): Promise<void> {
     if (this.#stopped || this.#c.interval() === 0) return;
     this.#written.delete(session);
-    await this.#checkpoint(session);
+    await this.#checkpoint(session, encode);
   }
 
   /** Runs a pass now over the current candidates (also what the timer does). Resolves when its writes had their first attempt. */
@@ -134,8 +134,8 @@ export class Checkpointer<TData extends SessionData> {
   }
 
   /** Encodes and writes `session` unless its text is the one last written; `undefined` when nothing is written. */
-  #checkpoint(session: LiveSession<TData>): Promise<void> | undefined {
-    const encoded = this.#c.encode(session);
+  #checkpoint(session: LiveSession<TData>, encode = this.#c.encode): Promise<void> | undefined {
+    const encoded = encode(session);
     if (encoded === undefined) return undefined;
     const digest = createHash('sha1').update(encoded.text).digest('base64');
     if (this.#written.get(session) === digest) return undefined;

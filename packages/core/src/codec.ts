@@ -174,18 +174,20 @@ function snapshotHeader(snapshot: Snapshot, closedAt: number, reason: SnapshotRe
 }
 
 /**
- * The text of a checkpoint of the snapshot that `text` encodes, closed at `closedAt` (ms since the
- * epoch): the same key, session id, creation time and data, reason `'checkpoint'`. Format 2 keeps the
- * data last in its envelope, so the data is neither decoded nor encoded again: a restore writes the
- * crash copy of what it took for the cost of a string copy. `undefined` when `text` is not exactly the
- * format-2 encoding of `snapshot`'s envelope (format 1, a pointer, another field order): encode the
- * session instead.
+ * The text of `checkpoint` (a snapshot with reason `'checkpoint'`) when its data is the data of
+ * `taken`, whose text is `text`: format 2 keeps the data last in its envelope, so the data is neither
+ * decoded nor encoded again, only the envelope is written (a restore writes the crash copy of what it
+ * took for the cost of a string copy). The caller vouches that `checkpoint.data` is `taken.data`,
+ * unchanged. `undefined` when `text` is not exactly the format-2 encoding of `taken`'s envelope
+ * (format 1, a pointer, another field order): encode the checkpoint instead.
+ * @throws CodecError `ERR_REPRISE_CODEC` when a field of `checkpoint` is invalid.
  */
-export function checkpointText(text: string, snapshot: Snapshot, closedAt: number): string | undefined {
-  checkEncodeField('closedAt', closedAt, 'time');
-  const header = snapshotHeader(snapshot, snapshot.closedAt, snapshot.reason);
+export function checkpointText(text: string, taken: Snapshot, checkpoint: Snapshot): string | undefined {
+  checkHeader(checkpoint.version, checkpoint.key, checkpoint.sessionId, checkpoint.reason, checkpoint.closedAt);
+  checkEncodeField('createdAt', checkpoint.createdAt, 'time');
+  const header = snapshotHeader(taken, taken.closedAt, taken.reason);
   if (!text.startsWith(header)) return undefined;
-  return snapshotHeader(snapshot, closedAt, 'checkpoint') + text.slice(header.length);
+  return snapshotHeader(checkpoint, checkpoint.closedAt, checkpoint.reason) + text.slice(header.length);
 }
 
 /**

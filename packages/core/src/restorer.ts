@@ -52,8 +52,12 @@ export interface RestorerContext<TData extends SessionData> {
   unavailable(why: 'store' | 'shutdown' | 'owner', cause?: unknown): SessionUnavailableError;
   /** Ends a hold (the manager enforces the cap and the shutdown then). */
   release(session: LiveSession<TData>): void;
-  /** A snapshot was restored into `session` (its record is out of the store until the session is written again). */
-  restored(session: LiveSession<TData>): void;
+  /**
+   * A snapshot was restored into `session` (its record is out of the store until the session is written
+   * again). `taken` is the record's text when it holds exactly the session's data (a cookie or key
+   * restore, not a merge), so its crash copy can be written without encoding the data again.
+   */
+  restored(session: LiveSession<TData>, taken?: { readonly snapshot: Snapshot; readonly text: string }): void;
   /** Several instances: the leases (`undefined` without a coordinator). */
   readonly coordination: Coordination | undefined;
 }
@@ -447,12 +451,12 @@ export class Restorer<TData extends SessionData> {
     this.#c.registry.add(session);
     this.#c.coordination?.adopt(id);
     this.#c.registry.hold(session);
-    await this.#afterRestore(session, snapshot);
+    await this.#afterRestore(session, snapshot, taken);
     return session;
   }
 
-  async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>): Promise<void> {
-    this.#c.restored(session);
+  async #afterRestore(session: LiveSession<TData>, snapshot: Snapshot<TData>, taken?: TakenSnapshot): Promise<void> {
+    this.#c.restored(session, taken);
     const hooks = this.#c.restoreHooks;
     if (hooks.length > 0)
       await timeHooks(this.#c.owner, 'restore', undefined, hooks.length, () =>

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Checkpointer } from './checkpointer.js';
 import { Coordination } from './coordination.js';
 import { ClosePacer } from './close-pacer.js';
-import { decodeRecord, encodeSnapshot } from './codec.js';
+import { checkpointText, decodeRecord, encodeSnapshot } from './codec.js';
 import {
   AdapterError,
   OptionError,
@@ -206,7 +206,8 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
       track: (work) => this.#track(work),
       unavailable: (why, cause) => this.unavailable(why, cause),
       release: (session) => this.release(session),
-      restored: (session) => void this.#checkpointer.writeNow(session),
+      restored: (session, taken) =>
+        void this.#checkpointer.writeNow(session, taken === undefined ? undefined : (live) => this.#encodeCheckpoint(live, taken)),
       coordination: this.#coordination,
     });
     this.#coordination?.start();
@@ -616,11 +617,16 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
    * no key of its own, no checkpoint yet) or it cannot be encoded (too large: reported; values the
    * codec drops are reported at the close, not at every checkpoint).
    */
-  #encodeCheckpoint(session: LiveSession<TData>): { snapshot: Snapshot<TData>; text: string } | undefined {
+  #encodeCheckpoint(
+    session: LiveSession<TData>,
+    taken?: { readonly snapshot: Snapshot; readonly text: string },
+  ): { snapshot: Snapshot<TData>; text: string } | undefined {
     if (!this.#hasRecord(session) && !session.hasCustomPersistKey && isEmpty(session.rawData)) return undefined;
     const snapshot = this.#checkpointOf(session);
     try {
-      return { snapshot, text: encodeSnapshot(snapshot, this.#settings.maxSnapshotBytes).text };
+      // Just restored from `taken`, its data untouched yet: its text is reused, the data not encoded again.
+      const text = taken === undefined ? undefined : checkpointText(taken.text, taken.snapshot, snapshot);
+      return { snapshot, text: text ?? encodeSnapshot(snapshot, this.#settings.maxSnapshotBytes).text };
     } catch (error) {
       this.#reporter.report(
         new PersistError(redactId(session.id), `checkpoint of session ${redactId(session.id)} not written: ${(error as Error).message}`, {

@@ -396,22 +396,25 @@ describe('codec: format 2 (R2)', () => {
       const text = encodeSnapshot(taken, Number.POSITIVE_INFINITY).text;
       const decoded = decodeRecord(text);
       assert(decoded.kind === 'snapshot');
-      const rewritten = checkpointText(text, decoded.snapshot, 1_000);
-      expect(rewritten).to.equal(encodeSnapshot({ ...taken, reason: 'checkpoint', closedAt: 1_000 }, Number.POSITIVE_INFINITY).text);
+      const checkpoint = { ...decoded.snapshot, key: 'AAAAAAAAAAAAAAAAAAAAAAAA', reason: 'checkpoint' as const, closedAt: 1_000 };
+      const rewritten = checkpointText(text, decoded.snapshot, checkpoint);
+      expect(rewritten).to.equal(encodeSnapshot({ ...checkpoint, data }, Number.POSITIVE_INFINITY).text);
       const back = decodeRecord(rewritten!);
       assert(back.kind === 'snapshot');
-      expect(back.snapshot).to.deep.include({ key: taken.key, reason: 'checkpoint', closedAt: 1_000, createdAt: 1 });
+      expect(back.snapshot).to.deep.include({ key: checkpoint.key, reason: 'checkpoint', closedAt: 1_000, createdAt: 1 });
       expect(back.snapshot.data).to.deep.equal(data);
     });
 
-    it('gives undefined for a text that is not the format-2 encoding of that snapshot, and refuses a bad time', () => {
+    it('gives undefined for a text that is not the format-2 encoding of the taken snapshot, and refuses a bad field', () => {
       const text = encode({ a: 1 });
       const decoded = decodeRecord(text);
       assert(decoded.kind === 'snapshot');
-      expect(checkpointText(text.replace('R2:', 'R1:'), decoded.snapshot, 3)).to.equal(undefined);
-      expect(checkpointText(text, { ...decoded.snapshot, sessionId: 'BBBBBBBBBBBBBBBBBBBBBBBB' }, 3)).to.equal(undefined);
-      expect(checkpointText(text.replace('"c":1,"x":2', '"x":2,"c":1'), decoded.snapshot, 3)).to.equal(undefined);
-      expect(() => checkpointText(text, decoded.snapshot, Number.NaN)).to.throw(CodecError);
+      const checkpoint = { ...decoded.snapshot, reason: 'checkpoint' as const, closedAt: 3 };
+      expect(checkpointText(text, decoded.snapshot, checkpoint)).to.be.a('string');
+      expect(checkpointText(text.replace('R2:', 'R1:'), decoded.snapshot, checkpoint)).to.equal(undefined);
+      expect(checkpointText(text, { ...decoded.snapshot, sessionId: 'BBBBBBBBBBBBBBBBBBBBBBBB' }, checkpoint)).to.equal(undefined);
+      expect(checkpointText(text.replace('"c":1,"x":2', '"x":2,"c":1'), decoded.snapshot, checkpoint)).to.equal(undefined);
+      expect(() => checkpointText(text, decoded.snapshot, { ...checkpoint, closedAt: Number.NaN })).to.throw(CodecError);
     });
   });
 });
