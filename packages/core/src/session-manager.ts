@@ -518,7 +518,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     this.#counters.leasesLost += 1;
     const report = (error: RepriseError): void => this.#reporter.hookFailed(error);
     void this.#track(
-      disposeLive(session.live, redactId(sessionId), this.#settings.hookTimeout, report).then(() => {
+      disposeLive(session.liveIfUsed, redactId(sessionId), this.#settings.hookTimeout, report).then(() => {
         state.state = 'closed';
       }),
     );
@@ -592,7 +592,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     if (writes) await this.#writer.write(this.#snapshotOf(session, reason));
     // An involuntary close's record under the id (snapshot or pointer) replaces its checkpoint; otherwise it is erased.
     if (this.#hasRecord(session) && !(writes && isInvoluntary(reason))) await this.#writer.erase(session.id, this.#now());
-    await disposeLive(session.live, id, this.#settings.hookTimeout, report);
+    await disposeLive(session.liveIfUsed, id, this.#settings.hookTimeout, report);
     internalsOf(session).state = 'closed';
     this.#reporter.emit('close', session, reason);
   }
