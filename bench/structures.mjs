@@ -46,6 +46,12 @@ const cpu = () => {
   const { user, system } = process.cpuUsage();
   return (user + system) * 1_000; // ns
 };
+/** With STRUCTURES_VERBOSE=1, each phase's end and its seconds on stderr. */
+let phaseStart = performance.now();
+const phase = (name) => {
+  if (process.env.STRUCTURES_VERBOSE) console.error(`  ${name}: ${((performance.now() - phaseStart) / 1000).toFixed(1)} s`);
+  phaseStart = performance.now();
+};
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -55,18 +61,20 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * the process's, and would otherwise be counted in the next measurement.
  */
 async function quiet() {
-  gc();
+  // A scavenge (young generation) is enough: a full GC of a 1M-session heap would take a second.
+  globalThis.gc({ type: 'minor' });
   await sleep(30);
 }
 
 /** heapUsed once pending work ran and full GCs no longer change it (sweeping and timers settle). */
 async function settledHeap() {
   let last = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 6; i++) {
     await sleep(10);
-    gc();
+    globalThis.gc();
     const now = heap();
-    if (Math.abs(now - last) < 32 * 1024) return now;
+    // Stable within 0.1 % (or 64 KiB): a full GC of a large heap takes a while, so few of them.
+    if (Math.abs(now - last) < Math.max(64 * 1024, now / 1000)) return now;
     last = now;
   }
   return last;
@@ -190,6 +198,7 @@ async function memoryRows(L, n) {
   for (const [name, build] of Object.entries(builders)) {
     await warmUp(name, build);
     bytes[name] = await bytesPerEntry(build, n, datas);
+    phase(`memory ${name} ${n}`);
   }
   return bytes;
 }
@@ -207,10 +216,10 @@ async function perOp(round) {
 async function opRows(L, n, quick) {
   const rows = {};
   const clock = frozenClock();
-  const touches = n >= 1_000_000 ? 100_000 : quick ? 50_000 : 200_000;
+  const touches = n >= 1_000_000 ? 30_000 : quick ? 50_000 : 200_000;
   const batch = Math.min(Math.max(100, n / 10), 5_000);
   // At least 20,000 operations a round (10,000 quick), in batches that keep the size within 10 % of N.
-  const batches = Math.max(4, Math.ceil((quick ? 10_000 : 20_000) / batch));
+  const batches = n >= 1_000_000 ? 2 : Math.max(4, Math.ceil((quick ? 10_000 : 20_000) / batch));
 
   // Expire: idleTimeout 20 ms on the frozen clock. 10 groups of k = 100 sessions made active 2 ms
   // apart, and the rest of the N held busy (as by a request in flight: never expired; lru-cache, which
@@ -219,8 +228,7 @@ async function opRows(L, n, quick) {
   // ones refill it (untimed). The same k at every size, so that every size pays the same per step
   // (the timer's wake-up after a real wait). 20 steps a round; round 0 warms up, rounds 1-3 measured.
   const k = Math.min(100, Math.floor(n / 10));
-  const stepsPerRound = 20;
-  const expireCycles = async ({ add, hold, refresh, wait }, t0) => {
+  const expireCycles = async ({ add, hold, refresh, wait, stepsPerRound = 20 }, t0) => {
     for (let g = 0; g < 10; g++) {
       clock.t = t0 + 2 * g;
       for (let i = 0; i < k; i++) add(i);
@@ -267,6 +275,7 @@ async function opRows(L, n, quick) {
     T,
   );
   rows.expire = managerRun.perOp;
+  phase(`expire manager ${n}`);
   for (const session of managerRun.rest) manager.release(session);
   const managerEnd = clock.t;
   {
@@ -296,6 +305,7 @@ async function opRows(L, n, quick) {
       T - 1e7,
     );
     rows.structExpire = registryRun.perOp;
+    phase(`expire registry ${n}`);
     registry.stop();
   }
   for (const [name, dispose, t0] of [
@@ -319,6 +329,8 @@ async function opRows(L, n, quick) {
           return key;
         },
         hold: (key) => key,
+        // purgeStale() walks all N entries: at 1M, a few steps say enough.
+        stepsPerRound: n >= 1_000_000 ? 1 : 20,
         refresh: (rest) => {
           for (const key of rest) lru.get(key);
         },
@@ -329,6 +341,7 @@ async function opRows(L, n, quick) {
       t0,
     );
     rows[name] = lruRun.perOp;
+    phase(`${name} ${n}`);
     if (lru.size !== n) throw new Error(`lru-cache at ${lru.size}, not ${n}`);
   }
   clock.t = managerEnd;
@@ -357,6 +370,7 @@ async function opRows(L, n, quick) {
     for (let i = 0; i < touches; i++) manager.release(manager.acquire(ids[picks[i]]));
     return { ns: cpu() - start, ops: touches };
   });
+  phase(`touch ${n}`);
   rows.create = await perOp(async () => {
     let ns = 0;
     await quiet();
@@ -370,6 +384,7 @@ async function opRows(L, n, quick) {
     }
     return { ns, ops: batch * batches };
   });
+  phase(`create ${n}`);
   // The close path alone, at the same size: close(id, 'evicted') of idle sessions, until they all closed.
   rows.close = await perOp(async () => {
     let ns = 0;
@@ -383,6 +398,7 @@ async function opRows(L, n, quick) {
     }
     return { ns, ops: batch * batches };
   });
+  phase(`close ${n}`);
   // At the cap: every create evicts one idle session (the least recently active of the probation segment).
   manager.setOption('maxSessions', manager.size);
   await settled(manager);
@@ -396,7 +412,8 @@ async function opRows(L, n, quick) {
     }
     return { ns: cpu() - start, ops };
   });
-  await manager.shutdown();
+  phase(`evict ${n}`);
+  // No shutdown: it would close (and write) N sessions; the process ends after the measurements.
   {
     // The same create at the cap, structures only: the victim leaves the registry, nothing else.
     const { registry, settings } = structureOnly(L, clock, 8 * 3_600_000, { evict: (session) => registry.remove(session) });
@@ -417,6 +434,7 @@ async function opRows(L, n, quick) {
     registry.stop();
   }
 
+  phase(`evict registry ${n}`);
   const lru = newLru(L, n * 2 + 10, clock);
   const keys = [];
   for (let i = 0; i < n; i++) {
@@ -449,6 +467,7 @@ async function opRows(L, n, quick) {
     }
     return { ns, ops: batch * batches };
   });
+  phase(`lru get/set ${n}`);
   for (const [name, dispose] of [
     ['lruEvict', undefined],
     ['lruEvictEncode', encodeAndSave(L, clock)],
@@ -464,8 +483,9 @@ async function opRows(L, n, quick) {
       return { ns: cpu() - start, ops };
     });
   }
-  // MemoryAdapter's bound: a save past maxEntries (= N) drops the oldest-written entry.
-  {
+  phase(`lru evict ${n}`);
+  // MemoryAdapter's bound: a save past maxEntries (= N, up to 100k) drops the oldest-written entry.
+  if (n <= 100_000) {
     const adapter = new L.MemoryAdapter({ maxEntries: n, onDrop: () => {} });
     for (let i = 0; i < n; i++) void adapter.save(`k${i}`, 'v', 3_600_000);
     let round = 0;
@@ -479,6 +499,7 @@ async function opRows(L, n, quick) {
     });
     if (adapter.size !== n) throw new Error(`adapter at ${adapter.size}, not ${n}`);
   }
+  phase(`adapter bound ${n}`);
   return rows;
 }
 
@@ -492,7 +513,7 @@ async function child() {
   const out = {};
   if (what.includes('memory')) out.memory = await memoryRows(L, n);
   if (what.includes('ops')) out.ops = await opRows(L, n, quickArg === 'quick');
-  process.send(out);
+  process.send(out, () => process.exit(0));
 }
 
 // ---------------------------------------------------------------- parent side: the table and goals
@@ -548,7 +569,7 @@ export async function run({ quick = false } = {}) {
     ['expire ns: lru-cache purgeStale', ...sizes.map((s) => cell(s, (m) => m.ops && fmt(m.ops.lruPurge)))],
     ['expire ns: Reprise, with the close', ...sizes.map((s) => cell(s, (m) => m.ops && fmt(m.ops.expire)))],
     ['expire ns: lru-cache purgeStale + encode + save', ...sizes.map((s) => cell(s, (m) => m.ops && fmt(m.ops.lruExpire)))],
-    ['MemoryAdapter save past maxEntries (= N) ns', ...sizes.map((s) => cell(s, (m) => m.ops && fmt(m.ops.adapterBound)))],
+    ['MemoryAdapter save past maxEntries (= N, to 100k) ns', ...sizes.map((s) => cell(s, (m) => m.ops && fmt(m.ops.adapterBound)))],
   ];
 
   const goals = [];
@@ -596,10 +617,10 @@ export async function run({ quick = false } = {}) {
   }
   const notes = [
     'Each size in its own process (node --expose-gc); CPU time (user + system) per operation, median of 3 rounds; heap after two full GCs, data objects allocated beforehand, after a warm-up.',
-    'Reprise: SessionManager with a MemoryAdapter (defaults: 10,000 entries, so at 100k and 1M most snapshots of evictions are dropped by its bound) and a frozen injected clock.',
+    'Reprise: SessionManager with a MemoryAdapter with its defaults, filled to its bound (10,000 entries) first, so every snapshot written drops the oldest entry at every size alike; a frozen injected clock. Fewer operations at 1M (30,000 touches, 10,000 creates a round).',
     'lru-cache: max above the count (create, touch) or at it (evict), ttl 8 h with updateAgeOnGet, same clock; its evict and expire rows encode the same snapshot (encodeSnapshot) and save it in a MemoryAdapter from dispose().',
     "evict = create at the cap, the victim's close (closing hooks, encode, write) included; \"close path\" = close(id, 'evicted') of idle sessions at the same size, the part of evict that is not the create and the structures.",
-    'expire: idleTimeout 20 ms; each 2 ms step of the clock passes the deadline of the oldest 100 sessions (idle: 10 groups of 100; the rest of the N held busy, never expired); CPU from the step until all closed, per session, 2,000 expiries a round (the wake-up of the timer after a real wait is in it, shared by the 100). lru-cache purgeStale() walks every entry, so its per-expiry cost grows with N.',
+    'expire: idleTimeout 20 ms; each 2 ms step of the clock passes the deadline of the oldest 100 sessions (idle: 10 groups of 100; the rest of the N held busy, never expired); CPU from the step until all closed, per session, 2,000 expiries a round (the wake-up of the timer after a real wait is in it, shared by the 100). lru-cache purgeStale() walks every entry, so its per-expiry cost grows with N (at 1M: one step, 100 expiries, a round).',
     `Rerun: node bench/structures.mjs${quick ? ' --quick' : ''}`,
   ];
   return { name: 'structures', title: 'Session structures: memory per session and cost per operation', columns, rows, goals, notes };
