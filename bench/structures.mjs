@@ -37,10 +37,6 @@ const MAX_VS_LRU = 2;
 
 // ---------------------------------------------------------------- child side: the measurements
 
-const gc = () => {
-  globalThis.gc();
-  globalThis.gc();
-};
 const heap = () => process.memoryUsage().heapUsed;
 const cpu = () => {
   const { user, system } = process.cpuUsage();
