@@ -32,13 +32,15 @@ export async function runHooks<A extends unknown[]>(
 /**
  * Disposes the live resources of a closing session, last added first (like `AsyncDisposableStack`),
  * each within `timeoutMs` ms, then clears the map. Values with no disposal method are just released.
+ * `undefined`: a session that never used its `live` map (created on first use), nothing to do.
  */
 export async function disposeLive(
-  live: Map<string, unknown>,
+  live: Map<string, unknown> | undefined,
   sessionId: string,
   timeoutMs: number,
   report: (error: HookError) => void,
 ): Promise<void> {
+  if (live === undefined || live.size === 0) return;
   const entries = [...live.entries()].reverse();
   live.clear();
   for (const [name, value] of entries) {

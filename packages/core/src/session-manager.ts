@@ -521,7 +521,7 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
     this.#counters.leasesLost += 1;
     const report = (error: RepriseError): void => this.#reporter.hookFailed(error);
     void this.#track(
-      disposeLive(session.live, redactId(sessionId), this.#settings.hookTimeout, report).then(() => {
+      disposeLive(session.liveIfUsed, redactId(sessionId), this.#settings.hookTimeout, report).then(() => {
         state.state = 'closed';
       }),
     );
@@ -596,7 +596,8 @@ export class SessionManager<TData extends SessionData = SessionData> extends Eve
       if (writes) await this.#writer.write(this.#snapshotOf(session, reason));
       // An involuntary close's record under the id (snapshot or pointer) replaces its checkpoint; otherwise it is erased.
       if (this.#hasRecord(session) && !(writes && isInvoluntary(reason))) await this.#writer.erase(session.id, this.#now());
-      if (session.live.size > 0) await disposeLive(session.live, redactId(session.id), this.#settings.hookTimeout, this.#hookFailed);
+      const live = session.liveIfUsed;
+      if (live !== undefined && live.size > 0) await disposeLive(live, redactId(session.id), this.#settings.hookTimeout, this.#hookFailed);
       internalsOf(session).state = 'closed';
       this.#reporter.emit('close', session, reason);
       return reason;

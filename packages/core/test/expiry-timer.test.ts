@@ -1,16 +1,50 @@
 import { expect } from 'chai';
+import { DeadlineHeap } from '../src/deadline-heap.js';
 import { ExpiryTimer, MAX_TIMER_DELAY } from '../src/expiry-timer.js';
 import { installClock, type Clock } from './support/clock.js';
+
+/** An ExpiryTimer over a DeadlineHeap, as a registry's out-of-order deadlines use it. */
+class HeapTimer<T> {
+  readonly heap = new DeadlineHeap<T>();
+  readonly timer: ExpiryTimer<T>;
+
+  constructor(now: () => number, onDue: (item: T) => void) {
+    const heap = this.heap;
+    this.timer = new ExpiryTimer<T>(
+      { earliest: () => heap.peekDeadline(), takeDue: (at) => (heap.peekDeadline() <= at ? heap.shift() : undefined) },
+      now,
+      onDue,
+    );
+  }
+
+  get size(): number {
+    return this.heap.size;
+  }
+
+  schedule(item: T, deadline: number): void {
+    this.heap.set(item, deadline);
+    this.timer.wake(deadline);
+  }
+
+  cancel(item: T): void {
+    this.heap.delete(item);
+  }
+
+  stop(): void {
+    this.timer.stop();
+    this.heap.clear();
+  }
+}
 
 describe('ExpiryTimer (fake timers)', () => {
   let clock: Clock;
   let fired: string[];
-  let timer: ExpiryTimer<string>;
+  let timer: HeapTimer<string>;
 
   beforeEach(() => {
     clock = installClock();
     fired = [];
-    timer = new ExpiryTimer<string>(
+    timer = new HeapTimer<string>(
       () => Date.now(),
       (item) => fired.push(item),
     );
@@ -39,7 +73,7 @@ describe('ExpiryTimer (fake timers)', () => {
   it('unschedules an item before calling onDue for it', async () => {
     const sizes: number[] = [];
     timer.stop();
-    timer = new ExpiryTimer<string>(
+    timer = new HeapTimer<string>(
       () => Date.now(),
       () => sizes.push(timer.size),
     );
