@@ -6,6 +6,7 @@
 // Suites, in this order (each is also a script of its own, `node bench/<name>.mjs`):
 //   http        autocannon over loopback: bare Koa, koa-session (cookie, memory store, Redis store),
 //               Reprise (memory, Redis, and at a cap where every new visitor evicts)   goals 1, 2, 3
+//   evict-micro the cost of one eviction in process (core only), next to the same creates without one
 //   codec       encode/decode of a cart next to JSON, devalue and v8.serialize           goal 2
 //   structures  heap per live session and per-operation cost at 1k/100k/1M, next to lru-cache and a Map   goals 4, 5
 //   restore     restores from returning cookies on Redis next to a raw GETDEL + decode   goal 6
@@ -16,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { printSuite, renderSection, saveResult, updateReadme } from './report.mjs';
 
-const SUITES = ['http', 'codec', 'structures', 'restore'];
+const SUITES = ['http', 'evict-micro', 'codec', 'structures', 'restore'];
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -1,5 +1,5 @@
 import { DeadlineHeap } from './deadline-heap.js';
-import { ExpiryTimer, type DueItems, type Pacer } from './expiry-timer.js';
+import { ExpiryTimer, type Pacer } from './expiry-timer.js';
 import { IdleList } from './idle-list.js';
 import { internalsOf, type LiveSession, type SessionInternals, type Timeouts } from './live-session.js';
 import type { Settings } from './options.js';
@@ -34,7 +34,7 @@ type Node<TData extends SessionData> = SessionInternals<TData>;
  * request (hold, release) then costs O(1) and no timer call: the timer is re-armed only for a
  * deadline earlier than the one it is armed for.
  */
-export class Registry<TData extends SessionData> implements DueItems<Node<TData>> {
+export class Registry<TData extends SessionData> {
   readonly #live = new Map<string, LiveSession<TData>>();
   /** Idle sessions whose visitor never came back: evicted first. */
   readonly #probation = new IdleList<Node<TData>>();
