@@ -24,7 +24,9 @@ const startedAt = Date.now();
 const env = { BENCH_PREFIX: prefix };
 if (process.env.BENCH_MAX_SESSIONS) env.BENCH_MAX_SESSIONS = process.env.BENCH_MAX_SESSIONS;
 if (process.env.BENCH_CHECKPOINT_INTERVAL) env.BENCH_CHECKPOINT_INTERVAL = process.env.BENCH_CHECKPOINT_INTERVAL;
-const server = await startServer(file, env, ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${interval}`]);
+// BENCH_NODE_FLAGS (space-separated) adds V8/Node flags to the server, e.g. --single-threaded-gc to see the GC on the main thread.
+const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const server = await startServer(file, env, [...flags, '--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-interval=${interval}`]);
 let measured;
 try {
   const cookies = workload === 'returning' ? await createVisitors(server.url, visitors, { expectCookie: file !== 'bare.mjs' }) : undefined;
