@@ -6,13 +6,14 @@
 //   node bench/restore.mjs                 (after `npx tsc -b`: it runs on the built packages)
 //   RESTORE_SESSIONS=10000 RESTORE_ROUNDS=3 RESTORE_CHECKPOINT_INTERVAL=0 node bench/restore.mjs
 //
-// Environment: RESTORE_SESSIONS (default 10000; 2000 with { quick: true }), RESTORE_ROUNDS (3; 1 quick),
+// Environment: RESTORE_PROFILE (a directory: CPU profile of the concurrent Reprise phase), RESTORE_SESSIONS (default 10000; 2000 with { quick: true }), RESTORE_ROUNDS (3; 1 quick),
 // RESTORE_CONCURRENCY (100), RESTORE_CHECKPOINT_INTERVAL (ms; unset: the default on Redis, 5 s: every
 // restore then also hands a checkpoint of the restored session to the write queue, its crash copy,
 // and the timing waits for those writes too), REDIS_URL.
 // Keys live under a prefix unique to the run, removed after each phase and at the end (also on
 // Ctrl-C). Results: bench/results/restore-<run id>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -63,6 +64,29 @@ async function measure(ops, work) {
   const seconds = Number(process.hrtime.bigint() - from) / 1e9;
   const used = process.cpuUsage(cpu);
   return { perSecond: ops / seconds, cpuUs: (used.user + used.system) / ops };
+}
+
+/**
+ * RESTORE_PROFILE=<dir>: a V8 CPU profile of the last Reprise restore phase at concurrency > 1 only
+ * (setup, evictions and the raw reads left out), written to <dir>/restore-<n>.cpuprofile; summarize
+ * it with `node bench/summarize-profile.mjs <file> <sessions>` (µs per restore).
+ */
+async function profiled(work, dir) {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  try {
+    await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    const file = `${dir.replace(/\/$/, '')}/restore-${process.pid}.cpuprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    console.log(`profile of the concurrent Reprise restores: ${file}`);
+    session.disconnect();
+  }
 }
 
 /** Resolves once the manager's write queue is empty (checked every turn of the event loop). */
@@ -145,13 +169,13 @@ export async function run({ quick = false } = {}) {
         const order = round % 2 === 0 ? ['raw', 'reprise'] : ['reprise', 'raw'];
         for (const what of order) {
           const task = what === 'raw' ? raw : restore;
-          samples[way.id][what].push(
-            await measure(ids.length, async () => {
-              await runPool(ids.length, way.concurrency, task);
-              // The restores' follow-up writes (checkpoints of the restored sessions) are part of their cost.
-              if (what === 'reprise') await writesSettled(manager);
-            }),
-          );
+          const phase = async () => {
+            await runPool(ids.length, way.concurrency, task);
+            // The restores' follow-up writes (checkpoints of the restored sessions) are part of their cost.
+            if (what === 'reprise') await writesSettled(manager);
+          };
+          const profileDir = what === 'reprise' && way.concurrency > 1 ? process.env.RESTORE_PROFILE : undefined;
+          samples[way.id][what].push(await measure(ids.length, profileDir ? () => profiled(phase, profileDir) : phase));
         }
       }
     }
